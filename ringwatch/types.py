@@ -1,0 +1,38 @@
+"""Type aliases and the storage contracts shared by every package.
+
+The column lists here are the contracts of DESIGN.md (event schema, snapshot and score
+tables); producers and consumers import them instead of repeating strings.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+AccountId = str
+"""Accounts are identified by strings everywhere (integer ids from logs are cast)."""
+
+# --- events (input) -------------------------------------------------------------------
+EVENT_COLUMNS: Final = (
+    "ts", "actor_id", "event_type", "target_account_id", "target_content_id",
+    "device_id", "ip", "text_hash", "weight", "event_id",
+)
+REQUIRED_EVENT_COLUMNS: Final = ("ts", "actor_id", "event_type")
+LABEL_COLUMNS: Final = ("account_id", "label", "source", "ts")
+
+# --- snapshot (graphs → gnn, services) ------------------------------------------------
+SNAPSHOT_ACCOUNTS: Final = "accounts.parquet"
+"""``account_id`` (str), ``first_ts``/``last_ts`` (datetime UTC) and float feature columns."""
+SNAPSHOT_RELATIONS_DIR: Final = "relations"
+"""``relations/<name>.parquet``: ``src``, ``dst`` (str), ``count`` (i64), ``first_ts``, ``last_ts``."""
+SNAPSHOT_ACCOUNT_DEVICE: Final = "account_device.parquet"
+"""``account_id``, ``device_id``, ``count``, ``first_ts``, ``last_ts``."""
+SNAPSHOT_ACCOUNT_IP: Final = "account_ip.parquet"
+"""``account_id``, ``ip``, ``count``, ``first_ts``, ``last_ts``."""
+UNDIRECTED_RELATIONS: Final = frozenset({"shared_device", "shared_ip", "coaction", "same_text"})
+"""Relations stored once per pair with ``src < dst``; all others are directed actor → target."""
+
+# --- scores (gnn → services) ----------------------------------------------------------
+SCORES_TABLE: Final = "scores.parquet"
+"""Sorted by ``account_id``: ``risk`` (f32, calibrated probability), ``level`` (str),
+``ring_id`` (str or null), ``reasons`` (str, JSON list of short human-readable reasons)."""
+RISK_LEVELS: Final = ("LOW", "MEDIUM", "HIGH", "CRITICAL")

@@ -1,0 +1,233 @@
+"""Versioned, atomically published artefact directories.
+
+Every artefact kind (``snapshots``, ``models``, ``scores``) lives in ``HOME/<kind>/vN/`` with a
+``manifest.json`` (file checksums plus whatever the producer records) and a ``CURRENT`` file
+naming the version readers should use. A producer writes into a hidden staging directory;
+only a complete, checksummed directory is renamed into place, and ``CURRENT`` is replaced
+atomically after that. A crash at any point leaves the previous version current and intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ringwatch.errors import IntegrityError, NotFoundError
+
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+_VERSION_RE = re.compile(r"^v(\d+)$")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Return the hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class VersionedDir:
+    """A directory of published versions ``v1, v2, ...`` with a ``CURRENT`` pointer.
+
+    Args:
+        root: The artefact directory, e.g. ``HOME/snapshots``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.kind = self.root.name
+
+    def versions(self) -> list[str]:
+        """Published versions, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [(int(m.group(1)), p.name) for p in self.root.iterdir() if (m := _VERSION_RE.match(p.name))]
+        return [name for _, name in sorted(found)]
+
+    def current(self) -> str | None:
+        """The current version name, or ``None`` when nothing was published yet."""
+        pointer = self.root / CURRENT
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text().strip()
+        return name or None
+
+    def path(self, version: str | None = None) -> Path:
+        """Directory of ``version`` (default: the current one).
+
+        Raises:
+            NotFoundError: When the version does not exist.
+        """
+        name = version or self.current()
+        if name is None:
+            raise NotFoundError(f"no {self.kind} published yet under {self.root}; run the step that produces them first")
+        if not _VERSION_RE.match(name):
+            raise NotFoundError(f"{name!r} is not a version name; expected v<N>, e.g. v1")
+        path = self.root / name
+        if not (path / MANIFEST).is_file():
+            raise NotFoundError(f"{self.kind} {name} not found under {self.root}; published: {', '.join(self.versions()) or 'none'}")
+        return path
+
+    def manifest(self, version: str | None = None) -> dict[str, Any]:
+        """The manifest of ``version`` (default: current)."""
+        return json.loads((self.path(version) / MANIFEST).read_text())
+
+    def verify(self, version: str | None = None) -> dict[str, Any]:
+        """Check every file against the manifest's checksums and return the manifest.
+
+        Raises:
+            IntegrityError: When a file is missing or its checksum differs.
+        """
+        path = self.path(version)
+        manifest = json.loads((path / MANIFEST).read_text())
+        for rel, meta in manifest.get("files", {}).items():
+            f = path / rel
+            if not f.is_file():
+                raise IntegrityError(f"{self.kind} {path.name}: file {rel} listed in the manifest is missing")
+            if sha256_file(f) != meta["sha256"]:
+                raise IntegrityError(f"{self.kind} {path.name}: checksum mismatch for {rel}; the version is corrupt")
+        return manifest
+
+    def _next_number(self) -> int:
+        numbers = [int(v[1:]) for v in self.versions()]
+        return (max(numbers) if numbers else 0) + 1
+
+    @contextmanager
+    def publish(self, manifest: dict[str, Any] | None = None, make_current: bool = True) -> Iterator[Path]:
+        """Stage a new version; publish it only if the block finishes without error.
+
+        The block writes files into the yielded staging directory and may add entries to
+        ``manifest`` (a dict it passed in). On success the files are checksummed, the
+        manifest written, the directory renamed to the next ``vN`` and ``CURRENT`` switched.
+        The final version name is stored in ``manifest["version"]``.
+
+        Args:
+            manifest: Extra manifest fields; mutated to add ``version``, ``files`` and
+                ``created_at``.
+            make_current: Switch ``CURRENT`` to the new version.
+
+        Yields:
+            The staging directory to write into.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".staging-{uuid.uuid4().hex}"
+        staging.mkdir()
+        manifest = manifest if manifest is not None else {}
+        try:
+            yield staging
+            files: dict[str, dict[str, Any]] = {}
+            for f in sorted(p for p in staging.rglob("*") if p.is_file()):
+                rel = f.relative_to(staging).as_posix()
+                files[rel] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
+            manifest["files"] = files
+            manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            while True:
+                number = self._next_number()
+                manifest["version"] = f"v{number}"
+                (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+                target = self.root / f"v{number}"
+                try:
+                    os.rename(staging, target)
+                    break
+                except OSError:
+                    if not target.exists():
+                        raise
+            _fsync_dir(self.root)
+            if make_current:
+                write_atomic(self.root / CURRENT, manifest["version"] + "\n")
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def set_current(self, version: str) -> None:
+        """Point ``CURRENT`` at an existing, verified version (e.g. a rollback)."""
+        self.verify(version)
+        write_atomic(self.root / CURRENT, version + "\n")
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete all but the newest ``keep`` versions, never the current one.
+
+        Returns:
+            The versions removed.
+        """
+        current = self.current()
+        removable = [v for v in self.versions()[:-keep] if v != current] if keep > 0 else []
+        for v in removable:
+            shutil.rmtree(self.root / v, ignore_errors=True)
+        for stale in self.root.glob(".staging-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return removable
+
+
+class Home:
+    """The storage layout under ``RINGWATCH_HOME`` (see DESIGN.md, Storage).
+
+    Args:
+        root: The home directory.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def labels(self) -> Path:
+        return self.root / "labels"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def run(self) -> Path:
+        """Pid files and logs of background services."""
+        return self.root / "run"
+
+    @property
+    def neo4j(self) -> Path:
+        return self.root / "neo4j"
+
+    @property
+    def snapshots(self) -> VersionedDir:
+        return VersionedDir(self.root / "snapshots")
+
+    @property
+    def models(self) -> VersionedDir:
+        return VersionedDir(self.root / "models")
+
+    @property
+    def scores(self) -> VersionedDir:
+        return VersionedDir(self.root / "scores")
