@@ -1,0 +1,317 @@
+"""A typed Python client for ``ringwatch.v1.RiskService``, for account systems and the demo.
+
+Every call has a deadline (``timeout_s``). Retries follow gRPC's own retry policy (service
+config): only UNAVAILABLE is retried, with jittered exponential backoff, and only within the
+call's deadline — every RiskService call is a read, so retrying it is safe. Failures come out
+as :mod:`ringwatch.errors` types: INVALID_ARGUMENT → :class:`InputError`, NOT_FOUND →
+:class:`NotFoundError`, anything else (UNAVAILABLE, UNAUTHENTICATED, DEADLINE_EXCEEDED, ...) →
+:class:`RiskServiceError` carrying the status code.
+
+Example:
+    >>> with RiskClient("127.0.0.1:50051") as client:  # doctest: +SKIP
+    ...     score = client.get("acct_42")
+    ...     print(score.risk, score.level, score.score_set.model_version)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from ringwatch.errors import InputError, NotFoundError, ServiceError
+from ringwatch.v1 import risk_pb2, risk_pb2_grpc
+from services.auth import bearer_metadata
+
+LEVELS: tuple[str, ...] = ("UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+"""``RiskLevel`` enum value → name."""
+ITEM_STATUSES: tuple[str, ...] = ("UNSPECIFIED", "OK", "NOT_FOUND", "INVALID_ARGUMENT")
+"""``ItemStatus`` enum value → name."""
+
+
+class RiskServiceError(ServiceError):
+    """A call failed with a status other than INVALID_ARGUMENT or NOT_FOUND.
+
+    Attributes:
+        code: The gRPC status code.
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ScoreSetRef:
+    """Which score set answered."""
+
+    score_version: str
+    model_version: str
+    snapshot_version: str
+    scored_at: datetime | None
+
+    @classmethod
+    def from_message(cls, msg: risk_pb2.ScoreSet) -> ScoreSetRef:
+        return cls(
+            msg.score_version, msg.model_version, msg.snapshot_version,
+            msg.scored_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("scored_at") else None,
+        )
+
+
+@dataclass(frozen=True)
+class RiskScore:
+    """One account's score."""
+
+    account_id: str
+    risk: float
+    level: str
+    ring_id: str | None
+    reasons: tuple[str, ...]
+    score_set: ScoreSetRef
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """A batch answer as parallel numpy arrays in request order.
+
+    Attributes:
+        account_ids: The ids asked for.
+        statuses: ``ItemStatus`` codes (1 OK, 2 NOT_FOUND, 3 INVALID_ARGUMENT).
+        risks: ``float32``; NaN where not found.
+        levels: ``RiskLevel`` codes (0 where not found); names in :data:`LEVELS`.
+        ring_ids: Ring per item when asked for, else ``None``.
+        score_set: Which score set answered.
+    """
+
+    account_ids: Sequence[str]
+    statuses: np.ndarray
+    risks: np.ndarray
+    levels: np.ndarray
+    ring_ids: tuple[str, ...] | None
+    score_set: ScoreSetRef
+
+    def __len__(self) -> int:
+        return len(self.account_ids)
+
+    def as_dict(self) -> dict[str, RiskScore | None]:
+        """``{account_id: RiskScore or None}`` (Python-level; for small batches)."""
+        out: dict[str, RiskScore | None] = {}
+        for i, account_id in enumerate(self.account_ids):
+            if self.statuses[i] != risk_pb2.ITEM_STATUS_OK:
+                out[account_id] = None
+                continue
+            ring = self.ring_ids[i] if self.ring_ids is not None else ""
+            out[account_id] = RiskScore(account_id, float(self.risks[i]), LEVELS[int(self.levels[i])], ring or None, (), self.score_set)
+        return out
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    account_id: str
+    relation: str
+    weight: float
+    risk: float
+    level: str
+
+
+@dataclass(frozen=True)
+class RingInfo:
+    ring_id: str
+    size: int
+    density: float
+    mean_risk: float
+    ring_score: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an account scored as it did."""
+
+    account_id: str
+    risk: float
+    level: str
+    reasons: tuple[str, ...]
+    top_neighbors: tuple[Neighbor, ...]
+    ring: RingInfo | None
+    score_set: ScoreSetRef
+
+
+@dataclass(frozen=True)
+class RingMembers:
+    """A ring, its members riskiest first, and their scores."""
+
+    ring: RingInfo
+    member_ids: tuple[str, ...]
+    member_risks: np.ndarray
+    member_levels: tuple[str, ...]
+    score_set: ScoreSetRef
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """An account whose level changed across a hot swap."""
+
+    account_id: str
+    previous_level: str
+    level: str
+    previous_risk: float
+    risk: float
+    score_set: ScoreSetRef
+    previous_score_version: str
+
+
+def _ring(msg: risk_pb2.Ring) -> RingInfo:
+    return RingInfo(msg.ring_id, msg.size, msg.density, msg.mean_risk, msg.ring_score)
+
+
+def retry_service_config(max_attempts: int = 4) -> str:
+    """gRPC service config that retries UNAVAILABLE (only) on every RiskService method."""
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{"service": "ringwatch.v1.RiskService"}],
+                    "retryPolicy": {
+                        "maxAttempts": max_attempts,
+                        "initialBackoff": "0.05s",
+                        "maxBackoff": "1s",
+                        "backoffMultiplier": 2.5,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+class RiskClient:
+    """Client for the risk service.
+
+    Args:
+        target: ``host:port`` of the server.
+        token: Bearer token, when the server requires one.
+        timeout_s: Deadline of each call.
+        root_cert: PEM root certificate (bytes or path) to speak TLS; ``None`` = plaintext.
+        server_name: TLS name to verify, when it differs from the target's host.
+        max_attempts: Attempts per call on UNAVAILABLE (1 disables retries).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 1.0,
+        root_cert: bytes | Path | None = None,
+        server_name: str | None = None,
+        max_attempts: int = 4,
+    ) -> None:
+        self.target = target
+        self.timeout_s = timeout_s
+        options: list[tuple[str, object]] = [
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.enable_retries", 1 if max_attempts > 1 else 0),
+            ("grpc.service_config", retry_service_config(max(max_attempts, 2))),
+        ]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        if root_cert is not None:
+            pem = root_cert.read_bytes() if isinstance(root_cert, Path) else root_cert
+            self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(pem), options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._metadata = bearer_metadata(token) if token else None
+        self._stub = risk_pb2_grpc.RiskServiceStub(self._channel)
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> RiskClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method, request, timeout_s: float | None):  # noqa: ANN001, ANN202
+        try:
+            return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def get(self, account_id: str, *, timeout_s: float | None = None) -> RiskScore:
+        """One account's score.
+
+        Raises:
+            InputError: Malformed id. NotFoundError: Unknown account.
+            RiskServiceError: Any other failure (UNAVAILABLE after retries, deadline, auth).
+        """
+        r = self._call(self._stub.GetRiskScore, risk_pb2.GetRiskScoreRequest(account_id=account_id), timeout_s)
+        return RiskScore(r.account_id, r.risk, LEVELS[r.level], r.ring_id or None, tuple(r.reasons), ScoreSetRef.from_message(r.score_set))
+
+    def batch_get(self, account_ids: Sequence[str], *, include_ring_ids: bool = False, timeout_s: float | None = None) -> BatchScores:
+        """Scores of up to 10,000 accounts; unknown or malformed ids get a per-item status."""
+        request = risk_pb2.BatchGetRiskScoresRequest(account_ids=account_ids, include_ring_ids=include_ring_ids)
+        r = self._call(self._stub.BatchGetRiskScores, request, timeout_s)
+        n = len(r.statuses)
+        return BatchScores(
+            account_ids=account_ids,
+            statuses=np.fromiter(r.statuses, dtype=np.uint8, count=n),
+            risks=np.fromiter(r.risks, dtype=np.float32, count=n),
+            levels=np.fromiter(r.levels, dtype=np.uint8, count=n),
+            ring_ids=tuple(r.ring_ids) if include_ring_ids else None,
+            score_set=ScoreSetRef.from_message(r.score_set),
+        )
+
+    def explain(self, account_id: str, *, max_neighbors: int = 10, timeout_s: float | None = None) -> Explanation:
+        """Reasons, top neighbours and ring of a scored account."""
+        request = risk_pb2.ExplainRiskScoreRequest(account_id=account_id, max_neighbors=max_neighbors)
+        r = self._call(self._stub.ExplainRiskScore, request, timeout_s)
+        return Explanation(
+            account_id=r.account_id, risk=r.risk, level=LEVELS[r.level], reasons=tuple(r.reasons),
+            top_neighbors=tuple(Neighbor(n.account_id, n.relation, n.weight, n.risk, LEVELS[n.level]) for n in r.top_neighbors),
+            ring=_ring(r.ring) if r.HasField("ring") else None,
+            score_set=ScoreSetRef.from_message(r.score_set),
+        )
+
+    def get_ring(self, ring_id: str, *, max_members: int = 0, timeout_s: float | None = None) -> RingMembers:
+        """A ring's statistics and members (riskiest first; 0 = up to the server's maximum)."""
+        r = self._call(self._stub.GetRing, risk_pb2.GetRingRequest(ring_id=ring_id, max_members=max_members), timeout_s)
+        return RingMembers(
+            ring=_ring(r.ring), member_ids=tuple(r.member_ids),
+            member_risks=np.fromiter(r.member_risks, dtype=np.float32, count=len(r.member_risks)),
+            member_levels=tuple(LEVELS[v] for v in r.member_levels), score_set=ScoreSetRef.from_message(r.score_set),
+        )
+
+    def watch(
+        self, *, account_ids: Sequence[str] = (), min_level: str = "UNSPECIFIED", timeout_s: float | None = None
+    ) -> Iterator[LevelChange]:
+        """Level changes at each hot swap, until ``timeout_s`` (``None``: until closed).
+
+        Raises:
+            RiskServiceError: DEADLINE_EXCEEDED when ``timeout_s`` passes, or other failures.
+        """
+        request = risk_pb2.WatchRiskScoresRequest(account_ids=account_ids, min_level=LEVELS.index(min_level))
+        try:
+            for c in self._stub.WatchRiskScores(request, timeout=timeout_s, metadata=self._metadata):
+                yield LevelChange(
+                    c.account_id, LEVELS[c.previous_level], LEVELS[c.level], c.previous_risk, c.risk,
+                    ScoreSetRef.from_message(c.score_set), c.previous_score_version,
+                )
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+
+def _error(exc: grpc.RpcError) -> Exception:
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InputError(details)
+    if code == grpc.StatusCode.NOT_FOUND:
+        return NotFoundError(details)
+    return RiskServiceError(code, f"risk service {code.name}: {details}")
