@@ -1,0 +1,64 @@
+"""The settings-level lifecycle the CLI and demo use: start/stop in the background, SIGTERM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ringwatch.errors import NotFoundError, ServiceError
+from ringwatch.settings import Settings
+from ringwatch.versions import Home
+from services.grpc_server import background_status, health_status, start_background, stop_background
+from services.risk_client import RiskClient
+from tests.services.score_sets import publish_scores
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", grpc_port=0)
+
+
+def test_no_scores_is_a_clear_error(settings: Settings) -> None:
+    with pytest.raises(NotFoundError, match="no scores published"):
+        start_background(settings, 0)
+    cli = subprocess.run(
+        [sys.executable, "-c", "from ringwatch.cli import main; main()", "serve", "--port", "0"],
+        env={"RINGWATCH_HOME": str(settings.home), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60,
+    )
+    assert cli.returncode != 0 and "no scores published" in cli.stderr and "Traceback" not in cli.stderr
+
+
+def test_start_query_stop(settings: Settings) -> None:
+    publish_scores(Home(settings.home).scores, ["a", "b"], [0.1, 0.9])
+    port = start_background(settings, 0, metrics_port=0)
+    try:
+        state = background_status(settings)
+        assert state is not None and state["port"] == port and state["metrics_port"]
+        with RiskClient(f"127.0.0.1:{port}") as client:
+            assert client.get("b").level == "CRITICAL"
+        with pytest.raises(ServiceError, match="already running"):
+            start_background(settings, 0)
+        log = (Home(settings.home).run / "grpc.log").read_text()
+        assert "serving score set v1" in log
+    finally:
+        assert stop_background(settings) is True  # SIGTERM: graceful drain
+    assert background_status(settings) is None
+    assert health_status(f"127.0.0.1:{port}", timeout_s=0.5) == "UNREACHABLE"
+    assert "shutting down" in (Home(settings.home).run / "grpc.log").read_text()
+    assert stop_background(settings) is False
+
+
+def test_taken_port_is_reported(settings: Settings) -> None:
+    import socket
+
+    publish_scores(Home(settings.home).scores, ["a"], [0.1])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        with pytest.raises(ServiceError, match="cannot listen|exited"):
+            start_background(settings, sock.getsockname()[1], timeout_s=30)

@@ -1,0 +1,44 @@
+"""The numpy wire encoding of batch answers parses exactly like a protobuf-built message."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import numpy as np
+
+from ringwatch.v1 import risk_pb2
+from services.risk_service import BatchLookup, encode_batch_response, score_set_message
+from services.score_store import ScoreSetInfo
+
+INFO = ScoreSetInfo("v3", "m2", "s9", datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc), 3)
+
+
+def _lookup(n: int) -> BatchLookup:
+    rng = np.random.default_rng(0)
+    statuses = rng.choice([1, 2, 3], size=n).astype(np.uint8)
+    risks = np.where(statuses == 1, rng.random(n).astype(np.float32), np.float32(np.nan)).astype(np.float32)
+    levels = np.where(statuses == 1, rng.integers(1, 5, n), 0).astype(np.uint8)
+    return BatchLookup(statuses=statuses, risks=risks, levels=levels, rows=np.arange(n))
+
+
+def test_encoding_matches_protobuf() -> None:
+    for n in (1, 127, 128, 5000):
+        lookup = _lookup(n)
+        rings = [f"r{i}" if i % 3 else "" for i in range(n)]
+        parsed = risk_pb2.BatchGetRiskScoresResponse.FromString(encode_batch_response(lookup, INFO, rings))
+        assert list(parsed.statuses) == lookup.statuses.tolist()
+        assert list(parsed.levels) == lookup.levels.tolist()
+        got = np.array(parsed.risks, dtype=np.float32)
+        assert np.array_equal(got, lookup.risks, equal_nan=True)
+        assert list(parsed.ring_ids) == rings
+        assert parsed.score_set == score_set_message(INFO)
+        assert parsed.found + parsed.not_found + parsed.invalid == n
+        assert parsed.found == int((lookup.statuses == 1).sum())
+
+
+def test_encoding_without_ring_ids() -> None:
+    parsed = risk_pb2.BatchGetRiskScoresResponse.FromString(encode_batch_response(_lookup(3), INFO))
+    assert len(parsed.ring_ids) == 0 and len(parsed.risks) == 3
+    assert parsed.score_set.scored_at.ToDatetime(tzinfo=timezone.utc) == INFO.scored_at
+    assert not math.isnan(parsed.score_set.scored_at.seconds)
