@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -127,6 +128,26 @@ class RiskServer:
         await self.server.stop(self.options.grace_s if grace_s is None else grace_s)
 
 
+class _ReflectionPool:
+    """The default descriptor pool, also resolving method symbols (``pkg.Service.Method``).
+
+    upb's pool cannot find the file of a method symbol, which ``ghz`` and ``grpcurl describe``
+    ask for; without this they report "Symbol not found".
+    """
+
+    def __init__(self) -> None:
+        self._pool = descriptor_pool.Default()
+
+    def FindFileContainingSymbol(self, symbol: str) -> Any:  # noqa: N802 - the pool's API
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            return self._pool.FindMethodByName(symbol).containing_service.file  # KeyError when absent too
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
 def _channel_options(options: ServerOptions) -> list[tuple[str, Any]]:
     return [
         ("grpc.max_receive_message_length", options.max_receive_bytes),
@@ -168,7 +189,9 @@ def build_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name, health.SERVICE_NAME, reflection.SERVICE_NAME),
+        server,
+        pool=_ReflectionPool(),
     )
     try:
         if options.tls_cert is not None and options.tls_key is not None:
