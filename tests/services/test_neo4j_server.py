@@ -1,0 +1,108 @@
+"""Lifecycle of the embedded Neo4j: jars, start, connect, port taken, kill and restart, NEO4J_URI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ringwatch.errors import ServiceError
+from ringwatch.settings import Settings
+from ringwatch.versions import Home
+from services import neo4j_export, neo4j_server
+from tests.services.conftest import free_port, publish_snapshot
+
+pytestmark = [pytest.mark.integration, pytest.mark.neo4j]
+
+
+def test_ensure_jars_is_idempotent() -> None:
+    first = neo4j_server.ensure_jars()
+    t0 = time.monotonic()
+    assert neo4j_server.ensure_jars() == first
+    assert time.monotonic() - t0 < 1.0
+    assert any((neo4j_server.LAUNCHER_DIR / "lib").glob("neo4j-5.26.*.jar"))
+
+
+def test_running_server_answers_cypher(neo4j_home: Path, neo4j_settings: Settings) -> None:
+    info = neo4j_server.status(neo4j_home)
+    assert info.running and info.embedded and info.uri.startswith("bolt://127.0.0.1:")
+    assert stat.S_IMODE((neo4j_home / "neo4j" / "password").stat().st_mode) == 0o600
+    with neo4j_server.connect(neo4j_settings) as driver:
+        records = driver.execute_query("RETURN $x + 1 AS y", {"x": 41}).records
+        assert records[0]["y"] == 42
+        edition = driver.execute_query("CALL dbms.components() YIELD name, versions, edition RETURN versions[0] AS v, edition AS e").records[0]
+        assert edition["v"].startswith("5.26.") and edition["e"] == "community"
+    again = neo4j_server.start(neo4j_home, info.port or 0)
+    assert again.pid == info.pid and "already running" in again.message
+
+
+def test_wrong_password_and_external_uri(neo4j_home: Path) -> None:
+    info = neo4j_server.status(neo4j_home)
+    password = (neo4j_home / "neo4j" / "password").read_text().strip()
+    external = Settings(home=neo4j_home / "elsewhere", neo4j_uri=info.uri, neo4j_password=password)
+    assert neo4j_server.external_server(external) is not None
+    with neo4j_server.connect(external) as driver:
+        assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
+    with pytest.raises(ServiceError, match="rejected the credentials"):
+        neo4j_server.connect(Settings(home=neo4j_home, neo4j_uri=info.uri, neo4j_password="not-the-password"))
+
+
+def test_connect_when_not_running(tmp_path: Path) -> None:
+    with pytest.raises(ServiceError, match="not running"):
+        neo4j_server.connect(Settings(home=tmp_path, neo4j_uri=None))
+    assert neo4j_server.stop(tmp_path).message == "not running"
+
+
+def test_port_taken_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        with pytest.raises(ServiceError, match=f"port 127.0.0.1:{port} is already in use"):
+            neo4j_server.start(tmp_path, port)
+    assert not neo4j_server.status(tmp_path).running
+
+
+def test_kill_mid_export_then_restart_and_complete(tmp_path: Path) -> None:
+    """SIGKILL during an export → clear error; restart recovers; re-export completes without duplicates."""
+    home = tmp_path / "home"
+    n = 6000
+    accounts = [f"acct{i:05d}" for i in range(n)]
+    follows = [(accounts[i], accounts[(i * 7 + 1) % n], 1) for i in range(n)]
+    likes = [(accounts[i], accounts[(i * 13 + 5) % n], 2) for i in range(n)]
+    devices = [(a, f"dev{i % 500}", 1) for i, a in enumerate(accounts)]
+    publish_snapshot(home, accounts, {"follow": follows, "like": likes}, devices)
+    snap_dir = Home(home).snapshots.path()
+
+    port = free_port()
+    info = neo4j_server.start(home, port)
+    settings = Settings(home=home, neo4j_uri=None)
+    try:
+        killer = threading.Timer(1.5, os.kill, (info.pid, signal.SIGKILL))
+        with neo4j_server.connect(settings) as driver:
+            killer.start()
+            with pytest.raises(ServiceError, match="re-run"):
+                neo4j_export.export(driver, snap_dir, None, batch_size=50)
+        killer.join()
+        time.sleep(0.5)
+        assert not neo4j_server.status(home).running, "a dead server must not look alive (stale pidfile)"
+
+        restarted = neo4j_server.start(home, port)
+        assert restarted.running and restarted.pid != info.pid
+        with neo4j_server.connect(settings) as driver:
+            report = neo4j_export.export(driver, snap_dir, None)
+            again = neo4j_export.export(driver, snap_dir, None)
+        assert report.nodes["Account"] == n and report.nodes["Device"] == 500
+        assert report.relationships == {"FOLLOW": n, "LIKE": n, "USES_DEVICE": n}
+        assert again.relationships == report.relationships
+    finally:
+        stopped = neo4j_server.stop(home)
+    assert stopped.message.startswith("stopped"), stopped.message
+    assert not (home / "neo4j" / "neo4j.pid").exists()
+    assert "STOPPED" in (home / "neo4j" / "neo4j.log").read_text()
