@@ -148,7 +148,8 @@ async def closed_loop(target: str, ids: list[str], in_flight: int, duration: flo
 
 def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | None, concurrency: int) -> dict:
     data = json.dumps({"account_id": ids[123_456 % len(ids)]})
-    cmd = [ghz, "--insecure", "--call", "ringwatch.v1.RiskService/GetRiskScore", "-d", data, "-z", f"{duration}s",
+    total = int(duration * (rate or 2000))  # a count, not -z: -z cancels the calls in flight at the end
+    cmd = [ghz, "--insecure", "--call", "ringwatch.v1.RiskService/GetRiskScore", "-d", data, "-n", str(total),
            "-c", str(concurrency), "--connections", "1", "-O", "json", target]
     if rate:
         cmd[1:1] = ["--rps", str(rate)]
