@@ -2,8 +2,232 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import polars as pl
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ringwatch.cli.common import console, emit_json, settings
+from ringwatch.errors import ConfigError
+from ringwatch.versions import Home
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
+
+
+def _parse_time(value: str | None, flag: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"{flag} must be an ISO date or time such as 2026-11-01 or 2026-11-01T12:00:00Z, got {value!r}") from exc
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def synth_cmd(
+    out: Annotated[Optional[Path], typer.Option(help="Target folder (default: HOME/synth).")] = None,
+    accounts: Annotated[int, typer.Option(help="Organic accounts.")] = 20_000,
+    days: Annotated[int, typer.Option(help="Days of events.")] = 7,
+    campaigns: Annotated[int, typer.Option(help="Planted coordinated campaigns.")] = 12,
+    label_fraction: Annotated[float, typer.Option(help="Share of abusive accounts with a known label.")] = 0.5,
+    seed: Annotated[int, typer.Option(help="Random seed (output is deterministic per seed).")] = 7,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate a synthetic event log with planted campaigns, labels and ground truth."""
+    from graphs.synth import SynthConfig, generate
+
+    s = settings()
+    target = out or Home(s.home).root / "synth"
+    with console.status(f"generating {accounts:,} accounts × {days} days"):
+        summary = generate(target, SynthConfig(accounts=accounts, days=days, campaigns=campaigns,
+                                               label_fraction=label_fraction, seed=seed))
+    summary["out"] = str(target)
+    if as_json:
+        emit_json(summary)
+    else:
+        console.print(f"[green]wrote[/] {summary['events']:,} events, {summary['accounts']:,} accounts "
+                      f"({summary['abusive_accounts']:,} abusive) to {target}")
+
+
+def build_cmd(
+    events: Annotated[list[str], typer.Argument(help="Event files, folders, globs or object-store URIs.")],
+    mapping: Annotated[Optional[Path], typer.Option(help="TOML mapping of the log's columns onto the canonical schema.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Keep events at or after this time (ISO).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Keep events before this time (ISO).")] = None,
+    max_bad_fraction: Annotated[Optional[float], typer.Option(help="Fail past this share of bad rows.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Build a graph snapshot from event logs (a Ray job) and publish it."""
+    from graphs.build import BuildParams, build_snapshot
+    from graphs.mapping import EventMapping
+
+    s = settings()
+    params = BuildParams(
+        events=events,
+        mapping=EventMapping.from_toml(mapping) if mapping else EventMapping(),
+        max_bad_fraction=s.max_bad_fraction if max_bad_fraction is None else max_bad_fraction,
+        coaction_window_s=s.coaction_window_s,
+        coaction_max_actors=s.coaction_max_actors_per_bucket,
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+    )
+    with _progress() as bar:
+        ids: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in ids:
+                ids[stage] = bar.add_task(stage, total=total)
+            bar.update(ids[stage], completed=done)
+
+        manifest = build_snapshot(Home(s.ensure_home()), params, ray_address=s.ray_address, num_cpus=s.ray_num_cpus,
+                                  object_store_mb=s.ray_object_store_mb, progress=report)
+    Home(s.home).snapshots.prune(s.keep_versions)
+    if as_json:
+        emit_json(manifest)
+        return
+    c = manifest["counts"]
+    console.print(f"[green]snapshot {manifest['version']}[/]: {c['events']:,} events, {c['accounts']:,} accounts, "
+                  f"{c['bad_rows']:,} bad rows quarantined")
+    table = Table("relation", "edges")
+    for rel, n in sorted(c["relations"].items()):
+        table.add_row(rel, f"{n:,}")
+    console.print(table)
+    if manifest["quarantine"]["reasons"]:
+        console.print("quarantined: " + ", ".join(f"{k}={v}" for k, v in sorted(manifest["quarantine"]["reasons"].items()))
+                      + f" → {manifest['quarantine']['path']}")
+
+
+def _label_paths(home: Home, labels: list[Path] | None, snapshot: str | None) -> list[Path]:
+    paths = list(labels) if labels else [home.labels]
+    snap = home.snapshots.path(snapshot)
+    if (snap / "log_labels.parquet").is_file():
+        paths.append(snap / "log_labels.parquet")
+    return paths
+
+
+def train_cmd(
+    labels: Annotated[Optional[list[Path]], typer.Option(help="Label files or folders (default: HOME/labels).")] = None,
+    snapshot: Annotated[Optional[str], typer.Option(help="Snapshot version (default: current).")] = None,
+    label_cutoff: Annotated[Optional[str], typer.Option(help="Use only labels known at this time (ISO).")] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 150,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train the GNN scorer on the current snapshot and labels; publish models/vN."""
+    from gnn.labels import read_labels
+    from gnn.train import TrainConfig, train
+
+    s = settings()
+    home = Home(s.home)
+    table = read_labels(_label_paths(home, labels, snapshot), _parse_time(label_cutoff, "--label-cutoff"))
+    with console.status("training"):
+        manifest = train(home, table, TrainConfig(seed=s.seed, device=s.device, epochs=epochs), snapshot)
+    home.models.prune(s.keep_versions)
+    if as_json:
+        emit_json(manifest)
+        return
+    m = manifest["metrics"]
+    console.print(f"[green]model {manifest['version']}[/] on snapshot {manifest['snapshot_version']} ({m['device']}): "
+                  f"validation AUROC {m['validation']['auroc']:.3f}, AUPRC {m['validation']['auprc']:.3f} "
+                  f"({m['validation']['n']} held-out labels), best epoch {m['best_epoch']}")
+
+
+def score_cmd(
+    model: Annotated[Optional[str], typer.Option(help="Model version (default: current).")] = None,
+    snapshot: Annotated[Optional[str], typer.Option(help="Snapshot version (default: current).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Score every account of a snapshot; publish scores/vN."""
+    from gnn.score import score
+
+    s = settings()
+    home = Home(s.home)
+    with console.status("scoring"):
+        manifest = score(home, model, snapshot, s.device)
+    home.scores.prune(s.keep_versions)
+    if as_json:
+        emit_json(manifest)
+        return
+    levels = ", ".join(f"{k} {v:,}" for k, v in manifest["levels"].items())
+    console.print(f"[green]scores {manifest['version']}[/]: {manifest['count']:,} accounts ({levels}); "
+                  f"{manifest['rings']} rings; model {manifest['model_version']}, snapshot {manifest['snapshot_version']}")
+
+
+def evaluate_cmd(
+    truth: Annotated[Path, typer.Option(help="Ground-truth or held-out label table (account_id, label or is_abusive).")],
+    scores: Annotated[Optional[str], typer.Option(help="Score version (default: current).")] = None,
+    exclude_labels: Annotated[Optional[list[Path]], typer.Option(help="Label files used in training, left out of the evaluation (default: HOME/labels).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Evaluate a score set against held-out truth: AUROC, AUPRC, recall at 1% FPR, per campaign.
+
+    Accounts whose labels trained the model are left out, so no metric is computed on
+    training data.
+    """
+    from gnn.evaluate import evaluate_scores
+    from gnn.labels import read_labels
+
+    s = settings()
+    home = Home(s.home)
+    used = read_labels(exclude_labels or [home.labels])
+    result = evaluate_scores(pl.read_parquet(home.scores.path(scores) / "scores.parquet"), pl.read_parquet(truth),
+                             exclude=set(used["account_id"].to_list()))
+    if as_json:
+        emit_json(result)
+        return
+    console.print_json(json.dumps(result, default=str))
+
+
+def label_cmd(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    abusive: Annotated[bool, typer.Option("--abusive/--benign", help="The verdict.")],
+    note: Annotated[str, typer.Option(help="Why; stored with the verdict.")] = "",
+    source: Annotated[str, typer.Option(help="Who decided.")] = "investigator",
+    as_json: JsonFlag = False,
+) -> None:
+    """Record a verdict: appended to HOME/labels (used by the next training) and set in Neo4j if running."""
+    from gnn.verdicts import record_verdict
+
+    s = settings()
+    row = record_verdict(Home(s.ensure_home()), account, int(abusive), source, note)
+    neo4j_status = _verdict_to_neo4j(account, int(abusive), note)
+    row["neo4j"] = neo4j_status
+    if as_json:
+        emit_json(row)
+    else:
+        console.print(f"[green]recorded[/] {account} → {'abusive' if abusive else 'benign'} ({neo4j_status})")
+
+
+def _verdict_to_neo4j(account: str, label: int, note: str) -> str:
+    try:
+        from services import neo4j_export, neo4j_server
+    except ImportError:
+        return "neo4j support not installed"
+    try:
+        driver = neo4j_server.connect(settings())
+    except Exception as exc:  # noqa: BLE001 - Neo4j being down must not lose the verdict
+        return f"neo4j not updated: {exc}"
+    try:
+        neo4j_export.set_verdict(driver, account, label, note)
+        return "neo4j updated"
+    finally:
+        driver.close()
 
 
 def register(app: typer.Typer) -> None:
     """Add the stage verbs to ``app``."""
+    app.command("synth")(synth_cmd)
+    app.command("build")(build_cmd)
+    app.command("train")(train_cmd)
+    app.command("score")(score_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    app.command("label")(label_cmd)

@@ -1,0 +1,69 @@
+"""Evaluate scores against held-out truth.
+
+Metrics: AUROC, AUPRC, recall at 1% false-positive rate, precision at the top k, and, when
+the truth table names campaigns, recall per campaign type at the 1%-FPR threshold.
+Accounts whose labels were used for training must be excluded by the caller (``exclude``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+from ringwatch.errors import InputError
+
+
+def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float = 0.01) -> tuple[float, float]:
+    """Highest recall with FPR ≤ ``fpr_target``, and the score threshold reaching it."""
+    fpr, tpr, thr = roc_curve(y, p)
+    ok = np.flatnonzero(fpr <= fpr_target)
+    i = ok[np.argmax(tpr[ok])]
+    return float(tpr[i]), float(thr[i])
+
+
+def ranking_metrics(y: np.ndarray, p: np.ndarray, top_k: int = 100) -> dict[str, float]:
+    """AUROC, AUPRC, recall@1%FPR and precision@k of scores ``p`` for labels ``y``."""
+    if len(np.unique(y)) < 2:
+        raise InputError("evaluation needs both abusive and benign accounts in the truth table")
+    rec, _ = recall_at_fpr(y, p)
+    k = min(top_k, len(p))
+    top = np.argsort(-p, kind="stable")[:k]
+    return {"auroc": float(roc_auc_score(y, p)), "auprc": float(average_precision_score(y, p)),
+            "recall_at_1pct_fpr": rec, f"precision_at_{top_k}": float(y[top].mean()),
+            "n": int(len(y)), "positives": int(y.sum())}
+
+
+def evaluate_scores(scores: pl.DataFrame, truth: pl.DataFrame, exclude: set[str] | None = None, score_col: str = "risk") -> dict[str, Any]:
+    """Compare a score table with a truth table.
+
+    Args:
+        scores: ``account_id`` and ``score_col``.
+        truth: ``account_id`` and ``label`` (0/1) or ``is_abusive`` (bool); optional
+            ``campaign_type``.
+        exclude: Account ids to leave out (e.g. the training labels).
+        score_col: Column of ``scores`` to rank by.
+
+    Returns:
+        Overall metrics and, with campaigns, ``per_campaign`` recall.
+    """
+    if "label" not in truth.columns and "is_abusive" not in truth.columns:
+        raise InputError(f"truth table needs a label or is_abusive column; it has {', '.join(truth.columns)}")
+    t = truth.with_columns((pl.col("label") if "label" in truth.columns else pl.col("is_abusive")).cast(pl.Int64).alias("_y"))
+    joined = scores.select("account_id", score_col).join(t, on="account_id", how="inner")
+    if exclude:
+        joined = joined.filter(~pl.col("account_id").is_in(list(exclude)))
+    y = joined["_y"].to_numpy()
+    p = joined[score_col].to_numpy().astype(np.float64)
+    result: dict[str, Any] = ranking_metrics(y, p)
+    result["excluded_training_labels"] = len(exclude or ())
+    if "campaign_type" in joined.columns:
+        _, thr = recall_at_fpr(y, p)
+        per = (joined.filter(pl.col("_y") == 1).group_by("campaign_type")
+               .agg(pl.len().alias("accounts"), (pl.col(score_col) >= thr).mean().alias("recall_at_1pct_fpr"))
+               .sort("campaign_type"))
+        result["per_campaign"] = {r["campaign_type"]: {"accounts": r["accounts"], "recall_at_1pct_fpr": r["recall_at_1pct_fpr"]}
+                                  for r in per.iter_rows(named=True) if r["campaign_type"] is not None}
+    return result

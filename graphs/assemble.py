@@ -1,0 +1,160 @@
+"""Merge per-bucket outputs of a build into the snapshot tables.
+
+This is the build's last task: it reads the bucket aggregates written by
+:mod:`graphs.tasks`, joins the cross-bucket features (in-degree, reciprocity, infrastructure
+sharing, co-action) and writes the snapshot files into a staging directory.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from graphs import relations
+from ringwatch.types import (
+    SNAPSHOT_ACCOUNT_DEVICE,
+    SNAPSHOT_ACCOUNT_IP,
+    SNAPSHOT_ACCOUNTS,
+    SNAPSHOT_RELATIONS_DIR,
+)
+
+_REL_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class AssembleParams:
+    """Thresholds of the cross-bucket relations.
+
+    Args:
+        coaction_min_count: Pairs co-acting in fewer (target, window) cells are dropped.
+        max_accounts_per_device: Devices used by more accounts produce no shared-device pairs.
+        max_accounts_per_ip: IPs used by more accounts (NAT pools, campuses) produce no pairs.
+        max_accounts_per_text: Texts used by more accounts (giveaway phrases) produce no pairs.
+    """
+
+    coaction_min_count: int = 2
+    max_accounts_per_device: int = 100
+    max_accounts_per_ip: int = 20
+    max_accounts_per_text: int = 100
+
+
+def relation_name(event_type: str) -> str:
+    """A safe relation/file name for an event type (lower case, ``[a-z0-9_]``)."""
+    name = _REL_NAME.sub("_", event_type.lower()).strip("_")
+    return name or "unknown"
+
+
+def _read_all(paths: list[Path]) -> pl.DataFrame | None:
+    present = [p for p in paths if p.is_file()]
+    return pl.read_parquet(present) if present else None
+
+
+def _breadth(usage: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Per account: the largest number of accounts seen on any of its keys."""
+    return (
+        usage.with_columns(pl.len().over("key").alias("_n"))
+        .group_by("account_id").agg(pl.col("_n").max().cast(pl.Float32).alias(name))
+    )
+
+
+def _degree(edges: pl.DataFrame, name: str) -> pl.DataFrame:
+    both = pl.concat([edges.select(pl.col("src").alias("account_id"), "count"),
+                      edges.select(pl.col("dst").alias("account_id"), "count")])
+    return both.group_by("account_id").agg(
+        pl.len().cast(pl.Float32).alias(f"{name}_degree"), pl.col("count").sum().cast(pl.Float32).alias(f"{name}_weight")
+    )
+
+
+def assemble(work: str, staging: str, n_buckets: int, params: AssembleParams, end_ts: Any) -> dict[str, Any]:
+    """Write ``accounts``, ``relations/*``, ``account_device`` and ``account_ip`` into ``staging``.
+
+    Args:
+        work: The build's work directory.
+        staging: The snapshot staging directory.
+        n_buckets: Number of buckets the build used.
+        params: Cross-bucket thresholds.
+        end_ts: End of the event range, for account age.
+
+    Returns:
+        Counts: ``accounts`` and ``relations`` (edges per relation).
+    """
+    root, out = Path(work), Path(staging)
+    (out / SNAPSHOT_RELATIONS_DIR).mkdir(parents=True, exist_ok=True)
+    bucket_dirs = [root / "buckets" / str(b) for b in range(n_buckets)]
+    feats = _read_all([d / "features.parquet" for d in bucket_dirs])
+    if feats is None:
+        raise ValueError("no account features were produced")
+    edges = _read_all([d / "edges.parquet" for d in bucket_dirs])
+    counts: dict[str, int] = {}
+
+    # Direct relations, one file per event type.
+    direct = edges if edges is not None else pl.DataFrame(schema={"relation": pl.String, "src": pl.String, "dst": pl.String,
+                                                                   "count": pl.Int64, "first_ts": pl.Datetime("us", "UTC"),
+                                                                   "last_ts": pl.Datetime("us", "UTC")})
+    direct = direct.with_columns(pl.col("relation").map_elements(relation_name, return_dtype=pl.String))
+    for (rel,), part in direct.partition_by("relation", as_dict=True).items():
+        table = part.drop("relation").sort("src", "dst")
+        table.write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
+        counts[str(rel)] = table.height
+
+    # Every account seen, acting or acted on.
+    targets = direct.select(pl.col("dst").alias("account_id")).unique()
+    accounts = feats.join(targets, on="account_id", how="full", coalesce=True)
+    in_deg = direct.group_by(pl.col("dst").alias("account_id")).agg(
+        pl.col("src").n_unique().cast(pl.Float32).alias("in_degree"), pl.col("count").sum().cast(pl.Float32).alias("in_events"))
+    out_deg = direct.group_by(pl.col("src").alias("account_id")).agg(pl.col("dst").n_unique().cast(pl.Float32).alias("out_degree"))
+    follows = direct.filter(pl.col("relation") == "follow").select("src", "dst")
+    mutual = follows.join(follows, left_on=["src", "dst"], right_on=["dst", "src"], how="semi")
+    recip = follows.group_by(pl.col("src").alias("account_id")).len().join(
+        mutual.group_by(pl.col("src").alias("account_id")).len().rename({"len": "mutual"}), on="account_id", how="left"
+    ).select("account_id", (pl.col("mutual").fill_null(0) / pl.col("len")).cast(pl.Float32).alias("follow_reciprocity"))
+
+    # Shared infrastructure.
+    usage: dict[str, pl.DataFrame] = {}
+    for key, cap, rel, fname in (
+        ("device", params.max_accounts_per_device, "shared_device", "accounts_per_device_max"),
+        ("ip", params.max_accounts_per_ip, "shared_ip", "accounts_per_ip_max"),
+        ("text", params.max_accounts_per_text, "same_text", "accounts_per_text_max"),
+    ):
+        u = _read_all([d / f"{key}.parquet" for d in bucket_dirs])
+        if u is None or u.is_empty():
+            continue
+        usage[key] = u
+        pairs = relations.shared_key_pairs(u, "key", cap).sort("src", "dst")
+        pairs.write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
+        counts[rel] = pairs.height
+        accounts = accounts.join(_breadth(u, fname), on="account_id", how="left")
+        accounts = accounts.join(_degree(pairs, rel), on="account_id", how="left")
+    if "device" in usage:
+        usage["device"].rename({"key": "device_id"}).sort("account_id").write_parquet(out / SNAPSHOT_ACCOUNT_DEVICE)
+    if "ip" in usage:
+        usage["ip"].rename({"key": "ip"}).sort("account_id").write_parquet(out / SNAPSHOT_ACCOUNT_IP)
+
+    # Co-action (lockstep), summed across target buckets.
+    co = _read_all(sorted((root / "coaction").glob("*.parquet")))
+    if co is not None:
+        co = (
+            co.group_by("src", "dst")
+            .agg(pl.col("count").sum(), pl.col("first_ts").min(), pl.col("last_ts").max())
+            .filter(pl.col("count") >= params.coaction_min_count)
+            .sort("src", "dst")
+        )
+        co.write_parquet(out / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
+        counts["coaction"] = co.height
+        accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
+
+    age = ((pl.lit(end_ts) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)
+    accounts = (
+        accounts.join(in_deg, on="account_id", how="left")
+        .join(out_deg, on="account_id", how="left")
+        .join(recip, on="account_id", how="left")
+        .with_columns(age.fill_null(0.0).alias("observed_age_days"))
+        .with_columns(pl.col(pl.Float32).fill_null(0.0))
+        .sort("account_id")
+    )
+    accounts.write_parquet(out / SNAPSHOT_ACCOUNTS)
+    return {"accounts": accounts.height, "relations": counts}

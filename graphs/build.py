@@ -1,0 +1,212 @@
+"""The graph build job: event files → a published, versioned snapshot, on Ray.
+
+Stages (each a set of coarse Polars tasks; Ray only schedules them and passes file paths):
+
+1. ``prepare``  one task per input file: map → validate → quarantine → split by hash.
+2. ``actors``   one task per actor bucket: features, direct edges, infrastructure usage.
+3. ``targets``  one task per target bucket: co-action (lockstep) pairs.
+4. ``assemble`` one task: cross-bucket joins, snapshot tables into a staging directory.
+
+The snapshot is published by :meth:`ringwatch.versions.VersionedDir.publish`: only a complete
+build becomes ``vN`` and ``CURRENT``. Ray is started locally (``num_cpus`` from settings)
+unless ``ray_address`` names a cluster; on a cluster the home and work directories must be
+on storage every node can reach.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from graphs import tasks
+from graphs.assemble import AssembleParams, assemble
+from graphs.mapping import EventMapping
+from graphs.readers import discover
+from ringwatch import __version__
+from ringwatch.errors import BadRowsError, InputError
+from ringwatch.versions import Home
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)`` callback."""
+
+
+@dataclass(frozen=True)
+class BuildParams:
+    """What a build reads and how.
+
+    Args:
+        events: Event files, directories, globs or object-store URIs.
+        mapping: Column mapping onto the canonical schema.
+        max_bad_fraction: Fail past this share of bad rows.
+        coaction_window_s: Lockstep window Δ in seconds.
+        coaction_max_actors: Cap on actors per (target, window).
+        n_buckets: Hash buckets for actors and targets (0 picks from the input size).
+        since: Keep events at or after this time.
+        until: Keep events before this time.
+        assemble: Cross-bucket thresholds.
+    """
+
+    events: list[str]
+    mapping: EventMapping = field(default_factory=EventMapping)
+    max_bad_fraction: float = 0.01
+    coaction_window_s: int = 300
+    coaction_max_actors: int = 200
+    n_buckets: int = 0
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    assemble: AssembleParams = field(default_factory=AssembleParams)
+
+
+def _code_version() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+def init_ray(address: str | None, num_cpus: int, object_store_mb: int) -> bool:
+    """Start or join Ray; return True when this call started it (and should shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, object_store_memory=object_store_mb * 1024 * 1024,
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return True
+
+
+def _run_stage(name: str, refs: list[Any], progress: Progress | None) -> list[Any]:
+    import ray
+
+    results: dict[Any, Any] = {}
+    pending = list(refs)
+    if progress:
+        progress(name, 0, len(refs))
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        for ref in done:
+            results[ref] = ray.get(ref)
+        if progress:
+            progress(name, len(results), len(refs))
+    return [results[r] for r in refs]
+
+
+def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None = None, num_cpus: int = 2,
+                   object_store_mb: int = 512, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the build and publish a snapshot; return its manifest.
+
+    Args:
+        home: Storage layout.
+        params: What to build.
+        ray_address: Ray cluster address, or None for a local Ray.
+        num_cpus: CPUs of a local Ray.
+        object_store_mb: Object store of a local Ray.
+        progress: Optional progress callback.
+
+    Returns:
+        The published manifest (``version``, counts, quarantine reasons, ...).
+
+    Raises:
+        InputError: No event files, or no valid events.
+        BadRowsError: Bad rows above ``max_bad_fraction``; nothing is published.
+    """
+    import ray
+
+    files = discover(params.events)
+    n_buckets = params.n_buckets or max(2, min(64, len(files) * 2))
+    now = dt.datetime.now(dt.timezone.utc)
+    work = home.root / "work" / f"build-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    work.mkdir(parents=True)
+    started = init_ray(ray_address, num_cpus, object_store_mb)
+    try:
+        prep = ray.remote(tasks.prepare_file).options(num_cpus=1)
+        since = params.since.isoformat() if params.since else None
+        until = params.until.isoformat() if params.until else None
+        prepared = _run_stage("prepare", [prep.remote(f, params.mapping, str(work), n_buckets, now.isoformat(), since, until)
+                                          for f in files], progress)
+        actor = ray.remote(tasks.actor_bucket).options(num_cpus=1)
+        target = ray.remote(tasks.target_bucket).options(num_cpus=1)
+        bucket_refs = [actor.remote(str(work), b) for b in range(n_buckets)]
+        bucket_refs += [target.remote(str(work), b, params.coaction_window_s, params.coaction_max_actors) for b in range(n_buckets)]
+        bucket_results = _run_stage("aggregate", bucket_refs, progress)
+
+        rows = sum(p["rows"] for p in prepared)
+        good = sum(p["good"] for p in prepared)
+        reasons: dict[str, int] = {}
+        for p in prepared:
+            for r, n in p["bad"].items():
+                reasons[r] = reasons.get(r, 0) + n
+        dups = sum(r.get("duplicates", 0) for r in bucket_results)
+        if dups:
+            reasons["duplicate_event_id"] = reasons.get("duplicate_event_id", 0) + dups
+            good -= dups
+        n_bad = sum(reasons.values())
+        quarantine = _keep_quarantine(home, work, now)
+        if rows == 0 or good == 0:
+            raise InputError(f"no valid events in {', '.join(params.events)} ({rows} rows read, {n_bad} bad)"
+                             + (f"; quarantined rows are in {quarantine}" if quarantine else ""))
+        fraction = n_bad / rows
+        if fraction > params.max_bad_fraction:
+            raise BadRowsError(fraction, params.max_bad_fraction, reasons)
+
+        min_ts = min(p["min_ts"] for p in prepared if p["min_ts"] is not None)
+        max_ts = max(p["max_ts"] for p in prepared if p["max_ts"] is not None)
+        manifest: dict[str, Any] = {
+            "kind": "snapshot",
+            "code_version": _code_version(),
+            "built_at": now.isoformat(),
+            "sources": files,
+            "event_range": {"min_ts": min_ts, "max_ts": max_ts},
+            "window": {"since": since, "until": until},
+            "params": {k: v for k, v in asdict(params).items() if k not in ("events", "mapping", "since", "until")},
+            "counts": {"rows": rows, "events": good, "bad_rows": n_bad,
+                       "out_of_window": sum(p["out_of_window"] for p in prepared)},
+            "quarantine": {"reasons": reasons, "path": str(quarantine) if quarantine else None},
+        }
+        with home.snapshots.publish(manifest) as staging:
+            asm = ray.remote(assemble).options(num_cpus=1)
+            counts = _run_stage("assemble", [asm.remote(str(work), str(staging), n_buckets, params.assemble, max_ts)], progress)[0]
+            manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
+            _write_log_labels(work, staging)
+        return manifest
+    finally:
+        if started:
+            ray.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _keep_quarantine(home: Home, work: Path, now: dt.datetime) -> Path | None:
+    """Move this run's quarantined rows to ``HOME/quarantine/<run>.parquet``."""
+    parts = sorted((work / "quarantine").glob("*.parquet")) if (work / "quarantine").is_dir() else []
+    if not parts:
+        return None
+    home.quarantine.mkdir(parents=True, exist_ok=True)
+    target = home.quarantine / f"{now:%Y%m%dT%H%M%S}-{work.name[-6:]}.parquet"
+    pl.read_parquet(parts).write_parquet(target)
+    return target
+
+
+def _write_log_labels(work: Path, staging: Path) -> None:
+    """Labels carried inside the event log become ``log_labels.parquet`` of the snapshot."""
+    parts = sorted((work / "log_labels").glob("*.parquet")) if (work / "log_labels").is_dir() else []
+    if not parts:
+        return
+    rows = pl.read_parquet(parts).drop_nulls("label")
+    labels = rows.group_by("actor_id").agg(
+        pl.col("label").max(),
+        pl.when(pl.col("label") == pl.col("label").max()).then(pl.col("ts")).otherwise(None).min().alias("ts"),
+    ).rename({"actor_id": "account_id"}).with_columns(pl.lit("log").alias("source"))
+    labels.select("account_id", "label", "source", "ts").sort("account_id").write_parquet(staging / "log_labels.parquet")

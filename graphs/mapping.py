@@ -1,0 +1,133 @@
+"""Map arbitrary event logs onto the canonical schema without code.
+
+A mapping renames source columns to canonical ones, sets constant columns, and can turn a
+label column of the log into a labels table. It is read from TOML::
+
+    [columns]            # canonical = source
+    actor_id = "u"
+    target_content_id = "i"
+    ts = "ts"
+
+    [constants]          # canonical = value for every row
+    event_type = "edit"
+
+    [labels]             # optional: a column of the log that carries labels
+    column = "label"
+    positive_only = true # an account is positive if any of its rows has label 1
+    source = "jodie_ban"
+
+    [sign_map]           # optional: event_type from the sign of a numeric column
+    column = "rating"
+    positive = "rate_pos"
+    negative = "rate_neg"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ringwatch.errors import ConfigError
+from ringwatch.types import EVENT_COLUMNS
+
+
+@dataclass(frozen=True)
+class EventMapping:
+    """How one log's columns become canonical event columns.
+
+    Args:
+        columns: Canonical column name → source column name.
+        constants: Canonical column name → constant value for every row.
+        label_column: Source column holding 0/1 labels, if the log carries them.
+        label_source: ``source`` value for labels taken from the log.
+        sign_column: Numeric source column whose sign picks the event type.
+        sign_types: Event types for a positive and a non-positive value.
+        ts_unit: Unit of integer timestamps: ``s``, ``ms`` or ``auto``.
+        ts_origin: Epoch seconds added to integer timestamps (for logs with relative time).
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str | int | float] = field(default_factory=dict)
+    label_column: str | None = None
+    label_source: str = "log"
+    sign_column: str | None = None
+    sign_types: tuple[str, str] = ("rate_pos", "rate_neg")
+    ts_unit: str = "auto"
+    ts_origin: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = (set(self.columns) | set(self.constants)) - set(EVENT_COLUMNS)
+        if unknown:
+            raise ConfigError(
+                f"mapping names unknown canonical columns {sorted(unknown)}; valid: {', '.join(EVENT_COLUMNS)}"
+            )
+        if self.ts_unit not in ("s", "ms", "auto"):
+            raise ConfigError(f"ts_unit must be s, ms or auto, got {self.ts_unit!r}")
+
+    @classmethod
+    def from_toml(cls, path: Path) -> EventMapping:
+        """Read a mapping file (see the module docstring for its shape)."""
+        try:
+            doc = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"mapping file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"mapping file {path} is not valid TOML: {exc}") from exc
+        labels = doc.get("labels", {})
+        sign = doc.get("sign_map", {})
+        time = doc.get("time", {})
+        return cls(
+            columns=dict(doc.get("columns", {})),
+            constants=dict(doc.get("constants", {})),
+            label_column=labels.get("column"),
+            label_source=labels.get("source", "log"),
+            sign_column=sign.get("column"),
+            sign_types=(sign.get("positive", "rate_pos"), sign.get("negative", "rate_neg")),
+            ts_unit=time.get("unit", "auto"),
+            ts_origin=int(time.get("origin", 0)),
+        )
+
+    @property
+    def is_identity(self) -> bool:
+        return not (self.columns or self.constants or self.sign_column or self.ts_origin)
+
+    def apply(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Return ``frame`` with canonical columns (others dropped, missing ones null).
+
+        Raises:
+            ConfigError: When a mapped source column is missing from the log.
+        """
+        missing = [src for src in self.columns.values() if src not in frame.columns]
+        if self.sign_column and self.sign_column not in frame.columns:
+            missing.append(self.sign_column)
+        if self.label_column and self.label_column not in frame.columns:
+            missing.append(self.label_column)
+        if missing:
+            raise ConfigError(f"log has no column(s) {missing}; it has: {', '.join(frame.columns)}")
+        exprs: list[pl.Expr] = []
+        for name in EVENT_COLUMNS:
+            if name in self.constants:
+                exprs.append(pl.lit(self.constants[name]).alias(name))
+            elif name in self.columns:
+                exprs.append(pl.col(self.columns[name]).alias(name))
+            elif name == "event_type" and self.sign_column:
+                pos, neg = self.sign_types
+                exprs.append(
+                    pl.when(pl.col(self.sign_column).cast(pl.Float64, strict=False) > 0)
+                    .then(pl.lit(pos)).otherwise(pl.lit(neg)).alias(name)
+                )
+            elif name == "weight" and self.sign_column:
+                exprs.append(pl.col(self.sign_column).alias(name))
+            elif name in frame.columns:
+                exprs.append(pl.col(name))
+            else:
+                exprs.append(pl.lit(None).alias(name))
+        if self.label_column:
+            exprs.append(pl.col(self.label_column).alias("_label"))
+        out = frame.select(exprs)
+        if self.ts_origin:
+            out = out.with_columns(pl.col("ts").cast(pl.Int64, strict=False) + self.ts_origin)
+        return out

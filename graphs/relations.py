@@ -1,0 +1,119 @@
+"""Edges of the snapshot: direct interactions, co-action (lockstep) and shared infrastructure.
+
+* **Direct**: one relation per event type, actor → ``target_account_id`` (for content actions
+  the log's ``target_account_id`` is the content's owner), with count and time range.
+* **Co-action** (SynchroTrap / CopyCatch): two accounts co-act when they act on the same
+  target within the same window of ``window_s`` seconds. Windows are fixed buckets of the
+  timestamp, evaluated twice with a half-window offset so pairs straddling a boundary are
+  not lost. Each (target, window) keeps at most ``max_actors`` actors, chosen by a stable
+  hash, so a viral target costs O(max_actors²) pairs instead of O(actors²). The pair weight is
+  the number of distinct (target, window) cells shared; pairs seen in fewer than
+  ``min_count`` cells are dropped at assembly time (a single coincidence is organic).
+* **Shared infrastructure**: accounts sharing a device, an IP, or a near-duplicate text
+  fingerprint. Keys used by more than ``max_accounts`` accounts (carrier NAT, campus Wi-Fi,
+  a viral giveaway phrase) produce no pairs; their breadth is kept as a per-account feature.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+COACTION_TYPES = ("follow", "like", "comment", "share", "message", "report")
+"""Event types whose targets can be acted on in lockstep."""
+EDGE_COLUMNS = ("src", "dst", "count", "first_ts", "last_ts")
+
+
+def direct_edges(events: pl.DataFrame) -> pl.DataFrame:
+    """Aggregate direct account → account interactions per event type.
+
+    Returns:
+        ``relation, src, dst, count, first_ts, last_ts``.
+    """
+    return (
+        events.filter(pl.col("target_account_id").is_not_null() & (pl.col("target_account_id") != pl.col("actor_id")))
+        .group_by("event_type", "actor_id", "target_account_id")
+        .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))
+        .rename({"event_type": "relation", "actor_id": "src", "target_account_id": "dst"})
+    )
+
+
+def key_usage(events: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Account × key usage (e.g. device, ip, text_hash) with count and time range."""
+    return (
+        events.filter(pl.col(key).is_not_null())
+        .group_by("actor_id", key)
+        .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))
+        .rename({"actor_id": "account_id"})
+    )
+
+
+def coaction_target(events: pl.DataFrame) -> pl.Expr:
+    """The target key co-action is computed on: the content if any, else the account."""
+    return pl.coalesce(
+        pl.format("c:{}", pl.col("target_content_id")),
+        pl.format("a:{}", pl.col("target_account_id")),
+    )
+
+
+def _pairs(cells: pl.DataFrame, group: list[str], member: str) -> pl.DataFrame:
+    """All unordered member pairs within each group (self-join, a < b)."""
+    left = cells.rename({member: "src"})
+    right = cells.rename({member: "dst"})
+    return left.join(right, on=group, how="inner").filter(pl.col("src") < pl.col("dst"))
+
+
+def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int) -> pl.DataFrame:
+    """Co-action pair counts within one target bucket.
+
+    Args:
+        slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
+        window_s: Window length Δ in seconds.
+        max_actors: Cap on actors kept per (target, window).
+
+    Returns:
+        ``src, dst, count, first_ts, last_ts`` with ``src < dst``.
+    """
+    if slim.is_empty():
+        return pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "count": pl.Int64,
+                                    "first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")})
+    epoch = pl.col("ts").dt.epoch("s")
+    shifted = []
+    for offset in (0, window_s // 2):
+        cells = (
+            slim.with_columns(((epoch + offset) // window_s).alias("window"), pl.lit(offset).alias("offset"))
+            .group_by("target", "offset", "window", "actor_id")
+            .agg(pl.col("ts").min())
+            .with_columns(pl.col("actor_id").hash(seed=17).rank("ordinal").over("target", "offset", "window").alias("_r"))
+            .filter(pl.col("_r") <= max_actors)
+            .drop("_r")
+        )
+        shifted.append(cells)
+    cells = pl.concat(shifted)
+    pairs = _pairs(cells.rename({"ts": "_t"}), ["target", "offset", "window"], "actor_id")
+    # A (target, window) cell counted once even when both offsets see the pair.
+    cell = pl.struct("target", ((pl.col("_t").dt.epoch("s")) // window_s).alias("w"))
+    return pairs.group_by("src", "dst").agg(
+        cell.n_unique().cast(pl.Int64).alias("count"),
+        pl.col("_t").min().alias("first_ts"),
+        pl.col("_t").max().alias("last_ts"),
+    )
+
+
+def shared_key_pairs(usage: pl.DataFrame, key: str, max_accounts: int) -> pl.DataFrame:
+    """Account pairs sharing a key (device, IP, text), weighted by the number of keys shared.
+
+    Args:
+        usage: ``account_id, <key>, count, first_ts, last_ts`` for all accounts.
+        key: The key column.
+        max_accounts: Keys used by more accounts than this produce no pairs.
+
+    Returns:
+        ``src, dst, count, first_ts, last_ts`` with ``src < dst``.
+    """
+    narrow = usage.with_columns(pl.len().over(key).alias("_n")).filter((pl.col("_n") >= 2) & (pl.col("_n") <= max_accounts))
+    pairs = _pairs(narrow.select("account_id", key, "first_ts"), [key], "account_id")
+    return pairs.group_by("src", "dst").agg(
+        pl.len().cast(pl.Int64).alias("count"),
+        pl.min_horizontal("first_ts", "first_ts_right").min().alias("first_ts"),
+        pl.max_horizontal("first_ts", "first_ts_right").max().alias("last_ts"),
+    )

@@ -1,0 +1,128 @@
+"""Normalise mapped event rows to canonical types and split off bad rows with a reason.
+
+Rules (first failing rule wins, so each bad row carries one reason):
+
+``missing_actor``           no actor id
+``bad_timestamp``           unparseable, or before 2000-01-01
+``future_timestamp``        more than ``future_tolerance_s`` after the build's clock
+``missing_event_type``      no event type
+``bad_weight``              a weight that is not a number
+``absurd_weight``           a weight that is not finite or beyond ±1e12
+``self_interaction``        an account following/messaging/reporting itself
+``duplicate_event_id``      an ``event_id`` already seen for the same actor (see buckets)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from ringwatch.types import EVENT_COLUMNS
+
+REASONS = (
+    "missing_actor", "bad_timestamp", "future_timestamp", "missing_event_type",
+    "bad_weight", "absurd_weight", "self_interaction", "duplicate_event_id",
+)
+SELF_MEANINGLESS = ("follow", "unfollow", "message", "report")
+_MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d")
+_STRING_COLUMNS = ("actor_id", "event_type", "target_account_id", "target_content_id", "device_id", "ip", "text_hash", "event_id")
+
+
+def _epoch_to_datetime(value: pl.Expr, unit: str) -> pl.Expr:
+    """Integer epoch → UTC datetime; ``auto`` treats values above 1e11 as milliseconds."""
+    v = value.cast(pl.Int64, strict=False)
+    if unit == "s":
+        micros = v * 1_000_000
+    elif unit == "ms":
+        micros = v * 1_000
+    else:
+        micros = pl.when(v.abs() > 100_000_000_000).then(v * 1_000).otherwise(v * 1_000_000)
+    return micros.cast(pl.Datetime("us", "UTC"))
+
+
+def _parse_ts(frame: pl.DataFrame, unit: str) -> pl.Expr:
+    dtype = frame.schema["ts"]
+    col = pl.col("ts")
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col.dt.convert_time_zone("UTC")
+    if dtype.is_numeric():
+        return _epoch_to_datetime(col.cast(pl.Float64, strict=False).round(0), unit)
+    if dtype == pl.Date:
+        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    text = col.cast(pl.String).str.strip_chars()
+    parsed = [_epoch_to_datetime(text.cast(pl.Float64, strict=False).round(0), unit)]
+    for fmt in _ISO_FORMATS:
+        p = text.str.to_datetime(fmt, time_unit="us", strict=False)
+        parsed.append(p.dt.convert_time_zone("UTC") if "%#z" in fmt else p.dt.replace_time_zone("UTC"))
+    return pl.coalesce(parsed)
+
+
+def _as_string(frame: pl.DataFrame, name: str) -> pl.Expr:
+    dtype = frame.schema[name]
+    col = pl.col(name)
+    if dtype == pl.Null:
+        return pl.lit(None, dtype=pl.String).alias(name)
+    if dtype.is_float():  # 12.0 → "12": ids read from loosely typed logs
+        col = pl.when(col == col.round(0)).then(col.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(col.cast(pl.String))
+    s = col.cast(pl.String).str.strip_chars()
+    return pl.when(s == "").then(None).otherwise(s).alias(name)
+
+
+def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
+    """Cast canonical columns to canonical types; keeps originals for quarantine as ``_raw_*``.
+
+    Args:
+        frame: Rows with every canonical column present (see :meth:`EventMapping.apply`).
+        ts_unit: Unit of integer timestamps: ``s``, ``ms`` or ``auto``.
+
+    Returns:
+        The frame with ``ts`` as UTC datetime, ids as strings, ``weight`` as float, and
+        ``_raw_ts`` / ``_raw_weight`` strings for reporting bad rows.
+    """
+    exprs = [_as_string(frame, c) for c in _STRING_COLUMNS]
+    exprs += [
+        _parse_ts(frame, ts_unit).alias("ts"),
+        pl.col("weight").cast(pl.Float64, strict=False).alias("weight"),
+        pl.col("ts").cast(pl.String).alias("_raw_ts"),
+        pl.col("weight").cast(pl.String).alias("_raw_weight"),
+    ]
+    extra = [c for c in frame.columns if c.startswith("_") and c not in ("_raw_ts", "_raw_weight")]
+    out = frame.with_columns(exprs).select([*EVENT_COLUMNS, "_raw_ts", "_raw_weight", *extra])
+    return out.with_columns(pl.col("event_type").str.to_lowercase())
+
+
+def reason_expr(now: dt.datetime, future_tolerance_s: int) -> pl.Expr:
+    """The first failing rule for each normalised row, or null for a good row."""
+    limit = now + dt.timedelta(seconds=future_tolerance_s)
+    w = pl.col("weight")
+    return (
+        pl.when(pl.col("actor_id").is_null()).then(pl.lit("missing_actor"))
+        .when(pl.col("ts").is_null() | (pl.col("ts") < _MIN_TS)).then(pl.lit("bad_timestamp"))
+        .when(pl.col("ts") > limit).then(pl.lit("future_timestamp"))
+        .when(pl.col("event_type").is_null()).then(pl.lit("missing_event_type"))
+        .when(pl.col("_raw_weight").is_not_null() & w.is_null()).then(pl.lit("bad_weight"))
+        .when(w.is_not_null() & (w.is_nan() | w.is_infinite() | (w.abs() > 1e12))).then(pl.lit("absurd_weight"))
+        .when(pl.col("event_type").is_in(SELF_MEANINGLESS) & (pl.col("actor_id") == pl.col("target_account_id")))
+        .then(pl.lit("self_interaction"))
+        .otherwise(None)
+    )
+
+
+def quarantine_rows(bad: pl.DataFrame, source: str) -> pl.DataFrame:
+    """Shape bad rows for the quarantine table: every canonical column as text, plus reason and source."""
+    return bad.select(
+        [pl.col(c).cast(pl.String) for c in _STRING_COLUMNS]
+        + [pl.coalesce(pl.col("ts").cast(pl.String), pl.col("_raw_ts")).alias("ts"),
+           pl.coalesce(pl.col("weight").cast(pl.String), pl.col("_raw_weight")).alias("weight"),
+           pl.col("reason"), pl.lit(source).alias("source_file")]
+    )
+
+
+def split(frame: pl.DataFrame, now: dt.datetime, future_tolerance_s: int = 86_400) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split normalised rows into (good rows, bad rows with a ``reason`` column)."""
+    tagged = frame.with_columns(reason_expr(now, future_tolerance_s).alias("reason"))
+    good = tagged.filter(pl.col("reason").is_null()).drop("reason", "_raw_ts", "_raw_weight")
+    bad = tagged.filter(pl.col("reason").is_not_null())
+    return good, bad

@@ -1,0 +1,105 @@
+"""Training, scoring, rings, explanations and label hygiene on a tiny planted-ring graph."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from gnn.labels import read_labels
+from gnn.score import EXPLANATIONS_TABLE, RINGS_TABLE, score
+from gnn.train import TrainConfig, train
+from ringwatch.errors import InputError
+from ringwatch.types import SCORES_TABLE
+from ringwatch.versions import Home
+from tests.gnn.tiny import NORMAL, RING, T0, publish_tiny, tiny_labels, write_labels
+
+FAST = TrainConfig(hidden=16, epochs=60, min_epochs=20, patience=10, seed=3, device="cpu")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    h = Home(tmp_path / "home")
+    publish_tiny(h)
+    return h
+
+
+def _scores(home: Home) -> pl.DataFrame:
+    return pl.read_parquet(home.scores.path() / SCORES_TABLE)
+
+
+def test_train_and_score_rank_the_ring_first(home: Home) -> None:
+    manifest = train(home, tiny_labels(), FAST)
+    assert manifest["version"] == "v1" and manifest["snapshot_version"] == "v1"
+    out = score(home)
+    assert out["model_version"] == "v1" and out["count"] == len(RING) + len(NORMAL)
+    s = _scores(home)
+    assert s["account_id"].is_sorted()
+    unlabelled_ring = s.filter(pl.col("account_id").is_in(RING[6:]))["risk"].min()
+    unlabelled_normal = s.filter(pl.col("account_id").is_in(NORMAL[30:]))["risk"].max()
+    assert unlabelled_ring > unlabelled_normal
+
+
+def test_training_is_deterministic_for_a_seed(home: Home) -> None:
+    train(home, tiny_labels(), FAST)
+    score(home)
+    first = _scores(home)["raw_score"].to_numpy()
+    train(home, tiny_labels(), FAST)
+    score(home)
+    assert np.allclose(first, _scores(home)["raw_score"].to_numpy())
+
+
+def test_planted_ring_is_found_and_explained(home: Home) -> None:
+    train(home, tiny_labels(), FAST)
+    score(home)
+    s = _scores(home)
+    rings = pl.read_parquet(home.scores.path() / RINGS_TABLE)
+    ring_ids = s.filter(pl.col("account_id").is_in(RING))["ring_id"].unique().to_list()
+    assert len(ring_ids) == 1 and ring_ids[0] is not None
+    members = set(rings.filter(pl.col("ring_id") == ring_ids[0])["members"][0].to_list())
+    assert members == set(RING)
+    assert s.filter(pl.col("account_id").is_in(NORMAL))["ring_id"].null_count() == len(NORMAL)
+    ex = pl.read_parquet(home.scores.path() / EXPLANATIONS_TABLE)
+    row = ex.filter(pl.col("account_id") == RING[7]).row(0, named=True)
+    neighbours = json.loads(row["top_neighbors"])
+    assert neighbours and all(n["account_id"] in RING for n in neighbours if n["relation"] == "coaction")
+    assert any(n["relation"] == "coaction" for n in neighbours)
+    assert any("lockstep" in r for r in json.loads(row["reasons"]))
+
+
+def test_inductive_scoring_of_an_account_unseen_in_training(home: Home) -> None:
+    train(home, tiny_labels(), FAST)
+    publish_tiny(home, extra_ring_member="newcomer")  # snapshot v2: one account more
+    score(home)
+    s = _scores(home)
+    new = s.filter(pl.col("account_id") == "newcomer").row(0, named=True)
+    assert new["risk"] > s.filter(pl.col("account_id").is_in(NORMAL))["risk"].max()
+    assert new["ring_id"] is not None
+
+
+def test_labels_after_the_cutoff_never_reach_training(home: Home, tmp_path: Path) -> None:
+    """Leakage: a future label, even one that contradicts the truth, changes nothing."""
+    past = write_labels(tmp_path / "labels" / "past.parquet", tiny_labels())
+    cutoff = T0 + dt.timedelta(days=1)
+    future = tiny_labels(ts=T0 + dt.timedelta(days=30)).with_columns(pl.lit(1).alias("label"), pl.lit("future").alias("source"))
+    write_labels(tmp_path / "labels" / "future.parquet", future)
+    with_future = read_labels([tmp_path / "labels"], cutoff=cutoff)
+    assert with_future.equals(read_labels([past], cutoff=cutoff))
+    assert (with_future["source"] == "test").all()
+    train(home, with_future, FAST)
+    score(home)
+    a = _scores(home)["raw_score"].to_numpy()
+    train(home, read_labels([past]), FAST)
+    score(home)
+    assert np.allclose(a, _scores(home)["raw_score"].to_numpy())
+
+
+def test_training_without_both_classes_is_a_clear_error(home: Home) -> None:
+    only_bad = tiny_labels().filter(pl.col("label") == 1)
+    with pytest.raises(InputError, match="at least 2 abusive and 2 benign"):
+        train(home, only_bad, FAST)
+    assert home.models.current() is None

@@ -1,0 +1,77 @@
+"""Relations and features on tiny, hand-checked logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from graphs.features import actor_features
+from graphs.relations import coaction_pairs, direct_edges, key_usage, shared_key_pairs
+
+T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def _events(rows: list[tuple[int, str, str, str | None, str | None]]) -> pl.DataFrame:
+    """rows: (seconds after T0, actor, event_type, target_account, device)."""
+    return pl.DataFrame({
+        "ts": [T0 + dt.timedelta(seconds=r[0]) for r in rows],
+        "actor_id": [r[1] for r in rows],
+        "event_type": [r[2] for r in rows],
+        "target_account_id": [r[3] for r in rows],
+        "target_content_id": [None] * len(rows),
+        "device_id": [r[4] for r in rows],
+        "ip": [None] * len(rows),
+        "text_hash": [None] * len(rows),
+    }, schema_overrides={"ts": pl.Datetime("us", "UTC"), "target_content_id": pl.String, "ip": pl.String, "text_hash": pl.String})
+
+
+def test_direct_edges_count_per_type_and_skip_self() -> None:
+    ev = _events([(0, "a", "follow", "b", None), (5, "a", "follow", "b", None), (9, "a", "like", "b", None),
+                  (10, "b", "follow", "a", None), (11, "c", "like", "c", None), (12, "c", "login", None, None)])
+    edges = direct_edges(ev).sort("relation", "src")
+    assert edges.select("relation", "src", "dst", "count").rows() == [
+        ("follow", "a", "b", 2), ("follow", "b", "a", 1), ("like", "a", "b", 1)]
+
+
+def _slim(rows: list[tuple[str, int, str]]) -> pl.DataFrame:
+    return pl.DataFrame({"target": [r[0] for r in rows], "ts": [T0 + dt.timedelta(seconds=r[1]) for r in rows],
+                         "actor_id": [r[2] for r in rows]}, schema_overrides={"ts": pl.Datetime("us", "UTC")})
+
+
+def test_coaction_counts_shared_windows_not_events() -> None:
+    # a and b hit t1 within a minute, and t2 within a minute: 2 shared cells.
+    # c hits t1 an hour later: no co-action with anyone.
+    slim = _slim([("t1", 0, "a"), ("t1", 30, "b"), ("t1", 40, "b"), ("t2", 600, "a"), ("t2", 650, "b"), ("t1", 3600, "c")])
+    pairs = coaction_pairs(slim, window_s=300, max_actors=50)
+    assert pairs.select("src", "dst", "count").rows() == [("a", "b", 2)]
+
+
+def test_coaction_caps_actors_per_window() -> None:
+    slim = _slim([("viral", i, f"u{i:03d}") for i in range(100)])
+    pairs = coaction_pairs(slim, window_s=300, max_actors=10)
+    members = set(pairs["src"]) | set(pairs["dst"])
+    assert len(members) <= 20  # 10 per window offset at most
+    assert pairs.height <= 2 * 45
+
+
+def test_shared_device_pairs_skip_crowded_keys() -> None:
+    ev = _events([(0, "a", "login", None, "d1"), (1, "b", "login", None, "d1"), (2, "c", "login", None, "d2")]
+                 + [(3 + i, f"n{i}", "login", None, "nat") for i in range(30)] + [(40, "a", "login", None, "nat")])
+    usage = key_usage(ev, "device_id").rename({"device_id": "key"})
+    pairs = shared_key_pairs(usage, "key", max_accounts=10)
+    assert pairs.select("src", "dst", "count").rows() == [("a", "b", 1)]
+
+
+def test_features_by_hand() -> None:
+    ev = _events([(0, "a", "like", "x", "d1"), (60, "a", "like", "y", "d1"), (180, "a", "follow", "x", "d2"),
+                  (0, "b", "login", None, None)])
+    f = actor_features(ev).sort("account_id")
+    a = f.row(0, named=True)
+    assert a["account_id"] == "a"
+    assert a["n_events"] == 3 and a["n_like"] == 2 and a["n_follow"] == 1
+    assert a["n_targets"] == 2 and a["n_devices"] == 2
+    assert a["share_gaps_under_1m"] == 0.0  # gaps of 60 s and 120 s
+    assert a["hour_entropy"] == 0.0  # all in one hour
+    b = f.row(1, named=True)
+    assert b["n_login"] == 1 and b["n_devices"] == 0

@@ -1,0 +1,48 @@
+"""Normalisation and quarantine rules on hand-made rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from graphs.mapping import EventMapping
+from graphs.validate import normalise, split
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+
+
+def _split(rows: dict[str, list[object]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return split(normalise(EventMapping().apply(pl.DataFrame(rows, strict=False))), NOW)
+
+
+def test_each_rule_quarantines_with_its_reason() -> None:
+    good, bad = _split({
+        "ts": ["2026-10-01T00:00:00Z", "2026-10-01", "not a time", "2030-01-01", "1700000000", "1700000000000", "1700000000", "1700000000"],
+        "actor_id": ["a", None, "c", "d", "e", "f", "g", "h"],
+        "event_type": ["Like", "like", "like", "like", None, "follow", "follow", "like"],
+        "target_account_id": ["b", "b", "b", "b", "b", "f", "x", "x"],
+        "weight": ["1.5", None, None, None, None, None, "oops", "1e300"],
+    })
+    assert good["actor_id"].to_list() == ["a"]
+    assert good["event_type"].to_list() == ["like"]
+    assert dict(zip(bad["actor_id"].to_list(), bad["reason"].to_list())) == {
+        None: "missing_actor", "c": "bad_timestamp", "d": "future_timestamp", "e": "missing_event_type",
+        "f": "self_interaction", "g": "bad_weight", "h": "absurd_weight",
+    }
+
+
+def test_timestamps_in_seconds_millis_and_iso_agree() -> None:
+    good, bad = _split({
+        "ts": ["1700000000", "1700000000000", "2023-11-14T22:13:20Z", "2023-11-15T00:13:20+02:00"],
+        "actor_id": ["a", "b", "c", "d"], "event_type": ["like"] * 4,
+    })
+    assert bad.is_empty()
+    assert good["ts"].n_unique() == 1
+    assert good["ts"][0] == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)
+
+
+def test_integer_ids_become_strings_and_liking_own_content_is_fine() -> None:
+    good, bad = _split({"ts": [1700000000], "actor_id": [7], "event_type": ["like"], "target_account_id": [7]})
+    assert bad.is_empty()
+    assert good["actor_id"].to_list() == ["7"]
