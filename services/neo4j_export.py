@@ -194,6 +194,9 @@ def _scores_rows(scores: Path) -> pl.DataFrame:
     ).unique(subset="id", keep="last", maintain_order=True)
 
 
+_RING_TYPES = {"size": pl.Int64, "edges": pl.Int64, "density": pl.Float64, "mean_risk": pl.Float64, "ring_score": pl.Float64}
+
+
 def _rings_rows(scores: Path, score_rows: pl.DataFrame) -> pl.DataFrame:
     stats = ("size", "edges", "density", "mean_risk", "ring_score")
     path = scores / RINGS_TABLE
@@ -201,13 +204,13 @@ def _rings_rows(scores: Path, score_rows: pl.DataFrame) -> pl.DataFrame:
         df = _read(path, ("ring_id",))
         return df.select(
             pl.col("ring_id").cast(pl.String).alias("id"),
-            *[(pl.col(c).cast(pl.Float64) if c in df.columns else pl.lit(None, dtype=pl.Float64)).alias(c) for c in stats],
+            *[(pl.col(c).cast(_RING_TYPES[c]) if c in df.columns else pl.lit(None, dtype=_RING_TYPES[c])).alias(c) for c in stats],
         ).unique(subset="id", keep="last", maintain_order=True)
     return (
         score_rows.filter(pl.col("ring_id").is_not_null())
         .group_by("ring_id", maintain_order=True)
-        .agg(pl.len().cast(pl.Float64).alias("size"), pl.col("risk").mean().alias("mean_risk"))
-        .select(pl.col("ring_id").alias("id"), "size", pl.lit(None, dtype=pl.Float64).alias("edges"),
+        .agg(pl.len().cast(pl.Int64).alias("size"), pl.col("risk").mean().alias("mean_risk"))
+        .select(pl.col("ring_id").alias("id"), "size", pl.lit(None, dtype=pl.Int64).alias("edges"),
                 pl.lit(None, dtype=pl.Float64).alias("density"), "mean_risk",
                 pl.lit(None, dtype=pl.Float64).alias("ring_score"))
     )

@@ -2,6 +2,183 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import typer
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from ringwatch.cli.common import console, emit_json, settings
 
 app = typer.Typer(help="Investigator queries against Neo4j.", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print the rows as JSON on stdout.")
+_SHOW = typer.Option(False, "--show-cypher", help="Print the Cypher and a :param line to paste into Neo4j Browser.")
+_LEVEL_STYLE = {"CRITICAL": "bold red", "HIGH": "red", "MEDIUM": "yellow", "LOW": "green"}
+
+
+def _show_cypher(text: str, params: dict[str, Any]) -> None:
+    from services.investigate import browser_params
+
+    console.print(browser_params(params), style="dim", soft_wrap=True, highlight=False, markup=False)
+    console.print(Syntax(text, "cypher", word_wrap=True))
+
+
+def _fmt(value: Any, column: str) -> str:
+    if value is None:
+        return "-"
+    if column == "level":
+        return f"[{_LEVEL_STYLE.get(str(value), '')}]{value}[/]"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return escape(", ".join(str(v) for v in value)) if value else "-"
+    return escape(str(value))
+
+
+def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk") else "left")
+    for row in rows:
+        table.add_row(*[_fmt(row.get(c), c) for c in columns])
+    console.print(table)
+
+
+def _driver() -> Any:
+    from services.neo4j_server import connect
+
+    return connect(settings())
+
+
+@app.command("shared-infra")
+def shared_infra(
+    account: str = typer.Argument(..., help="Account id."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Most accounts to list."),
+    as_json: bool = _JSON,
+    show_cypher: bool = _SHOW,
+) -> None:
+    """Accounts sharing devices or IPs with ACCOUNT, with their lockstep (co-action) counts."""
+    from services import investigate
+
+    params = {"account_id": account, "limit": limit}
+    if show_cypher:
+        _show_cypher(investigate.SHARED_INFRA.text, params)
+    with _driver() as driver:
+        rows = investigate.shared_infra(driver, account, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print(f"{account} shares no device or IP with another account")
+        return
+    _table(f"Accounts sharing infrastructure with {escape(account)}", rows,
+           ("account_id", "risk", "level", "ring_id", "devices", "ips", "coactions", "verdict"))
+
+
+@app.command("ring")
+def ring(
+    account: str = typer.Argument(..., help="Account id (or a ring id)."),
+    limit: int = typer.Option(500, "--limit", min=1, help="Most members to list."),
+    as_json: bool = _JSON,
+    show_cypher: bool = _SHOW,
+) -> None:
+    """The ring ACCOUNT belongs to: its members, their risk, and how tightly they are linked."""
+    from services import investigate
+
+    if show_cypher:
+        _show_cypher(investigate.RING_OF.text, {"account_id": account})
+        _show_cypher(investigate.RING_MEMBERS.text, {"ring_id": "<ring_id from the query above>", "limit": limit})
+    with _driver() as driver:
+        rows = investigate.ring(driver, account, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print(f"{account} is not in a ring")
+        return
+    head = rows[0]
+    _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')})", rows,
+           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "verdict"))
+
+
+@app.command("why")
+def why(
+    account: str = typer.Argument(..., help="Account id."),
+    as_json: bool = _JSON,
+    show_cypher: bool = _SHOW,
+) -> None:
+    """Why ACCOUNT scored as it did: its reasons next to the graph evidence around it."""
+    from services import investigate
+
+    if show_cypher:
+        _show_cypher(investigate.WHY.text, {"account_id": account})
+    with _driver() as driver:
+        row = investigate.why(driver, account)
+    if as_json:
+        emit_json(row)
+        return
+    table = Table(title=f"Why {escape(account)}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in row.items():
+        if key != "reasons":
+            table.add_row(key, _fmt(value, key))
+    console.print(table)
+    for reason in row.get("reasons") or []:
+        console.print(f"  • {reason}")
+
+
+@app.command("top-rings")
+def top_rings(
+    limit: int = typer.Option(10, "--limit", min=1, help="How many rings."),
+    as_json: bool = _JSON,
+    show_cypher: bool = _SHOW,
+) -> None:
+    """The highest-scoring rings with their riskiest members."""
+    from services import investigate
+
+    if show_cypher:
+        _show_cypher(investigate.TOP_RINGS.text, {"limit": limit})
+    with _driver() as driver:
+        rows = investigate.top_rings(driver, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("no rings in Neo4j; export a score set with rings first")
+        return
+    _table("Top rings", rows, ("ring_id", "ring_score", "members", "mean_risk", "density", "top_members"))
+
+
+@app.command("path")
+def path(
+    source: str = typer.Argument(..., help="First account id."),
+    target: str = typer.Argument(..., help="Second account id."),
+    max_hops: int = typer.Option(4, "--max-hops", help="Longest path to search (1-8)."),
+    as_json: bool = _JSON,
+    show_cypher: bool = _SHOW,
+) -> None:
+    """The shortest chain of interactions or shared devices/IPs linking SOURCE and TARGET."""
+    from services import investigate
+
+    query = investigate.path_query(max_hops)
+    if show_cypher:
+        _show_cypher(query.text, {"source": source, "target": target})
+    with _driver() as driver:
+        found = investigate.path(driver, source, target, max_hops=max_hops)
+    if as_json:
+        emit_json(found)
+        return
+    if found is None:
+        console.print(f"no path of at most {max_hops} hops between {source} and {target}")
+        return
+    parts = []
+    for i, node in enumerate(found["nodes"]):
+        risk = f" ({node['risk']:.2f})" if isinstance(node.get("risk"), float) else ""
+        parts.append(f"[bold]{node['kind']}[/] {escape(str(node['id']))}{risk}")
+        if i < len(found["relationships"]):
+            parts.append(f"[cyan]{escape('-[' + found['relationships'][i]['type'] + ']-')}[/]")
+    console.print(f"{found['hops']} hops: " + " ".join(parts))

@@ -1,0 +1,124 @@
+"""Every investigator query finds the ring planted in a small graph, on the real Neo4j."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import neo4j
+import pytest
+
+from ringwatch.errors import ConfigError, NotFoundError
+from ringwatch.versions import Home
+from services import investigate, neo4j_export
+from tests.services.conftest import publish_scores, publish_snapshot
+
+pytestmark = [pytest.mark.integration, pytest.mark.neo4j]
+
+RING = ["r1", "r2", "r3", "r4"]
+BENIGN = ["b1", "b2", "b3", "b4", "b5"]
+SNEAKY = "r5' OR 1=1 //"
+
+
+@pytest.fixture()
+def planted(neo4j_driver: neo4j.Driver, data_home: Path) -> neo4j.Driver:
+    """A four-account ring (one device, one IP, lockstep likes) among benign accounts."""
+    lockstep = [(a, b, 9) for i, a in enumerate(RING) for b in RING[i + 1:]]
+    snap = publish_snapshot(
+        data_home,
+        RING + BENIGN + [SNEAKY],
+        {
+            "follow": [("b1", "b2", 1), ("b2", "b3", 1), ("b3", "r1", 1), ("b4", "b5", 1)],
+            "like": [(r, "b1", 3) for r in RING],
+            "coaction": lockstep,
+            "shared_device": lockstep,
+        },
+        [(r, "farm-phone", 20) for r in RING] + [(b, f"phone-{b}", 5) for b in BENIGN] + [(SNEAKY, "farm-phone", 1)],
+        [(r, "203.0.113.7", 20) for r in RING] + [("b1", "198.51.100.1", 2)],
+    )
+    scores = {r: (0.9 + i / 100, "CRITICAL", "R1") for i, r in enumerate(RING)}
+    scores |= {b: (0.05, "LOW", None) for b in BENIGN} | {SNEAKY: (0.4, "MEDIUM", None)}
+    publish_scores(data_home, snap, scores)
+    snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+    neo4j_export.export(neo4j_driver, snap_dir, scores_dir)
+    return neo4j_driver
+
+
+def test_shared_device_accounts(planted: neo4j.Driver) -> None:
+    rows = investigate.shared_device_accounts(planted, "r1")
+    assert [r["account_id"] for r in rows] == ["r4", "r3", "r2", SNEAKY]
+    assert rows[0]["devices"] == ["farm-phone"] and rows[0]["level"] == "CRITICAL"
+    assert investigate.shared_device_accounts(planted, "b4") == []
+    with pytest.raises(NotFoundError):
+        investigate.shared_device_accounts(planted, "ghost")
+
+
+def test_shared_infra(planted: neo4j.Driver) -> None:
+    rows = investigate.shared_infra(planted, "r2")
+    by_id = {r["account_id"]: r for r in rows}
+    assert set(by_id) == {"r1", "r3", "r4", SNEAKY}
+    assert by_id["r1"]["ips"] == ["203.0.113.7"] and by_id["r1"]["coactions"] == 9
+    assert by_id[SNEAKY]["ips"] == [] and by_id[SNEAKY]["coactions"] == 0
+
+
+def test_ring(planted: neo4j.Driver) -> None:
+    rows = investigate.ring(planted, "r3")
+    assert {r["account_id"] for r in rows} == set(RING)
+    assert all(r["ring_id"] == "R1" and r["coaction_peers"] == 3 and r["infra_peers"] == 3 for r in rows)
+    assert investigate.ring(planted, "R1") == rows
+    assert investigate.ring(planted, "b1") == []
+
+
+def test_why(planted: neo4j.Driver) -> None:
+    row = investigate.why(planted, "r1")
+    assert row["ring"] == "R1" and row["ring_size"] == 4
+    assert row["device_peers"] == 4 and row["ip_peers"] == 3
+    assert row["coaction_partners"] == 3 and row["coactions"] == 27 and row["risky_coaction_partners"] == 3
+    assert row["reasons"] == ["shares a device with ring R1"]
+    with pytest.raises(NotFoundError):
+        investigate.why(planted, SNEAKY + "x")
+
+
+def test_top_rings(planted: neo4j.Driver) -> None:
+    rows = investigate.top_rings(planted, limit=5)
+    assert len(rows) == 1
+    assert rows[0]["ring_id"] == "R1" and rows[0]["members"] == 4
+    assert rows[0]["top_members"][0] == "r4"
+
+
+def test_path(planted: neo4j.Driver) -> None:
+    found = investigate.path(planted, "b1", "r1")
+    assert found is not None and found["hops"] == 1
+    far = investigate.path(planted, "b5", "r1", max_hops=8)
+    assert far is None  # b4 -> b5 is an island
+    via = investigate.path(planted, "b2", "r2")
+    assert via is not None and via["hops"] == 2
+    with pytest.raises(ConfigError):
+        investigate.path(planted, "b1", "r1", max_hops=99)
+    with pytest.raises(NotFoundError):
+        investigate.path(planted, "b1", "nobody")
+
+
+def test_cli_renders_and_shows_cypher(planted: neo4j.Driver, neo4j_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI verbs run against the session server, print tables or JSON, and show their Cypher."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ringwatch.cli import app
+    from ringwatch.cli import common
+
+    monkeypatch.setenv("RINGWATCH_HOME", str(neo4j_home))
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    common.settings.cache_clear()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["investigate", "ring", "r1", "--json"])
+        assert result.exit_code == 0, result.output
+        assert {r["account_id"] for r in json.loads(result.stdout)} == set(RING)
+        for args in (["why", "r1"], ["shared-infra", "r1"], ["top-rings"], ["path", "b2", "r2"]):
+            result = runner.invoke(app, ["investigate", *args, "--show-cypher"])
+            assert result.exit_code == 0, result.output
+        status = runner.invoke(app, ["neo4j", "status", "--json"])
+        assert status.exit_code == 0 and json.loads(status.stdout)["running"] is True
+    finally:
+        common.settings.cache_clear()
