@@ -1,0 +1,116 @@
+"""The Ray build job end to end on tiny logs in every supported format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from graphs.build import BuildParams, build_snapshot
+from graphs.mapping import EventMapping
+from ringwatch.errors import BadRowsError, InputError
+from ringwatch.types import SNAPSHOT_ACCOUNTS
+from ringwatch.versions import Home
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+T0 = dt.datetime(2026, 11, 1, 12, tzinfo=dt.timezone.utc)
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+
+def _rows(n_bad: int = 0) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for i, actor in enumerate(["a", "b", "c"]):  # lockstep: a, b, c like video v1 and v2 within minutes
+        for j, video in enumerate(["v1", "v2"]):
+            rows.append({"ts": (T0 + dt.timedelta(hours=j, seconds=10 * i)).isoformat(), "actor_id": actor,
+                         "event_type": "like", "target_account_id": "creator", "target_content_id": video,
+                         "device_id": "farm-1", "event_id": f"{actor}-{video}"})
+    rows.append({"ts": T0.isoformat(), "actor_id": "d", "event_type": "follow", "target_account_id": "a", "device_id": "home-7"})
+    rows.append({"ts": T0.isoformat(), "actor_id": "a", "event_type": "follow", "target_account_id": "d", "device_id": "farm-1"})
+    for k in range(n_bad):
+        rows.append({"ts": "garbage", "actor_id": f"x{k}", "event_type": "like"})
+    return rows
+
+
+def _write(tmp: Path, rows: list[dict[str, object]]) -> Path:
+    """Split rows over a Parquet, a gzipped CSV and a JSONL file."""
+    d = tmp / "events"
+    d.mkdir(parents=True, exist_ok=True)
+    third = len(rows) // 3
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    frame[:third].write_parquet(d / "part-1.parquet")
+    with gzip.open(d / "part-2.csv.gz", "wb") as fh:
+        frame[third: 2 * third].write_csv(fh)
+    (d / "part-3.jsonl").write_text("\n".join(json.dumps(r) for r in rows[2 * third:]) + "\n")
+    return d
+
+
+def test_build_publishes_snapshot_with_relations_and_features(tmp_path: Path, ray_local: None) -> None:
+    home = Home(tmp_path / "home")
+    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows()))], coaction_window_s=300))
+    assert manifest["version"] == "v1" and home.snapshots.current() == "v1"
+    assert manifest["counts"]["events"] == 8 and manifest["counts"]["bad_rows"] == 0
+    snap = home.snapshots.path()
+    home.snapshots.verify()
+    accounts = pl.read_parquet(snap / SNAPSHOT_ACCOUNTS)
+    assert sorted(accounts["account_id"]) == ["a", "b", "c", "creator", "d"]
+    co = pl.read_parquet(snap / "relations" / "coaction.parquet")
+    assert co.select("src", "dst", "count").sort("src", "dst").rows() == [("a", "b", 2), ("a", "c", 2), ("b", "c", 2)]
+    dev = pl.read_parquet(snap / "relations" / "shared_device.parquet")
+    assert dev.height == 3
+    follow = pl.read_parquet(snap / "relations" / "follow.parquet")
+    assert follow.select("src", "dst").sort("src").rows() == [("a", "d"), ("d", "a")]
+    a = accounts.filter(pl.col("account_id") == "a").row(0, named=True)
+    assert a["n_like"] == 2 and a["n_follow"] == 1 and a["follow_reciprocity"] == 1.0
+    assert a["coaction_degree"] == 2 and a["accounts_per_device_max"] == 3
+    assert accounts.filter(pl.col("account_id") == "creator")["in_degree"][0] == 3
+
+
+def test_bad_rows_are_quarantined_with_reasons(tmp_path: Path, ray_local: None) -> None:
+    home = Home(tmp_path / "home")
+    rows = _rows(n_bad=1) + [dict(_rows()[0])]  # one unparseable time, one duplicate event id
+    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, rows))], max_bad_fraction=0.5))
+    assert manifest["quarantine"]["reasons"] == {"bad_timestamp": 1, "duplicate_event_id": 1}
+    q = pl.read_parquet(manifest["quarantine"]["path"])
+    assert sorted(q["reason"].to_list()) == ["bad_timestamp", "duplicate_event_id"]
+    assert manifest["counts"]["events"] + manifest["counts"]["bad_rows"] == manifest["counts"]["rows"]
+
+
+def test_too_many_bad_rows_fail_and_keep_the_last_good_snapshot(tmp_path: Path, ray_local: None) -> None:
+    home = Home(tmp_path / "home")
+    build_snapshot(home, BuildParams(events=[str(_write(tmp_path / "good", _rows()))]))
+    with pytest.raises(BadRowsError, match=r"bad_timestamp=5"):
+        build_snapshot(home, BuildParams(events=[str(_write(tmp_path / "bad", _rows(n_bad=5)))], max_bad_fraction=0.1))
+    assert home.snapshots.current() == "v1" and home.snapshots.versions() == ["v1"]
+    home.snapshots.verify()
+
+
+def test_missing_and_empty_inputs_are_clear_errors(tmp_path: Path, ray_local: None) -> None:
+    home = Home(tmp_path / "home")
+    with pytest.raises(InputError, match="does not exist"):
+        build_snapshot(home, BuildParams(events=[str(tmp_path / "nope")]))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no event files"):
+        build_snapshot(home, BuildParams(events=[str(tmp_path / "empty")]))
+    pl.DataFrame({"ts": [], "actor_id": [], "event_type": []}, schema={"ts": pl.String, "actor_id": pl.String, "event_type": pl.String}).write_parquet(tmp_path / "empty" / "e.parquet")
+    with pytest.raises(InputError, match="no valid events"):
+        build_snapshot(home, BuildParams(events=[str(tmp_path / "empty")]))
+    assert home.snapshots.current() is None
+
+
+@pytest.mark.skipif(not (DATASETS / "jodie-wikipedia").is_dir(), reason="../shared/datasets/jodie-wikipedia is absent")
+def test_wikipedia_log_builds_through_a_mapping_file(tmp_path: Path, ray_local: None) -> None:
+    mapping = EventMapping.from_toml(Path(__file__).resolve().parents[2] / "graphs" / "mappings" / "wikipedia.toml")
+    home = Home(tmp_path / "home")
+    manifest = build_snapshot(home, BuildParams(events=[str(DATASETS / "jodie-wikipedia" / "wikipedia_events.csv.gz")],
+                                                mapping=mapping))
+    assert manifest["counts"]["rows"] == 157_474
+    assert manifest["counts"]["events"] + manifest["counts"]["bad_rows"] == 157_474
+    labels = pl.read_parquet(home.snapshots.path() / "log_labels.parquet")
+    assert labels["label"].sum() == 217
+    accounts = pl.read_parquet(home.snapshots.path() / SNAPSHOT_ACCOUNTS)
+    assert accounts.height == 8_227
+    assert (home.snapshots.path() / "relations" / "coaction.parquet").is_file()
