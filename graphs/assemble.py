@@ -7,6 +7,7 @@ sharing, co-action) and writes the snapshot files into a staging directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,22 +70,21 @@ def _degree(edges: pl.DataFrame, name: str) -> pl.DataFrame:
     )
 
 
-def assemble(work: str, staging: str, n_buckets: int, params: AssembleParams, end_ts: Any) -> dict[str, Any]:
+def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any) -> dict[str, Any]:
     """Write ``accounts``, ``relations/*``, ``account_device`` and ``account_ip`` into ``staging``.
 
     Args:
-        work: The build's work directory.
+        buckets: The build's bucket output directories (see :func:`graphs.tasks.bucket_aggregates`).
         staging: The snapshot staging directory.
-        n_buckets: Number of buckets the build used.
         params: Cross-bucket thresholds.
         end_ts: End of the event range, for account age.
 
     Returns:
         Counts: ``accounts`` and ``relations`` (edges per relation).
     """
-    root, out = Path(work), Path(staging)
+    out = Path(staging)
     (out / SNAPSHOT_RELATIONS_DIR).mkdir(parents=True, exist_ok=True)
-    bucket_dirs = [root / "buckets" / str(b) for b in range(n_buckets)]
+    bucket_dirs = [Path(b) for b in buckets]
     feats = _read_all([d / "features.parquet" for d in bucket_dirs])
     if feats is None:
         raise ValueError("no account features were produced")
@@ -135,7 +135,7 @@ def assemble(work: str, staging: str, n_buckets: int, params: AssembleParams, en
         usage["ip"].rename({"key": "ip"}).sort("account_id").write_parquet(out / SNAPSHOT_ACCOUNT_IP)
 
     # Co-action (lockstep), summed across target buckets.
-    co = _read_all(sorted((root / "coaction").glob("*.parquet")))
+    co = _read_all([d / "coaction.parquet" for d in bucket_dirs])
     if co is not None:
         co = (
             co.group_by("src", "dst")
@@ -147,7 +147,8 @@ def assemble(work: str, staging: str, n_buckets: int, params: AssembleParams, en
         counts["coaction"] = co.height
         accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
 
-    age = ((pl.lit(end_ts) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)
+    end = dt.datetime.fromisoformat(end_ts) if isinstance(end_ts, str) else end_ts
+    age = ((pl.lit(end) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)
     accounts = (
         accounts.join(in_deg, on="account_id", how="left")
         .join(out_deg, on="account_id", how="left")

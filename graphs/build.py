@@ -2,20 +2,24 @@
 
 Stages (each a set of coarse Polars tasks; Ray only schedules them and passes file paths):
 
-1. ``prepare``  one task per input file: map → validate → quarantine → split by hash.
-2. ``actors``   one task per actor bucket: features, direct edges, infrastructure usage.
-3. ``targets``  one task per target bucket: co-action (lockstep) pairs.
-4. ``assemble`` one task: cross-bucket joins, snapshot tables into a staging directory.
+1. ``prepare``   one task per input file: map → validate → quarantine → split by hash of
+                 actor and by hash of target.
+2. ``aggregate`` one task per bucket: features, direct edges and infrastructure usage of
+                 the bucket's actors; co-action (lockstep) pairs on the bucket's targets.
+3. ``assemble``  one task: cross-bucket joins, snapshot tables into a staging directory.
 
 The snapshot is published by :meth:`ringwatch.versions.VersionedDir.publish`: only a complete
 build becomes ``vN`` and ``CURRENT``. Ray is started locally (``num_cpus`` from settings)
-unless ``ray_address`` names a cluster; on a cluster the home and work directories must be
-on storage every node can reach.
+unless ``ray_address`` names a cluster; on a cluster the home directory must be on storage
+every node can reach.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -34,6 +38,8 @@ from ringwatch import __version__
 from ringwatch.errors import BadRowsError, InputError
 from ringwatch.versions import Home
 
+FORMAT_VERSION = 1
+"""Bumped when the layout or meaning of cached build outputs changes."""
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` callback."""
 
@@ -48,7 +54,9 @@ class BuildParams:
         max_bad_fraction: Fail past this share of bad rows.
         coaction_window_s: Lockstep window Δ in seconds.
         coaction_max_actors: Cap on actors per (target, window).
-        n_buckets: Hash buckets for actors and targets (0 picks from the input size).
+        n_buckets: Hash buckets for actors and targets; each aggregation task holds about
+            1/n_buckets of the events, so memory is bounded by partitioning. Keep it fixed
+            across incremental builds (changing it invalidates cached work).
         since: Keep events at or after this time.
         until: Keep events before this time.
         assemble: Cross-bucket thresholds.
@@ -59,7 +67,7 @@ class BuildParams:
     max_bad_fraction: float = 0.01
     coaction_window_s: int = 300
     coaction_max_actors: int = 200
-    n_buckets: int = 0
+    n_buckets: int = 16
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     assemble: AssembleParams = field(default_factory=AssembleParams)
@@ -104,9 +112,31 @@ def _run_stage(name: str, refs: list[Any], progress: Progress | None) -> list[An
     return [results[r] for r in refs]
 
 
+def _file_key(path: str, params: BuildParams, n_buckets: int) -> str:
+    """Key of a file's prepared output: its identity (size, mtime) and everything that shapes it."""
+    try:
+        st = os.stat(path)
+        ident: list[Any] = [st.st_size, st.st_mtime_ns]
+    except OSError:  # object-store URI: identified by its path
+        ident = ["remote"]
+    doc = {"path": path, "ident": ident, "mapping": asdict(params.mapping), "buckets": n_buckets,
+           "since": params.since, "until": params.until, "format": FORMAT_VERSION}
+    return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _bucket_key(file_keys: list[str], bucket: int, params: BuildParams) -> str:
+    doc = {"files": sorted(file_keys), "bucket": bucket, "window": params.coaction_window_s,
+           "cap": params.coaction_max_actors, "format": FORMAT_VERSION}
+    return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
+
+
 def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None = None, num_cpus: int = 2,
                    object_store_mb: int = 512, progress: Progress | None = None) -> dict[str, Any]:
     """Run the build and publish a snapshot; return its manifest.
+
+    Work is cached under ``HOME/cache/build`` by a key of its inputs: a re-run after a
+    failure skips finished files and buckets, and a build over yesterday's files plus a new
+    day prepares only the new day. A successful build drops cache entries it did not use.
 
     Args:
         home: Storage layout.
@@ -126,22 +156,23 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
     import ray
 
     files = discover(params.events)
-    n_buckets = params.n_buckets or max(2, min(64, len(files) * 2))
+    n_buckets = params.n_buckets
     now = dt.datetime.now(dt.timezone.utc)
-    work = home.root / "work" / f"build-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    work.mkdir(parents=True)
+    cache = home.root / "cache" / "build"
+    file_keys = [_file_key(f, params, n_buckets) for f in files]
+    prepared_dirs = [str(cache / "prepared" / k) for k in file_keys]
+    bucket_dirs = [str(cache / "buckets" / _bucket_key(file_keys, b, params)) for b in range(n_buckets)]
+    since = params.since.isoformat() if params.since else None
+    until = params.until.isoformat() if params.until else None
     started = init_ray(ray_address, num_cpus, object_store_mb)
     try:
-        prep = ray.remote(tasks.prepare_file).options(num_cpus=1)
-        since = params.since.isoformat() if params.since else None
-        until = params.until.isoformat() if params.until else None
-        prepared = _run_stage("prepare", [prep.remote(f, params.mapping, str(work), n_buckets, now.isoformat(), since, until)
-                                          for f in files], progress)
-        actor = ray.remote(tasks.actor_bucket).options(num_cpus=1)
-        target = ray.remote(tasks.target_bucket).options(num_cpus=1)
-        bucket_refs = [actor.remote(str(work), b) for b in range(n_buckets)]
-        bucket_refs += [target.remote(str(work), b, params.coaction_window_s, params.coaction_max_actors) for b in range(n_buckets)]
-        bucket_results = _run_stage("aggregate", bucket_refs, progress)
+        opts = {"num_cpus": 1, "max_retries": 2}
+        prep = ray.remote(tasks.prepare_file).options(**opts)
+        prepared = _run_stage("prepare", [prep.remote(f, params.mapping, d, n_buckets, now.isoformat(), since, until)
+                                          for f, d in zip(files, prepared_dirs)], progress)
+        agg = ray.remote(tasks.bucket_aggregates).options(**opts)
+        bucket_results = _run_stage("aggregate", [agg.remote(prepared_dirs, b, d, params.coaction_window_s, params.coaction_max_actors)
+                                                  for b, d in enumerate(bucket_dirs)], progress)
 
         rows = sum(p["rows"] for p in prepared)
         good = sum(p["good"] for p in prepared)
@@ -149,12 +180,12 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         for p in prepared:
             for r, n in p["bad"].items():
                 reasons[r] = reasons.get(r, 0) + n
-        dups = sum(r.get("duplicates", 0) for r in bucket_results)
+        dups = sum(r["duplicates"] for r in bucket_results)
         if dups:
             reasons["duplicate_event_id"] = reasons.get("duplicate_event_id", 0) + dups
             good -= dups
         n_bad = sum(reasons.values())
-        quarantine = _keep_quarantine(home, work, now)
+        quarantine = _keep_quarantine(home, prepared_dirs + bucket_dirs, now)
         if rows == 0 or good == 0:
             raise InputError(f"no valid events in {', '.join(params.events)} ({rows} rows read, {n_bad} bad)"
                              + (f"; quarantined rows are in {quarantine}" if quarantine else ""))
@@ -175,33 +206,42 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
             "counts": {"rows": rows, "events": good, "bad_rows": n_bad,
                        "out_of_window": sum(p["out_of_window"] for p in prepared)},
             "quarantine": {"reasons": reasons, "path": str(quarantine) if quarantine else None},
+            "reused": {"files": sum(bool(p["cached"]) for p in prepared), "buckets": sum(bool(b["cached"]) for b in bucket_results)},
         }
         with home.snapshots.publish(manifest) as staging:
             asm = ray.remote(assemble).options(num_cpus=1)
-            counts = _run_stage("assemble", [asm.remote(str(work), str(staging), n_buckets, params.assemble, max_ts)], progress)[0]
+            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts)], progress)[0]
             manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
-            _write_log_labels(work, staging)
+            _write_log_labels(prepared_dirs, staging)
+        _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))
         return manifest
     finally:
         if started:
             ray.shutdown()
-        shutil.rmtree(work, ignore_errors=True)
 
 
-def _keep_quarantine(home: Home, work: Path, now: dt.datetime) -> Path | None:
-    """Move this run's quarantined rows to ``HOME/quarantine/<run>.parquet``."""
-    parts = sorted((work / "quarantine").glob("*.parquet")) if (work / "quarantine").is_dir() else []
+def _prune_cache(cache: Path, keep: set[str]) -> None:
+    """Drop cached work this build did not use (changed files, stale bucket sets, crashed attempts)."""
+    for kind in ("prepared", "buckets"):
+        for entry in (cache / kind).glob("*") if (cache / kind).is_dir() else []:
+            if str(entry) not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _keep_quarantine(home: Home, dirs: list[str], now: dt.datetime) -> Path | None:
+    """Collect this run's quarantined rows into ``HOME/quarantine/<time>.parquet``."""
+    parts = [p for d in dirs if (p := Path(d) / "quarantine.parquet").is_file()]
     if not parts:
         return None
     home.quarantine.mkdir(parents=True, exist_ok=True)
-    target = home.quarantine / f"{now:%Y%m%dT%H%M%S}-{work.name[-6:]}.parquet"
+    target = home.quarantine / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}.parquet"
     pl.read_parquet(parts).write_parquet(target)
     return target
 
 
-def _write_log_labels(work: Path, staging: Path) -> None:
+def _write_log_labels(prepared: list[str], staging: Path) -> None:
     """Labels carried inside the event log become ``log_labels.parquet`` of the snapshot."""
-    parts = sorted((work / "log_labels").glob("*.parquet")) if (work / "log_labels").is_dir() else []
+    parts = [p for d in prepared if (p := Path(d) / "labels.parquet").is_file()]
     if not parts:
         return
     rows = pl.read_parquet(parts).drop_nulls("label")

@@ -1,22 +1,33 @@
 """The Polars work of a graph build, one coarse task at a time.
 
-Each function here is a plain function over files: it reads its inputs from disk, writes its
-outputs to disk and returns a small summary dict. :mod:`graphs.build` runs them as Ray tasks;
-tests can call them directly. Ray never sees an event row.
+Each function here is a plain function over directories: it reads its inputs from disk,
+writes its outputs into its own directory, marks it complete with a ``_SUCCESS`` file holding
+its summary, and returns that summary. :mod:`graphs.build` runs them as Ray tasks; tests can
+call them directly. Ray never sees an event row.
 
-Work directory layout (``work``)::
+Because every output directory is named by a key of its inputs (see :mod:`graphs.build`), a
+finished task is never redone: a re-run after a failure skips completed work, and an
+incremental build for a new day of logs prepares only the new file.
 
-    prepared/actor/b=<k>/<file>.parquet    valid events, split by hash of actor
-    prepared/target/b=<k>/<file>.parquet   (target, ts, actor) rows, split by hash of target
-    quarantine/<file>.parquet              bad rows with a reason
-    buckets/<k>/...                        per-actor-bucket aggregates
-    coaction/<k>.parquet                   per-target-bucket co-action pair counts
+Prepared file directory (one per input file)::
+
+    actor/b=<k>.parquet     valid events whose actor hashes to bucket k
+    target/b=<k>.parquet    (target, ts, actor) rows whose target hashes to bucket k
+    quarantine.parquet      bad rows with a reason
+    labels.parquet          rows of the log's label column, if mapped
+
+Bucket directory (one per bucket and set of inputs)::
+
+    features.parquet edges.parquet device.parquet ip.parquet text.parquet
+    coaction.parquet quarantine.parquet (cross-file duplicate event ids)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import json
+import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +37,59 @@ from graphs import features, relations, validate
 from graphs.mapping import EventMapping
 from graphs.readers import read_file
 
-SLIM_TARGET_TYPES = relations.COACTION_TYPES
+SUCCESS = "_SUCCESS"
 
 
-def file_key(path: str) -> str:
-    """A short stable name for an input file, used to name its outputs."""
-    return hashlib.sha1(path.encode()).hexdigest()[:16]
+def done(directory: Path) -> dict[str, Any] | None:
+    """The summary of a completed task directory, or None when it is absent or partial."""
+    marker = Path(directory) / SUCCESS
+    return json.loads(marker.read_text()) if marker.is_file() else None
+
+
+def _finish(staging: Path, final: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Mark ``staging`` complete and move it to ``final`` (a concurrent twin may win; both are equal)."""
+    (staging / SUCCESS).write_text(json.dumps(summary, default=str))
+    try:
+        staging.rename(final)
+    except OSError:
+        if done(final) is None:
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _staging(final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() and done(final) is None:
+        shutil.rmtree(final, ignore_errors=True)  # a crashed attempt: start over
+    staging = final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    return staging
 
 
 def _bucket(expr: pl.Expr, n: int) -> pl.Expr:
     return (expr.hash(seed=42) % n).cast(pl.Int32)
 
 
-def prepare_file(path: str, mapping: EventMapping, work: str, n_buckets: int, now_iso: str,
+def _duplicates(frame: pl.DataFrame) -> pl.Series:
+    """Rows repeating an earlier (actor, event_id); the first occurrence is kept."""
+    key = frame.select(pl.struct("actor_id", "event_id"))
+    return frame["event_id"].is_not_null() & key.to_series().is_duplicated() & ~key.to_series().is_first_distinct()
+
+
+def _as_bad(rows: pl.DataFrame, reason: str) -> pl.DataFrame:
+    return rows.with_columns(pl.lit(reason).alias("reason"), pl.lit(None, pl.String).alias("_raw_ts"),
+                             pl.lit(None, pl.String).alias("_raw_weight"))
+
+
+def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now_iso: str,
                  since_iso: str | None = None, until_iso: str | None = None) -> dict[str, Any]:
     """Read one file, validate it, quarantine bad rows, and split good rows into buckets.
 
     Args:
         path: The event file.
         mapping: How the file's columns map onto the canonical schema.
-        work: The build's work directory.
+        out: This file's prepared directory (skipped when already complete).
         n_buckets: Number of hash buckets for actors and targets.
         now_iso: The build's clock, for the future-timestamp rule.
         since_iso: Keep events at or after this time (others are out of window, not bad).
@@ -53,23 +97,20 @@ def prepare_file(path: str, mapping: EventMapping, work: str, n_buckets: int, no
 
     Returns:
         ``rows``, ``good``, ``bad`` (count per reason), ``out_of_window``, ``min_ts``,
-        ``max_ts`` and ``labels`` (rows of the log's label column, if mapped).
+        ``max_ts``, ``labels`` and ``cached`` (True when an earlier run did the work).
     """
-    root = Path(work)
-    key = file_key(path)
+    final = Path(out)
+    if (summary := done(final)) is not None:
+        return {**summary, "cached": True}
+    root = _staging(final)
     raw = read_file(path)
     mapped = mapping.apply(raw)
     norm = validate.normalise(mapped, mapping.ts_unit)
     good, bad = validate.split(norm, dt.datetime.fromisoformat(now_iso))
-    # Duplicate event ids within the file: keep the first, quarantine the rest.
-    if good["event_id"].null_count() < good.height:
-        dup = good["event_id"].is_not_null() & good.select(pl.struct("actor_id", "event_id").is_duplicated()).to_series() \
-            & ~good.select(pl.struct("actor_id", "event_id").is_first_distinct()).to_series()
-        if dup.any():
-            dups = good.filter(dup).with_columns(pl.lit("duplicate_event_id").alias("reason"),
-                                                pl.lit(None, pl.String).alias("_raw_ts"), pl.lit(None, pl.String).alias("_raw_weight"))
-            bad = pl.concat([bad, dups.select(bad.columns)], how="vertical_relaxed")
-            good = good.filter(~dup)
+    dup = _duplicates(good)
+    if dup.any():
+        bad = pl.concat([bad, _as_bad(good.filter(dup), "duplicate_event_id").select(bad.columns)], how="vertical_relaxed")
+        good = good.filter(~dup)
     out_of_window = 0
     if since_iso or until_iso:
         keep = pl.lit(True)
@@ -81,87 +122,85 @@ def prepare_file(path: str, mapping: EventMapping, work: str, n_buckets: int, no
         good = good.filter(keep)
         out_of_window = before - good.height
 
-    labels = None
+    n_labels = 0
     if "_label" in good.columns:
         labels = good.select("actor_id", "ts", pl.col("_label").cast(pl.Int64, strict=False).alias("label"))
+        labels.write_parquet(root / "labels.parquet")
+        n_labels = labels.height
         good = good.drop("_label")
         bad = bad.drop("_label")
-        lab_dir = root / "log_labels"
-        lab_dir.mkdir(parents=True, exist_ok=True)
-        labels.write_parquet(lab_dir / f"{key}.parquet")
-
     if bad.height:
-        qdir = root / "quarantine"
-        qdir.mkdir(parents=True, exist_ok=True)
-        validate.quarantine_rows(bad, path).write_parquet(qdir / f"{key}.parquet")
+        validate.quarantine_rows(bad, path).write_parquet(root / "quarantine.parquet")
 
+    (root / "actor").mkdir()
+    (root / "target").mkdir()
     good = good.with_columns(_bucket(pl.col("actor_id"), n_buckets).alias("_b"))
     for (b,), part in good.partition_by("_b", as_dict=True).items():
-        d = root / "prepared" / "actor" / f"b={b}"
-        d.mkdir(parents=True, exist_ok=True)
-        part.drop("_b").write_parquet(d / f"{key}.parquet")
-    slim = good.filter(pl.col("event_type").is_in(SLIM_TARGET_TYPES)).select(
+        part.drop("_b").write_parquet(root / "actor" / f"b={b}.parquet")
+    slim = good.filter(pl.col("event_type").is_in(relations.COACTION_TYPES)).select(
         relations.coaction_target(good).alias("target"), "ts", "actor_id"
     ).filter(pl.col("target").is_not_null())
     slim = slim.with_columns(_bucket(pl.col("target"), n_buckets).alias("_b"))
     for (b,), part in slim.partition_by("_b", as_dict=True).items():
-        d = root / "prepared" / "target" / f"b={b}"
-        d.mkdir(parents=True, exist_ok=True)
-        part.drop("_b").write_parquet(d / f"{key}.parquet")
+        part.drop("_b").write_parquet(root / "target" / f"b={b}.parquet")
 
     reasons = bad.group_by("reason").len().rows() if bad.height else []
-    return {
+    summary = {
         "file": path,
         "rows": raw.height,
         "good": good.height,
         "bad": {r: int(n) for r, n in reasons},
         "out_of_window": out_of_window,
-        "min_ts": good["ts"].min() if good.height else None,
-        "max_ts": good["ts"].max() if good.height else None,
-        "labels": 0 if labels is None else labels.height,
+        "min_ts": good["ts"].min().isoformat() if good.height else None,
+        "max_ts": good["ts"].max().isoformat() if good.height else None,
+        "labels": n_labels,
     }
+    return {**_finish(root, final, summary), "cached": False}
 
 
-def actor_bucket(work: str, bucket: int) -> dict[str, Any]:
-    """Features, direct edges and infrastructure usage for the actors of one bucket.
+def _read_parts(prepared: list[str], kind: str, bucket: int) -> list[Path]:
+    return [p for d in prepared if (p := Path(d) / kind / f"b={bucket}.parquet").is_file()]
 
-    Cross-file duplicate ``event_id``s of the same actor are quarantined here.
+
+def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int, max_actors: int) -> dict[str, Any]:
+    """Features, direct edges, infrastructure usage and co-action pairs of one bucket.
+
+    The actor side reads this bucket's events from every prepared file; cross-file duplicate
+    ``event_id``s of the same actor are quarantined here. The target side computes co-action
+    pairs for the targets hashed to this bucket.
+
+    Args:
+        prepared: Prepared file directories of this build.
+        bucket: The bucket.
+        out: This bucket's output directory (skipped when already complete).
+        window_s: Co-action window Δ in seconds.
+        max_actors: Cap on actors per (target, window).
     """
-    root = Path(work)
-    src = root / "prepared" / "actor" / f"b={bucket}"
-    out = root / "buckets" / str(bucket)
-    out.mkdir(parents=True, exist_ok=True)
-    files = sorted(src.glob("*.parquet")) if src.is_dir() else []
-    if not files:
-        return {"bucket": bucket, "accounts": 0, "duplicates": 0}
-    events = pl.read_parquet(files)
-    dup = events["event_id"].is_not_null() & events.select(pl.struct("actor_id", "event_id").is_duplicated()).to_series() \
-        & ~events.select(pl.struct("actor_id", "event_id").is_first_distinct()).to_series()
-    n_dup = int(dup.sum())
-    if n_dup:
-        qdir = root / "quarantine"
-        qdir.mkdir(parents=True, exist_ok=True)
-        bad = events.filter(dup).with_columns(pl.lit("duplicate_event_id").alias("reason"),
-                                              pl.lit(None, pl.String).alias("_raw_ts"), pl.lit(None, pl.String).alias("_raw_weight"))
-        validate.quarantine_rows(bad, f"bucket {bucket}").write_parquet(qdir / f"bucket-{bucket}.parquet")
-        events = events.filter(~dup)
-    features.actor_features(events).write_parquet(out / "features.parquet")
-    relations.direct_edges(events).write_parquet(out / "edges.parquet")
-    relations.key_usage(events, "device_id").rename({"device_id": "key"}).write_parquet(out / "device.parquet")
-    relations.key_usage(events, "ip").rename({"ip": "key"}).write_parquet(out / "ip.parquet")
-    relations.key_usage(events, "text_hash").rename({"text_hash": "key"}).write_parquet(out / "text.parquet")
-    return {"bucket": bucket, "accounts": int(events["actor_id"].n_unique()), "duplicates": n_dup}
-
-
-def target_bucket(work: str, bucket: int, window_s: int, max_actors: int) -> dict[str, Any]:
-    """Co-action pair counts for the targets of one bucket."""
-    root = Path(work)
-    src = root / "prepared" / "target" / f"b={bucket}"
-    files = sorted(src.glob("*.parquet")) if src.is_dir() else []
-    out = root / "coaction"
-    out.mkdir(parents=True, exist_ok=True)
-    slim = pl.read_parquet(files) if files else pl.DataFrame(
+    final = Path(out)
+    if (summary := done(final)) is not None:
+        return {**summary, "cached": True}
+    root = _staging(final)
+    n_dup = 0
+    n_accounts = 0
+    actor_files = _read_parts(prepared, "actor", bucket)
+    if actor_files:
+        events = pl.read_parquet(actor_files)
+        dup = _duplicates(events)
+        n_dup = int(dup.sum())
+        if n_dup:
+            validate.quarantine_rows(_as_bad(events.filter(dup), "duplicate_event_id"), f"bucket {bucket}") \
+                .write_parquet(root / "quarantine.parquet")
+            events = events.filter(~dup)
+        n_accounts = int(events["actor_id"].n_unique())
+        features.actor_features(events).write_parquet(root / "features.parquet")
+        relations.direct_edges(events).write_parquet(root / "edges.parquet")
+        for key, name in (("device_id", "device"), ("ip", "ip"), ("text_hash", "text")):
+            relations.key_usage(events, key).rename({key: "key"}).write_parquet(root / f"{name}.parquet")
+        del events
+    target_files = _read_parts(prepared, "target", bucket)
+    slim = pl.read_parquet(target_files) if target_files else pl.DataFrame(
         schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
     pairs = relations.coaction_pairs(slim, window_s, max_actors)
-    pairs.write_parquet(out / f"{bucket}.parquet")
-    return {"bucket": bucket, "pairs": pairs.height}
+    pairs.write_parquet(root / "coaction.parquet")
+    summary = {"bucket": bucket, "accounts": n_accounts, "duplicates": n_dup, "coaction_pairs": pairs.height}
+    return {**_finish(root, final, summary), "cached": False}

@@ -114,3 +114,57 @@ def test_wikipedia_log_builds_through_a_mapping_file(tmp_path: Path, ray_local: 
     accounts = pl.read_parquet(home.snapshots.path() / SNAPSHOT_ACCOUNTS)
     assert accounts.height == 8_227
     assert (home.snapshots.path() / "relations" / "coaction.parquet").is_file()
+
+
+def _day(day: int) -> list[dict[str, object]]:
+    """A day of lockstep likes by a, b, c plus some organic follows."""
+    t = T0 + dt.timedelta(days=day)
+    rows = [{"ts": (t + dt.timedelta(seconds=20 * i)).isoformat(), "actor_id": a, "event_type": "like",
+             "target_account_id": "creator", "target_content_id": f"v{day}", "device_id": f"dev-{a}", "event_id": f"{day}-{a}"}
+            for i, a in enumerate("abc")]
+    rows += [{"ts": (t + dt.timedelta(hours=3 + k)).isoformat(), "actor_id": f"u{k}", "event_type": "follow",
+              "target_account_id": f"u{(k + day + 1) % 6}", "device_id": f"home-{k}", "event_id": f"{day}-f{k}"} for k in range(5)]
+    return rows
+
+
+def _write_day(d: Path, day: int) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(_day(day)).write_parquet(d / f"day-{day}.parquet")
+
+
+def _tables(home: Home) -> dict[str, pl.DataFrame]:
+    snap = home.snapshots.path()
+    return {p.relative_to(snap).as_posix(): pl.read_parquet(p) for p in sorted(snap.rglob("*.parquet"))}
+
+
+def test_incremental_build_reuses_prepared_days_and_equals_a_full_build(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    for day in (0, 1):
+        _write_day(logs, day)
+    inc = Home(tmp_path / "incremental")
+    build_snapshot(inc, BuildParams(events=[str(logs)], n_buckets=4))
+    _write_day(logs, 2)
+    manifest = build_snapshot(inc, BuildParams(events=[str(logs)], n_buckets=4))
+    assert manifest["reused"]["files"] == 2  # only the new day was prepared
+    full = Home(tmp_path / "full")
+    full_manifest = build_snapshot(full, BuildParams(events=[str(logs)], n_buckets=4))
+    assert full_manifest["reused"]["files"] == 0
+    a, b = _tables(inc), _tables(full)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].equals(b[name]), name
+    assert a["relations/coaction.parquet"].height == 3
+
+
+def test_failed_run_is_resumed_without_redoing_finished_work(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    for day in (0, 1, 2):
+        _write_day(logs, day)
+    pl.DataFrame([{"ts": "never", "actor_id": "z", "event_type": "like"}] * 3).write_parquet(logs / "garbage.parquet")
+    home = Home(tmp_path / "home")
+    with pytest.raises(BadRowsError):
+        build_snapshot(home, BuildParams(events=[str(logs)], n_buckets=4, max_bad_fraction=0.01))
+    assert home.snapshots.current() is None
+    manifest = build_snapshot(home, BuildParams(events=[str(logs)], n_buckets=4, max_bad_fraction=0.2))
+    assert manifest["reused"] == {"files": 4, "buckets": 4}
+    assert manifest["quarantine"]["reasons"] == {"bad_timestamp": 3}
