@@ -1,0 +1,239 @@
+"""The day loop: organic + campaign + hard-negative events → Parquet parts partitioned by day.
+
+Every day is drawn from its own seeded generator, so days are independent and run in
+parallel worker processes for big logs (in-process for small ones); memory is bounded by a
+day of events per worker. Events a day produces for later days (follow-backs, delayed
+unfollows, reactions late in the evening) are written as that day's own part in the later
+day's folder (``date=D/part-<source day>.parquet``); those past the log's end are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from graphs.synth import events as E
+from graphs.synth.campaigns import campaign_day, plan_campaigns
+from graphs.synth.config import CAMPAIGN_TYPES, EVENT_TYPES, HARD_NEGATIVE_TYPES, SynthConfig
+from graphs.synth.events import CONTENT_PER_ACCOUNT, ET
+from graphs.synth.hardneg import hard_negative_day, plan_hard_negatives
+from graphs.synth.labels import ground_truth, make_labels
+from graphs.synth.organic import organic_day
+from graphs.synth.population import DAY_S, Population, assign_infra, mix64, organic_population
+
+_TYPE_NAMES = pl.Series("event_type", EVENT_TYPES)
+
+
+def _day_rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
+
+
+def _day_weights(pop: Population, campaigns: list, day: int) -> np.ndarray:  # noqa: ANN001
+    """Organic-activity weight of each account on ``day`` (zero before it exists)."""
+    day_end = pop.start + (day + 1) * DAY_S
+    w = np.where(pop.created < day_end, pop.activity, 0.0)
+    for c in campaigns:
+        if c.ctype == "sleeper" and day < c.wake_day:
+            w[c.members] *= 0.03  # dormant: a login now and then
+    return w
+
+
+def _signups(pop: Population, day: int) -> dict[str, np.ndarray]:
+    lo, hi = pop.start + day * DAY_S, pop.start + (day + 1) * DAY_S
+    who = np.flatnonzero((pop.created >= lo) & (pop.created < hi))
+    return E.make(pop.created[who] * 1000, who, ET["signup"])
+
+
+class _Tables:
+    """Device ids (scrambled, so allocation order says nothing) and IP text, per process."""
+
+    def __init__(self, pop: Population, salt: int) -> None:
+        dev = np.arange(pop.n_devices, dtype=np.uint64)
+        self.device = (mix64(dev + np.uint64(salt)) >> np.uint64(18)).astype(np.int64)
+        self.ip = (pop.ip_table if pop.ip_table is not None else pl.Series([], dtype=pl.String)).rechunk()
+
+
+def _frame(pop: Population, tables: _Tables, ev: dict[str, np.ndarray], id_base: int) -> pl.DataFrame:
+    """Canonical events table (``ev`` sorted by ``ts``). Ids are formatted from integers: fresh
+    strings write to Parquet about twice as fast as strings gathered from a lookup table."""
+    ids = pop.ids
+    tacct, content, dev, ip = ev["tacct"], ev["content"], ev["dev"], ev["ip"]
+    owner = np.maximum(content, 0) // CONTENT_PER_ACCOUNT
+    ip_text = tables.ip.gather(np.maximum(ip, 0)) if len(tables.ip) else pl.Series([None] * len(ip), dtype=pl.String)
+    frame = pl.DataFrame({
+        "ts": ev["ts"] * 1000,
+        "actor_id": ids[ev["actor"]],
+        "_et": ev["etype"].astype(np.int64),
+        "_ta": np.where(tacct >= 0, ids[np.maximum(tacct, 0)], -1),
+        "_tc": np.where(content >= 0, ids[owner] * CONTENT_PER_ACCOUNT + content % CONTENT_PER_ACCOUNT, -1),
+        "_dv": np.where(dev >= 0, tables.device[np.maximum(dev, 0)], -1),
+        "_ipi": ip,
+        "_ips": ip_text,
+        "_tx": ev["text"],
+    })
+    return frame.with_columns(_TYPE_NAMES.gather(frame["_et"])).select(
+        pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        pl.col("actor_id").cast(pl.String),
+        pl.col("event_type"),
+        pl.when(pl.col("_ta") >= 0).then(pl.col("_ta")).cast(pl.String).alias("target_account_id"),
+        pl.when(pl.col("_tc") >= 0).then(pl.col("_tc")).cast(pl.String).alias("target_content_id"),
+        pl.when(pl.col("_dv") >= 0).then(pl.col("_dv")).cast(pl.String).alias("device_id"),
+        pl.when(pl.col("_ipi") >= 0).then(pl.col("_ips")).alias("ip"),
+        pl.when(pl.col("_tx") >= 0).then(pl.col("_tx")).cast(pl.String).alias("text_hash"),
+        (pl.int_range(pl.len(), dtype=pl.Int64) + id_base).cast(pl.String).alias("event_id"),
+    )
+
+
+# Per-process state for day workers (set directly in-process, or by _init in a worker).
+_STATE: dict[str, object] = {}
+
+
+def _init(state: dict[str, object]) -> None:
+    _STATE.clear()
+    _STATE.update(state)
+    _STATE["tables"] = _Tables(state["pop"], state["salt"])  # type: ignore[arg-type]
+
+
+def _day(day: int) -> dict[str, object]:
+    """Draw, resolve and write one day. Events spilling into later days go to those days'
+    folders as their own part; the day's own events are ``part-<day>.parquet`` in its folder."""
+    cfg: SynthConfig = _STATE["cfg"]  # type: ignore[assignment]
+    pop: Population = _STATE["pop"]  # type: ignore[assignment]
+    campaigns = _STATE["campaigns"]
+    events_dir: Path = _STATE["events_dir"]  # type: ignore[assignment]
+    drng = _day_rng(cfg.seed, 1, day)
+    parts = [_signups(pop, day), organic_day(cfg, pop, day, _day_weights(pop, campaigns, day), drng)]  # type: ignore[arg-type]
+    parts += [campaign_day(cfg, pop, c, day, drng) for c in campaigns]  # type: ignore[attr-defined]
+    parts.append(hard_negative_day(pop, _STATE["episodes"], day, drng))  # type: ignore[arg-type]
+    ev = E.concat(parts)
+    del parts
+    log_end = pop.end * 1000
+    day_lo = (pop.start + day * DAY_S) * 1000
+    ev = E.take(ev, np.flatnonzero(ev["ts"] < log_end))
+    ev["ts"] = np.maximum(ev["ts"], day_lo)
+    ev = E.take(ev, np.argsort(ev["ts"], kind="stable"))
+    dev, ip = assign_infra(pop, ev["actor"], ev["ts"] // 1000, day, drng.random(len(ev["ts"])))
+    ev["dev"] = np.where(ev["dev"] == E.AUTO, dev, ev["dev"])
+    ev["ip"] = np.where(ev["ip"] == E.AUTO, ip, ev["ip"])
+    ab = ev["abuse"]
+    abuse_actor, first_idx = np.unique(ev["actor"][ab], return_index=True)
+    stats: dict[str, object] = {
+        "abuse_actor": abuse_actor, "abuse_ts": ev["ts"][ab][first_idx], "abuse_events": int(ab.sum()),
+        "by_type": np.bincount(ev["etype"].astype(np.int64), minlength=len(EVENT_TYPES)), "rows": {},
+    }
+    target_day = (ev["ts"] // 1000 - pop.start) // DAY_S
+    bounds = np.searchsorted(target_day, np.arange(day, cfg.days + 1))
+    id_base = (day + 1) * 10_000_000_000
+    for d, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]), start=day):
+        if hi <= lo:
+            continue
+        frame = _frame(pop, _STATE["tables"], E.take(ev, np.arange(lo, hi)), id_base + int(lo))  # type: ignore[arg-type]
+        date = str(np.datetime64(pop.start + d * DAY_S, "s").astype("datetime64[D]"))
+        folder = events_dir / f"date={date}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(folder / f"part-{day:05d}.parquet", compression=cfg.compression)
+        stats["rows"][d] = frame.height  # type: ignore[index]
+    return stats
+
+
+def _workers(cfg: SynthConfig) -> int:
+    """Worker processes: one per core for big logs; in-process for small ones (start-up costs more)."""
+    expected = cfg.events_per_account_day * cfg.accounts * cfg.days
+    if expected < 2_500_000 or cfg.days < 2:
+        return 0
+    return max(0, min(os.cpu_count() or 1, cfg.days, 8))
+
+
+def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
+    """Write a synthetic event log, labels, ground truth and a summary under ``out``.
+
+    Args:
+        out: Target folder (created; an existing ``events/`` folder is replaced).
+        cfg: Generator configuration.
+
+    Returns:
+        The summary also written to ``out/summary.json``.
+    """
+    cfg.validate()
+    t_start = time.perf_counter()
+    rng = _day_rng(cfg.seed, 0)
+    start = int(np.datetime64(cfg.start, "s").astype(np.int64))
+    pop = organic_population(cfg, start, rng)
+    campaigns = plan_campaigns(cfg, pop, rng)
+    episodes = plan_hard_negatives(cfg, pop, rng)
+    pop.finalize(rng)
+    salt = int(rng.integers(0, 1 << 40))
+
+    out = Path(out)
+    events_dir = out / "events"
+    if events_dir.exists():
+        shutil.rmtree(events_dir)
+    events_dir.mkdir(parents=True)
+    first_abuse = np.full(pop.n, np.iinfo(np.int64).max, dtype=np.int64)
+    per_day = np.zeros(cfg.days, np.int64)
+    by_type = np.zeros(len(EVENT_TYPES), np.int64)
+    abusive_events = 0
+    state = {"cfg": cfg, "pop": pop, "campaigns": campaigns, "episodes": episodes, "events_dir": events_dir, "salt": salt}
+    workers = _workers(cfg)
+    if workers:
+        ctx = mp.get_context("spawn")
+        old = os.environ.get("POLARS_MAX_THREADS")
+        os.environ["POLARS_MAX_THREADS"] = "1"  # one process per core; no oversubscription
+        try:
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(state,)) as pool:
+                results = list(pool.map(_day, range(cfg.days)))
+        finally:
+            if old is None:
+                os.environ.pop("POLARS_MAX_THREADS", None)
+            else:
+                os.environ["POLARS_MAX_THREADS"] = old
+    else:
+        _init(state)
+        results = [_day(day) for day in range(cfg.days)]
+        _STATE.clear()
+    for r in results:
+        np.minimum.at(first_abuse, r["abuse_actor"], r["abuse_ts"])
+        abusive_events += r["abuse_events"]
+        by_type += r["by_type"]
+        for d, rows in r["rows"].items():
+            per_day[d] += rows
+
+    truth = ground_truth(pop, campaigns)
+    truth.write_parquet(out / "ground_truth.parquet")
+    truth.select("account_id", "created_at").write_parquet(out / "accounts.parquet")
+    labels, label_stats = make_labels(cfg, pop, campaigns, first_abuse, _day_rng(cfg.seed, 2))
+    labels.write_parquet(out / "labels.parquet")
+    elapsed = time.perf_counter() - t_start
+    total = int(per_day.sum())
+    hn_counts = np.bincount(pop.hn[pop.hn >= 0].astype(np.int64), minlength=len(HARD_NEGATIVE_TYPES))
+    summary: dict[str, object] = {
+        "config": asdict(cfg),
+        "events": total,
+        "events_per_day": per_day.tolist(),
+        "workers": workers,
+        "events_by_type": {t: int(n) for t, n in zip(EVENT_TYPES, by_type)},
+        "campaign_events": abusive_events,
+        "accounts": pop.n,
+        "organic_accounts": pop.n_org,
+        "abusive_accounts": int((pop.campaign >= 0).sum()),
+        "campaigns": {t: sum(1 for c in campaigns if c.ctype == t) for t in CAMPAIGN_TYPES},
+        "campaign_list": [c.summary() for c in campaigns],
+        "hard_negative_accounts": {t: int(n) for t, n in zip(HARD_NEGATIVE_TYPES, hn_counts)},
+        "hard_negative_episodes": [e.summary() for e in episodes],
+        "labels": label_stats,
+        "accounts_table": "accounts.parquet (account_id, created_at): creation time of every account; "
+                          "the log itself has signup events only for accounts created inside it",
+        "seconds": round(elapsed, 3),
+        "events_per_second": round(total / elapsed) if elapsed > 0 else None,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
