@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import polars as pl
 
-COACTION_TYPES = ("follow", "like", "comment", "share", "message", "report")
+COACTION_TYPES = ("follow", "like", "view", "comment", "share", "message", "report")
 """Event types whose targets can be acted on in lockstep."""
 EDGE_COLUMNS = ("src", "dst", "count", "first_ts", "last_ts")
 

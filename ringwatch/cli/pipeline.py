@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -14,7 +16,7 @@ from rich.table import Table
 
 from ringwatch.cli import stages
 from ringwatch.cli.common import console, emit_json, settings
-from ringwatch.errors import RingwatchError
+from ringwatch.errors import ConfigError, RingwatchError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home
 
@@ -39,19 +41,11 @@ def _export_to_neo4j(s: Settings, home: Home) -> dict[str, Any]:
     return asdict(report)
 
 
-@pipeline_app.command("run")
-def run_cmd(
-    events: Annotated[list[str], typer.Argument(help="Event files, folders, globs or object-store URIs.")],
-    mapping: Annotated[Optional[Path], typer.Option(help="TOML column mapping.")] = None,
-    labels: Annotated[Optional[list[Path]], typer.Option(help="Label files (default: HOME/labels).")] = None,
-    retrain: Annotated[bool, typer.Option("--retrain/--reuse-model", help="Train a new model, or score with the current one.")] = True,
-    export: Annotated[bool, typer.Option("--export/--no-export", help="Export to Neo4j when it is running or NEO4J_URI is set.")] = True,
-    as_json: stages.JsonFlag = False,
-) -> None:
-    """Build a snapshot, (re)train, score and publish; export to Neo4j if reachable.
+def run_pipeline(events: list[str], mapping: Path | None, labels: list[Path] | None, retrain: bool, export: bool) -> dict[str, Any]:
+    """Build → (re)train → score → publish → export; each step publishes atomically.
 
-    Each step publishes atomically: a failure leaves the previous snapshot, model and scores
-    current, and the running gRPC service keeps serving them.
+    Returns:
+        The versions now current and the Neo4j export report (or why it was skipped).
     """
     s = settings()
     home = Home(s.ensure_home())
@@ -66,8 +60,67 @@ def run_cmd(
         except RingwatchError as exc:
             result["neo4j"] = f"skipped: {exc}"
             console.print(f"[yellow]Neo4j export skipped:[/] {exc}")
+    return result
+
+
+EventsArg = Annotated[list[str], typer.Argument(help="Event files, folders, globs or object-store URIs.")]
+MappingOpt = Annotated[Optional[Path], typer.Option(help="TOML column mapping.")]
+LabelsOpt = Annotated[Optional[list[Path]], typer.Option(help="Label files (default: HOME/labels).")]
+RetrainOpt = Annotated[bool, typer.Option("--retrain/--reuse-model", help="Train a new model, or score with the current one.")]
+ExportOpt = Annotated[bool, typer.Option("--export/--no-export", help="Export to Neo4j when it is running or NEO4J_URI is set.")]
+
+
+@pipeline_app.command("run")
+def run_cmd(events: EventsArg, mapping: MappingOpt = None, labels: LabelsOpt = None, retrain: RetrainOpt = True,
+            export: ExportOpt = True, as_json: stages.JsonFlag = False) -> None:
+    """Build a snapshot, (re)train, score and publish; export to Neo4j if reachable.
+
+    A failure leaves the previous snapshot, model and scores current, and the running gRPC
+    service keeps serving them.
+    """
+    result = run_pipeline(events, mapping, labels, retrain, export)
     if as_json:
         emit_json(result)
+
+
+def parse_every(text: str) -> float:
+    """``90s``, ``30m``, ``1h``, ``1d`` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value, unit = float(text[:-1]), text[-1]
+        if unit not in units or value <= 0:
+            raise ValueError
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(f"--every must be a positive number with a unit s, m, h or d (e.g. 1h, 30m), got {text!r}") from exc
+    return value * units[unit]
+
+
+@pipeline_app.command("schedule")
+def schedule_cmd(events: EventsArg, every: Annotated[str, typer.Option(help="Interval: 90s, 30m, 1h, 1d.")] = "1h",
+                 max_runs: Annotated[int, typer.Option(help="Stop after this many runs (0: forever).")] = 0,
+                 mapping: MappingOpt = None, labels: LabelsOpt = None, retrain: RetrainOpt = True,
+                 export: ExportOpt = True, as_json: stages.JsonFlag = False) -> None:
+    """Run the pipeline periodically. A failed run is logged and leaves the last good versions
+    current; the next tick tries again. Old versions beyond RINGWATCH_KEEP_VERSIONS are pruned."""
+    interval = parse_every(every)
+    runs: list[dict[str, Any]] = []
+    n = 0
+    while max_runs == 0 or n < max_runs:
+        n += 1
+        tick = time.monotonic()
+        console.rule(f"run {n} at {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S}Z")
+        try:
+            runs.append({"run": n, "ok": True, **run_pipeline(events, mapping, labels, retrain, export)})
+        except RingwatchError as exc:
+            console.print(f"[bold red]run {n} failed:[/] {exc} — the last good versions stay current")
+            runs.append({"run": n, "ok": False, "error": str(exc)})
+        if max_runs and n >= max_runs:
+            break
+        time.sleep(max(0.0, interval - (time.monotonic() - tick)))
+    if as_json:
+        emit_json(runs)
+    if runs and not runs[-1]["ok"]:
+        raise typer.Exit(1)
 
 
 def demo_cmd(

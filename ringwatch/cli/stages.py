@@ -36,27 +36,41 @@ def _parse_time(value: str | None, flag: str) -> dt.datetime | None:
 
 def synth_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Target folder (default: HOME/synth).")] = None,
-    accounts: Annotated[int, typer.Option(help="Organic accounts.")] = 20_000,
+    accounts: Annotated[int, typer.Option(help="Organic accounts (the issue's full size: 100000).")] = 20_000,
     days: Annotated[int, typer.Option(help="Days of events.")] = 7,
     campaigns: Annotated[int, typer.Option(help="Planted coordinated campaigns.")] = 12,
+    campaign_mix: Annotated[Optional[str], typer.Option(help="Comma-separated campaign types to rotate through (default: all).")] = None,
+    bots_per_campaign: Annotated[int, typer.Option(help="Median accounts per campaign.")] = 40,
+    events_per_account_day: Annotated[float, typer.Option(help="Mean organic events per account per day.")] = 6.0,
+    camouflage: Annotated[float, typer.Option(help="Multiplier of the organic-looking cover activity of bots.")] = 1.0,
+    lockstep_spread_s: Annotated[float, typer.Option(help="Typical spread of a lockstep burst, seconds.")] = 900.0,
     label_fraction: Annotated[float, typer.Option(help="Share of abusive accounts with a known label.")] = 0.5,
+    labeled_campaign_fraction: Annotated[float, typer.Option(help="Share of campaigns enforcement knows at all.")] = 0.75,
+    label_noise: Annotated[float, typer.Option(help="Share of wrong labels.")] = 0.02,
+    label_delay_days: Annotated[float, typer.Option(help="Mean label delay after the activity, days.")] = 3.0,
     seed: Annotated[int, typer.Option(help="Random seed (output is deterministic per seed).")] = 7,
     as_json: JsonFlag = False,
 ) -> None:
-    """Generate a synthetic event log with planted campaigns, labels and ground truth."""
-    from graphs.synth import SynthConfig, generate
+    """Generate a synthetic event log with planted campaigns, hard negatives, labels and ground truth."""
+    from graphs.synth import CAMPAIGN_TYPES, SynthConfig, generate
 
     s = settings()
     target = out or Home(s.home).root / "synth"
+    mix = tuple(t.strip() for t in campaign_mix.split(",") if t.strip()) if campaign_mix else CAMPAIGN_TYPES
+    cfg = SynthConfig(accounts=accounts, days=days, campaigns=campaigns, campaign_mix=mix, bots_per_campaign=bots_per_campaign,
+                      events_per_account_day=events_per_account_day, camouflage=camouflage, lockstep_spread_s=lockstep_spread_s,
+                      label_fraction=label_fraction, labeled_campaign_fraction=labeled_campaign_fraction,
+                      label_noise=label_noise, label_delay_days=label_delay_days, seed=seed)
     with console.status(f"generating {accounts:,} accounts × {days} days"):
-        summary = generate(target, SynthConfig(accounts=accounts, days=days, campaigns=campaigns,
-                                               label_fraction=label_fraction, seed=seed))
+        summary = generate(target, cfg)
     summary["out"] = str(target)
     if as_json:
         emit_json(summary)
     else:
         console.print(f"[green]wrote[/] {summary['events']:,} events, {summary['accounts']:,} accounts "
-                      f"({summary['abusive_accounts']:,} abusive) to {target}")
+                      f"({summary['abusive_accounts']:,} abusive in {campaigns} campaigns; "
+                      f"{sum(summary['hard_negative_accounts'].values()):,} hard negatives) to {target} "
+                      f"in {summary['seconds']:.1f} s")
 
 
 def build_cmd(
