@@ -93,13 +93,15 @@ def load_relations(snapshot: Path) -> dict[str, pl.DataFrame]:
     return {p.stem: pl.read_parquet(p, columns=["src", "dst", "count"]) for p in sorted(rel_dir.glob("*.parquet"))}
 
 
-def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: list[str] | None = None) -> tuple[GraphTensors, FeatureStats]:
+def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: list[str] | None = None,
+               tables: dict[str, pl.DataFrame] | None = None) -> tuple[GraphTensors, FeatureStats]:
     """Load a snapshot directory as tensors.
 
     Args:
         snapshot: The snapshot version directory.
         stats: Feature statistics of a trained model; fitted on this snapshot when None.
         relations: Relation names to load (default: all in the snapshot).
+        tables: Relation tables already read by :func:`load_relations` (read here when None).
 
     Returns:
         The tensors and the feature statistics used.
@@ -115,7 +117,7 @@ def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: lis
     index = pl.DataFrame({"account_id": accounts["account_id"], "_i": np.arange(accounts.height, dtype=np.int64)})
     edge_index: dict[EdgeType, Tensor] = {}
     edge_weight: dict[EdgeType, Tensor] = {}
-    for name, table in load_relations(snapshot).items():
+    for name, table in (tables if tables is not None else load_relations(snapshot)).items():
         if relations is not None and name not in relations:
             continue
         joined = (table.join(index.rename({"account_id": "src", "_i": "s"}), on="src")

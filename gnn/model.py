@@ -2,7 +2,8 @@
 
 Design choices, for fraud graphs in particular:
 
-* **Relation-specific weights**: one :class:`~torch_geometric.nn.SAGEConv` per relation
+* **Relation-specific weights**: one mean-aggregating convolution (GraphSAGE without root
+  weight, computed as a sparse matrix product) per relation
   (follows, likes, co-action, shared device, ...), so a lockstep edge and a follow edge say
   different things.
 * **Ego and neighbours kept apart** (H2GCN / GraphSAGE root weight): each layer concatenates
@@ -14,15 +15,48 @@ Design choices, for fraud graphs in particular:
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import SAGEConv
 
 EdgeType = tuple[str, str, str]
 
 
 def _key(edge_type: EdgeType) -> str:
     return "__".join(edge_type)
+
+
+def mean_operator(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """Sparse CSR ``[num_nodes, num_nodes]`` operator averaging messages ``src → dst``.
+
+    Row ``i`` holds ``1/in_degree(i)`` at each source of an edge into ``i``, so
+    ``op @ h`` is the mean of ``i``'s in-neighbours' rows of ``h`` (0 for none), exactly
+    PyG's ``SAGEConv(aggr="mean")`` aggregation, as one sparse matrix product (no
+    per-edge message tensor, so memory stays ``O(edges)`` rather than ``O(edges × hidden)``).
+    """
+    src, dst = edge_index[0], edge_index[1]
+    deg = torch.bincount(dst, minlength=num_nodes).clamp(min=1).to(torch.float32)
+    op = torch.sparse_coo_tensor(torch.stack([dst, src]), 1.0 / deg[dst], (num_nodes, num_nodes), check_invariants=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return op.coalesce().to_sparse_csr()
+
+
+def mean_operators(edge_index_dict: dict[EdgeType, Tensor], num_nodes: int) -> dict[EdgeType, Tensor]:
+    """:func:`mean_operator` of every non-empty relation; pass the result to the model to reuse it."""
+    return {et: mean_operator(ei, num_nodes) for et, ei in edge_index_dict.items() if ei.numel()}
+
+
+class _MeanConv(nn.Module):
+    """``lin_l(mean of neighbours)``: SAGEConv without root weight (same parameter names)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.lin_l = nn.Linear(channels, channels)
+
+    def forward(self, h: Tensor, op: Tensor) -> Tensor:
+        return self.lin_l(torch.sparse.mm(op, h))
 
 
 class RingwatchGNN(nn.Module):
@@ -48,7 +82,7 @@ class RingwatchGNN(nn.Module):
         self.dropout = dropout
         self.encoder = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
         self.convs = nn.ModuleList(
-            nn.ModuleDict({_key(et): SAGEConv(hidden, hidden, aggr="mean", root_weight=False) for et in self.edge_types})
+            nn.ModuleDict({_key(et): _MeanConv(hidden) for et in self.edge_types})
             for _ in range(num_layers)
         )
         self.mix = nn.ModuleList(nn.Linear(2 * hidden, hidden) for _ in range(num_layers))
@@ -56,15 +90,19 @@ class RingwatchGNN(nn.Module):
         self.head = nn.Sequential(nn.Linear(hidden * (num_layers + 1), hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def embed(self, x: Tensor, edge_index_dict: dict[EdgeType, Tensor]) -> Tensor:
-        """Account embeddings: every layer's representation, concatenated."""
+        """Account embeddings: every layer's representation, concatenated.
+
+        ``edge_index_dict`` values are ``[2, E]`` edge indices or operators from
+        :func:`mean_operators` (sparse; build them once when calling repeatedly).
+        """
+        ops = {et: (ei if ei.layout != torch.strided else mean_operator(ei, x.shape[0]))
+               for et, ei in edge_index_dict.items() if _key(et) in self.convs[0] and ei.numel()} if self.convs else {}
         h = self.encoder(x)
         layers = [h]
         for convs, mix, norm in zip(self.convs, self.mix, self.norms):
             msg = torch.zeros_like(h)
-            for et, ei in edge_index_dict.items():
-                key = _key(et)
-                if key in convs and ei.numel():
-                    msg = msg + convs[key](h, ei)
+            for et, op in ops.items():
+                msg = msg + convs[_key(et)](h, op)
             h = norm(torch.relu(mix(torch.cat([h, msg], dim=-1))))
             h = nn.functional.dropout(h, p=self.dropout, training=self.training)
             layers.append(h)

@@ -41,8 +41,19 @@ def attributions(model: RingwatchGNN, graph: GraphTensors, nodes: np.ndarray) ->
     return (x.grad * x).detach()[torch.as_tensor(nodes)].numpy()
 
 
-def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray, attr: np.ndarray, top_k: int = 3) -> list[list[str]]:
-    """Short reasons for each of ``nodes``: relation facts first, then top attributed features."""
+def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray, attr: np.ndarray, top_k: int = 3,
+                values: np.ndarray | None = None) -> list[list[str]]:
+    """Short reasons for each of ``nodes``: relation facts first, then top attributed features.
+
+    Args:
+        graph: The scored graph.
+        feature_names: Name per attribution column.
+        nodes: Node indices to explain.
+        attr: Attribution per node (row) and feature (column); positive pushes risk up.
+        top_k: Attributed features per node.
+        values: Feature values per node (all nodes) for the columns of ``attr``; default: the
+            snapshot's own account columns by name.
+    """
     accounts = graph.accounts
     out: list[list[str]] = []
     cols = {c: accounts[c].to_numpy() for c, _ in _RELATION_FACTS if c in accounts.columns}
@@ -55,7 +66,8 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
         for j in order:
             if attr[row, j] > 0:
                 name = feature_names[j]
-                reasons.append(f"{name}={accounts[name][int(node)]:.4g}")
+                value = accounts[name][int(node)] if values is None or name in accounts.columns else values[int(node), j]
+                reasons.append(f"{name}={value:.4g}")
         out.append(reasons[: top_k + 2])
     return out
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import torch
 
 from gnn.data import load_graph, load_relations
 from gnn.device import pick_device
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import find_rings
-from gnn.train import load_model
+from gnn.hybrid import contributions
+from gnn.train import gnn_logits, load_hybrid, load_model
 from ringwatch.types import RISK_LEVELS, SCORES_TABLE
 from ringwatch.versions import Home
 
@@ -44,21 +44,27 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     """
     model_manifest = home.models.verify(model_version)
     snap_manifest = home.snapshots.verify(snapshot)
-    model, stats, calibrator = load_model(home.models.path(model_manifest["version"]))
+    model_dir = home.models.path(model_manifest["version"])
+    model, stats, calibrator = load_model(model_dir)
+    hybrid = load_hybrid(model_dir, model)
     snap_path = home.snapshots.path(snap_manifest["version"])
-    graph, _ = load_graph(snap_path, stats)
+    relations = load_relations(snap_path)
+    graph, _ = load_graph(snap_path, stats, tables=relations)
     dev = pick_device(device)
-    with torch.no_grad():
-        logits, _ = model.to(dev)(graph.x.to(dev), {k: v.to(dev) for k, v in graph.edge_index.items()})
-    raw = logits.cpu().numpy()
-    model.cpu()
+    if hybrid is None:
+        raw = gnn_logits(model, graph, dev)
+    else:
+        raw, X = hybrid.raw(graph, dev)
     risk = calibrator(raw)
     levels = calibrator.levels(risk)
     floor = calibrator.thresholds[explain_floor]
     explain_nodes = np.flatnonzero(risk >= floor)
-    attr = attributions(model, graph, explain_nodes)
-    reasons = reasons_for(graph, stats.names, explain_nodes, attr)
-    relations = load_relations(snap_path)
+    if hybrid is None:
+        attr = attributions(model, graph, explain_nodes)
+        reasons = reasons_for(graph, stats.names, explain_nodes, attr)
+    else:
+        contrib = contributions(hybrid.booster, X, explain_nodes)
+        reasons = reasons_for(graph, hybrid.names, explain_nodes, contrib, values=X)
     ring_of, rings = find_rings(graph.account_ids, risk, relations, risk_floor=floor)
     explanations = top_neighbors(graph.account_ids, risk, relations, explain_nodes).with_columns(
         pl.Series("reasons", [json.dumps(r) for r in reasons], dtype=pl.String)).sort("account_id")
@@ -74,6 +80,7 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         "kind": "scores", "model_version": model_manifest["version"], "snapshot_version": snap_manifest["version"],
         "scored_at": dt.datetime.now(dt.timezone.utc).isoformat(), "count": table.height, "levels": counts,
         "rings": rings.height, "thresholds": calibrator.thresholds, "device": str(dev),
+        "model": "hybrid" if hybrid is not None else "gnn", "explained": int(len(explain_nodes)),
     }
     with home.scores.publish(manifest) as staging:
         table.write_parquet(staging / SCORES_TABLE)

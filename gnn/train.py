@@ -8,6 +8,8 @@ early-stopped on validation AUPRC; the calibrator is fitted on validation accoun
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,14 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from gnn.calibration import Calibrator
 from gnn.data import FeatureStats, GraphTensors, load_graph
 from gnn.device import pick_device
-from gnn.model import RingwatchGNN
+from gnn.model import RingwatchGNN, mean_operators
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 CALIBRATION_FILE = "calibration.json"
+MODELS = ("hybrid", "gnn")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,15 @@ class TrainConfig:
         val_fraction: Share of labelled accounts held out for early stopping and calibration.
         seed: Seed for the split and the initialisation.
         device: ``auto``, ``cpu`` or ``cuda``.
+        model: ``hybrid`` (GNN inside gradient-boosted trees; the default) or ``gnn`` (the
+            GNN alone).
+        gnn_folds: Out-of-fold GNNs for the hybrid's GNN column on training accounts.
+        trees: Maximum boosting rounds.
+        tree_depth: Tree depth.
+        tree_lr: Boosting learning rate.
+        tree_patience: Rounds without validation improvement before the trees stop.
+        threads: XGBoost threads.
+        nbr_max: Include max-of-neighbour features (mean ones are always included).
     """
 
     hidden: int = 64
@@ -58,6 +70,14 @@ class TrainConfig:
     val_fraction: float = 0.25
     seed: int = 7
     device: str = "auto"
+    model: str = "hybrid"
+    gnn_folds: int = 3
+    trees: int = 600
+    tree_depth: int = 6
+    tree_lr: float = 0.05
+    tree_patience: int = 50
+    threads: int = 2
+    nbr_max: bool = True
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +108,82 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"auroc": float(roc_auc_score(y, p)), "auprc": float(average_precision_score(y, p)), "n": int(len(y))}
 
 
+SMALL_GRAPH_NODES = 200_000
+"""Below this many nodes, torch runs single-threaded: tiny kernels gain nothing from threads and
+spinning OpenMP workers cost seconds on a busy machine."""
+
+
+@contextmanager
+def torch_threads(num_nodes: int) -> Iterator[None]:
+    """Run small graphs single-threaded; restore the thread count afterwards."""
+    before = torch.get_num_threads()
+    if num_nodes < SMALL_GRAPH_NODES and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_gnn(graph: GraphTensors, tr_nodes: np.ndarray, y_tr: np.ndarray, va_nodes: np.ndarray, y_va: np.ndarray,
+              cfg: TrainConfig) -> tuple[RingwatchGNN, int, int, torch.device]:
+    """Train a :class:`RingwatchGNN` full-batch: loss on ``tr_nodes``, early stopping on ``va_nodes``' AUPRC.
+
+    Returns:
+        The best model (eval mode, on the training device), best epoch, epochs run, device.
+    """
+    with torch_threads(graph.num_nodes):
+        return _train_gnn(graph, tr_nodes, y_tr, va_nodes, y_va, cfg)
+
+
+def _train_gnn(graph: GraphTensors, tr_nodes: np.ndarray, y_tr: np.ndarray, va_nodes: np.ndarray, y_va: np.ndarray,
+               cfg: TrainConfig) -> tuple[RingwatchGNN, int, int, torch.device]:
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    device = pick_device(cfg.device)
+    g = graph.to(device)
+    tr_t = torch.from_numpy(np.array(tr_nodes, dtype=np.int64)).to(device)
+    va_t = torch.from_numpy(np.array(va_nodes, dtype=np.int64)).to(device)
+    y_tr_t = torch.tensor(np.asarray(y_tr, dtype=np.float32), device=device)
+    n_pos, n_neg = int((y_tr == 1).sum()), int((y_tr == 0).sum())
+    model = RingwatchGNN(g.x.shape[1], list(g.edge_index), cfg.hidden, cfg.num_layers, cfg.dropout).to(device)
+    ops = mean_operators(g.edge_index, g.num_nodes)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    pos_weight = torch.tensor(min(n_neg / max(n_pos, 1), 50.0), device=device)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-float("inf"), 0, None)
+    epoch = 0
+    for epoch in range(cfg.epochs):
+        model.train()
+        opt.zero_grad()
+        logits, _ = model(g.x, ops)
+        loss = loss_fn(logits[tr_t], y_tr_t)
+        loss.backward()
+        opt.step()
+        model.eval()
+        with torch.no_grad():
+            val_logits = model(g.x, ops)[0][va_t].cpu().numpy()
+        score = average_precision_score(y_va, val_logits) if len(np.unique(y_va)) > 1 else -float(loss.detach())
+        if score > best[0] + 1e-4 or (epoch < cfg.min_epochs and score >= best[0] - 1e-4):
+            best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        elif epoch - best[1] >= cfg.patience and epoch >= cfg.min_epochs:
+            break
+    assert best[2] is not None
+    model.load_state_dict(best[2])
+    model.eval()
+    return model, best[1], epoch + 1, device
+
+
+def gnn_logits(model: RingwatchGNN, graph: GraphTensors, device: torch.device | None = None) -> np.ndarray:
+    """Logits of every node (inference mode: no autograd)."""
+    device = device or torch.device("cpu")
+    model = model.to(device).eval()
+    with torch.inference_mode(), torch_threads(graph.num_nodes):
+        out = model(graph.x.to(device), {k: v.to(device) for k, v in graph.edge_index.items()})[0].cpu().numpy()
+    model.cpu()
+    return out
+
+
 def fit(graph: GraphTensors, nodes: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[RingwatchGNN, Calibrator, dict[str, Any]]:
     """Train on labelled ``nodes`` of ``graph``; return model, calibrator and metrics.
 
@@ -103,45 +199,16 @@ def fit(graph: GraphTensors, nodes: np.ndarray, y: np.ndarray, cfg: TrainConfig)
     n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
     if n_pos < 2 or n_neg < 2:
         raise InputError(f"training needs at least 2 abusive and 2 benign labelled accounts in the snapshot; found {n_pos} and {n_neg}")
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    device = pick_device(cfg.device)
-    g = graph.to(device)
     tr, va = stratified_split(y, cfg.val_fraction, cfg.seed)
-    tr_nodes = torch.as_tensor(nodes[tr], device=device)
-    va_nodes = torch.as_tensor(nodes[va], device=device)
-    y_t = torch.tensor(np.asarray(y, dtype=np.float32), device=device)
-    model = RingwatchGNN(g.x.shape[1], list(g.edge_index), cfg.hidden, cfg.num_layers, cfg.dropout).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    pos_weight = torch.tensor(min(n_neg / max(n_pos, 1), 50.0), device=device)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    best = (-1.0, 0, None)
+    model, best_epoch, epochs_run, device = train_gnn(graph, nodes[tr], y[tr], nodes[va], y[va], cfg)
+    logits = gnn_logits(model, graph, device)
     y_va = y[va]
-    for epoch in range(cfg.epochs):
-        model.train()
-        opt.zero_grad()
-        logits, _ = model(g.x, g.edge_index)
-        loss = loss_fn(logits[tr_nodes], y_t[tr])
-        loss.backward()
-        opt.step()
-        model.eval()
-        with torch.no_grad():
-            val_logits = model(g.x, g.edge_index)[0][va_nodes].cpu().numpy()
-        score = average_precision_score(y_va, val_logits) if len(np.unique(y_va)) > 1 else -float(loss)
-        if score > best[0] + 1e-4 or (epoch < cfg.min_epochs and score >= best[0] - 1e-4):
-            best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
-        elif epoch - best[1] >= cfg.patience and epoch >= cfg.min_epochs:
-            break
-    model.load_state_dict(best[2])
-    model.eval()
-    with torch.no_grad():
-        logits = model(g.x, g.edge_index)[0].cpu().numpy()
     calibrator = Calibrator.fit(logits[nodes[va]], y_va)
     metrics = {
         "train": _metrics(y[tr], logits[nodes[tr]]),
         "validation": _metrics(y_va, logits[nodes[va]]),
-        "best_epoch": best[1],
-        "epochs_run": epoch + 1,
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
         "device": str(device),
         "labels": {"positive": n_pos, "negative": n_neg},
     }
@@ -168,24 +235,57 @@ def load_model(directory: Path) -> tuple[RingwatchGNN, FeatureStats, Calibrator]
     return model, FeatureStats(**config["features"]), calibrator
 
 
+def load_hybrid(directory: Path, model: RingwatchGNN) -> Any:
+    """The hybrid part of a model version, or None for a plain-GNN model."""
+    from gnn.hybrid import HYBRID_FILE, HybridModel
+
+    return HybridModel.load(directory, model) if (directory / HYBRID_FILE).is_file() else None
+
+
 def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | None = None) -> dict[str, Any]:
     """Train on a published snapshot and publish the model as the next ``models/vN``.
 
     Args:
         home: Storage layout.
         labels: The label table (see :func:`gnn.labels.read_labels`).
-        cfg: Hyper-parameters.
+        cfg: Hyper-parameters; ``cfg.model`` picks ``hybrid`` (default) or ``gnn``.
         snapshot: Snapshot version (default: current).
 
     Returns:
         The model manifest.
     """
+    if cfg.model not in MODELS:
+        raise InputError(f"unknown model {cfg.model!r}; valid: {', '.join(MODELS)}")
     snap_manifest = home.snapshots.verify(snapshot)
     graph, stats = load_graph(home.snapshots.path(snap_manifest["version"]))
     nodes, y = label_index(graph, labels)
-    model, calibrator, metrics = fit(graph, nodes, y, cfg)
-    manifest: dict[str, Any] = {"kind": "model", "model": "RingwatchGNN", "snapshot_version": snap_manifest["version"],
-                                "metrics": metrics, "config": asdict(cfg)}
+    hybrid = None
+    if cfg.model == "gnn":
+        model, calibrator, metrics = fit(graph, nodes, y, cfg)
+    else:
+        hybrid, calibrator, metrics = fit_hybrid_model(graph, stats, nodes, y, cfg)
+        model = hybrid.gnn
+    manifest: dict[str, Any] = {"kind": "model", "model": "RingwatchGNN" if hybrid is None else "RingwatchHybrid",
+                                "snapshot_version": snap_manifest["version"], "metrics": metrics, "config": asdict(cfg)}
     with home.models.publish(manifest) as staging:
         save_model(staging, model, stats, calibrator, cfg)
+        if hybrid is not None:
+            hybrid.save(staging)
     return manifest
+
+
+def fit_hybrid_model(graph: GraphTensors, stats: FeatureStats, nodes: np.ndarray, y: np.ndarray,
+                     cfg: TrainConfig) -> tuple[Any, Calibrator, dict[str, Any]]:
+    """Split labelled ``nodes`` into train/validation, fit the hybrid, calibrate on validation."""
+    from gnn.hybrid import fit_hybrid
+
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if n_pos < 2 or n_neg < 2:
+        raise InputError(f"training needs at least 2 abusive and 2 benign labelled accounts in the snapshot; found {n_pos} and {n_neg}")
+    tr, va = stratified_split(y, cfg.val_fraction, cfg.seed)
+    hybrid, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], cfg)
+    calibrator = Calibrator.fit(raw[nodes[va]], y[va])
+    metrics = {"train": _metrics(y[tr], raw[nodes[tr]]), "validation": _metrics(y[va], raw[nodes[va]]),
+               "best_epoch": hybrid.metrics["gnn_best_epoch"], "trees": hybrid.metrics["trees"],
+               "device": str(pick_device(cfg.device)), "labels": {"positive": n_pos, "negative": n_neg}}
+    return hybrid, calibrator, metrics
