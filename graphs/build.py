@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -96,9 +97,10 @@ def init_ray(address: str | None, num_cpus: int, object_store_mb: int) -> bool:
     return True
 
 
-def _run_stage(name: str, refs: list[Any], progress: Progress | None) -> list[Any]:
+def _run_stage(name: str, refs: list[Any], progress: Progress | None, timings: dict[str, float] | None = None) -> list[Any]:
     import ray
 
+    t0 = time.perf_counter()
     results: dict[Any, Any] = {}
     pending = list(refs)
     if progress:
@@ -109,6 +111,8 @@ def _run_stage(name: str, refs: list[Any], progress: Progress | None) -> list[An
             results[ref] = ray.get(ref)
         if progress:
             progress(name, len(results), len(refs))
+    if timings is not None:
+        timings[name] = round(time.perf_counter() - t0, 3)
     return [results[r] for r in refs]
 
 
@@ -164,15 +168,17 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
     bucket_dirs = [str(cache / "buckets" / _bucket_key(file_keys, b, params)) for b in range(n_buckets)]
     since = params.since.isoformat() if params.since else None
     until = params.until.isoformat() if params.until else None
+    t_start = time.perf_counter()
     started = init_ray(ray_address, num_cpus, object_store_mb)
+    timings: dict[str, float] = {"ray_init": round(time.perf_counter() - t_start, 3)}
     try:
         opts = {"num_cpus": 1, "max_retries": 2}
         prep = ray.remote(tasks.prepare_file).options(**opts)
         prepared = _run_stage("prepare", [prep.remote(f, params.mapping, d, n_buckets, now.isoformat(), since, until)
-                                          for f, d in zip(files, prepared_dirs)], progress)
+                                          for f, d in zip(files, prepared_dirs)], progress, timings)
         agg = ray.remote(tasks.bucket_aggregates).options(**opts)
         bucket_results = _run_stage("aggregate", [agg.remote(prepared_dirs, b, d, params.coaction_window_s, params.coaction_max_actors)
-                                                  for b, d in enumerate(bucket_dirs)], progress)
+                                                  for b, d in enumerate(bucket_dirs)], progress, timings)
 
         rows = sum(p["rows"] for p in prepared)
         good = sum(p["good"] for p in prepared)
@@ -206,14 +212,16 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
             "counts": {"rows": rows, "events": good, "bad_rows": n_bad,
                        "out_of_window": sum(p["out_of_window"] for p in prepared)},
             "quarantine": {"reasons": reasons, "path": str(quarantine) if quarantine else None},
+            "timings_s": timings,
             "reused": {"files": sum(bool(p["cached"]) for p in prepared), "buckets": sum(bool(b["cached"]) for b in bucket_results)},
         }
         with home.snapshots.publish(manifest) as staging:
             asm = ray.remote(assemble).options(num_cpus=1)
-            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts)], progress)[0]
+            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts)], progress, timings)[0]
             manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
             _write_log_labels(prepared_dirs, staging)
         _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))
+        timings["total"] = round(time.perf_counter() - t_start, 3)
         return manifest
     finally:
         if started:

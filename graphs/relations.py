@@ -7,8 +7,9 @@
   timestamp, evaluated twice with a half-window offset so pairs straddling a boundary are
   not lost. Each (target, window) keeps at most ``max_actors`` actors, chosen by a stable
   hash, so a viral target costs O(max_actors²) pairs instead of O(actors²). The pair weight is
-  the number of distinct (target, window) cells shared; pairs seen in fewer than
-  ``min_count`` cells are dropped at assembly time (a single coincidence is organic).
+  the number of distinct (target, day) episodes in which the pair acted within one window;
+  pairs with fewer than ``min_count`` episodes are dropped at assembly time (a single
+  coincidence is organic).
 * **Shared infrastructure**: accounts sharing a device, an IP, or a near-duplicate text
   fingerprint. Keys used by more than ``max_accounts`` accounts (carrier NAT, campus Wi-Fi,
   a viral giveaway phrase) produce no pairs; their breadth is kept as a per-account feature.
@@ -65,37 +66,58 @@ def _pairs(cells: pl.DataFrame, group: list[str], member: str) -> pl.DataFrame:
 def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int) -> pl.DataFrame:
     """Co-action pair counts within one target bucket.
 
+    The work is done on integer codes (actors and targets are dense-ranked first), so the
+    pair self-join and the final group-by run on integers, not strings.
+
     Args:
         slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
         window_s: Window length Δ in seconds.
         max_actors: Cap on actors kept per (target, window).
 
     Returns:
-        ``src, dst, count, first_ts, last_ts`` with ``src < dst``.
+        ``src, dst, count, first_ts, last_ts`` with ``src < dst``; ``count`` is the number of
+        distinct (target, day) episodes in which the pair acted within one window.
     """
+    schema = {"src": pl.String, "dst": pl.String, "count": pl.Int64,
+              "first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")}
     if slim.is_empty():
-        return pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "count": pl.Int64,
-                                    "first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")})
-    epoch = pl.col("ts").dt.epoch("s")
+        return pl.DataFrame(schema=schema)
+    actors = slim.select(pl.col("actor_id").unique().sort()).with_row_index("a")
+    coded = slim.join(actors, on="actor_id").select(
+        pl.col("target").rank("dense").cast(pl.Int64).alias("t"),
+        pl.col("ts").dt.epoch("s").alias("s"),
+        pl.col("a").cast(pl.Int64),
+    )
+    half = window_s // 2
+    n_win = int(coded["s"].max() // window_s) + 2
+    days = max(1, 86_400 // window_s)
     shifted = []
-    for offset in (0, window_s // 2):
+    for flag, offset in ((0, 0), (1, half)):
+        w = (pl.col("s") + offset) // window_s
         cells = (
-            slim.with_columns(((epoch + offset) // window_s).alias("window"), pl.lit(offset).alias("offset"))
-            .group_by("target", "offset", "window", "actor_id")
-            .agg(pl.col("ts").min())
-            .with_columns(pl.col("actor_id").hash(seed=17).rank("ordinal").over("target", "offset", "window").alias("_r"))
+            coded.with_columns(((pl.col("t") * 2 + flag) * n_win + w).alias("cell"),
+                               (pl.col("t") * (n_win // days + 2) + w // days).alias("episode"))
+            .group_by("cell", "a").agg(pl.col("s").min(), pl.col("episode").first())
+            .with_columns(pl.col("a").hash(seed=17).rank("ordinal").over("cell").alias("_r"))
             .filter(pl.col("_r") <= max_actors)
             .drop("_r")
         )
         shifted.append(cells)
     cells = pl.concat(shifted)
-    pairs = _pairs(cells.rename({"ts": "_t"}), ["target", "offset", "window"], "actor_id")
-    # A (target, window) cell counted once even when both offsets see the pair.
-    cell = pl.struct("target", ((pl.col("_t").dt.epoch("s")) // window_s).alias("w"))
-    return pairs.group_by("src", "dst").agg(
-        cell.n_unique().cast(pl.Int64).alias("count"),
-        pl.col("_t").min().alias("first_ts"),
-        pl.col("_t").max().alias("last_ts"),
+    pairs = (
+        cells.join(cells.select("cell", pl.col("a").alias("b")), on="cell", how="inner")
+        .filter(pl.col("a") < pl.col("b"))
+        .group_by("a", "b")
+        .agg(pl.col("episode").n_unique().cast(pl.Int64).alias("count"), pl.col("s").min().alias("first"),
+             pl.col("s").max().alias("last"))
+    )
+    names = actors["actor_id"]
+    return pairs.select(
+        names.gather(pairs["a"].cast(pl.UInt32)).alias("src"),
+        names.gather(pairs["b"].cast(pl.UInt32)).alias("dst"),
+        "count",
+        pl.from_epoch("first", "s").dt.replace_time_zone("UTC").dt.cast_time_unit("us").alias("first_ts"),
+        pl.from_epoch("last", "s").dt.replace_time_zone("UTC").dt.cast_time_unit("us").alias("last_ts"),
     )
 
 
