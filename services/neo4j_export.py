@@ -104,6 +104,7 @@ class ExportReport:
         relationships: Relationship count per type after the export.
         seconds: Wall time.
         rows_per_s: Rows sent per second over the whole export.
+        seconds_by_step: Wall time of each batched step (where time goes).
     """
 
     snapshot_version: str
@@ -116,6 +117,7 @@ class ExportReport:
     relationships: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     rows_per_s: float = 0.0
+    seconds_by_step: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -226,6 +228,7 @@ class _Writer:
         self.driver = driver
         self.database = database
         self.progress = progress
+        self.seconds: dict[str, float] = {}
 
     def run(self, cypher: str, params: dict[str, Any] | None = None) -> list[neo4j.Record]:
         try:
@@ -255,6 +258,7 @@ class _Writer:
         """Send ``df`` as ``$rows`` in batches; return the sum of the query's ``n`` column (if any)."""
         task = self.progress.add_task(label, total=df.height) if self.progress else None
         returned = 0
+        t0 = time.monotonic()
         for start in range(0, df.height, batch_size):
             chunk = df.slice(start, batch_size)
             records = self.run(cypher, {**(params or {}), "rows": chunk.to_dicts()})
@@ -262,6 +266,7 @@ class _Writer:
                 returned += int(records[0]["n"] or 0)
             if self.progress is not None and task is not None:
                 self.progress.advance(task, chunk.height)
+        self.seconds[label] = round(self.seconds.get(label, 0.0) + time.monotonic() - t0, 3)
         return returned
 
 
@@ -309,6 +314,15 @@ def _retire(writer: _Writer, rel_type: str, version_key: str, version: str) -> i
         f"MATCH ()-[e:{t}]->() WHERE e.{version_key} IS NULL OR e.{version_key} <> $version "
         "CALL (e) { DELETE e } IN TRANSACTIONS OF 50000 ROWS RETURN count(*) AS n",
         {"version": version},
+    )
+    return int(rows[0]["n"]) if rows else 0
+
+
+def _drop_type(writer: _Writer, rel_type: str) -> int:
+    """Delete every relationship of a type the new snapshot no longer has at all."""
+    t = _checked_type(rel_type)
+    rows = writer.autocommit(
+        f"MATCH ()-[e:{t}]->() CALL (e) {{ DELETE e }} IN TRANSACTIONS OF 50000 ROWS RETURN count(*) AS n"
     )
     return int(rows[0]["n"]) if rows else 0
 
@@ -453,7 +467,7 @@ def export(
         if n := _retire(writer, rel_type, "snapshot_version", snapshot_version):
             report.retired[rel_type] = n
     for rel_type in sorted(previous_types - set(exported_types) - {"MEMBER_OF"}):
-        if _REL_TYPE.match(rel_type) and (n := _retire(writer, rel_type, "snapshot_version", "\0none")):
+        if _REL_TYPE.match(rel_type) and (n := _drop_type(writer, rel_type)):
             report.retired[rel_type] = n
     if scores_version is not None:
         if n := _retire(writer, "MEMBER_OF", "scores_version", scores_version):
@@ -469,6 +483,7 @@ def export(
         {"id": META_ID, "snapshot": snapshot_version, "scores": scores_version, "model": model_version,
          "types": sorted(set(exported_types))},
     )
+    report.seconds_by_step = dict(writer.seconds)
     report.nodes, report.relationships = graph_counts(driver, database)
     report.seconds = time.monotonic() - t0
     report.rows_per_s = report.total_rows / report.seconds if report.seconds > 0 else 0.0

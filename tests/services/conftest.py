@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ringwatch.settings import Settings
-from ringwatch.versions import Home, VersionedDir
+from ringwatch.versions import Home
 
 
 def free_port() -> int:
@@ -144,7 +144,3 @@ def neo4j_driver(neo4j_settings: Settings) -> Iterator[neo4j.Driver]:
 def data_home(tmp_path: Path) -> Path:
     """A separate home for snapshots and scores, so tests do not see each other's versions."""
     return tmp_path / "home"
-
-
-def snapshots(home: Path) -> VersionedDir:
-    return Home(home).snapshots
