@@ -72,10 +72,10 @@ class TrainConfig:
     device: str = "auto"
     model: str = "hybrid"
     gnn_folds: int = 3
-    trees: int = 600
+    trees: int = 400
     tree_depth: int = 6
-    tree_lr: float = 0.05
-    tree_patience: int = 50
+    tree_lr: float = 0.08
+    tree_patience: int = 40
     threads: int = 2
     nbr_max: bool = True
 

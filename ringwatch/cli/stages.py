@@ -129,38 +129,44 @@ def _label_paths(home: Home, labels: list[Path] | None, snapshot: str | None) ->
     return paths
 
 
+ModelFlag = Annotated[str, typer.Option("--model", help="hybrid (the GNN inside gradient-boosted trees; default) or gnn (the GNN alone).")]
+
+
 def train_cmd(
     labels: Annotated[Optional[list[Path]], typer.Option(help="Label files or folders (default: HOME/labels).")] = None,
     snapshot: Annotated[Optional[str], typer.Option(help="Snapshot version (default: current).")] = None,
     label_cutoff: Annotated[Optional[str], typer.Option(help="Use only labels known at this time (ISO).")] = None,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 150,
+    epochs: Annotated[int, typer.Option(help="Maximum GNN epochs.")] = 150,
+    model: ModelFlag = "hybrid",
     as_json: JsonFlag = False,
 ) -> None:
-    """Train the GNN scorer on the current snapshot and labels; publish models/vN."""
+    """Train the scorer (default: GNN inside gradient-boosted trees) on a snapshot and labels; publish models/vN."""
     from gnn.labels import read_labels
-    from gnn.train import TrainConfig, train
+    from gnn.train import MODELS, TrainConfig, train
 
+    if model not in MODELS:
+        raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
     s = settings()
     home = Home(s.home)
     table = read_labels(_label_paths(home, labels, snapshot), _parse_time(label_cutoff, "--label-cutoff"))
-    with console.status("training"):
-        manifest = train(home, table, TrainConfig(seed=s.seed, device=s.device, epochs=epochs), snapshot)
+    with console.status(f"training ({model})"):
+        manifest = train(home, table, TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model), snapshot)
     home.models.prune(s.keep_versions)
     if as_json:
         emit_json(manifest)
         return
     m = manifest["metrics"]
-    console.print(f"[green]model {manifest['version']}[/] on snapshot {manifest['snapshot_version']} ({m['device']}): "
+    console.print(f"[green]model {manifest['version']}[/] ({manifest['model']}) on snapshot {manifest['snapshot_version']} ({m['device']}): "
                   f"validation AUROC {m['validation']['auroc']:.3f}, AUPRC {m['validation']['auprc']:.3f} "
-                  f"({m['validation']['n']} held-out labels), best epoch {m['best_epoch']}")
+                  f"({m['validation']['n']} held-out labels), best GNN epoch {m['best_epoch']}")
 
 
 def score_cmd(
-    model: Annotated[Optional[str], typer.Option(help="Model version (default: current).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model version (default: current); hybrid or GNN as trained.")] = None,
     snapshot: Annotated[Optional[str], typer.Option(help="Snapshot version (default: current).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Score every account of a snapshot; publish scores/vN."""
+    """Score every account of a snapshot with a trained model (hybrid or GNN); publish scores/vN."""
     from gnn.score import score
 
     s = settings()
@@ -176,17 +182,60 @@ def score_cmd(
                   f"{manifest['rings']} rings; model {manifest['model_version']}, snapshot {manifest['snapshot_version']}")
 
 
+def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
+    if isinstance(as_json, str) and as_json not in ("", "-"):
+        Path(as_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(as_json).write_text(json.dumps(result, indent=2, default=str))
+        console.print(f"[green]wrote[/] {as_json}")
+    elif as_json == "-" or as_json is True:
+        emit_json(result)
+    else:
+        console.print_json(json.dumps(result, default=str))
+
+
+def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None) -> None:
+    from gnn.benchmark import MODELS, evaluate_dataset, write_report
+
+    chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown:
+        raise ConfigError(f"--models: unknown {unknown}; valid: {', '.join(MODELS)}")
+    result = evaluate_dataset(dataset, seeds=seeds, models=chosen, log=lambda msg: console.print(f"[dim]{msg}[/]"))
+    table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
+    for name, m in result["models"].items():
+        table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
+    console.print(table)
+    if json_out in ("-",):
+        result.pop("_first", None)
+        emit_json(result)
+        write_report(result, None, report)
+        return
+    write_report(result, Path(json_out) if json_out else None, report)
+    if report:
+        console.print(f"[green]report[/] {report / 'index.html'}")
+
+
 def evaluate_cmd(
-    truth: Annotated[Path, typer.Option(help="Ground-truth or held-out label table (account_id, label or is_abusive).")],
+    truth: Annotated[Optional[Path], typer.Option(help="Ground-truth or held-out label table (account_id, label or is_abusive) for a score set.")] = None,
     scores: Annotated[Optional[str], typer.Option(help="Score version (default: current).")] = None,
     exclude_labels: Annotated[Optional[list[Path]], typer.Option(help="Label files used in training, left out of the evaluation (default: HOME/labels).")] = None,
-    as_json: JsonFlag = False,
+    dataset: Annotated[Optional[str], typer.Option(help="Benchmark instead: amazon, yelpchi, tolokers, reddit, wikipedia, synthetic, or a graph file (.npz/.mat/.zip).")] = None,
+    seeds: Annotated[int, typer.Option(help="Seeds (random splits) for --dataset; Tolokers uses its given splits.")] = 5,
+    report: Annotated[Optional[Path], typer.Option(help="Folder for the HTML report with ROC/PR/histogram/calibration PNGs (--dataset).")] = None,
+    models: Annotated[Optional[str], typer.Option(help="Comma-separated models for --dataset (default: all baselines and ours).")] = None,
+    as_json: Annotated[Optional[str], typer.Option("--json", help="Write the result as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
-    """Evaluate a score set against held-out truth: AUROC, AUPRC, recall at 1% FPR, per campaign.
+    """Evaluate: a score set against held-out truth, or (--dataset) every model on a labelled benchmark.
 
-    Accounts whose labels trained the model are left out, so no metric is computed on
-    training data.
+    With --truth, accounts whose labels trained the model are left out, so no metric is
+    computed on training data. With --dataset, baselines (XGB own, XGB-Graph, + neighbour
+    labels, GNN) and ours (hybrid) run on the same splits; metrics are mean ± std over seeds.
     """
+    if dataset:
+        _evaluate_dataset(dataset, seeds, as_json or None, report, models)
+        return
+    if truth is None:
+        raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")
     from gnn.evaluate import evaluate_scores
     from gnn.labels import read_labels
 
@@ -195,10 +244,7 @@ def evaluate_cmd(
     used = read_labels(exclude_labels or [home.labels])
     result = evaluate_scores(pl.read_parquet(home.scores.path(scores) / "scores.parquet"), pl.read_parquet(truth),
                              exclude=set(used["account_id"].to_list()))
-    if as_json:
-        emit_json(result)
-        return
-    console.print_json(json.dumps(result, default=str))
+    _emit_result(result, as_json)
 
 
 def label_cmd(

@@ -1,0 +1,221 @@
+"""Honest evaluation on real labelled graphs, baselines side by side (``ringwatch evaluate --dataset``).
+
+Protocols (see the README's results table):
+
+* **static graphs** (Amazon, YelpChi, Reddit users): stratified 40 / 20 / 40 train / validation
+  / test split per seed; Tolokers uses its own given 50 / 25 / 25 splits (the first ``seeds``
+  of its ten). Each graph goes through the documented import path
+  (:mod:`graphs.import_static`) into a snapshot, and is read back like any built snapshot.
+* Every model sees the same split. Validation labels drive early stopping and calibration;
+  test labels are only ever compared with finished scores. Neighbour-label features use
+  training labels only.
+
+Models, all in the same run: ``xgb_own`` (trees on own features), ``xgb_graph`` (+ mean/max of
+1- and 2-hop neighbours' features and degree), ``xgb_graph_labels`` (+ training-neighbour
+label shares), ``gnn`` (the relation-aware GraphSAGE-style GNN alone) and ``hybrid`` (ours:
+the GNN inside the trees, :mod:`gnn.hybrid`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnn.calibration import Calibrator
+from gnn.data import load_graph
+from gnn.evaluate import ranking_metrics
+from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
+from gnn.train import TrainConfig, label_index
+from ringwatch.errors import InputError
+from ringwatch.versions import Home
+
+MODELS = ("xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "hybrid")
+METRICS = ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")
+STATIC = {
+    "amazon": ("yelpchi-amazon-tam/Amazon.zip", {"relation": "upu"}),
+    "yelpchi": ("yelpchi-amazon-tam/YelpChi.zip", {"relation": "rur"}),
+    "tolokers": ("tolokers/tolokers.npz", {"relation": "coannotation"}),
+    "reddit": ("pygod-reddit/reddit.npz", {"relation": "posted_in", "user_nodes": 10_000}),
+}
+GOALS = {"amazon": (0.988, 0.92), "yelpchi": (0.975, 0.87), "tolokers": (0.87, 0.64), "reddit": (0.74, 0.11),
+         "wikipedia": (0.85, 0.25)}
+EVAL_CONFIG = TrainConfig(hidden=32, epochs=120, min_epochs=20, patience=20, lr=0.01, dropout=0.2, device="auto",
+                          gnn_folds=2, trees=400, tree_lr=0.08, tree_patience=40)
+Progress = Callable[[str], None]
+
+
+def datasets_root(repo: Path | None = None) -> Path:
+    """``../shared/datasets`` next to the repository (``RINGWATCH_DATASETS`` overrides)."""
+    if os.environ.get("RINGWATCH_DATASETS"):
+        return Path(os.environ["RINGWATCH_DATASETS"])
+    repo = repo or Path(__file__).resolve().parents[1]
+    return (repo / ".." / "shared" / "datasets").resolve()
+
+
+def split_stratified(y: np.ndarray, seed: int, fractions: tuple[float, float] = (0.4, 0.2)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions (into ``y``) of a stratified train / validation / test split."""
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for cls in (0, 1):
+        idx = np.flatnonzero(y == cls)
+        rng.shuffle(idx)
+        a = int(round(len(idx) * fractions[0]))
+        b = a + int(round(len(idx) * fractions[1]))
+        for k, chunk in enumerate((idx[:a], idx[a:b], idx[b:])):
+            parts[k].append(chunk)
+    tr, va, te = (np.sort(np.concatenate(p)) for p in parts)
+    return tr, va, te
+
+
+def _summary(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in per_seed[0]:
+        out[model] = {}
+        for metric in METRICS:
+            vals = [s[model][metric] for s in per_seed]
+            out[model][metric] = {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "values": vals}
+    return out
+
+
+def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y: np.ndarray, tr: np.ndarray,
+              va: np.ndarray, te: np.ndarray, cfg: TrainConfig, models: tuple[str, ...] = MODELS,
+              log: Progress | None = None) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], dict[str, Any]]:
+    """Fit every model on one split; return test metrics, test scores and the hybrid's calibrated test risk.
+
+    ``tr``, ``va``, ``te`` are positions into ``nodes``/``y``.
+    """
+    ntr, nva, nte = nodes[tr], nodes[va], nodes[te]
+    ytr, yva, yte = y[tr], y[va], y[te]
+    scores: dict[str, np.ndarray] = {}
+    times: dict[str, float] = {}
+    blocks = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
+    for model, blk in blocks.items():
+        if model not in models:
+            continue
+        t = time.perf_counter()
+        X, cols = fs.matrix(blk, ntr, ytr)
+        booster = fit_trees(X, ntr, ytr, nva, yva, cfg, cols)
+        scores[model] = tree_margin(booster, X, nte)
+        times[model] = time.perf_counter() - t
+        if log:
+            log(f"{model}: {times[model]:.1f}s")
+    extra: dict[str, Any] = {}
+    if "gnn" in models or "hybrid" in models:
+        t = time.perf_counter()
+        oof = oof_gnn(graph, ntr, ytr, nva, yva, cfg if "hybrid" in models else replace(cfg, gnn_folds=0))
+        times["gnn_oof"] = time.perf_counter() - t
+        from gnn.train import gnn_logits
+
+        full = oof[2](gnn_logits(oof[1], graph))
+        scores["gnn"] = full[nte]
+        if log:
+            log(f"gnn (+{oof[3]['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
+        if "hybrid" in models:
+            t = time.perf_counter()
+            hyb, raw_fit = fit_hybrid(graph, names, graph.account_ids, ntr, ytr, nva, yva, cfg, fs=fs, gnn_oof=oof)
+            # test rows as deployed: the full-data GNN column, training labels only
+            X, _ = fs.matrix(("own", "graph", "labels", "gnn"), ntr, ytr, full)
+            raw = tree_margin(hyb.booster, X)
+            scores["hybrid"] = raw[nte]
+            cal = Calibrator.fit(raw_fit[nva], yva)
+            extra = {"risk": cal(raw[nte]), "trees": hyb.metrics["trees"]}
+            times["hybrid"] = time.perf_counter() - t + times["gnn_oof"]
+            if log:
+                log(f"hybrid: {times['hybrid']:.1f}s")
+    metrics = {m: ranking_metrics(yte, s.astype(np.float64)) for m, s in scores.items()}
+    extra["times_s"] = times
+    return metrics, scores, extra
+
+
+def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG,
+                    models: tuple[str, ...] = MODELS, log: Progress | None = None) -> dict[str, Any]:
+    """Run the static-graph protocol on a named dataset or a file path."""
+    from graphs.import_static import publish_static, read_static
+
+    if path is None:
+        if name not in STATIC:
+            raise InputError(f"unknown dataset {name!r}; valid: {', '.join([*STATIC, 'wikipedia', 'synthetic'])} or a path")
+        rel, opts = STATIC[name]
+        path = datasets_root() / rel
+        if not path.is_file():
+            raise InputError(f"dataset file {path} not found; the datasets live in ../shared/datasets next to the repository "
+                             "(or set RINGWATCH_DATASETS)")
+    else:
+        opts = {}
+    g = read_static(path, **opts)
+    with tempfile.TemporaryDirectory(prefix="ringwatch-eval-") as tmp:
+        home = Home(Path(tmp))
+        manifest, labels = publish_static(home, g)
+        graph, stats = load_graph(home.snapshots.path(manifest["version"]))
+    nodes, y = label_index(graph, labels)
+    t = time.perf_counter()
+    fs = FeatureSet.of(graph, stats.names, cfg.nbr_max)
+    feature_s = time.perf_counter() - t
+    per_seed, times = [], []
+    first: dict[str, Any] = {}
+    if g.splits:
+        k = min(seeds, len(g.splits["train"]))
+        protocol = f"given splits (first {k} of {len(g.splits['train'])})"
+        node_pos = np.full(g.num_nodes, -1)
+        node_pos[nodes] = np.arange(len(nodes))
+        splits = [tuple(np.sort(node_pos[np.flatnonzero(g.splits[part][i])]) for part in ("train", "val", "test")) for i in range(k)]
+    else:
+        protocol = "stratified 40/20/40"
+        splits = [split_stratified(y, seed) for seed in range(seeds)]
+    for seed, (tr, va, te) in enumerate(splits):
+        if log:
+            log(f"{name} seed {seed}: train {len(tr)}, val {len(va)}, test {len(te)}")
+        metrics, scores, extra = run_split(graph, fs, stats.names, nodes, y, tr, va, te, replace(cfg, seed=seed), models, log)
+        per_seed.append(metrics)
+        times.append(extra["times_s"])
+        if seed == 0:
+            first = {"y": y[te], "scores": scores, "risk": extra.get("risk")}
+        if log:
+            log("  " + ", ".join(f"{m} {v['auroc']:.3f}/{v['auprc']:.3f}" for m, v in metrics.items()))
+    result = {"dataset": name, "path": str(path), "protocol": protocol, "seeds": len(splits),
+              "nodes": g.num_nodes, "labelled": int(len(y)), "positives": int(y.sum()),
+              "models": _summary(per_seed), "goal": dict(zip(("auroc", "auprc"), GOALS.get(name, (None, None)))),
+              "feature_s": feature_s, "times_s": times, "config": cfg.__dict__ if hasattr(cfg, "__dict__") else {}}
+    result["_first"] = first
+    return result
+
+
+def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path | None) -> None:
+    """Write the JSON result and an HTML report with ROC, PR, histogram and calibration plots."""
+    first = result.pop("_first", None)
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2, default=str))
+    if report_dir is None:
+        return
+    from gnn.report import html_report
+
+    html_report(result, first, Path(report_dir))
+
+
+def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MODELS, cfg: TrainConfig = EVAL_CONFIG,
+                     log: Progress | None = None) -> dict[str, Any]:
+    """Dispatch ``ringwatch evaluate --dataset``: a known name or a graph file path."""
+    name = dataset.lower()
+    if name in STATIC:
+        return evaluate_static(name, None, seeds, cfg, models, log)
+    if name == "wikipedia":
+        from gnn.bench_temporal import evaluate_wikipedia
+
+        return evaluate_wikipedia(seeds, cfg, models, log)
+    if name == "synthetic":
+        from gnn.bench_temporal import evaluate_synthetic
+
+        return evaluate_synthetic(seeds, cfg, models, log)
+    path = Path(dataset)
+    if path.is_file():
+        return evaluate_static(path.stem, path, seeds, cfg, models, log)
+    raise InputError(f"unknown dataset {dataset!r}; valid: {', '.join([*STATIC, 'wikipedia', 'synthetic'])} or a graph file")

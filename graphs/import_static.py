@@ -1,0 +1,193 @@
+"""Import a static labelled graph as a published snapshot plus a label table.
+
+This is the documented path for graphs that arrive without an event log (the public
+benchmark sets in ``../shared/datasets``, or any node-feature + edge-list + label export):
+
+    from graphs.import_static import read_static, publish_static
+    g = read_static(Path("../shared/datasets/tolokers/tolokers.npz"))
+    manifest, labels = publish_static(home, g)
+
+The snapshot uses the contract layout (``accounts.parquet`` with ``account_id``, ``first_ts``,
+``last_ts`` and one float column per feature; ``relations/<name>.parquet`` with ``src, dst,
+count, first_ts, last_ts``), so the model code reads it exactly like a built snapshot; nothing
+downstream knows where it came from. Undirected graphs are stored in both directions.
+
+Readers (by file type):
+
+* ``.npz`` with ``node_features``/``node_labels``/``edges`` (heterophilous-graphs, e.g.
+  Tolokers, with optional ``train_masks``/``val_masks``/``test_masks``) or ``x``/``edge_index``/``y``
+  (PyG style, e.g. PyGOD Reddit).
+* ``.mat`` (or a ``.zip`` holding one) with ``Network``/``Attributes``/``Label`` (CARE-GNN /
+  TAM style, e.g. YelpChi and Amazon).
+
+Node kinds (e.g. Reddit users vs subreddits) become one-hot feature columns, and only nodes of
+the labelled kind enter the label table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ringwatch.errors import InputError
+from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR
+from ringwatch.versions import Home
+
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class StaticGraph:
+    """A labelled static graph in memory.
+
+    Attributes:
+        features: ``[n, f]`` node features.
+        edges: ``[m, 2]`` node index pairs.
+        labels: ``[n]`` 1 abusive, 0 benign, -1 unknown / not an account.
+        relation: Relation name for the edges.
+        directed: Whether ``edges`` are directed (undirected ones are stored both ways).
+        kinds: Optional ``[n]`` node kind names (one-hot feature columns when several).
+        splits: Optional given splits: ``train``/``val``/``test`` → ``[k, n]`` boolean masks.
+        source: Where it was read from.
+    """
+
+    features: np.ndarray
+    edges: np.ndarray
+    labels: np.ndarray
+    relation: str = "edge"
+    directed: bool = False
+    kinds: np.ndarray | None = None
+    splits: dict[str, np.ndarray] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.labels)
+
+
+def _from_mat(raw: bytes | Path, relation: str) -> StaticGraph:
+    import scipy.io
+    import scipy.sparse as sp
+
+    mat = scipy.io.loadmat(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
+    missing = [k for k in ("Network", "Attributes", "Label") if k not in mat]
+    if missing:
+        raise InputError(f".mat file lacks {missing}; expected Network, Attributes, Label")
+    net = sp.coo_matrix(mat["Network"])
+    keep = net.row < net.col  # symmetric: keep each pair once
+    attrs = mat["Attributes"]
+    x = np.asarray(attrs.todense() if sp.issparse(attrs) else attrs, dtype=np.float32)
+    y = np.asarray(mat["Label"]).reshape(-1).astype(np.int64)
+    return StaticGraph(x, np.stack([net.row[keep], net.col[keep]], axis=1).astype(np.int64), y, relation)
+
+
+def read_static(path: Path, relation: str | None = None, user_nodes: int | None = None) -> StaticGraph:
+    """Read a static labelled graph.
+
+    Args:
+        path: ``.npz``, ``.mat`` or ``.zip`` holding one ``.mat``.
+        relation: Relation name (default: from the file name).
+        user_nodes: When set, nodes ``0..user_nodes-1`` are accounts and the rest items
+            (e.g. subreddits); only accounts are labelled.
+
+    Raises:
+        InputError: Unknown format or missing arrays.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} not found")
+    rel = relation or path.name.split(".")[0].lower()
+    name = path.name.lower()
+    if name.endswith(".npz"):
+        data = np.load(path)
+        if "node_features" in data:
+            g = StaticGraph(data["node_features"].astype(np.float32), data["edges"].astype(np.int64),
+                            data["node_labels"].astype(np.int64), rel)
+            g.splits = {k.removesuffix("_masks"): data[k] for k in ("train_masks", "val_masks", "test_masks") if k in data}
+        elif "x" in data:
+            ei = data["edge_index"].astype(np.int64)
+            keep = ei[0] < ei[1]  # both directions and self loops are stored; keep each pair once
+            g = StaticGraph(data["x"].astype(np.float32), ei[:, keep].T.copy(), data["y"].astype(np.int64), rel)
+        else:
+            raise InputError(f"{path}: npz needs node_features/node_labels/edges or x/edge_index/y; has {list(data)}")
+    elif name.endswith(".mat"):
+        g = _from_mat(path, rel)
+    elif name.endswith(".zip"):
+        with zipfile.ZipFile(path) as zf:
+            mats = [n for n in zf.namelist() if n.endswith(".mat")]
+            if not mats:
+                raise InputError(f"{path}: no .mat inside (members: {zf.namelist()[:5]})")
+            g = _from_mat(zf.read(mats[0]), rel)
+    else:
+        raise InputError(f"{path}: unsupported static graph format; use .npz, .mat or a .zip with a .mat")
+    g.source = str(path)
+    if user_nodes is not None:
+        kinds = np.where(np.arange(g.num_nodes) < user_nodes, "account", "item")
+        g.kinds = kinds
+        g.labels = np.where(kinds == "account", g.labels, -1)
+    return g
+
+
+def account_ids(n: int) -> list[str]:
+    """Zero-padded ids, so string order equals node order."""
+    width = max(len(str(n - 1)), 1)
+    return [f"{i:0{width}d}" for i in range(n)]
+
+
+def accounts_table(g: StaticGraph) -> pl.DataFrame:
+    """The snapshot's account table: ids, timestamps (constant), one column per feature."""
+    n = g.num_nodes
+    cols: dict[str, Any] = {"account_id": account_ids(n), "first_ts": [EPOCH] * n, "last_ts": [EPOCH] * n}
+    width = len(str(g.features.shape[1] - 1))
+    for j in range(g.features.shape[1]):
+        cols[f"f{j:0{width}d}"] = g.features[:, j]
+    if g.kinds is not None:
+        for kind in sorted(set(g.kinds.tolist())):
+            cols[f"is_{kind}"] = (g.kinds == kind).astype(np.float32)
+    return pl.DataFrame(cols, schema_overrides={"first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")})
+
+
+def relation_table(g: StaticGraph) -> pl.DataFrame:
+    """``src, dst, count, first_ts, last_ts``; undirected edges in both directions."""
+    e = g.edges
+    if not g.directed:
+        e = np.concatenate([e, e[:, ::-1]])
+    e = np.unique(e[e[:, 0] != e[:, 1]], axis=0)
+    ids = np.asarray(account_ids(g.num_nodes))
+    return pl.DataFrame({"src": ids[e[:, 0]], "dst": ids[e[:, 1]], "count": np.ones(len(e), np.int64),
+                         "first_ts": [EPOCH] * len(e), "last_ts": [EPOCH] * len(e)},
+                        schema_overrides={"first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")})
+
+
+def label_table(g: StaticGraph, source: str = "static_import") -> pl.DataFrame:
+    """``account_id, label, source, ts`` for the labelled nodes."""
+    ids = np.asarray(account_ids(g.num_nodes))
+    keep = g.labels >= 0
+    return pl.DataFrame({"account_id": ids[keep], "label": g.labels[keep].astype(np.int64), "source": [source] * int(keep.sum()),
+                         "ts": [EPOCH] * int(keep.sum())}, schema_overrides={"ts": pl.Datetime("us", "UTC")})
+
+
+def publish_static(home: Home, g: StaticGraph) -> tuple[dict[str, Any], pl.DataFrame]:
+    """Publish ``g`` as the next snapshot of ``home``; return its manifest and the label table.
+
+    The label table is also written into the snapshot as ``static_labels.parquet`` (the
+    caller decides which of them train, validate and test).
+    """
+    labels = label_table(g)
+    rel = relation_table(g)
+    manifest = {"kind": "snapshot", "source": "static_import", "path": g.source,
+                "counts": {"accounts": g.num_nodes, "relations": {g.relation: rel.height},
+                           "labelled": labels.height, "positive": int(labels["label"].sum())}}
+    with home.snapshots.publish(manifest) as staging:
+        accounts_table(g).write_parquet(staging / SNAPSHOT_ACCOUNTS)
+        (staging / SNAPSHOT_RELATIONS_DIR).mkdir()
+        rel.write_parquet(staging / SNAPSHOT_RELATIONS_DIR / f"{g.relation}.parquet")
+        labels.write_parquet(staging / "static_labels.parquet")
+    return manifest, labels

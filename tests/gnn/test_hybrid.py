@@ -1,0 +1,138 @@
+"""The hybrid scorer: neighbour features, leakage, the model registry, the static-graph import."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+import torch
+
+from gnn.benchmark import MODELS, run_split, split_stratified
+from gnn.data import load_graph
+from gnn.hybrid import HYBRID_FILE, TRAIN_LABELS_FILE, TREES_FILE, FeatureSet
+from gnn.model import mean_operator
+from gnn.neighbors import label_features, max_agg
+from gnn.score import score
+from gnn.train import TrainConfig, label_index, train
+from graphs.import_static import StaticGraph, publish_static, read_static
+from ringwatch.types import SCORES_TABLE
+from ringwatch.versions import Home
+from tests.gnn.tiny import NORMAL, RING, publish_tiny, tiny_labels
+
+FAST = TrainConfig(hidden=8, epochs=30, min_epochs=5, patience=5, seed=3, device="cpu", trees=30, gnn_folds=2)
+
+
+def _path_graph(n: int = 6) -> sp.csr_matrix:
+    rows = np.arange(n - 1)
+    a = sp.coo_matrix((np.ones(n - 1, np.float32), (rows, rows + 1)), shape=(n, n))
+    return (a + a.T).tocsr()
+
+
+def test_max_aggregation_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    a = sp.random(40, 40, density=0.1, random_state=1, format="csr")
+    a = ((a + a.T) > 0).astype(np.float32).tocsr()
+    a.setdiag(0)
+    a.eliminate_zeros()
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    got = max_agg(a, x, chunk=7)  # tiny chunks exercise the chunking
+    dense = a.toarray()
+    for i in range(40):
+        nbrs = np.flatnonzero(dense[i])
+        want = x[nbrs].max(axis=0) if len(nbrs) else np.zeros(3)
+        assert np.allclose(got[i], want)
+
+
+def test_mean_operator_averages_in_neighbours() -> None:
+    ei = torch.tensor([[0, 1, 2, 2], [1, 2, 1, 0]])
+    h = torch.tensor([[1.0], [2.0], [4.0]])
+    out = torch.sparse.mm(mean_operator(ei, 3), h)
+    assert out[:, 0].tolist() == [4.0, 2.5, 2.0]
+
+
+def test_label_features_never_see_own_or_untrained_labels() -> None:
+    """An account's own label and labels outside the training set never enter any row."""
+    a = _path_graph()
+    train_nodes = np.array([1, 2, 3])
+    base, _ = label_features(a, 6, train_nodes, np.array([0, 1, 0]))
+    flipped, _ = label_features(a, 6, train_nodes, np.array([0, 0, 0]))  # flip node 2's own label
+    assert np.allclose(base[2], flipped[2])  # its own row is blind to it
+    assert not np.allclose(base[1], flipped[1])  # its neighbours see it
+    # node 2's 2-hop share counts 0 and 4 (walks through 1 and 3), never itself
+    assert base[2, 4] == pytest.approx(np.log1p(0.0))  # no labelled 2-hop neighbour (0, 4 unlabelled)
+
+
+def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path) -> None:
+    """Leakage: flipping every test label leaves every model's test scores unchanged."""
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    graph, stats = load_graph(home.snapshots.path())
+    labels = pl.DataFrame({"account_id": RING + NORMAL, "label": [1] * len(RING) + [0] * len(NORMAL)})
+    nodes, y = label_index(graph, labels)
+    tr, va, te = split_stratified(y, seed=0)
+    fs = FeatureSet.of(graph, stats.names)
+    _, scores, extra = run_split(graph, fs, stats.names, nodes, y, tr, va, te, FAST)
+    y_flipped = y.copy()
+    y_flipped[te] = 1 - y_flipped[te]
+    _, scores2, extra2 = run_split(graph, fs, stats.names, nodes, y_flipped, tr, va, te, FAST)
+    assert set(scores) == set(MODELS)
+    for model in MODELS:
+        assert np.array_equal(scores[model], scores2[model]), model
+    assert np.array_equal(extra["risk"], extra2["risk"])
+
+
+def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    manifest = train(home, tiny_labels(), FAST)
+    assert manifest["model"] == "RingwatchHybrid"
+    d = home.models.path()
+    for f in (TREES_FILE, HYBRID_FILE, TRAIN_LABELS_FILE):
+        assert (d / f).is_file()
+    stored = pl.read_parquet(d / TRAIN_LABELS_FILE)
+    assert set(stored["account_id"]) < set(tiny_labels()["account_id"])  # validation labels are not feature inputs
+    out = score(home)
+    assert out["model"] == "hybrid"
+    s = pl.read_parquet(home.scores.path() / SCORES_TABLE)
+    assert s["risk"].is_between(0, 1).all()
+    flagged = s.filter(pl.col("level") != "LOW")
+    assert flagged.height and all(json.loads(r) for r in flagged["reasons"])
+    gnn = train(home, tiny_labels(), replace(FAST, model="gnn"))
+    assert gnn["model"] == "RingwatchGNN" and not (home.models.path() / TREES_FILE).exists()
+    assert score(home)["model"] == "gnn"
+
+
+def test_static_import_publishes_the_contract_layout(tmp_path: Path) -> None:
+    npz = tmp_path / "g.npz"
+    np.savez(npz, node_features=np.eye(4, 2, dtype=np.float32), node_labels=np.array([0, 1, 0, 1]),
+             edges=np.array([[0, 1], [1, 2], [2, 3]]), train_masks=np.ones((1, 4), bool),
+             val_masks=np.zeros((1, 4), bool), test_masks=np.zeros((1, 4), bool))
+    g = read_static(npz, relation="rel")
+    assert g.splits["train"].shape == (1, 4)
+    home = Home(tmp_path / "home")
+    manifest, labels = publish_static(home, g)
+    graph, stats = load_graph(home.snapshots.path(manifest["version"]))
+    assert graph.num_nodes == 4 and stats.names == ["f0", "f1"]
+    rel = pl.read_parquet(home.snapshots.path() / "relations" / "rel.parquet")
+    assert rel.height == 6  # undirected: both directions
+    assert labels["label"].to_list() == [0, 1, 0, 1]
+    kinds = read_static(npz, user_nodes=2)
+    assert (kinds.labels[2:] == -1).all()
+    assert publish_static(home, kinds)[1].height == 2
+
+
+def test_static_import_of_real_datasets_when_present() -> None:
+    from gnn.benchmark import STATIC, datasets_root
+
+    root = datasets_root()
+    if not root.is_dir():
+        pytest.skip(f"real datasets not found at {root} (../shared/datasets next to the repository)")
+    for name, (rel, opts) in STATIC.items():
+        g = read_static(root / rel, **opts)
+        assert g.num_nodes > 1000 and g.edges.shape[1] == 2 and (g.labels == 1).sum() > 100, name
+    assert isinstance(g, StaticGraph)
