@@ -168,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=neo4j_export.DEFAULT_BATCH_SIZE)
+    parser.add_argument("--workers", type=int, default=neo4j_export.DEFAULT_WORKERS, help="Export batches in flight.")
     parser.add_argument("--repeats", type=int, default=200, help="Timed runs per query.")
     parser.add_argument("--home", type=Path, default=None, help="Work directory (default: a temp dir).")
     parser.add_argument("--keep", action="store_true", help="Keep the home and leave Neo4j running.")
@@ -193,14 +194,14 @@ def main() -> None:
         with neo4j_server.connect(settings) as driver:
             snap_dir, scores_dir = neo4j_export.resolve_versions(Home(home).snapshots, Home(home).scores)
             if not args.queries_only:
-                report = neo4j_export.export(driver, snap_dir, scores_dir, batch_size=args.batch_size, console=console)
+                report = neo4j_export.export(driver, snap_dir, scores_dir, batch_size=args.batch_size, workers=args.workers, console=console)
                 results["export"] = {"rows": report.total_rows, "seconds": round(report.seconds, 1),
                                      "rows_per_s": round(report.rows_per_s), "nodes": report.nodes,
                                      "seconds_by_step": report.seconds_by_step,
                                      "relationships": report.relationships}
                 console.print(f"first export: {report.total_rows:,} rows in {report.seconds:.1f}s = {report.rows_per_s:,.0f} rows/s")
             if not (args.queries_only or args.no_reexport):
-                again = neo4j_export.export(driver, snap_dir, scores_dir, batch_size=args.batch_size, console=console)
+                again = neo4j_export.export(driver, snap_dir, scores_dir, batch_size=args.batch_size, workers=args.workers, console=console)
                 results["re_export"] = {"seconds": round(again.seconds, 1), "rows_per_s": round(again.rows_per_s),
                                         "changed_scores": again.changed_scores,
                                         "same_counts": again.relationships == report.relationships}

@@ -88,6 +88,7 @@ def export(
     snapshot: str = typer.Option(None, "--snapshot", help="Snapshot version, e.g. v3 (default: the one the scores were made from, else current)."),
     scores: str = typer.Option(None, "--scores", help="Score set version (default: current; none published exports the graph only)."),
     batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Batches in flight at once."),
     as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON on stdout."),
 ) -> None:
     """Export a snapshot and its scores into Neo4j (idempotent; incremental across versions)."""
@@ -97,7 +98,7 @@ def export(
     home = Home(cfg.home)
     snapshot_dir, scores_dir = neo4j_export.resolve_versions(home.snapshots, home.scores, snapshot, scores)
     with neo4j_server.connect(cfg) as driver:
-        report = neo4j_export.export(driver, snapshot_dir, scores_dir, batch_size=batch_size,
+        report = neo4j_export.export(driver, snapshot_dir, scores_dir, batch_size=batch_size, workers=workers,
                                      console=None if as_json else console)
     if as_json:
         emit_json(report.to_dict())
