@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -30,17 +31,25 @@ def _key(edge_type: EdgeType) -> str:
 def mean_operator(edge_index: Tensor, num_nodes: int) -> Tensor:
     """Sparse CSR ``[num_nodes, num_nodes]`` operator averaging messages ``src → dst``.
 
-    Row ``i`` holds ``1/in_degree(i)`` at each source of an edge into ``i``, so
-    ``op @ h`` is the mean of ``i``'s in-neighbours' rows of ``h`` (0 for none), exactly
-    PyG's ``SAGEConv(aggr="mean")`` aggregation, as one sparse matrix product (no
-    per-edge message tensor, so memory stays ``O(edges)`` rather than ``O(edges × hidden)``).
+    Row ``i`` holds ``1/in_degree(i)`` at each source of an edge into ``i`` (repeated edges
+    count repeatedly), so ``op @ h`` is the mean of ``i``'s in-neighbours' rows of ``h`` (0 for
+    none): PyG's ``SAGEConv(aggr="mean")`` aggregation as one sparse product, with no per-edge
+    message tensor (memory ``O(edges)``, not ``O(edges × hidden)``). Built by SciPy's
+    counting-sort COO→CSR conversion, which is linear in the number of edges.
     """
-    src, dst = edge_index[0], edge_index[1]
-    deg = torch.bincount(dst, minlength=num_nodes).clamp(min=1).to(torch.float32)
-    op = torch.sparse_coo_tensor(torch.stack([dst, src]), 1.0 / deg[dst], (num_nodes, num_nodes), check_invariants=False)
+    import scipy.sparse as sp
+
+    device = edge_index.device
+    ei = edge_index.cpu().numpy()
+    a = sp.csr_matrix((np.ones(ei.shape[1], np.float32), (ei[1], ei[0])), shape=(num_nodes, num_nodes))
+    a.sum_duplicates()
+    rows = np.diff(a.indptr)
+    sums = np.add.reduceat(a.data, a.indptr[:-1][rows > 0]) if a.nnz else np.zeros(0, np.float32)
+    a.data /= np.repeat(sums, rows[rows > 0])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return op.coalesce().to_sparse_csr()
+        return torch.sparse_csr_tensor(torch.from_numpy(a.indptr.astype(np.int64)), torch.from_numpy(a.indices.astype(np.int64)),
+                                       torch.from_numpy(a.data), (num_nodes, num_nodes), check_invariants=False).to(device)
 
 
 def mean_operators(edge_index_dict: dict[EdgeType, Tensor], num_nodes: int) -> dict[EdgeType, Tensor]:

@@ -22,21 +22,22 @@ from gnn.data import GraphTensors
 
 
 def adjacency(graph: GraphTensors) -> sp.csr_matrix:
-    """Binary, symmetric, self-loop-free union of every relation of ``graph`` (CSR, float32)."""
+    """Binary, symmetric, self-loop-free union of every relation of ``graph`` (CSR, float32).
+
+    ``rev_*`` relations are the transposes of stored ones and are skipped; the union is
+    symmetrised with one sparse transpose-add (linear-time COO→CSR, no global sort).
+    """
     n = graph.num_nodes
-    parts = [ei.cpu().numpy() for ei in graph.edge_index.values() if ei.numel()]
+    parts = [ei.cpu().numpy() for et, ei in graph.edge_index.items() if ei.numel() and not et[1].startswith("rev_")]
     if not parts:
         return sp.csr_matrix((n, n), dtype=np.float32)
     e = np.concatenate(parts, axis=1)
-    src, dst = e[0], e[1]
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    # both directions, then de-duplicate via a linear key (sort + unique is faster than COO sum)
-    key = np.unique(np.concatenate([src * n + dst, dst * n + src]))
-    rows, cols = key // n, key % n
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    return sp.csr_matrix((np.ones(len(cols), np.float32), cols.astype(np.int32 if n < 2**31 else np.int64), indptr), shape=(n, n))
+    keep = e[0] != e[1]
+    a = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (e[0][keep], e[1][keep])), shape=(n, n))
+    a = (a + a.T).tocsr()
+    a.data[:] = 1.0
+    a.sort_indices()
+    return a
 
 
 def degree(adj: sp.csr_matrix) -> np.ndarray:

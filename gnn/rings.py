@@ -16,7 +16,8 @@ COORDINATION_RELATIONS = ("coaction", "shared_device", "same_text")
 
 
 def find_rings(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str, pl.DataFrame],
-               risk_floor: float = 0.25, min_size: int = 3) -> tuple[np.ndarray, pl.DataFrame]:
+               risk_floor: float = 0.25, min_size: int = 3,
+               index_edges: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, pl.DataFrame]:
     """Cluster risky accounts along coordination edges.
 
     Args:
@@ -25,6 +26,8 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str, p
         relations: Relation tables (``src, dst, count``) by name.
         risk_floor: Accounts below this risk are not ring members.
         min_size: Smallest ring.
+        index_edges: Relation → ``(src, dst)`` node indices already resolved (e.g. from the
+            loaded graph); used instead of looking the ids of ``relations`` up again.
 
     Returns:
         ``ring_id`` per node (``None`` outside rings) and a ring table with ``ring_id, size,
@@ -34,6 +37,13 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str, p
     risky = risk >= risk_floor
     src_all, dst_all = [], []
     for name in COORDINATION_RELATIONS:
+        if index_edges is not None:
+            if name in index_edges:
+                s, d = index_edges[name]
+                keep = risky[s] & risky[d]
+                src_all.append(s[keep])
+                dst_all.append(d[keep])
+            continue
         table = relations.get(name)
         if table is None or table.is_empty():
             continue

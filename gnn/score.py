@@ -10,22 +10,50 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from gnn.data import load_graph, load_relations
+from gnn.data import NODE, GraphTensors, load_graph, load_relations
 from gnn.device import pick_device
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
-from gnn.rings import find_rings
+from gnn.rings import COORDINATION_RELATIONS, find_rings
 from gnn.hybrid import contributions
 from gnn.train import gnn_logits, load_hybrid, load_model
-from ringwatch.types import RISK_LEVELS, SCORES_TABLE
+from ringwatch.types import RISK_LEVELS, SCORES_TABLE, UNDIRECTED_RELATIONS
 from ringwatch.versions import Home
 
 RINGS_TABLE = "rings.parquet"
 EXPLANATIONS_TABLE = "explanations.parquet"
+
+
+def _coordination_edges(graph: GraphTensors) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Node-index edges of the coordination relations, each stored pair once."""
+    out = {}
+    for name in COORDINATION_RELATIONS:
+        ei = graph.edge_index.get((NODE, name, NODE))
+        if ei is None:
+            continue
+        e = ei.numpy()
+        if name in UNDIRECTED_RELATIONS:  # load_graph stored both directions: keep the first half
+            e = e[:, : e.shape[1] // 2]
+        out[name] = (e[0], e[1])
+    return out
+
+
+class _Clock:
+    """Seconds per scoring stage, recorded in the manifest."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.laps[stage] = round(now - self._t, 3)
+        self._t = now
 
 
 def score(home: Home, model_version: str | None = None, snapshot: str | None = None, device: str = "auto",
@@ -44,17 +72,20 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     """
     model_manifest = home.models.verify(model_version)
     snap_manifest = home.snapshots.verify(snapshot)
+    clock = _Clock()
     model_dir = home.models.path(model_manifest["version"])
     model, stats, calibrator = load_model(model_dir)
     hybrid = load_hybrid(model_dir, model)
     snap_path = home.snapshots.path(snap_manifest["version"])
     relations = load_relations(snap_path)
     graph, _ = load_graph(snap_path, stats, tables=relations)
+    clock("load")
     dev = pick_device(device)
     if hybrid is None:
         raw = gnn_logits(model, graph, dev)
     else:
         raw, X = hybrid.raw(graph, dev)
+    clock("model")
     risk = calibrator(raw)
     levels = calibrator.levels(risk)
     floor = calibrator.thresholds[explain_floor]
@@ -65,7 +96,9 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     else:
         contrib = contributions(hybrid.booster, X, explain_nodes)
         reasons = reasons_for(graph, hybrid.names, explain_nodes, contrib, values=X)
-    ring_of, rings = find_rings(graph.account_ids, risk, relations, risk_floor=floor)
+    clock("reasons")
+    ring_of, rings = find_rings(graph.account_ids, risk, relations, risk_floor=floor, index_edges=_coordination_edges(graph))
+    clock("rings")
     explanations = top_neighbors(graph.account_ids, risk, relations, explain_nodes).with_columns(
         pl.Series("reasons", [json.dumps(r) for r in reasons], dtype=pl.String)).sort("account_id")
     table = pl.DataFrame({
@@ -75,6 +108,7 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         "level": levels.tolist(),
         "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String),
     }).with_columns(reasons_column(graph.num_nodes, explain_nodes, reasons)).sort("account_id")
+    clock("tables")
     counts = {lvl: int((levels == lvl).sum()) for lvl in RISK_LEVELS}
     manifest: dict[str, Any] = {
         "kind": "scores", "model_version": model_manifest["version"], "snapshot_version": snap_manifest["version"],
@@ -86,4 +120,6 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         table.write_parquet(staging / SCORES_TABLE)
         rings.write_parquet(staging / RINGS_TABLE)
         explanations.write_parquet(staging / EXPLANATIONS_TABLE)
+        clock("write")
+        manifest["timings"] = clock.laps
     return manifest

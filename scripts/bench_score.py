@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""Benchmark scoring at scale: 1M accounts / 10M edges (defaults) on this machine.
+
+Generates a synthetic snapshot directly with NumPy/Polars in a temporary HOME (organic
+accounts following each other, planted rings co-acting), trains a model on a sample of labels
+(training time printed), then times ``gnn.score.score`` end to end: load snapshot → GNN →
+neighbour features → trees → calibration → rings → explanations → scores published.
+Goal: scoring ≤ 15 s on 2 cores. Peak memory (max RSS) is printed for both phases.
+
+    .venv/bin/python scripts/bench_score.py [--accounts 1000000] [--edges 10000000] [--model hybrid|gnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gnn.score import score  # noqa: E402
+from gnn.train import TrainConfig, train  # noqa: E402
+from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR  # noqa: E402
+from ringwatch.versions import Home  # noqa: E402
+
+T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_snapshot(home: Home, n: int, m: int, n_features: int = 16, ring_size: int = 20, seed: int = 0) -> np.ndarray:
+    """Publish a synthetic snapshot; return the 0/1 truth per account (sorted id order)."""
+    rng = np.random.default_rng(seed)
+    ids = np.char.add("a", np.char.zfill(np.arange(n).astype(str), 8))
+    n_bad = n // 100
+    bad = np.zeros(n, bool)
+    bad[rng.choice(n, n_bad, replace=False)] = True
+    x = rng.lognormal(1.0, 1.0, size=(n, n_features)).astype(np.float32)
+    x[bad, : n_features // 4] *= rng.uniform(1.5, 4.0, size=(n_bad, 1)).astype(np.float32)  # weak own signal
+    cols = {"account_id": ids}
+    cols.update({f"feat_{j:02d}": x[:, j] for j in range(n_features)})
+    ts = pl.lit(T0).cast(pl.Datetime("us", "UTC"))
+    accounts = pl.DataFrame(cols).with_columns(ts.alias("first_ts"), ts.alias("last_ts"))
+    # 80% of edges: follows between random accounts; 20%: co-action inside rings of abusive accounts
+    m_co = m // 5
+    f_src, f_dst = rng.integers(0, n, m - m_co), rng.integers(0, n, m - m_co)
+    bad_idx = rng.permutation(np.flatnonzero(bad))
+    ring_of = np.arange(len(bad_idx)) // ring_size
+    a = rng.integers(0, len(bad_idx), m_co)
+    partner = np.clip((ring_of[a] * ring_size) + rng.integers(0, ring_size, m_co), 0, len(bad_idx) - 1)
+    c_src, c_dst = bad_idx[a], bad_idx[partner]
+    noise = rng.random(m_co) < 0.3  # camouflage: some co-action with organic accounts
+    c_dst = np.where(noise, rng.integers(0, n, m_co), c_dst)
+    lo, hi = np.minimum(c_src, c_dst), np.maximum(c_src, c_dst)
+
+    def rel(s: np.ndarray, d: np.ndarray) -> pl.DataFrame:
+        keep = s != d
+        return pl.DataFrame({"src": ids[s[keep]], "dst": ids[d[keep]], "count": rng.integers(1, 5, int(keep.sum()))}).with_columns(
+            pl.lit(T0).cast(pl.Datetime("us", "UTC")).alias("first_ts"), pl.lit(T0).cast(pl.Datetime("us", "UTC")).alias("last_ts"))
+
+    with home.snapshots.publish({"kind": "snapshot", "source": "bench_score"}) as staging:
+        accounts.write_parquet(staging / SNAPSHOT_ACCOUNTS)
+        (staging / SNAPSHOT_RELATIONS_DIR).mkdir()
+        rel(f_src, f_dst).unique(["src", "dst"]).write_parquet(staging / SNAPSHOT_RELATIONS_DIR / "follow.parquet")
+        rel(lo, hi).unique(["src", "dst"]).write_parquet(staging / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
+    return bad
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--accounts", type=int, default=1_000_000)
+    ap.add_argument("--edges", type=int, default=10_000_000)
+    ap.add_argument("--labels", type=int, default=50_000, help="labelled accounts for training")
+    ap.add_argument("--model", default="hybrid", choices=["hybrid", "gnn"])
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ringwatch-bench-") as tmp:
+        home = Home(Path(tmp))
+        t = time.perf_counter()
+        truth = make_snapshot(home, args.accounts, args.edges)
+        gen_s = time.perf_counter() - t
+        print(f"snapshot: {args.accounts:,} accounts, {args.edges:,} edges generated in {gen_s:.1f}s", flush=True)
+        rng = np.random.default_rng(1)
+        ids = np.char.add("a", np.char.zfill(np.arange(args.accounts).astype(str), 8))
+        pick = rng.choice(args.accounts, args.labels, replace=False)
+        labels = pl.DataFrame({"account_id": ids[pick], "label": truth[pick].astype(np.int64)})
+        cfg = replace(TrainConfig(), hidden=16, epochs=args.epochs, min_epochs=args.epochs, gnn_folds=0, trees=150,
+                      model=args.model, device="auto")
+        t = time.perf_counter()
+        manifest = train(home, labels, cfg)
+        train_s = time.perf_counter() - t
+        train_peak = peak_mb()
+        print(f"training ({args.model}, {args.labels:,} labels, {args.epochs} GNN epochs, no out-of-fold GNNs): {train_s:.1f}s; "
+              f"validation AUROC {manifest['metrics']['validation']['auroc']:.3f}; peak RSS {train_peak:,.0f} MB", flush=True)
+        t = time.perf_counter()
+        out = score(home)
+        score_s = time.perf_counter() - t
+        print(f"scoring (load snapshot → scores written): {score_s:.1f}s for {out['count']:,} accounts; "
+              f"{out['explained']:,} explained, {out['rings']:,} rings; levels {out['levels']}; peak RSS {peak_mb():,.0f} MB", flush=True)
+        print(f"goal ≤ 15 s: {'met' if score_s <= 15 else 'missed'}")
+        if args.json:
+            args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "train_s": train_s, "score_s": score_s,
+                                             "train_peak_mb": train_peak, "peak_mb": peak_mb(), "timings": out.get("timings")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
