@@ -279,6 +279,10 @@ class ScoreSnapshot:
         self.reasons = reasons
         self.rings = rings
         self._explanations = explanations
+        self.wire_answers: list[bytes | None] = [None] * int(ids.size)
+        """Per row, the encoded ``GetRiskScoreResponse`` of the account, filled on its first lookup
+        (see ``services.risk_service.get_answer``): bounded by the number of accounts, and it dies
+        with the snapshot, so a hot swap can never serve a stale answer."""
 
     def __len__(self) -> int:
         return int(self.ids.size)
