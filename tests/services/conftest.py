@@ -1,32 +1,18 @@
-"""Fixtures for the Neo4j tests: one real embedded Neo4j per test session, tiny snapshots.
-
-The server is started by the project's own code (``ensure_jars`` + ``start``), exactly as
-``ringwatch neo4j start`` does, and always stopped at the end of the session.
-"""
+"""Tiny snapshots and score sets for the Neo4j tests (the server fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import neo4j
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ringwatch.settings import Settings
 from ringwatch.versions import Home
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port  # noqa: F401  (re-exported for the Neo4j tests)
 
 
 def _ts(day: int) -> datetime:
@@ -100,44 +86,6 @@ def publish_scores(
                 "members": pa.array([rings[r] for r in sorted(rings)], pa.list_(pa.string())),
             }), staging / "rings.parquet")
     return str(manifest["version"])
-
-
-@pytest.fixture(scope="session")
-def neo4j_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A Ringwatch home with the embedded Neo4j running in it for the whole session."""
-    from services import neo4j_server
-
-    home = tmp_path_factory.mktemp("neo4j-home")
-    port = free_port()
-    try:
-        neo4j_server.start(home, port)
-    except Exception:
-        neo4j_server.stop(home)
-        raise
-    try:
-        yield home
-    finally:
-        neo4j_server.stop(home)
-
-
-@pytest.fixture(scope="session")
-def neo4j_settings(neo4j_home: Path) -> Settings:
-    """Settings pointing at the session's embedded Neo4j (and never at a NEO4J_URI from the env)."""
-    return Settings(home=neo4j_home, neo4j_uri=None)
-
-
-@pytest.fixture()
-def neo4j_driver(neo4j_settings: Settings) -> Iterator[neo4j.Driver]:
-    """A driver on an emptied database."""
-    from services import neo4j_server
-
-    driver = neo4j_server.connect(neo4j_settings)
-    with driver.session() as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
-    try:
-        yield driver
-    finally:
-        driver.close()
 
 
 @pytest.fixture()
