@@ -46,6 +46,79 @@ class RiskServiceError(ServiceError):
         super().__init__(message)
 
 
+BATCH_METHOD = "/ringwatch.v1.RiskService/BatchGetRiskScores"
+
+
+def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def decode_batch_response(
+    data: bytes,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], risk_pb2.ScoreSet]:
+    """Decode an encoded ``BatchGetRiskScoresResponse`` into arrays without per-item work.
+
+    Walks the top-level fields only (a handful); the packed ``statuses``, ``risks`` and
+    ``levels`` become read-only ``np.frombuffer`` views over ``data``. Anything this shortcut
+    does not cover (unpacked repeated fields, enum values above 127, a field split in two,
+    ``ring_ids``) is decoded by the generated class instead, so any valid encoding works.
+
+    Returns:
+        ``(statuses uint8, risks float32, levels uint8, ring_ids, score_set)``.
+    """
+    spans: dict[int, tuple[int, int]] = {}
+    score_set = (0, 0)
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            key, pos = _varint_at(data, pos)
+            number, wire = key >> 3, key & 7
+            if wire == 2:
+                length, pos = _varint_at(data, pos)
+                if number in (1, 2, 3):
+                    if number in spans:
+                        raise ValueError("field split in two")
+                    spans[number] = (pos, length)
+                elif number == 4:
+                    raise ValueError("ring_ids")
+                elif number == 5:
+                    score_set = (pos, length)
+                pos += length
+            elif wire == 0:
+                if number in (1, 3):
+                    raise ValueError("unpacked enum")
+                _, pos = _varint_at(data, pos)
+            elif wire == 5:
+                if number == 2:
+                    raise ValueError("unpacked float")
+                pos += 4
+            elif wire == 1:
+                pos += 8
+            else:
+                raise ValueError("group")
+        (s_at, n), (r_at, r_len), (l_at, l_len) = (spans.get(k, (0, 0)) for k in (1, 2, 3))
+        if pos != end or r_len != 4 * n or l_len != n:
+            raise ValueError("lengths")
+        statuses = np.frombuffer(data, np.uint8, n, s_at)
+        levels = np.frombuffer(data, np.uint8, n, l_at)
+        if n and (statuses.max() >= 0x80 or levels.max() >= 0x80):
+            raise ValueError("multi-byte enum")
+        return (statuses, np.frombuffer(data, "<f4", n, r_at), levels, (),
+                risk_pb2.ScoreSet.FromString(data[score_set[0] : score_set[0] + score_set[1]]))
+    except (ValueError, IndexError):
+        r = risk_pb2.BatchGetRiskScoresResponse.FromString(data)
+        n = len(r.statuses)
+        return (np.fromiter(r.statuses, np.uint8, n), np.fromiter(r.risks, np.float32, n),
+                np.fromiter(r.levels, np.uint8, n), tuple(r.ring_ids), r.score_set)
+
+
 @dataclass(frozen=True)
 class ScoreSetRef:
     """Which score set answered."""
@@ -227,6 +300,9 @@ class RiskClient:
             self._channel = grpc.insecure_channel(target, options=options)
         self._metadata = bearer_metadata(token) if token else None
         self._stub = risk_pb2_grpc.RiskServiceStub(self._channel)
+        self._batch_raw = self._channel.unary_unary(
+            BATCH_METHOD, request_serializer=risk_pb2.BatchGetRiskScoresRequest.SerializeToString, response_deserializer=None
+        )
 
     def close(self) -> None:
         """Close the channel."""
@@ -255,17 +331,17 @@ class RiskClient:
         return RiskScore(r.account_id, r.risk, LEVELS[r.level], r.ring_id or None, tuple(r.reasons), ScoreSetRef.from_message(r.score_set))
 
     def batch_get(self, account_ids: Sequence[str], *, include_ring_ids: bool = False, timeout_s: float | None = None) -> BatchScores:
-        """Scores of up to 10,000 accounts; unknown or malformed ids get a per-item status."""
+        """Scores of up to 10,000 accounts; unknown or malformed ids get a per-item status.
+
+        The answer is decoded with :func:`decode_batch_response`: ``statuses``, ``risks`` and
+        ``levels`` are read-only numpy views over the received bytes (no per-item work).
+        """
         request = risk_pb2.BatchGetRiskScoresRequest(account_ids=account_ids, include_ring_ids=include_ring_ids)
-        r = self._call(self._stub.BatchGetRiskScores, request, timeout_s)
-        n = len(r.statuses)
+        data = self._call(self._batch_raw, request, timeout_s)
+        statuses, risks, levels, ring_ids, score_set = decode_batch_response(data)
         return BatchScores(
-            account_ids=account_ids,
-            statuses=np.fromiter(r.statuses, dtype=np.uint8, count=n),
-            risks=np.fromiter(r.risks, dtype=np.float32, count=n),
-            levels=np.fromiter(r.levels, dtype=np.uint8, count=n),
-            ring_ids=tuple(r.ring_ids) if include_ring_ids else None,
-            score_set=ScoreSetRef.from_message(r.score_set),
+            account_ids=account_ids, statuses=statuses, risks=risks, levels=levels,
+            ring_ids=ring_ids if include_ring_ids else None, score_set=ScoreSetRef.from_message(score_set),
         )
 
     def explain(self, account_id: str, *, max_neighbors: int = 10, timeout_s: float | None = None) -> Explanation:

@@ -42,3 +42,23 @@ def test_encoding_without_ring_ids() -> None:
     assert len(parsed.ring_ids) == 0 and len(parsed.risks) == 3
     assert parsed.score_set.scored_at.ToDatetime(tzinfo=timezone.utc) == INFO.scored_at
     assert not math.isnan(parsed.score_set.scored_at.seconds)
+
+
+def test_client_decoder_reads_every_valid_encoding() -> None:
+    from services.risk_client import decode_batch_response
+
+    lookup = _lookup(300)
+    for rings in (None, [f"r{i}" for i in range(300)]):
+        data = encode_batch_response(lookup, INFO, rings)
+        statuses, risks, levels, ring_ids, score_set = decode_batch_response(data)
+        assert statuses.tolist() == lookup.statuses.tolist() and levels.tolist() == lookup.levels.tolist()
+        assert np.array_equal(risks, lookup.risks, equal_nan=True) and score_set == score_set_message(INFO)
+        assert list(ring_ids) == (rings or [])
+    # The generated class's own encoding, an empty answer, and unpacked repeated fields.
+    msg = risk_pb2.BatchGetRiskScoresResponse(statuses=[1, 2], risks=[0.5, float("nan")], levels=[3, 0], found=1, not_found=1)
+    statuses, risks, levels, _, _ = decode_batch_response(msg.SerializeToString())
+    assert statuses.tolist() == [1, 2] and levels.tolist() == [3, 0] and risks[0] == 0.5 and math.isnan(risks[1])
+    assert decode_batch_response(b"")[0].size == 0
+    unpacked = b"\x08\x01\x08\x02\x15\x00\x00\x00\x3f\x15\x00\x00\x80\x3f\x18\x03\x18\x04"
+    statuses, risks, levels, _, _ = decode_batch_response(unpacked)
+    assert statuses.tolist() == [1, 2] and risks.tolist() == [0.5, 1.0] and levels.tolist() == [3, 4]
