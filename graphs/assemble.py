@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from graphs import relations
+from ringwatch.errors import InputError
 from ringwatch.types import (
     SNAPSHOT_ACCOUNT_DEVICE,
     SNAPSHOT_ACCOUNT_IP,
@@ -70,7 +71,25 @@ def _degree(edges: pl.DataFrame, name: str) -> pl.DataFrame:
     )
 
 
-def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any) -> dict[str, Any]:
+def _account_age(path: str, end: dt.datetime) -> pl.DataFrame:
+    """``account_age_days`` from an accounts table (``account_id``, ``created_at``)."""
+    table = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path)
+    missing = {"account_id", "created_at"} - set(table.columns)
+    if missing:
+        raise InputError(f"accounts table {path} lacks column(s) {sorted(missing)}; expected account_id, created_at")
+    created = table["created_at"]
+    if not isinstance(created.dtype, pl.Datetime):
+        created = created.cast(pl.String).str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+    elif created.dtype.time_zone is None:
+        created = created.dt.replace_time_zone("UTC")
+    return pl.DataFrame({"account_id": table["account_id"].cast(pl.String), "_created": created}).select(
+        "account_id",
+        ((pl.lit(end) - pl.col("_created")).dt.total_seconds(fractional=True) / 86_400).clip(0).cast(pl.Float32).alias("account_age_days"),
+    ).unique("account_id", keep="last")
+
+
+def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any,
+             accounts_table: str | None = None) -> dict[str, Any]:
     """Write ``accounts``, ``relations/*``, ``account_device`` and ``account_ip`` into ``staging``.
 
     Args:
@@ -78,6 +97,8 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
         staging: The snapshot staging directory.
         params: Cross-bucket thresholds.
         end_ts: End of the event range, for account age.
+        accounts_table: Optional table of ``account_id, created_at``: the true account age
+            (``account_age_days``) where the log does not go back to the signup.
 
     Returns:
         Counts: ``accounts`` and ``relations`` (edges per relation).
@@ -149,6 +170,9 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
 
     end = dt.datetime.fromisoformat(end_ts) if isinstance(end_ts, str) else end_ts
     age = ((pl.lit(end) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)
+    if accounts_table:
+        accounts = accounts.join(_account_age(accounts_table, end), on="account_id", how="left").with_columns(
+            pl.col("account_age_days").fill_null(age.fill_null(0.0)))
     accounts = (
         accounts.join(in_deg, on="account_id", how="left")
         .join(out_deg, on="account_id", how="left")

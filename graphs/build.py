@@ -61,6 +61,8 @@ class BuildParams:
         since: Keep events at or after this time.
         until: Keep events before this time.
         assemble: Cross-bucket thresholds.
+        accounts_table: Optional ``account_id, created_at`` table (Parquet or CSV) giving
+            true account ages.
     """
 
     events: list[str]
@@ -72,6 +74,7 @@ class BuildParams:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     assemble: AssembleParams = field(default_factory=AssembleParams)
+    accounts_table: str | None = None
 
 
 def _code_version() -> str:
@@ -160,6 +163,8 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
     import ray
 
     files = discover(params.events)
+    if params.accounts_table and "://" not in params.accounts_table and not Path(params.accounts_table).is_file():
+        raise InputError(f"accounts table {params.accounts_table} does not exist")
     n_buckets = params.n_buckets
     now = dt.datetime.now(dt.timezone.utc)
     cache = home.root / "cache" / "build"
@@ -217,7 +222,7 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         }
         with home.snapshots.publish(manifest) as staging:
             asm = ray.remote(assemble).options(num_cpus=1)
-            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts)], progress, timings)[0]
+            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts, params.accounts_table)], progress, timings)[0]
             manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
             _write_log_labels(prepared_dirs, staging)
         _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_bad_fraction: float = Field(
         default=0.01, ge=0.0, le=1.0, description="A build fails past this share of bad rows: 1% means the feed is broken, not noisy."
     )
+    build_buckets: int = Field(
+        default=16, ge=1, le=4096, description="Hash buckets per build: memory per task ~ events/buckets; keep fixed for incremental builds."
+    )
     coaction_window_s: int = Field(
         default=300, ge=1, description="Lockstep window: actions on one target within 5 minutes count as co-action (SynchroTrap uses minutes)."
     )

@@ -143,7 +143,8 @@ def demo_cmd(
     console.print(f"known labels (partial, noisy, delayed) copied to {home.labels}/demo-synth.parquet")
 
     console.rule("[bold]2/6 build[/]: Ray job → graph snapshot")
-    stages.build_cmd([str(synth_dir / "events")], mapping=None, since=None, until=None, max_bad_fraction=None, as_json=False)
+    stages.build_cmd([str(synth_dir / "events")], mapping=None, since=None, until=None, max_bad_fraction=None,
+                     accounts_table=synth_dir / "accounts.parquet", as_json=False)
     console.rule("[bold]3/6 train + score[/]: PyTorch Geometric GNN")
     stages.train_cmd(labels=None, snapshot=None, label_cutoff=None, epochs=150, as_json=False)
     stages.score_cmd(model=None, snapshot=None, as_json=False)

@@ -79,6 +79,8 @@ def build_cmd(
     since: Annotated[Optional[str], typer.Option(help="Keep events at or after this time (ISO).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Keep events before this time (ISO).")] = None,
     max_bad_fraction: Annotated[Optional[float], typer.Option(help="Fail past this share of bad rows.")] = None,
+    accounts_table: Annotated[Optional[Path], typer.Option(help="Table of account_id, created_at (true account ages).")] = None,
+    buckets: Annotated[Optional[int], typer.Option(help="Hash buckets; each task holds ~1/buckets of the events (memory bound).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Build a graph snapshot from event logs (a Ray job) and publish it."""
@@ -94,6 +96,8 @@ def build_cmd(
         coaction_max_actors=s.coaction_max_actors_per_bucket,
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
+        accounts_table=str(accounts_table) if accounts_table else None,
+        n_buckets=buckets or s.build_buckets,
     )
     with _progress() as bar:
         ids: dict[str, Any] = {}

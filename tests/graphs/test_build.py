@@ -168,3 +168,16 @@ def test_failed_run_is_resumed_without_redoing_finished_work(tmp_path: Path, ray
     manifest = build_snapshot(home, BuildParams(events=[str(logs)], n_buckets=4, max_bad_fraction=0.2))
     assert manifest["reused"] == {"files": 4, "buckets": 4}
     assert manifest["quarantine"]["reasons"] == {"bad_timestamp": 3}
+
+
+def test_accounts_table_gives_true_account_age(tmp_path: Path, ray_local: None) -> None:
+    table = tmp_path / "accounts.csv"
+    table.write_text("account_id,created_at\na,2026-10-22T12:00:00Z\nzz,2020-01-01T00:00:00Z\n")
+    home = Home(tmp_path / "home")
+    build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows()))], accounts_table=str(table)))
+    accounts = pl.read_parquet(home.snapshots.path() / SNAPSHOT_ACCOUNTS)
+    age = dict(zip(accounts["account_id"], accounts["account_age_days"]))
+    assert age["a"] == pytest.approx(10.0 + 1 / 24 + 20 / 86400, abs=1e-3)  # created 10 days before the last event
+    assert age["b"] == pytest.approx(accounts.filter(pl.col("account_id") == "b")["observed_age_days"][0])
+    with pytest.raises(InputError, match="accounts table"):
+        build_snapshot(home, BuildParams(events=[str(tmp_path / "events")], accounts_table=str(tmp_path / "missing.csv")))
