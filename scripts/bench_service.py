@@ -8,16 +8,20 @@ machine's cores):
    from each request's *scheduled* send time, so a stalled server cannot hide queueing
    (no coordinated omission); p50/p99 and errors.
 2. closed loop: 1, 8 and 32 requests in flight; QPS and p50/p99.
-3. batches of 100 and 1,000 ids (closed loop, 4 in flight): ids/s and p99.
+3. batches of 100 and 1,000 ids (closed loop, 4 in flight): ids/s and p99. The batch client
+   is the cheapest a Python caller can be: requests serialised once, raw bytes over
+   ``--channels`` connections, answers decoded as numpy views (``decode_batch_response``).
 
-The client is grpc.aio in this process. When ``ghz`` is found (``go install
-github.com/bojand/ghz/cmd/ghz@latest``) the open and closed loops are repeated with it through
-server reflection (a Go client costs the shared cores less). ``--server sync`` benchmarks the
-thread-pool grpcio server over the same answer functions, which is how grpc.aio was chosen.
+Single lookups use ``ghz`` when found (``go install github.com/bojand/ghz/cmd/ghz@latest``;
+through server reflection, one fixed account id, ``--connections`` = ``--workers``): a Go
+client costs the shared cores far less than a Python one. ``--no-ghz`` runs them from a
+grpc.aio client in this process instead. Every run records the 1-minute load average, because
+on a shared machine the numbers mean little without it. ``--server sync`` benchmarks the
+thread-pool grpcio server over the same answer functions (Python client only).
 
 Usage:
     .venv/bin/python scripts/bench_service.py [--accounts 1000000] [--duration 10] [--workers 1]
-        [--server aio|sync] [--json results.json]
+        [--channels 2] [--batch-in-flight 4] [--no-ghz] [--server aio|sync] [--json results.json]
 """
 
 from __future__ import annotations
@@ -146,11 +150,49 @@ async def closed_loop(target: str, ids: list[str], in_flight: int, duration: flo
         return out
 
 
-def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | None, concurrency: int) -> dict:
+async def batch_loop(target: str, ids: list[str], in_flight: int, duration: float, batch: int, channels: int) -> dict:
+    """Batches the cheapest way a Python caller can: requests serialised once up front, raw
+    bytes through ``channels`` separate connections, answers decoded as numpy views."""
+    from services.risk_client import BATCH_METHOD, decode_batch_response
+
+    chans = [grpc.aio.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20), ("ringwatch.bench_channel", i)])
+             for i in range(channels)]
+    calls = [ch.unary_unary(BATCH_METHOD) for ch in chans]  # bytes in, bytes out
+    rng = np.random.default_rng(2)
+    reqs = [risk_pb2.BatchGetRiskScoresRequest(account_ids=[ids[i] for i in rng.integers(0, len(ids), batch)]).SerializeToString()
+            for _ in range(64)]
+    loop = asyncio.get_running_loop()
+    lat: list[float] = []
+    errors = 0
+    stop_at = loop.time() + duration
+
+    async def worker(k: int) -> None:
+        nonlocal errors
+        i, call = k, calls[k % channels]
+        while loop.time() < stop_at:
+            t0 = loop.time()
+            try:
+                statuses, risks, _levels, _rings, _set = decode_batch_response(await call(reqs[i % len(reqs)], timeout=5))
+                assert risks.size == batch
+                lat.append(loop.time() - t0)
+            except grpc.RpcError:
+                errors += 1
+            i += in_flight
+
+    t0 = loop.time()
+    await asyncio.gather(*(worker(k) for k in range(in_flight)))
+    elapsed = loop.time() - t0
+    for ch in chans:
+        await ch.close()
+    return {"batch": batch, "in_flight": in_flight, "channels": channels, "qps": round(len(lat) / elapsed, 1), "errors": errors,
+            **pct(lat), "ids_per_s": round(len(lat) * batch / elapsed)}
+
+
+def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | None, concurrency: int, connections: int = 1) -> dict:
     data = json.dumps({"account_id": ids[123_456 % len(ids)]})
     total = int(duration * (rate or 2000))  # a count, not -z: -z cancels the calls in flight at the end
     cmd = [ghz, "--insecure", "--call", "ringwatch.v1.RiskService/GetRiskScore", "-d", data, "-n", str(total),
-           "-c", str(concurrency), "--connections", "1", "-O", "json", target]
+           "-c", str(concurrency), "--connections", str(min(connections, concurrency)), "-O", "json", target]
     if rate:
         cmd[1:1] = ["--rps", str(rate)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
@@ -159,7 +201,7 @@ def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | 
     report = json.loads(out.stdout)
     lat = {d["percentage"]: d["latency"] / 1e6 for d in report.get("latencyDistribution") or []}
     errors = sum(v for k, v in (report.get("statusCodeDistribution") or {}).items() if k != "OK")
-    return {"rps": rate, "concurrency": concurrency, "qps": round(report["rps"], 1), "errors": errors,
+    return {"rps": rate, "concurrency": concurrency, "connections": min(connections, concurrency), "qps": round(report["rps"], 1), "errors": errors,
             "p50_ms": round(lat.get(50, float("nan")), 3), "p99_ms": round(lat.get(99, float("nan")), 3)}
 
 
@@ -193,7 +235,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes (SO_REUSEPORT)")
     parser.add_argument("--server", choices=("aio", "sync"), default="aio")
     parser.add_argument("--home", type=Path, default=REPO / ".ringwatch-bench", help="where the 1M-account score set is kept")
-    parser.add_argument("--no-ghz", action="store_true")
+    parser.add_argument("--no-ghz", action="store_true", help="single lookups from a grpc.aio client in this process")
+    parser.add_argument("--channels", type=int, default=2, help="connections the batch client spreads over")
+    parser.add_argument("--batch-in-flight", type=int, default=4, help="batch requests in flight")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -214,27 +258,31 @@ def main() -> None:
     target = f"127.0.0.1:{port}"
     results: dict = {"accounts": len(ids), "server": args.server, "workers": args.workers, "cpus": os.cpu_count(),
                      "duration_s": args.duration}
+    ghz = shutil.which("ghz") or str(Path.home() / "go" / "bin" / "ghz")
+    use_ghz = not args.no_ghz and Path(ghz).exists() and args.server == "aio"
+    conns = max(args.workers, 1)
+
+    def stamp(r: dict) -> dict:
+        return {**r, "load_avg_1m": round(os.getloadavg()[0], 2)}
+
     try:
         asyncio.run(closed_loop(target, ids, 8, 2.0))  # warm up
-        results["open_loop"] = asyncio.run(open_loop(target, ids, args.rate, args.duration))
+        if use_ghz:  # a Go client costs the shared cores far less than a Python one
+            results["client"] = "ghz (single lookups), Python raw-bytes client (batches)"
+            results["open_loop"] = stamp(run_ghz(ghz, target, ids, args.duration, args.rate, 50, conns))
+            results["closed_loop"] = [stamp(run_ghz(ghz, target, ids, args.duration, None, k, conns)) for k in (1, 8, 32)]
+        else:
+            results["client"] = "grpc.aio in this process"
+            results["open_loop"] = stamp(asyncio.run(open_loop(target, ids, args.rate, args.duration)))
+            results["closed_loop"] = [stamp(asyncio.run(closed_loop(target, ids, k, args.duration))) for k in (1, 8, 32)]
         print("open loop", results["open_loop"], file=sys.stderr)
-        results["closed_loop"] = []
-        for k in (1, 8, 32):
-            r = asyncio.run(closed_loop(target, ids, k, args.duration))
-            results["closed_loop"].append(r)
+        for r in results["closed_loop"]:
             print("closed loop", r, file=sys.stderr)
         results["batches"] = []
         for size in (100, 1000):
-            r = asyncio.run(closed_loop(target, ids, 4, args.duration, batch=size))
+            r = stamp(asyncio.run(batch_loop(target, ids, args.batch_in_flight, args.duration, size, args.channels)))
             results["batches"].append(r)
             print("batch", r, file=sys.stderr)
-        ghz = shutil.which("ghz") or str(Path.home() / "go" / "bin" / "ghz")
-        if not args.no_ghz and Path(ghz).exists() and args.server == "aio":
-            results["ghz"] = [run_ghz(ghz, target, ids, args.duration, args.rate, 50)]
-            for k in (1, 8, 32):
-                results["ghz"].append(run_ghz(ghz, target, ids, args.duration, None, k))
-            for r in results["ghz"]:
-                print("ghz", r, file=sys.stderr)
     finally:
         if sync_server is not None:
             sync_server.stop(0)
