@@ -108,7 +108,7 @@ CALL (a) {
   OPTIONAL MATCH (a)-[:MEMBER_OF]->(g:Ring)
   RETURN g.id AS ring, g.size AS ring_size, g.ring_score AS ring_score
 }
-RETURN a.id AS account_id, a.risk AS risk, a.level AS level, a.reasons AS reasons, a.verdict AS verdict,
+RETURN a.id AS account_id, a.risk AS risk, a.level AS level, coalesce(a.reasons, []) AS reasons, a.verdict AS verdict,
        a.verdict_note AS verdict_note, ring, ring_size, ring_score, shared_devices, device_peers, shared_ips,
        ip_peers, coaction_partners, coactions, risky_coaction_partners,
        a.scores_version AS scores_version, a.model_version AS model_version, a.snapshot_version AS snapshot_version""",

@@ -12,7 +12,15 @@ The graph in Neo4j (what investigators query)::
     (:Account)-[:MEMBER_OF]->(:Ring)
     (:RingwatchExport {id: 'graph', snapshot_version, scores_version, model_version, relation_types, exported_at})
 
-Every write is ``UNWIND $rows AS r MERGE ...`` with the data as parameters. Relationship
+How it is written (:func:`export` picks with ``method="auto"``): into an empty embedded
+database of at least :data:`BULK_MIN_ROWS` rows, Neo4j's own bulk importer
+(``neo4j-admin database import full``) builds a fresh store from CSV files that replaces the
+empty one; into any other empty database, ``UNWIND $rows AS r CREATE ...`` batches; into a
+populated one, ``UNWIND $rows AS r MERGE ...`` batches, skipping versions the meta node
+says are already complete and sending only the scores that differ from the exported score
+set. All three produce the same graph (tested). Every write of the Cypher paths is
+``UNWIND $rows AS r MERGE/CREATE ...`` with the data as parameters; the bulk path's data
+are CSV fields, quoted by Polars and typed by header names the code fixes. Relationship
 types cannot be parameters, so they come only from relation file names that match
 ``^[a-z_][a-z0-9_]*$``, upper-cased. Relationships carry the ``snapshot_version`` (ring
 memberships the ``scores_version``) that last wrote them; after a successful export the ones
@@ -25,11 +33,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from itertools import islice
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +56,7 @@ from ringwatch.types import (
     SNAPSHOT_ACCOUNTS,
     SNAPSHOT_RELATIONS_DIR,
 )
-from ringwatch.versions import VersionedDir
+from ringwatch.versions import Home, VersionedDir
 
 DEFAULT_BATCH_SIZE = 20_000
 """Rows per transaction: big enough to amortise round trips, small enough for a 2 GiB heap."""
@@ -55,6 +64,16 @@ DEFAULT_WORKERS = 2
 """Batches in flight at once: one packs rows in Python while Neo4j applies another (1.5x on 2 cores)."""
 RINGS_TABLE = "rings.parquet"
 META_ID = "graph"
+METHODS = ("auto", "bulk", "create", "merge")
+"""How to write: ``auto`` picks the fastest correct one of the other three (see :func:`export`)."""
+BULK_MIN_ROWS = 300_000
+"""Below this many rows a first load over Bolt beats the importer's fixed ~30 s (JVM, restart)."""
+BULK_PENDING = "bulk-import.pending"
+"""Marker under ``HOME/neo4j``: a bulk load swapped its store in but has not finished (schema, meta)."""
+_ARRAY_DELIMITER = "\x1f"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ACCOUNT_KEYS = {"id", "first_ts", "last_ts", "snapshot_version", "risk", "level", "ring_id", "reasons",
+                 "scores_version", "model_version", "label", "verdict", "verdict_note", "verdict_source", "verdict_at"}
 
 _RELATION_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _REL_TYPE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -109,6 +128,9 @@ class ExportReport:
         seconds: Wall time.
         rows_per_s: Rows sent per second over the whole export.
         seconds_by_step: Wall time of each batched step (where time goes).
+        method: How it was written: ``bulk`` (Neo4j's importer into a fresh store),
+            ``create`` (CREATE batches into an empty database) or ``merge`` (MERGE batches).
+        unchanged: Tables not sent because their version was already exported completely.
     """
 
     snapshot_version: str
@@ -122,6 +144,8 @@ class ExportReport:
     seconds: float = 0.0
     rows_per_s: float = 0.0
     seconds_by_step: dict[str, float] = field(default_factory=dict)
+    method: str = "merge"
+    unchanged: list[str] = field(default_factory=list)
 
     @property
     def total_rows(self) -> int:
@@ -356,6 +380,218 @@ def _new_progress(console: Console | None) -> Progress | None:
     )
 
 
+@dataclass
+class _Tables:
+    """Everything one export writes, read and normalised once."""
+
+    snapshot_version: str
+    scores_version: str | None
+    model_version: str | None
+    accounts: pl.DataFrame
+    extra: pl.DataFrame
+    edges: list[tuple[str, pl.DataFrame]]
+    infra: list[tuple[str, str, pl.DataFrame, pl.DataFrame]]
+    scores: pl.DataFrame | None
+    rings: pl.DataFrame | None
+    members: pl.DataFrame | None
+
+    @property
+    def total_rows(self) -> int:
+        n = self.accounts.height + self.extra.height + sum(e.height for _, e in self.edges)
+        n += sum(t.height + links.height for _, _, t, links in self.infra)
+        for df in (self.scores, self.rings, self.members):
+            n += df.height if df is not None else 0
+        return n
+
+
+def _load(snapshot_dir: Path, scores_dir: Path | None) -> _Tables:
+    snapshot_manifest = json.loads((snapshot_dir / "manifest.json").read_text())
+    snapshot_version = str(snapshot_manifest.get("version", snapshot_dir.name))
+    scores_manifest = json.loads((scores_dir / "manifest.json").read_text()) if scores_dir else {}
+    scores_version = str(scores_manifest.get("version", scores_dir.name)) if scores_dir else None
+    model_version = scores_manifest.get("model_version") if scores_dir else None
+
+    accounts = _accounts_rows(snapshot_dir)
+    relations = [(relation_type(p.stem), p) for p in sorted((snapshot_dir / SNAPSHOT_RELATIONS_DIR).glob("*.parquet"))]
+    edges = [(rel_type, _edge_rows(_read(path, ("src", "dst")), "src", "dst")) for rel_type, path in relations]
+    known = accounts.select("id")
+    endpoints = pl.concat([pl.concat([e.select(pl.col("src").alias("id")), e.select(pl.col("dst").alias("id"))])
+                           for _, e in edges] or [known.clear()]).unique(maintain_order=True)
+    extra = endpoints.join(known, on="id", how="anti")
+    infra = []
+    for rel_type, target_label, path, column in (
+        ("USES_DEVICE", "Device", snapshot_dir / SNAPSHOT_ACCOUNT_DEVICE, "device_id"),
+        ("USES_IP", "IP", snapshot_dir / SNAPSHOT_ACCOUNT_IP, "ip"),
+    ):
+        if path.is_file():
+            links = _edge_rows(_read(path, ("account_id", column)), "account_id", column)
+            infra.append((rel_type, target_label, links.select(pl.col("dst").alias("id")).unique(maintain_order=True), links))
+    scores = rings = members = None
+    if scores_dir is not None:
+        scores = _scores_rows(scores_dir)
+        rings = _rings_rows(scores_dir, scores)
+        members = scores.filter(pl.col("ring_id").is_not_null()).select(
+            pl.col("id").alias("src"), pl.col("ring_id").alias("dst"),
+            pl.lit(None, dtype=pl.Int64).alias("count"), pl.lit(None, dtype=pl.Int64).alias("first_ms"),
+            pl.lit(None, dtype=pl.Int64).alias("last_ms"),
+        )
+    return _Tables(snapshot_version, scores_version, model_version, accounts, extra, edges, infra, scores, rings, members)
+
+
+def _read_meta(writer: _Writer) -> dict[str, Any]:
+    rows = writer.run("MATCH (m:RingwatchExport {id: $id}) RETURN m.snapshot_version AS snapshot_version, "
+                      "m.scores_version AS scores_version, m.relation_types AS relation_types", {"id": META_ID})
+    return dict(rows[0]) if rows else {}
+
+
+def _is_empty(writer: _Writer) -> bool:
+    return int(writer.run("MATCH (n) RETURN count(n) AS n")[0]["n"]) == 0
+
+
+def _bulk_blocker(t: _Tables) -> str | None:
+    """Why the bulk importer cannot write these tables exactly as the Cypher path would, or ``None``."""
+    features = [f.name for f in t.accounts.schema["f"].fields] if isinstance(t.accounts.schema["f"], pl.Struct) else []
+    bad = [f for f in features if not _IDENT.match(f) or f in _ACCOUNT_KEYS]
+    if bad:
+        return f"feature column(s) {bad} are not plain identifiers distinct from the account's own properties"
+    if t.scores is not None and t.scores.select(
+            pl.col("reasons").list.eval(pl.element().str.contains(_ARRAY_DELIMITER, literal=True)).list.any().any()).item():
+        return "a reason contains the importer's array delimiter (U+001F)"
+    return None
+
+
+def _ts_text(col: str, alias: str) -> pl.Expr:
+    """Epoch milliseconds as the ISO text the importer parses to the same DateTime as ``datetime({epochMillis})``."""
+    return pl.col(col).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").alias(alias)
+
+
+def _bulk_csvs(t: _Tables, out: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], bool]:
+    """Write the importer's CSV files (header line first); return nodes, relationships, multiline."""
+    out.mkdir(parents=True)
+    nodes: list[tuple[str, Path]] = []
+    rels: list[tuple[str, Path]] = []
+    multiline = False
+
+    def write(df: pl.DataFrame, name: str) -> Path:
+        nonlocal multiline
+        texts = [c for c, d in df.schema.items() if d == pl.String]
+        if texts and not multiline:
+            multiline = bool(df.select(pl.any_horizontal(pl.col(texts).str.contains(r"[\r\n]")).any()).item())
+        path = out / f"{name}.csv"
+        df.write_csv(path, null_value="", quote_style="necessary")
+        return path
+
+    acc = t.accounts
+    features = [f.name for f in acc.schema["f"].fields] if isinstance(acc.schema["f"], pl.Struct) else []
+    acc = acc.select("id", _ts_text("first_ms", "first_ts:datetime"), _ts_text("last_ms", "last_ts:datetime"),
+                     *[pl.col("f").struct.field(f).alias(f"{f}:double") for f in features],
+                     pl.lit(t.snapshot_version).alias("snapshot_version"))
+    ids = pl.concat([acc.select("id"), t.extra.select("id")]
+                    + ([t.scores.select("id")] if t.scores is not None else [])).unique(maintain_order=True)
+    acc = ids.join(acc, on="id", how="left")
+    if t.scores is not None:
+        sc = t.scores.select(
+            "id", pl.col("risk").alias("risk:double"), "level", "ring_id",
+            pl.when(pl.col("reasons").list.len() > 0).then(pl.col("reasons").list.join(_ARRAY_DELIMITER))
+            .alias("reasons:string[]"),
+            pl.lit(t.scores_version).alias("scores_version"),
+            pl.lit(t.model_version, dtype=pl.String).alias("model_version"),
+        )
+        acc = acc.join(sc, on="id", how="left")
+    nodes.append(("Account", write(acc.rename({"id": "id:ID(Account)"}), "accounts")))
+    for rel_type, label, things, links in t.infra:
+        nodes.append((label, write(things.rename({"id": f"id:ID({label})"}), label.lower())))
+        rels.append((rel_type, write(_rel_frame(links, "Account", label, "snapshot_version", t.snapshot_version), rel_type.lower())))
+    for rel_type, edges in t.edges:
+        rels.append((rel_type, write(_rel_frame(edges, "Account", "Account", "snapshot_version", t.snapshot_version), rel_type.lower())))
+    if t.rings is not None and t.members is not None:
+        rings = t.rings.select(pl.col("id").alias("id:ID(Ring)"), pl.col("size").alias("size:long"),
+                               pl.col("edges").alias("edges:long"), pl.col("density").alias("density:double"),
+                               pl.col("mean_risk").alias("mean_risk:double"), pl.col("ring_score").alias("ring_score:double"),
+                               pl.lit(t.scores_version).alias("scores_version"))
+        nodes.append(("Ring", write(rings, "rings")))
+        # The Cypher path's MATCH skips members of rings the rings table lacks; so does this.
+        members = t.members.join(t.rings.select(pl.col("id").alias("dst")), on="dst", how="semi")
+        rels.append(("MEMBER_OF", write(members.select(pl.col("src").alias(":START_ID(Account)"),
+                                                       pl.col("dst").alias(":END_ID(Ring)"),
+                                                       pl.lit(t.scores_version).alias("scores_version")), "member_of")))
+    return nodes, rels, multiline
+
+
+def _rel_frame(df: pl.DataFrame, src_label: str, dst_label: str, version_key: str, version: str) -> pl.DataFrame:
+    return df.select(pl.col("src").alias(f":START_ID({src_label})"), pl.col("dst").alias(f":END_ID({dst_label})"),
+                     pl.col("count").alias("count:long"), _ts_text("first_ms", "first_ts:datetime"),
+                     _ts_text("last_ms", "last_ts:datetime"), pl.lit(version).alias(version_key))
+
+
+def _write_meta(writer: _Writer, t: _Tables, types: list[str]) -> None:
+    writer.run(
+        "MERGE (m:RingwatchExport {id: $id}) SET m.snapshot_version = $snapshot, m.scores_version = $scores, "
+        "m.model_version = $model, m.relation_types = $types, m.exported_at = datetime()",
+        {"id": META_ID, "snapshot": t.snapshot_version, "scores": t.scores_version, "model": t.model_version,
+         "types": sorted(set(types))},
+    )
+
+
+def _report_rows(report: ExportReport, t: _Tables) -> None:
+    report.rows["accounts"] = t.accounts.height
+    if t.extra.height:
+        report.rows["accounts_endpoints"] = t.extra.height
+    for rel_type, label, things, links in t.infra:
+        report.rows[label.lower()] = things.height
+        report.rows[rel_type.lower()] = links.height
+    for rel_type, edges in t.edges:
+        report.rows[rel_type.lower()] = edges.height
+    if t.scores is not None and t.rings is not None and t.members is not None:
+        report.rows["scores"] = t.scores.height
+        report.rows["rings"] = t.rings.height
+        report.rows["member_of"] = t.members.height
+
+
+def _exported_types(t: _Tables) -> list[str]:
+    return [rel for rel, _, _, _ in t.infra] + [rel for rel, _ in t.edges]
+
+
+def _forget_bookmarks(driver: neo4j.Driver) -> None:
+    """Drop the bookmarks ``execute_query`` collected from the store the bulk load replaced.
+
+    They name transactions of the old store; the new one starts again at transaction 2 and
+    would make every later ``execute_query`` on this driver wait for them and time out. The
+    driver has no public reset, so its default manager is swapped for a fresh one.
+    """
+    if hasattr(driver, "_query_bookmark_manager"):
+        driver._query_bookmark_manager = neo4j.GraphDatabase.bookmark_manager()
+
+
+def _bulk_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, server_home: Path,
+                 database: str | None, console: Console | None) -> None:
+    from services import neo4j_server
+
+    neo4j_dir = Home(server_home).neo4j
+    pending = neo4j_dir / BULK_PENDING
+    csv_dir = neo4j_dir / "bulk-csv"
+    say = (lambda line: console.print(f"[dim]{line}[/]")) if console is not None else None
+    shutil.rmtree(csv_dir, ignore_errors=True)
+    step = time.monotonic()
+    nodes, rels, multiline = _bulk_csvs(t, csv_dir)
+    report.seconds_by_step["write csv"] = round(time.monotonic() - step, 3)
+    step = time.monotonic()
+    neo4j_server.bulk_import(server_home, nodes, rels, array_delimiter="U+001F", multiline=multiline,
+                             before_swap=lambda: pending.write_text(json.dumps({"snapshot": t.snapshot_version,
+                                                                                 "scores": t.scores_version})),
+                             log=say)
+    report.seconds_by_step["import + restart"] = round(time.monotonic() - step, 3)
+    _forget_bookmarks(driver)
+    shutil.rmtree(csv_dir, ignore_errors=True)
+    step = time.monotonic()
+    ensure_schema(driver, database)
+    report.seconds_by_step["schema"] = round(time.monotonic() - step, 3)
+    types = _exported_types(t)
+    _write_meta(_Writer(driver, database, None), t, types)
+    pending.unlink(missing_ok=True)
+    report.changed_scores = t.scores.height if t.scores is not None else 0
+
+
 def export(
     driver: neo4j.Driver,
     snapshot_dir: Path,
@@ -365,12 +601,26 @@ def export(
     workers: int = DEFAULT_WORKERS,
     database: str | None = None,
     console: Console | None = None,
+    method: str = "auto",
+    server_home: Path | None = None,
 ) -> ExportReport:
     """Export one snapshot version (and optionally one score set) into Neo4j.
 
     Idempotent: re-running with the same versions leaves the same nodes and relationships.
     Incremental: relationships and ring memberships absent from the new versions are
     removed; score properties are rewritten only where they changed.
+
+    Three ways to write, ``method="auto"`` picking the fastest correct one:
+
+    * ``bulk`` — the database is empty (or an earlier bulk load was interrupted), the server
+      is the embedded one (``server_home``) and there are at least :data:`BULK_MIN_ROWS`
+      rows: CSV files go through Neo4j's own importer into a fresh store that replaces the
+      empty one (the server restarts on the same port); then the schema is created.
+    * ``create`` — the database is empty: CREATE instead of MERGE, no score diff.
+    * ``merge`` — otherwise: MERGE batches, score diff, retirement of old relationships.
+
+    All three write the same graph (tested). Every value travels as a parameter or a CSV
+    field, never as Cypher text.
 
     Args:
         driver: A connected driver (see :func:`services.neo4j_server.connect`).
@@ -380,11 +630,15 @@ def export(
         workers: Batches in flight at once (separate transactions).
         database: Neo4j database; ``None`` is the server's default.
         console: Where to draw progress bars; ``None`` draws none.
+        method: ``auto``, ``bulk``, ``create`` or ``merge``.
+        server_home: The Ringwatch home of the embedded server ``driver`` talks to (enables
+            ``bulk``); ``None`` for an external server.
 
     Returns:
-        What was written, with counts after the export and rows/s.
+        What was written, with counts after the export, rows/s and the method used.
 
     Raises:
+        ConfigError: Bad batch size, workers or method, or a method that cannot apply here.
         InputError: A table is unreadable or a relation name is not an identifier.
         ServiceError: Neo4j is unreachable or went away mid-export (re-run to complete).
     """
@@ -392,126 +646,161 @@ def export(
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
+    if method not in METHODS:
+        raise ConfigError(f"export method must be one of {', '.join(METHODS)}, got {method!r}")
     t0 = time.monotonic()
-    snapshot_manifest = json.loads((snapshot_dir / "manifest.json").read_text())
-    snapshot_version = str(snapshot_manifest.get("version", snapshot_dir.name))
-    scores_manifest = json.loads((scores_dir / "manifest.json").read_text()) if scores_dir else {}
-    scores_version = str(scores_manifest.get("version", scores_dir.name)) if scores_dir else None
-    model_version = scores_manifest.get("model_version") if scores_dir else None
-    report = ExportReport(snapshot_version=snapshot_version, scores_version=scores_version, model_version=model_version)
+    t = _load(snapshot_dir, scores_dir)
+    report = ExportReport(snapshot_version=t.snapshot_version, scores_version=t.scores_version, model_version=t.model_version)
+    _report_rows(report, t)
 
-    accounts = _accounts_rows(snapshot_dir)
-    relation_files = sorted((snapshot_dir / SNAPSHOT_RELATIONS_DIR).glob("*.parquet"))
-    relations = [(relation_type(p.stem), p) for p in relation_files]
-    infra = [
-        ("USES_DEVICE", "Device", snapshot_dir / SNAPSHOT_ACCOUNT_DEVICE, "device_id"),
-        ("USES_IP", "IP", snapshot_dir / SNAPSHOT_ACCOUNT_IP, "ip"),
-    ]
+    writer = _Writer(driver, database, None, workers)
+    empty = _is_empty(writer)
+    meta = {} if empty else _read_meta(writer)
+    pending = server_home is not None and (Home(server_home).neo4j / BULK_PENDING).is_file()
+    blocker = _bulk_blocker(t)
+    requested = method
+    if method == "auto":
+        if server_home is not None and blocker is None and database in (None, "neo4j") and (
+                pending or (empty and t.total_rows >= BULK_MIN_ROWS)):
+            method = "bulk"
+        else:
+            method = "create" if empty else "merge"
+    elif method == "bulk":
+        if server_home is None or database not in (None, "neo4j"):
+            raise ConfigError("the bulk import needs the embedded Neo4j's default database (NEO4J_URI is set?); "
+                              "use --method merge")
+        if not (empty or pending):
+            raise ConfigError("the bulk import only loads an empty database (it replaces the store); use --method merge")
+        if blocker:
+            raise ConfigError(f"cannot bulk import: {blocker}")
+    elif method == "create" and not empty:
+        raise ConfigError("--method create needs an empty database; use --method merge")
+    report.method = method
 
+    if method == "bulk":
+        assert server_home is not None
+        _bulk_export(driver, t, report, server_home, database, console)
+    else:
+        # auto, over a complete earlier export (the meta node is written last): versions already in
+        # Neo4j are skipped, and only the scores that differ from the exported score set are sent.
+        incremental = report.method == "merge" and requested == "auto" and not pending
+        graph_done = incremental and meta.get("snapshot_version") == t.snapshot_version
+        previous_scores = meta.get("scores_version") if incremental else None
+        scores_done = previous_scores is not None and previous_scores == t.scores_version
+        if t.scores is not None and previous_scores is not None and scores_dir is not None:
+            if scores_done:
+                for name in ("scores", "rings", "member_of"):
+                    report.rows.pop(name, None)
+                    report.unchanged.append(name)
+            elif re.fullmatch(r"v[0-9]+", str(previous_scores)) and (scores_dir.parent / str(previous_scores) / SCORES_TABLE).is_file():
+                old = _scores_rows(scores_dir.parent / str(previous_scores))
+                key = [pl.col("id"), pl.col("risk"), pl.col("level"), pl.col("ring_id").fill_null(""),
+                       pl.col("reasons").list.join(_ARRAY_DELIMITER)]
+                t.scores = t.scores.with_columns(_k=pl.concat_str(key, separator="\x1e", ignore_nulls=False)).join(
+                    old.select(_k=pl.concat_str(key, separator="\x1e", ignore_nulls=False)), on="_k", how="anti",
+                ).drop("_k")
+                report.rows["scores"] = t.scores.height
+        if graph_done:
+            for name in ("accounts", "accounts_endpoints", *(x.lower() for x in ("Device", "IP")),
+                         *(rel.lower() for rel in _exported_types(t))):
+                if report.rows.pop(name, None) is not None:
+                    report.unchanged.append(name)
+        _cypher_export(driver, t, report, database, console, batch_size, workers, fresh=method == "create",
+                       graph_done=graph_done, scores_done=scores_done, previous_types=set(meta.get("relation_types") or []))
+    report.nodes, report.relationships = graph_counts(driver, database)
+    report.seconds = time.monotonic() - t0
+    report.rows_per_s = report.total_rows / report.seconds if report.seconds > 0 else 0.0
+    return report
+
+
+def _cypher_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, database: str | None,
+                   console: Console | None, batch_size: int, workers: int, *, fresh: bool,
+                   graph_done: bool = False, scores_done: bool = False, previous_types: set[str] | None = None) -> None:
+    """MERGE (or, into an empty database, CREATE) batches over Bolt, then retire what is gone.
+
+    ``graph_done`` / ``scores_done``: that version is already in Neo4j (an earlier complete
+    export), so its batches and its retirement are skipped.
+    """
     ensure_schema(driver, database)
     progress = _new_progress(console)
     writer = _Writer(driver, database, progress, workers)
-    meta = writer.run("MATCH (m:RingwatchExport {id: $id}) RETURN m.relation_types AS types", {"id": META_ID})
-    previous_types = set(meta[0]["types"] or []) if meta else set()
+    previous_types = previous_types or set()
+    node_verb = "CREATE" if fresh else "MERGE"
+    snapshot_version, scores_version = t.snapshot_version, t.scores_version
 
     with progress or nullcontext():
-        # Accounts: every id of the snapshot, plus endpoints only the relation tables name.
-        writer.batches(
-            "accounts", "UNWIND $rows AS r MERGE (a:Account {id: r.id}) "
-            f"SET a += coalesce(r.f, {{}}), a.first_ts = {_FIRST}, a.last_ts = {_LAST}, a.snapshot_version = $version",
-            accounts, batch_size, {"version": snapshot_version},
-        )
-        report.rows["accounts"] = accounts.height
-        edge_tables: list[tuple[str, pl.DataFrame]] = []
-        for rel_type, path in relations:
-            edges = _edge_rows(_read(path, ("src", "dst")), "src", "dst")
-            edge_tables.append((rel_type, edges))
-        known = accounts.select("id")
-        endpoints = pl.concat([pl.concat([e.select(pl.col("src").alias("id")), e.select(pl.col("dst").alias("id"))])
-                               for _, e in edge_tables] or [known.clear()]).unique()
-        extra = endpoints.join(known, on="id", how="anti")
-        if extra.height:
-            writer.batches("accounts (endpoints)", "UNWIND $rows AS r MERGE (a:Account {id: r.id})", extra, batch_size)
-            report.rows["accounts_endpoints"] = extra.height
-
-        exported_types: list[str] = []
-        for rel_type, target_label, path, column in infra:
-            if not path.is_file():
-                continue
-            links = _edge_rows(_read(path, ("account_id", column)), "account_id", column)
-            things = links.select(pl.col("dst").alias("id")).unique()
-            writer.batches(f"{target_label.lower()}s", f"UNWIND $rows AS r MERGE (:{target_label} {{id: r.id}})", things, batch_size)
-            fresh = _rel_count(writer, rel_type) == 0
-            writer.batches(rel_type.lower(), _link_query(rel_type, "Account", target_label, fresh, "snapshot_version"),
-                           links, batch_size, {"version": snapshot_version})
-            report.rows[target_label.lower()] = things.height
-            report.rows[rel_type.lower()] = links.height
-            exported_types.append(rel_type)
-
-        for rel_type, edges in edge_tables:
-            fresh = _rel_count(writer, rel_type) == 0
-            writer.batches(rel_type.lower(), _link_query(rel_type, "Account", "Account", fresh, "snapshot_version"),
-                           edges, batch_size, {"version": snapshot_version})
-            report.rows[rel_type.lower()] = edges.height
-            exported_types.append(rel_type)
-
-        if scores_dir is not None and scores_version is not None:
-            scores = _scores_rows(scores_dir)
-            report.changed_scores = writer.batches(
-                "scores",
-                "UNWIND $rows AS r MERGE (a:Account {id: r.id}) "
-                "WITH a, r WHERE a.risk IS NULL OR a.risk <> r.risk OR a.level IS NULL OR a.level <> r.level "
-                "OR coalesce(a.ring_id, '') <> coalesce(r.ring_id, '') OR coalesce(a.reasons, []) <> r.reasons "
-                "SET a.risk = r.risk, a.level = r.level, a.ring_id = r.ring_id, a.reasons = r.reasons, "
-                "a.scores_version = $version, a.model_version = $model "
-                "RETURN count(a) AS n",
-                scores, batch_size, {"version": scores_version, "model": model_version},
-            )
-            report.rows["scores"] = scores.height
-            rings = _rings_rows(scores_dir, scores)
+        if not graph_done:
+            _cypher_graph(writer, t, node_verb, batch_size, fresh=fresh)
+        if t.scores is not None and t.rings is not None and t.members is not None and not scores_done:
+            reasons = "CASE WHEN size(r.reasons) = 0 THEN null ELSE r.reasons END"
+            if fresh:
+                scores_query = (
+                    "UNWIND $rows AS r MERGE (a:Account {id: r.id}) "
+                    f"SET a.risk = r.risk, a.level = r.level, a.ring_id = r.ring_id, a.reasons = {reasons}, "
+                    "a.scores_version = $version, a.model_version = $model RETURN count(a) AS n")
+            else:
+                scores_query = (
+                    "UNWIND $rows AS r MERGE (a:Account {id: r.id}) "
+                    "WITH a, r WHERE a.risk IS NULL OR a.risk <> r.risk OR a.level IS NULL OR a.level <> r.level "
+                    "OR coalesce(a.ring_id, '') <> coalesce(r.ring_id, '') OR coalesce(a.reasons, []) <> r.reasons "
+                    f"SET a.risk = r.risk, a.level = r.level, a.ring_id = r.ring_id, a.reasons = {reasons}, "
+                    "a.scores_version = $version, a.model_version = $model "
+                    "RETURN count(a) AS n")
+            report.changed_scores = writer.batches("scores", scores_query, t.scores, batch_size,
+                                                   {"version": scores_version, "model": t.model_version})
             writer.batches(
-                "rings", "UNWIND $rows AS r MERGE (g:Ring {id: r.id}) "
+                "rings", f"UNWIND $rows AS r {node_verb} (g:Ring {{id: r.id}}) "
                 "SET g.size = r.size, g.edges = r.edges, g.density = r.density, g.mean_risk = r.mean_risk, "
                 "g.ring_score = r.ring_score, g.scores_version = $version",
-                rings, batch_size, {"version": scores_version},
+                t.rings, batch_size, {"version": scores_version},
             )
-            report.rows["rings"] = rings.height
-            members = scores.filter(pl.col("ring_id").is_not_null()).select(
-                pl.col("id").alias("src"), pl.col("ring_id").alias("dst"),
-                pl.lit(None, dtype=pl.Int64).alias("count"), pl.lit(None, dtype=pl.Int64).alias("first_ms"),
-                pl.lit(None, dtype=pl.Int64).alias("last_ms"),
-            )
-            fresh = _rel_count(writer, "MEMBER_OF") == 0
-            writer.batches("member_of", _link_query("MEMBER_OF", "Account", "Ring", fresh, "scores_version"),
-                           members, batch_size, {"version": scores_version})
-            report.rows["member_of"] = members.height
+            rel_fresh = fresh or _rel_count(writer, "MEMBER_OF") == 0
+            writer.batches("member_of", _link_query("MEMBER_OF", "Account", "Ring", rel_fresh, "scores_version"),
+                           t.members, batch_size, {"version": scores_version})
 
+    exported_types = _exported_types(t)
     # Retire what the new versions no longer have (only after everything above succeeded).
-    for rel_type in exported_types:
-        if n := _retire(writer, rel_type, "snapshot_version", snapshot_version):
-            report.retired[rel_type] = n
-    for rel_type in sorted(previous_types - set(exported_types) - {"MEMBER_OF"}):
-        if _REL_TYPE.match(rel_type) and (n := _drop_type(writer, rel_type)):
-            report.retired[rel_type] = n
-    if scores_version is not None:
+    if not fresh and not graph_done:
+        for rel_type in exported_types:
+            if n := _retire(writer, rel_type, "snapshot_version", snapshot_version):
+                report.retired[rel_type] = n
+        for rel_type in sorted(previous_types - set(exported_types) - {"MEMBER_OF"}):
+            if _REL_TYPE.match(rel_type) and (n := _drop_type(writer, rel_type)):
+                report.retired[rel_type] = n
+    if not fresh and not scores_done and scores_version is not None:
         if n := _retire(writer, "MEMBER_OF", "scores_version", scores_version):
             report.retired["MEMBER_OF"] = n
         gone = writer.run("MATCH (g:Ring) WHERE g.scores_version <> $version DETACH DELETE g RETURN count(*) AS n",
                           {"version": scores_version})
         if gone and gone[0]["n"]:
             report.retired["Ring"] = int(gone[0]["n"])
-
-    writer.run(
-        "MERGE (m:RingwatchExport {id: $id}) SET m.snapshot_version = $snapshot, m.scores_version = $scores, "
-        "m.model_version = $model, m.relation_types = $types, m.exported_at = datetime()",
-        {"id": META_ID, "snapshot": snapshot_version, "scores": scores_version, "model": model_version,
-         "types": sorted(set(exported_types))},
-    )
+    _write_meta(writer, t, exported_types)
     report.seconds_by_step = dict(writer.seconds)
-    report.nodes, report.relationships = graph_counts(driver, database)
-    report.seconds = time.monotonic() - t0
-    report.rows_per_s = report.total_rows / report.seconds if report.seconds > 0 else 0.0
-    return report
+
+
+def _cypher_graph(writer: _Writer, t: _Tables, node_verb: str, batch_size: int, *, fresh: bool) -> None:
+    """The snapshot's nodes and relationships (relationships sorted by source for locality)."""
+    snapshot_version = t.snapshot_version
+    # Accounts: every id of the snapshot, plus endpoints only the relation tables name.
+    writer.batches(
+        "accounts", f"UNWIND $rows AS r {node_verb} (a:Account {{id: r.id}}) "
+        f"SET a += coalesce(r.f, {{}}), a.first_ts = {_FIRST}, a.last_ts = {_LAST}, a.snapshot_version = $version",
+        t.accounts, batch_size, {"version": snapshot_version},
+    )
+    if t.extra.height:
+        writer.batches("accounts (endpoints)", f"UNWIND $rows AS r {node_verb} (a:Account {{id: r.id}})", t.extra, batch_size)
+
+    for rel_type, target_label, things, links in t.infra:
+        writer.batches(f"{target_label.lower()}s", f"UNWIND $rows AS r {node_verb} (:{target_label} {{id: r.id}})",
+                       things, batch_size)
+        rel_fresh = fresh or _rel_count(writer, rel_type) == 0
+        writer.batches(rel_type.lower(), _link_query(rel_type, "Account", target_label, rel_fresh, "snapshot_version"),
+                       links.sort("src"), batch_size, {"version": snapshot_version})
+
+    for rel_type, edges in t.edges:
+        rel_fresh = fresh or _rel_count(writer, rel_type) == 0
+        writer.batches(rel_type.lower(), _link_query(rel_type, "Account", "Account", rel_fresh, "snapshot_version"),
+                       edges.sort("src"), batch_size, {"version": snapshot_version})
 
 
 def resolve_versions(

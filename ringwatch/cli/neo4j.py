@@ -89,6 +89,11 @@ def export(
     scores: str = typer.Option(None, "--scores", help="Score set version (default: current; none published exports the graph only)."),
     batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per UNWIND transaction."),
     workers: int = typer.Option(2, "--workers", min=1, help="Batches in flight at once."),
+    method: str = typer.Option(
+        "auto", "--method",
+        help="auto (fastest correct), bulk (Neo4j's importer; empty embedded database only), "
+             "create (empty database), merge (incremental).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the export report as JSON on stdout."),
 ) -> None:
     """Export a snapshot and its scores into Neo4j (idempotent; incremental across versions)."""
@@ -99,14 +104,16 @@ def export(
     snapshot_dir, scores_dir = neo4j_export.resolve_versions(home.snapshots, home.scores, snapshot, scores)
     with neo4j_server.connect(cfg) as driver:
         report = neo4j_export.export(driver, snapshot_dir, scores_dir, batch_size=batch_size, workers=workers,
-                                     console=None if as_json else console)
+                                     console=None if as_json else console, method=method,
+                                     server_home=None if cfg.neo4j_uri else cfg.home)
     if as_json:
         emit_json(report.to_dict())
         return
     console.print(
         f"exported snapshot [bold]{report.snapshot_version}[/]"
         + (f" + scores [bold]{report.scores_version}[/] (model {report.model_version})" if report.scores_version else "")
-        + f": {report.total_rows:,} rows in {report.seconds:.1f}s = [bold]{report.rows_per_s:,.0f} rows/s[/]; "
+        + f": {report.total_rows:,} rows in {report.seconds:.1f}s = [bold]{report.rows_per_s:,.0f} rows/s[/] "
+        f"({report.method}); "
         f"{report.changed_scores:,} scores changed"
     )
     table = Table(title="Neo4j now holds")

@@ -140,3 +140,113 @@ def test_missing_versions_are_clear_errors(data_home: Path) -> None:
     publish_snapshot(data_home, ["a1"], {}, [])
     with pytest.raises(NotFoundError, match="v9"):
         neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores, "v9")
+
+
+def _dump(driver: neo4j.Driver) -> tuple[list[tuple], list[tuple]]:
+    """Every node and relationship with all its properties (but the export time), sorted."""
+    nodes = driver.execute_query(
+        "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props").records
+    rels = driver.execute_query(
+        "MATCH (a)-[e]->(b) RETURN type(e) AS type, a.id AS src, b.id AS dst, properties(e) AS props").records
+
+    def norm(props: dict) -> tuple:
+        return tuple(sorted((k, repr(v)) for k, v in props.items() if k != "exported_at"))
+
+    return (sorted((tuple(r["labels"]), norm(r["props"])) for r in nodes),
+            sorted((r["type"], r["src"], r["dst"], norm(r["props"])) for r in rels))
+
+
+def _wipe(driver: neo4j.Driver) -> None:
+    driver.execute_query("MATCH (n) DETACH DELETE n")
+
+
+def test_bulk_create_and_merge_write_the_same_graph(neo4j_driver: neo4j.Driver, neo4j_home: Path, data_home: Path) -> None:
+    snap = publish_snapshot(data_home, ACCOUNTS + ["a6;x\u00e9"], {**RELATIONS, "like": RELATIONS["like"] + [("a6;x\u00e9", "zz", 1)]},
+                            DEVICES, IPS)
+    publish_scores(data_home, snap, {**SCORES, "ghost": (0.5, "MEDIUM", "R9")})  # a scored account only the scores name
+    snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+    dumps = {}
+    for method in ("merge", "create", "bulk"):
+        _wipe(neo4j_driver)
+        report = neo4j_export.export(neo4j_driver, snap_dir, scores_dir, batch_size=2, method=method, server_home=neo4j_home)
+        assert report.method == method
+        dumps[method] = _dump(neo4j_driver)
+        if method == "bulk":
+            assert not (neo4j_home / "neo4j" / neo4j_export.BULK_PENDING).exists()
+            constraints = neo4j_driver.execute_query("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS c").records[0]["c"]
+            assert "account_id" in constraints
+    assert dumps["create"] == dumps["merge"]
+    assert dumps["bulk"] == dumps["merge"]
+    nodes, rels = dumps["merge"]
+    assert len(nodes) == 7 + 1 + 1 + 3 + 2 + 2 + 1  # accounts + endpoint zz + ghost, devices, IPs, rings R1 R9, meta
+
+    # After a bulk load the next export is incremental and changes nothing.
+    again = _export(neo4j_driver, data_home)
+    assert again.method == "merge" and again.changed_scores == 0 and again.retired == {}
+    assert _dump(neo4j_driver) == dumps["merge"]
+
+
+def test_auto_picks_create_then_incremental_merge(neo4j_driver: neo4j.Driver, data_home: Path) -> None:
+    snap = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS)
+    publish_scores(data_home, snap, SCORES)
+    first = _export(neo4j_driver, data_home)
+    assert first.method == "create"  # empty database, too small for the bulk importer
+    same = _export(neo4j_driver, data_home)
+    assert same.method == "merge" and same.unchanged and same.total_rows == 0
+    assert (same.nodes, same.relationships) == (first.nodes, first.relationships)
+    # A new score set on the same snapshot: only the changed scores are sent.
+    publish_scores(data_home, snap, {**SCORES, "a4": (0.75, "HIGH", None)})
+    inc = _export(neo4j_driver, data_home)
+    assert inc.rows["scores"] == 1 and inc.changed_scores == 1 and inc.retired == {}
+    assert "accounts" in inc.unchanged
+    rec = neo4j_driver.execute_query("MATCH (a:Account {id:'a4'}) RETURN a.level AS level, a.scores_version AS v").records[0]
+    assert (rec["level"], rec["v"]) == ("HIGH", "v2")
+    full = neo4j_export.export(neo4j_driver, *neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores),
+                               method="merge")
+    assert full.changed_scores == 0 and full.retired == {} and full.relationships == first.relationships
+
+
+def test_interrupted_bulk_load_is_completed_by_a_rerun(neo4j_driver: neo4j.Driver, neo4j_home: Path, data_home: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from services import neo4j_server
+
+    snap = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS)
+    publish_scores(data_home, snap, SCORES)
+    snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+
+    # Killed while the importer runs (before the swap): the live database is untouched.
+    class Killed(Exception):
+        pass
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    monkeypatch.setattr(neo4j_server.subprocess, "run", killed)
+    with pytest.raises(Killed):
+        neo4j_export.export(neo4j_driver, snap_dir, scores_dir, method="bulk", server_home=neo4j_home)
+    monkeypatch.undo()
+    assert neo4j_export.graph_counts(neo4j_driver)[0]["Account"] == 0
+
+    # Killed after the swap, before schema and meta: the marker makes the next auto run redo the load.
+    reference = neo4j_export.export(neo4j_driver, snap_dir, scores_dir, method="bulk", server_home=neo4j_home)
+    (neo4j_home / "neo4j" / neo4j_export.BULK_PENDING).write_text("{}")
+    neo4j_driver.execute_query("MATCH (m:RingwatchExport) DELETE m")
+    rerun = neo4j_export.export(neo4j_driver, snap_dir, scores_dir, server_home=neo4j_home)
+    assert rerun.method == "bulk"
+    assert (rerun.nodes, rerun.relationships) == (reference.nodes, reference.relationships)
+    assert not (neo4j_home / "neo4j" / neo4j_export.BULK_PENDING).exists()
+    dup = neo4j_driver.execute_query("MATCH (a:Account) WITH a.id AS id, count(*) AS n WHERE n > 1 RETURN count(*) AS d").records
+    assert dup[0]["d"] == 0
+
+
+def test_bulk_is_refused_where_it_would_replace_data(neo4j_driver: neo4j.Driver, neo4j_home: Path, data_home: Path) -> None:
+    from ringwatch.errors import ConfigError
+
+    publish_snapshot(data_home, ["a1", "a2"], {"follow": [("a1", "a2", 1)]}, [])
+    snap_dir, _ = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+    neo4j_export.export(neo4j_driver, snap_dir, None)
+    for method in ("bulk", "create"):
+        with pytest.raises(ConfigError, match="empty database"):
+            neo4j_export.export(neo4j_driver, snap_dir, None, method=method, server_home=neo4j_home)
+    with pytest.raises(ConfigError, match="NEO4J_URI"):
+        neo4j_export.export(neo4j_driver, snap_dir, None, method="bulk")

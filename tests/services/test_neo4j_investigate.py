@@ -104,8 +104,7 @@ def test_cli_renders_and_shows_cypher(planted: neo4j.Driver, neo4j_home: Path, m
 
     from typer.testing import CliRunner
 
-    from ringwatch.cli import app
-    from ringwatch.cli import common
+    from ringwatch.cli import app, common
 
     monkeypatch.setenv("RINGWATCH_HOME", str(neo4j_home))
     monkeypatch.delenv("NEO4J_URI", raising=False)
