@@ -22,11 +22,11 @@ from ringwatch.versions import Home
 
 pipeline_app = typer.Typer(help="Run the batch pipeline: build → train → score → publish → export.", no_args_is_help=True)
 
-SHARED_DEVICE_CYPHER = """\
-MATCH (a:Account {id: $account})-[:USES_DEVICE]->(d:Device)<-[:USES_DEVICE]-(b:Account)
-WHERE b <> a
-RETURN b.id AS account, b.level AS level, round(b.risk, 3) AS risk, b.ring_id AS ring, collect(d.id) AS shared_devices
-ORDER BY risk DESC LIMIT 10"""
+COORDINATION_CYPHER = """\
+MATCH (a:Account {id: $account})-[r:COACTION|SHARED_DEVICE|SAME_TEXT]-(b:Account)
+RETURN b.id AS account, b.level AS level, round(b.risk, 3) AS risk, b.ring_id AS ring,
+       collect(type(r) + ' x' + toString(r.count)) AS links
+ORDER BY risk DESC, account LIMIT 10"""
 
 
 def _export_to_neo4j(s: Settings, home: Home) -> dict[str, Any]:
@@ -167,11 +167,12 @@ def demo_cmd(
 
     console.rule("[bold]6/6 lookups[/]: over gRPC, and one investigator query")
     scores = pl.read_parquet(home.scores.path() / "scores.parquet").sort("risk", descending=True)
-    riskiest = scores["account_id"][0]
+    in_rings = scores.filter(pl.col("ring_id").is_not_null())
+    riskiest = (in_rings if in_rings.height else scores)["account_id"][0]  # the riskiest account in a ring
     calm = scores.filter(pl.col("level") == "LOW")["account_id"][0]
     with RiskClient(target, token=s.grpc_token) as client:
         table = Table("account", "risk", "level", "ring", "model", "snapshot", title="GetRiskScore over gRPC")
-        for acc in (riskiest, scores["account_id"][1], calm):
+        for acc in dict.fromkeys((riskiest, scores["account_id"][0], calm)):
             r = client.get(acc)
             table.add_row(r.account_id, f"{r.risk:.3f}", r.level, r.ring_id or "-", r.score_set.model_version, r.score_set.snapshot_version)
         console.print(table)
@@ -186,13 +187,13 @@ def demo_cmd(
 
         driver = ns.connect(s)
         try:
-            records, _, _ = driver.execute_query(SHARED_DEVICE_CYPHER, account=riskiest)
+            records, _, _ = driver.execute_query(COORDINATION_CYPHER, account=riskiest)
         finally:
             driver.close()
-        q = Table("account", "level", "risk", "ring", "shared devices", title=f"Accounts sharing a device with {riskiest}")
+        q = Table("account", "level", "risk", "ring", "links", title=f"Accounts in lockstep or sharing devices/text with {riskiest}")
         for rec in records:
-            q.add_row(str(rec["account"]), str(rec["level"]), str(rec["risk"]), str(rec["ring"] or "-"), ", ".join(rec["shared_devices"]))
-        console.print(Panel(SHARED_DEVICE_CYPHER.replace("$account", repr(riskiest)), title="Cypher"))
+            q.add_row(str(rec["account"]), str(rec["level"]), str(rec["risk"]), str(rec["ring"] or "-"), ", ".join(rec["links"]))
+        console.print(Panel(COORDINATION_CYPHER.replace("$account", repr(riskiest)), title="Cypher (investigator query)"))
         console.print(q)
 
     pw = home.neo4j / "password"
