@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=neo4j_export.DEFAULT_BATCH_SIZE)
     parser.add_argument("--workers", type=int, default=neo4j_export.DEFAULT_WORKERS, help="Export batches in flight.")
     parser.add_argument("--method", default="auto", choices=neo4j_export.METHODS,
-                        help="First-load method (auto: bulk import from 300k rows on an empty embedded database).")
+                        help="First-load method (auto: bulk import from 500k rows on an empty embedded database).")
     parser.add_argument("--changed", type=float, default=0.01,
                         help="Share of accounts whose score changes in the incremental re-export.")
     parser.add_argument("--repeats", type=int, default=200, help="Timed runs per query.")
