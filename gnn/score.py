@@ -18,9 +18,9 @@ import polars as pl
 
 from gnn.data import NODE, GraphTensors, load_graph, load_relations
 from gnn.device import pick_device
+from gnn.hybrid import contributions
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import COORDINATION_RELATIONS, find_rings
-from gnn.hybrid import contributions
 from gnn.train import gnn_logits, load_hybrid, load_model
 from ringwatch.types import RISK_LEVELS, SCORES_TABLE, UNDIRECTED_RELATIONS
 from ringwatch.versions import Home

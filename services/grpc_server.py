@@ -53,6 +53,7 @@ from ringwatch.v1 import risk_pb2
 from ringwatch.versions import Home, write_atomic
 from services.auth import BearerTokenInterceptor
 from services.metrics import ServiceMetrics
+from services.processes import pid_alive
 from services.risk_service import MAX_BATCH, SERVICE_NAME, ChangeFeed, RiskServicer, method_handlers
 from services.score_store import ScoreStore
 
@@ -346,16 +347,6 @@ def _state_path(settings: Settings) -> Path:
     return Home(settings.home).run / STATE_FILE
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def background_status(settings: Settings) -> dict[str, Any] | None:
     """The running server recorded under ``HOME/run`` (pid, host, port, ...), or ``None``."""
     path = _state_path(settings)
@@ -365,7 +356,7 @@ def background_status(settings: Settings) -> dict[str, Any] | None:
         state = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if not _pid_alive(int(state.get("pid", -1))):
+    if not pid_alive(int(state.get("pid", -1))):
         return None
     return state
 
@@ -622,7 +613,7 @@ def stop_background(settings: Settings, timeout_s: float = 20.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _pid_alive(pid) or _is_zombie(pid):
+        if not pid_alive(pid):
             break
         time.sleep(0.1)
     else:
@@ -631,8 +622,3 @@ def stop_background(settings: Settings, timeout_s: float = 20.0) -> bool:
     return True
 
 
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except (OSError, IndexError):
-        return False

@@ -40,6 +40,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home, write_atomic
+from services.processes import pid_alive
 
 LAUNCHER_DIR = Path(__file__).resolve().parent / "neo4j_launcher"
 """The Maven project holding ``pom.xml`` and ``Launcher.java``."""
@@ -179,35 +180,14 @@ def ensure_jars(launcher_dir: Path = LAUNCHER_DIR, *, log: Log | None = None) ->
 # --- process bookkeeping ----------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (non-zombie) process; reaps it when it is our dead child."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True
-
-
 def _is_our_launcher(pid: int, dbms_home: Path) -> bool:
     """Guard against a recycled pid: the process must be our launcher for this home."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (FileNotFoundError, PermissionError):
-        return _alive(pid)
+        return pid_alive(pid)
     args = [a.decode(errors="replace") for a in cmdline]
-    return LAUNCHER_CLASS in args and str(dbms_home) in args and _alive(pid)
+    return LAUNCHER_CLASS in args and str(dbms_home) in args and pid_alive(pid)
 
 
 def _read_state(neo4j_dir: Path) -> dict[str, Any] | None:
@@ -415,14 +395,14 @@ def _kill(pid: int, timeout_s: float) -> bool:
         return True
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.1)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         return True
-    while _alive(pid):
+    while pid_alive(pid):
         time.sleep(0.05)
     return False
 

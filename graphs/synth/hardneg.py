@@ -14,7 +14,7 @@ import numpy as np
 from graphs.synth import events as E
 from graphs.synth.events import CONTENT_PER_ACCOUNT, ET
 from graphs.synth.organic import common_phrase, unique_text
-from graphs.synth.population import (DAY_S, HN_FAN, HN_GIVEAWAY, HN_SPIKE, HN_VIRAL, ROLE_CREATOR, Population)
+from graphs.synth.population import DAY_S, HN_FAN, HN_GIVEAWAY, HN_SPIKE, HN_VIRAL, ROLE_CREATOR, Population
 
 
 @dataclass
