@@ -89,7 +89,7 @@ def _account_age(path: str, end: dt.datetime) -> pl.DataFrame:
 
 
 def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any,
-             accounts_table: str | None = None) -> dict[str, Any]:
+             accounts_table: str | None = None, coaction: list[str] | None = None) -> dict[str, Any]:
     """Write ``accounts``, ``relations/*``, ``account_device`` and ``account_ip`` into ``staging``.
 
     Args:
@@ -99,6 +99,8 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
         end_ts: End of the event range, for account age.
         accounts_table: Optional table of ``account_id, created_at``: the true account age
             (``account_age_days``) where the log does not go back to the signup.
+        coaction: Reduced co-action parts (see :func:`graphs.tasks.coaction_reduce`), already
+            summed over buckets and filtered by ``coaction_min_count``.
 
     Returns:
         Counts: ``accounts`` and ``relations`` (edges per relation).
@@ -156,17 +158,14 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
         usage["ip"].rename({"key": "ip"}).sort("account_id").write_parquet(out / SNAPSHOT_ACCOUNT_IP)
 
     # Co-action (lockstep), summed across target buckets.
-    co = _read_all([d / "coaction.parquet" for d in bucket_dirs])
-    if co is not None:
-        co = (
-            co.group_by("src", "dst")
-            .agg(pl.col("count").sum(), pl.col("first_ts").min(), pl.col("last_ts").max())
-            .filter(pl.col("count") >= params.coaction_min_count)
-            .sort("src", "dst")
-        )
-        co.write_parquet(out / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
-        counts["coaction"] = co.height
-        accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
+    co = _read_all([Path(p) for p in coaction or []])
+    if co is None:
+        co = pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "count": pl.Int64,
+                                  "first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")})
+    co = co.sort("src", "dst")
+    co.write_parquet(out / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
+    counts["coaction"] = co.height
+    accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
 
     end = dt.datetime.fromisoformat(end_ts) if isinstance(end_ts, str) else end_ts
     age = ((pl.lit(end) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)

@@ -6,7 +6,9 @@ Stages (each a set of coarse Polars tasks; Ray only schedules them and passes fi
                  actor and by hash of target.
 2. ``aggregate`` one task per bucket: features, direct edges and infrastructure usage of
                  the bucket's actors; co-action (lockstep) pairs on the bucket's targets.
-3. ``assemble``  one task: cross-bucket joins, snapshot tables into a staging directory.
+3. ``co-action`` one task per part: sum co-action pair counts over buckets (pairs split by
+                 hash of src), keep repeated pairs.
+4. ``assemble``  one task: cross-bucket joins, snapshot tables into a staging directory.
 
 The snapshot is published by :meth:`ringwatch.versions.VersionedDir.publish`: only a complete
 build becomes ``vN`` and ``CURRENT``. Ray is started locally (``num_cpus`` from settings)
@@ -39,7 +41,7 @@ from ringwatch import __version__
 from ringwatch.errors import BadRowsError, InputError
 from ringwatch.versions import Home
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bumped when the layout or meaning of cached build outputs changes."""
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` callback."""
@@ -182,7 +184,7 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         prepared = _run_stage("prepare", [prep.remote(f, params.mapping, d, n_buckets, now.isoformat(), since, until)
                                           for f, d in zip(files, prepared_dirs)], progress, timings)
         agg = ray.remote(tasks.bucket_aggregates).options(**opts)
-        bucket_results = _run_stage("aggregate", [agg.remote(prepared_dirs, b, d, params.coaction_window_s, params.coaction_max_actors)
+        bucket_results = _run_stage("aggregate", [agg.remote(prepared_dirs, b, d, params.coaction_window_s, params.coaction_max_actors, n_buckets)
                                                   for b, d in enumerate(bucket_dirs)], progress, timings)
 
         rows = sum(p["rows"] for p in prepared)
@@ -220,11 +222,18 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
             "timings_s": timings,
             "reused": {"files": sum(bool(p["cached"]) for p in prepared), "buckets": sum(bool(b["cached"]) for b in bucket_results)},
         }
+        reduce_dir = cache / "reduce" / hashlib.sha1("|".join(bucket_dirs).encode()).hexdigest()[:20]
+        red = ray.remote(tasks.coaction_reduce).options(**opts)
+        reduced = [str(reduce_dir / f"p={k}.parquet") for k in range(n_buckets)]
+        _run_stage("co-action", [red.remote(bucket_dirs, k, reduced[k], params.assemble.coaction_min_count)
+                                 for k in range(n_buckets)], progress, timings)
         with home.snapshots.publish(manifest) as staging:
             asm = ray.remote(assemble).options(num_cpus=1)
-            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts, params.accounts_table)], progress, timings)[0]
+            counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts, params.accounts_table,
+                                                        [r for r in reduced if Path(r).is_file()])], progress, timings)[0]
             manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
             _write_log_labels(prepared_dirs, staging)
+        shutil.rmtree(reduce_dir, ignore_errors=True)
         _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))
         timings["total"] = round(time.perf_counter() - t_start, 3)
         return manifest

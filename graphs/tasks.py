@@ -19,7 +19,8 @@ Prepared file directory (one per input file)::
 Bucket directory (one per bucket and set of inputs)::
 
     features.parquet edges.parquet device.parquet ip.parquet text.parquet
-    coaction.parquet quarantine.parquet (cross-file duplicate event ids)
+    coaction/p=<k>.parquet    co-action pair counts, split by hash of src
+    quarantine.parquet        cross-file duplicate event ids
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def _read_parts(prepared: list[str], kind: str, bucket: int) -> list[Path]:
     return [p for d in prepared if (p := Path(d) / kind / f"b={bucket}.parquet").is_file()]
 
 
-def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int, max_actors: int) -> dict[str, Any]:
+def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int, max_actors: int,
+                      n_parts: int = 16) -> dict[str, Any]:
     """Features, direct edges, infrastructure usage and co-action pairs of one bucket.
 
     The actor side reads this bucket's events from every prepared file; cross-file duplicate
@@ -175,6 +177,7 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
         out: This bucket's output directory (skipped when already complete).
         window_s: Co-action window Δ in seconds.
         max_actors: Cap on actors per (target, window).
+        n_parts: Co-action pairs are split into this many parts by hash of ``src``.
     """
     final = Path(out)
     if (summary := done(final)) is not None:
@@ -201,6 +204,38 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
     slim = pl.read_parquet(target_files) if target_files else pl.DataFrame(
         schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
     pairs = relations.coaction_pairs(slim, window_s, max_actors)
-    pairs.write_parquet(root / "coaction.parquet")
+    # Split by hash of src so one reduce task per part sums a pair's counts over all buckets.
+    (root / "coaction").mkdir()
+    parts = pairs.with_columns(_bucket(pl.col("src"), n_parts).alias("_p"))
+    for (k,), part in parts.partition_by("_p", as_dict=True).items():
+        part.drop("_p").write_parquet(root / "coaction" / f"p={k}.parquet")
     summary = {"bucket": bucket, "accounts": n_accounts, "duplicates": n_dup, "coaction_pairs": pairs.height}
     return {**_finish(root, final, summary), "cached": False}
+
+
+def coaction_reduce(buckets: list[str], part: int, out: str, min_count: int) -> dict[str, Any]:
+    """Sum one part of the co-action pair counts over all buckets and keep repeated pairs.
+
+    A target lives in one bucket, so a pair's episodes in different buckets are disjoint and
+    its total is the sum; every row of a pair is in the same part (hash of ``src``), so memory
+    per task is about 1/parts of all pairs, however skewed the targets.
+
+    Args:
+        buckets: The build's bucket directories.
+        part: Which part.
+        out: Output Parquet file.
+        min_count: Pairs with fewer episodes are dropped (a single coincidence is organic).
+    """
+    files = [p for d in buckets if (p := Path(d) / "coaction" / f"p={part}.parquet").is_file()]
+    if not files:
+        return {"part": part, "pairs": 0}
+    reduced = (
+        pl.scan_parquet(files)
+        .group_by("src", "dst")
+        .agg(pl.col("count").sum(), pl.col("first_ts").min(), pl.col("last_ts").max())
+        .filter(pl.col("count") >= min_count)
+        .collect()
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    reduced.write_parquet(out)
+    return {"part": part, "pairs": reduced.height}
