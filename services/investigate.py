@@ -186,6 +186,16 @@ def _check_limit(limit: int) -> None:
         raise ConfigError(f"--limit must be at least 1, got {limit}")
 
 
+def _account_rows(driver: neo4j.Driver, query: CypherQuery, account_id: str, limit: int,
+                  database: str | None) -> list[dict[str, Any]]:
+    """Rows of a per-account query; an empty answer for an account Neo4j lacks is NotFoundError."""
+    _check_limit(limit)
+    rows = run_query(driver, query, {"account_id": account_id, "limit": limit}, database=database)
+    if not rows:
+        _require_account(driver, account_id, database)
+    return rows
+
+
 def shared_device_accounts(driver: neo4j.Driver, account_id: str, *, limit: int = 50,
                            database: str | None = None) -> list[dict[str, Any]]:
     """Accounts sharing a device with ``account_id``, riskiest first.
@@ -196,11 +206,7 @@ def shared_device_accounts(driver: neo4j.Driver, account_id: str, *, limit: int 
     Raises:
         NotFoundError: The account is not in Neo4j.
     """
-    _check_limit(limit)
-    rows = run_query(driver, SHARED_DEVICE_ACCOUNTS, {"account_id": account_id, "limit": limit}, database=database)
-    if not rows:
-        _require_account(driver, account_id, database)
-    return rows
+    return _account_rows(driver, SHARED_DEVICE_ACCOUNTS, account_id, limit, database)
 
 
 def shared_infra(driver: neo4j.Driver, account_id: str, *, limit: int = 50,
@@ -213,11 +219,7 @@ def shared_infra(driver: neo4j.Driver, account_id: str, *, limit: int = 50,
     Raises:
         NotFoundError: The account is not in Neo4j.
     """
-    _check_limit(limit)
-    rows = run_query(driver, SHARED_INFRA, {"account_id": account_id, "limit": limit}, database=database)
-    if not rows:
-        _require_account(driver, account_id, database)
-    return rows
+    return _account_rows(driver, SHARED_INFRA, account_id, limit, database)
 
 
 def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
