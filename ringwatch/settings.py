@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     grpc_host: str = Field(default="127.0.0.1", description="Serve on loopback unless asked: scores are sensitive.")
     grpc_port: int = Field(default=50051, ge=0, le=65535, description="The conventional gRPC port; 0 picks a free one.")
     grpc_token: str | None = Field(default=None, description="Bearer token required by the gRPC server when set.")
+    grpc_edge: bool = Field(
+        default=False, description="Serve through the Go edge (edge/): lookups at Go speed, Python answers the rest behind it."
+    )
+    edge_binary: Path = Field(
+        default=_CHECKOUT / "edge" / "bin" / "ringwatch-edge", description="Where scripts/bootstrap builds the Go edge."
+    )
     neo4j_uri: str | None = Field(
         default=None,
         validation_alias=AliasChoices("RINGWATCH_NEO4J_URI", "NEO4J_URI"),

@@ -408,6 +408,7 @@ def serve_from_settings(
     metrics_port: int | None = None,
     options: ServerOptions | None = None,
     workers: int = 1,
+    edge: bool = False,
     on_ready: Callable[[int, int | None], None] | None = None,
 ) -> None:
     """Serve the current scores of ``settings.home`` in the foreground (``ringwatch serve``).
@@ -422,12 +423,17 @@ def serve_from_settings(
             ``metrics_port + i``).
         options: Auth, TLS, limits (token defaults to ``settings.grpc_token``).
         workers: Processes sharing the port with ``SO_REUSEPORT`` (1 = this process serves).
+        edge: Serve through the Go edge (``settings.edge_binary``, see :mod:`services.edge`),
+            with this process as its loopback backend.
         on_ready: Called with ``(port, metrics_port)`` once listening.
 
     Raises:
         NotFoundError: No scores published.
+        ConfigError: ``edge`` with ``workers > 1``, or the edge is not built.
         ServiceError: A server is already recorded as running, or the port cannot be bound.
     """
+    if edge and workers > 1:
+        raise ConfigError("--edge and --workers do not mix: the edge uses every core itself")
     host = host or settings.grpc_host
     port = settings.grpc_port if port is None else port
     options = options or ServerOptions(token=settings.grpc_token)
@@ -443,7 +449,7 @@ def serve_from_settings(
     def record(bound_port: int, bound_metrics: int | None) -> None:
         state = {
             "pid": os.getpid(), "host": host, "port": bound_port, "metrics_port": bound_metrics,
-            "tls": options.tls_cert is not None, "workers": workers,
+            "tls": options.tls_cert is not None, "workers": workers, "edge": edge,
             "tls_cert": str(options.tls_cert) if options.tls_cert else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "score_version": store.current.info.score_version if store.current else None,
@@ -453,7 +459,12 @@ def serve_from_settings(
             on_ready(bound_port, bound_metrics)
 
     try:
-        if workers <= 1:
+        if edge:
+            from services.edge import run_edge
+
+            metrics_address = f"{_bracket(host)}:{metrics_port}" if metrics_port is not None else None
+            run_edge(f"{_bracket(host)}:{port}", store, settings.edge_binary, options, metrics_address=metrics_address, on_ready=record)
+        elif workers <= 1:
             run_server(f"{_bracket(host)}:{port}", store, options, metrics_port=metrics_port, on_ready=record)
         else:
             _supervise(settings, host, port, options, workers, metrics_port, record)
@@ -534,6 +545,7 @@ def start_background(
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
     workers: int = 1,
+    edge: bool | None = None,
     timeout_s: float = 90.0,
 ) -> int:
     """Start ``ringwatch serve`` detached and wait until health says SERVING.
@@ -549,6 +561,7 @@ def start_background(
         tls_cert: PEM certificate (with ``tls_key``) to serve TLS.
         tls_key: PEM key.
         workers: Server processes sharing the port.
+        edge: Serve through the Go edge (default ``settings.grpc_edge``).
         timeout_s: How long to wait for SERVING.
 
     Returns:
@@ -572,6 +585,11 @@ def start_background(
     cmd = [sys.executable, "-c", "from ringwatch.cli import main; main()", "serve", "--host", host, "--port", str(port), "--workers", str(workers)]
     if metrics_port is not None:
         cmd += ["--metrics-port", str(metrics_port)]
+    if settings.grpc_edge if edge is None else edge:
+        from services.edge import require_binary
+
+        require_binary(settings.edge_binary)
+        cmd += ["--edge"]
     if tls_cert is not None and tls_key is not None:
         cmd += ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]
     env = {**os.environ, "RINGWATCH_HOME": str(settings.home)}

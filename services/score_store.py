@@ -11,6 +11,8 @@ load (O(1) lookups; batch lookups run in one C-level ``map``).
 verifies a newly published version against its manifest checksums, loads it fully, and only
 then replaces one reference. Requests that already hold the old snapshot finish on it. A
 corrupt or partial version is refused (logged, remembered) and the old one keeps serving.
+With a cache directory, each successful swap also replaces :data:`POINTER_FILE` there
+atomically; the Go edge (``edge/``) follows it to map the same verified ``.npy`` columns.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import pyarrow.parquet as pq
 
 from ringwatch.errors import IntegrityError, NotFoundError, RingwatchError
 from ringwatch.types import RISK_LEVELS, SCORES_TABLE
-from ringwatch.versions import VersionedDir
+from ringwatch.versions import VersionedDir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,10 @@ MAX_ID_CHARS = 128
 
 _CACHE_FORMAT = 1
 """Bump when the cache layout changes so stale caches are rebuilt, not misread."""
+
+POINTER_FILE = "SERVING.json"
+"""Written into the cache root after every successful load: the cache directory holding the
+served set's verified columns and its versions (what the Go edge follows)."""
 
 
 def is_valid_id(account_id: object) -> bool:
@@ -269,8 +275,11 @@ class ScoreSnapshot:
         reasons: StringColumn,
         rings: dict[str, RingRecord] | None = None,
         explanations: _Explanations | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.info = info
+        self.cache_dir = cache_dir
+        """The directory of the memory-mapped ``.npy`` columns (``None`` when loaded in memory)."""
         self._index = _KeyIndex(ids)
         self.ids = ids
         self.risk = risk
@@ -410,12 +419,16 @@ def _arrays_from_table(table: pa.Table) -> dict[str, np.ndarray]:
     }
 
 
+def _cache_dir(version_dir: Path, manifest: dict[str, Any], cache_root: Path) -> Path:
+    digest = manifest.get("files", {}).get(SCORES_TABLE, {}).get("sha256", "nodigest")[:16]
+    return cache_root / f"{version_dir.name}-{digest}-f{_CACHE_FORMAT}"
+
+
 def _load_or_build_arrays(version_dir: Path, manifest: dict[str, Any], cache_root: Path | None) -> dict[str, np.ndarray]:
     """Columnar arrays of ``scores.parquet``, from the ``.npy`` cache when it exists."""
     if cache_root is None:
         return _arrays_from_table(_read_scores_table(version_dir / SCORES_TABLE))
-    digest = manifest.get("files", {}).get(SCORES_TABLE, {}).get("sha256", "nodigest")[:16]
-    cache = cache_root / f"{version_dir.name}-{digest}-f{_CACHE_FORMAT}"
+    cache = _cache_dir(version_dir, manifest, cache_root)
     names = ("ids", "risk", "level", "ring_offsets", "ring_data", "reasons_offsets", "reasons_data")
     if not all((cache / f"{n}.npy").is_file() for n in names):
         arrays = _arrays_from_table(_read_scores_table(version_dir / SCORES_TABLE))
@@ -514,6 +527,7 @@ def load_snapshot(scores: VersionedDir, version: str | None = None, cache_root: 
         reasons=StringColumn(arrays["reasons_offsets"], arrays["reasons_data"]),
         rings=_load_rings(version_dir / RINGS_TABLE),
         explanations=_load_explanations(version_dir / EXPLANATIONS_TABLE),
+        cache_dir=_cache_dir(version_dir, manifest, cache_root) if cache_root is not None else None,
     )
 
 
@@ -603,6 +617,7 @@ class ScoreStore:
                 log.error("refusing score set %s, still serving %s: %s", wanted, serving or "nothing", exc)
                 return False
             old, self._current = self._current, fresh
+            self._write_pointer(fresh)
             self._refused = None
             self.last_error = None
             log.info(
@@ -617,6 +632,24 @@ class ScoreStore:
             except Exception:  # a subscriber's failure must not stop serving
                 log.exception("score swap listener failed")
         return True
+
+    @property
+    def pointer_path(self) -> Path | None:
+        """The pointer file naming the served set's cache directory (``None`` without a cache)."""
+        return self.cache_root / POINTER_FILE if self.cache_root is not None else None
+
+    def _write_pointer(self, snapshot: ScoreSnapshot) -> None:
+        if self.pointer_path is None or snapshot.cache_dir is None:
+            return
+        info = snapshot.info
+        write_atomic(self.pointer_path, json.dumps({
+            "cache_dir": str(snapshot.cache_dir.resolve()),
+            "score_version": info.score_version,
+            "model_version": info.model_version,
+            "snapshot_version": info.snapshot_version,
+            "scored_at": info.scored_at.isoformat() if info.scored_at is not None else None,
+            "accounts": info.accounts,
+        }, indent=2))
 
     def _prune_cache(self) -> None:
         if self.cache_root is None or not self.cache_root.is_dir():

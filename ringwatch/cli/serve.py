@@ -23,6 +23,9 @@ def register(app: typer.Typer) -> None:
         tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate chain; with --tls-key serves TLS only.")] = None,
         tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key for --tls-cert.")] = None,
         workers: Annotated[int, typer.Option(min=1, help="Processes sharing the port with SO_REUSEPORT (use every core).")] = 1,
+        edge: Annotated[Optional[bool], typer.Option(
+            "--edge/--no-edge", help="Serve through the Go edge (edge/; default: RINGWATCH_GRPC_EDGE); Python runs behind it."
+        )] = None,
         detach: Annotated[bool, typer.Option("--detach", help="Run in the background; wait until SERVING and print the port.")] = False,
         stop: Annotated[bool, typer.Option("--stop", help="Stop the background server.")] = False,
         status: Annotated[bool, typer.Option("--status", help="Show whether a server runs, and where.")] = False,
@@ -39,6 +42,7 @@ def register(app: typer.Typer) -> None:
         )
 
         cfg = settings()
+        use_edge = cfg.grpc_edge if edge is None else edge
         if stop:
             stopped = stop_background(cfg)
             if json_out:
@@ -61,7 +65,8 @@ def register(app: typer.Typer) -> None:
             return
         if detach:
             bound = start_background(
-                cfg, port, host=host, metrics_port=metrics_port, token=token, tls_cert=tls_cert, tls_key=tls_key, workers=workers
+                cfg, port, host=host, metrics_port=metrics_port, token=token, tls_cert=tls_cert, tls_key=tls_key, workers=workers,
+                edge=use_edge,
             )
             if json_out:
                 emit_json({"port": bound, "host": host or cfg.grpc_host})
@@ -73,7 +78,8 @@ def register(app: typer.Typer) -> None:
         options = ServerOptions(token=token if token is not None else cfg.grpc_token, tls_cert=tls_cert, tls_key=tls_key)
 
         def ready(bound: int, bound_metrics: int | None) -> None:
-            console.print(f"risk server listening on {host or cfg.grpc_host}:{bound}"
+            console.print(f"risk server{' (Go edge)' if use_edge else ''} listening on {host or cfg.grpc_host}:{bound}"
                           + (f", metrics on :{bound_metrics}/metrics" if bound_metrics is not None else ""))
 
-        serve_from_settings(cfg, host=host, port=port, metrics_port=metrics_port, options=options, workers=workers, on_ready=ready)
+        serve_from_settings(cfg, host=host, port=port, metrics_port=metrics_port, options=options, workers=workers,
+                            edge=use_edge, on_ready=ready)
