@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -159,18 +160,24 @@ func (s *Service) BatchGetRiskScores(ctx context.Context, req *ringwatchv1.Batch
 
 // ExplainRiskScore is forwarded to the Python backend.
 func (s *Service) ExplainRiskScore(ctx context.Context, req *ringwatchv1.ExplainRiskScoreRequest) (*ringwatchv1.ExplainRiskScoreResponse, error) {
-	return s.backend.ExplainRiskScore(forwardContext(ctx), req)
+	ctx, cancel := forwardContext(ctx)
+	defer cancel()
+	return s.backend.ExplainRiskScore(ctx, req)
 }
 
 // GetRing is forwarded to the Python backend.
 func (s *Service) GetRing(ctx context.Context, req *ringwatchv1.GetRingRequest) (*ringwatchv1.GetRingResponse, error) {
-	return s.backend.GetRing(forwardContext(ctx), req)
+	ctx, cancel := forwardContext(ctx)
+	defer cancel()
+	return s.backend.GetRing(ctx, req)
 }
 
 // WatchRiskScores relays the Python backend's stream until either side ends it; the caller's
 // cancellation or deadline cancels the backend stream too.
 func (s *Service) WatchRiskScores(req *ringwatchv1.WatchRiskScoresRequest, stream grpc.ServerStreamingServer[ringwatchv1.RiskLevelChange]) error {
-	upstream, err := s.backend.WatchRiskScores(forwardContext(stream.Context()), req)
+	ctx, cancel := forwardContext(stream.Context())
+	defer cancel()
+	upstream, err := s.backend.WatchRiskScores(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -188,9 +195,15 @@ func (s *Service) WatchRiskScores(req *ringwatchv1.WatchRiskScoresRequest, strea
 	}
 }
 
-// forwardContext carries the caller's metadata (authorization included) to the backend; the
-// deadline and cancellation come with ctx itself. Transport headers are left to gRPC.
-func forwardContext(ctx context.Context) context.Context {
+// deadlineMargin is how long before the caller's deadline a forwarded call is ended. grpc-go's
+// transport resets a stream (RST_STREAM CANCEL) the moment its deadline passes, which a client
+// can see as CANCELLED; ending the backend call a little earlier lets the edge answer with the
+// backend's DEADLINE_EXCEEDED status first, as the Python service does.
+const deadlineMargin = 10 * time.Millisecond
+
+// forwardContext carries the caller's metadata (authorization included), cancellation and
+// deadline (less deadlineMargin) to the backend. Transport headers are left to gRPC.
+func forwardContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	in, _ := metadata.FromIncomingContext(ctx)
 	out := metadata.MD{}
 	for key, values := range in {
@@ -200,7 +213,11 @@ func forwardContext(ctx context.Context) context.Context {
 		}
 		out[key] = values
 	}
-	return metadata.NewOutgoingContext(ctx, out)
+	ctx = metadata.NewOutgoingContext(ctx, out)
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 2*deadlineMargin {
+		return context.WithDeadline(ctx, deadline.Add(-deadlineMargin))
+	}
+	return context.WithCancel(ctx)
 }
 
 func malformed(what, id string) error {
