@@ -14,14 +14,20 @@ machine's cores):
 
 Single lookups use ``ghz`` when found (``go install github.com/bojand/ghz/cmd/ghz@latest``;
 through server reflection, one fixed account id, ``--connections`` = ``--workers``): a Go
-client costs the shared cores far less than a Python one. ``--no-ghz`` runs them from a
-grpc.aio client in this process instead. Every run records the 1-minute load average, because
-on a shared machine the numbers mean little without it. ``--server sync`` benchmarks the
-thread-pool grpcio server over the same answer functions (Python client only).
+client costs the shared cores far less than a Python one. Batches are also run from Go
+clients, because a Python client cannot offer more than a few thousand calls a second:
+``edge/bin/ringwatch-load`` (``batches_go``; built by ``./scripts/bootstrap``; generated types,
+the lean caller) and ghz (``batches_ghz``; reproducible through reflection, but decoding
+answers into dynamic messages costs it more CPU than the server spends). Both replay 16
+pre-serialised batches of random ids round robin, 8 in flight over 2 connections. ``--no-ghz`` runs single lookups from a grpc.aio client in this process instead. Every
+run records the 1-minute load average, because on a shared machine the numbers mean little
+without it. ``--server sync`` benchmarks the thread-pool grpcio server over the same answer
+functions (Python client only). ``--edge`` benchmarks the Go edge (``ringwatch serve --edge``,
+started by the same launcher as the Python server; ``./scripts/bootstrap`` builds it).
 
 Usage:
     .venv/bin/python scripts/bench_service.py [--accounts 1000000] [--duration 10] [--workers 1]
-        [--channels 2] [--batch-in-flight 4] [--no-ghz] [--server aio|sync] [--json results.json]
+        [--channels 2] [--batch-in-flight 4] [--no-ghz] [--server aio|sync] [--edge] [--json results.json]
 """
 
 from __future__ import annotations
@@ -188,21 +194,70 @@ async def batch_loop(target: str, ids: list[str], in_flight: int, duration: floa
             **pct(lat), "ids_per_s": round(len(lat) * batch / elapsed)}
 
 
-def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | None, concurrency: int, connections: int = 1) -> dict:
-    data = json.dumps({"account_id": ids[123_456 % len(ids)]})
-    total = int(duration * (rate or 2000))  # a count, not -z: -z cancels the calls in flight at the end
-    cmd = [ghz, "--insecure", "--call", "ringwatch.v1.RiskService/GetRiskScore", "-d", data, "-n", str(total),
-           "-c", str(concurrency), "--connections", str(min(connections, concurrency)), "-O", "json", target]
-    if rate:
-        cmd[1:1] = ["--rps", str(rate)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | None, concurrency: int, connections: int = 1,
+            *, batch: int = 0, expected_qps: int = 2000) -> dict:
+    """One ghz run: single lookups of one fixed id, or (``batch``) batches of random ids.
+
+    The count of calls is ``duration * (rate or expected_qps)`` (a count, not ``-z``: ``-z``
+    cancels the calls in flight at the end, which shows as errors).
+    """
+    total = int(duration * (rate or expected_qps))
+    cmd = [ghz, "--insecure", "-n", str(total), "-c", str(concurrency), "--connections", str(min(connections, concurrency)),
+           "-O", "json", target]
+    with tempfile.TemporaryDirectory() as tmp:
+        if batch:  # count-prefixed binary messages: ghz sends them round robin, no per-call JSON work
+            data_file = Path(tmp) / "batches.bin"
+            write_batches(data_file, ids, batch)
+            cmd[1:1] = ["--call", "ringwatch.v1.RiskService/BatchGetRiskScores", "--binary-file", str(data_file)]
+        else:
+            cmd[1:1] = ["--call", "ringwatch.v1.RiskService/GetRiskScore", "-d", json.dumps({"account_id": ids[123_456 % len(ids)]})]
+        if rate:
+            cmd[1:1] = ["--rps", str(rate)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration * 3 + 60)
     if out.returncode not in (0, 1) or not out.stdout.strip():
         return {"error": out.stderr.strip()[-300:]}
     report = json.loads(out.stdout)
     lat = {d["percentage"]: d["latency"] / 1e6 for d in report.get("latencyDistribution") or []}
     errors = sum(v for k, v in (report.get("statusCodeDistribution") or {}).items() if k != "OK")
-    return {"rps": rate, "concurrency": concurrency, "connections": min(connections, concurrency), "qps": round(report["rps"], 1), "errors": errors,
-            "p50_ms": round(lat.get(50, float("nan")), 3), "p99_ms": round(lat.get(99, float("nan")), 3)}
+    result = {"rps": rate, "concurrency": concurrency, "connections": min(connections, concurrency), "qps": round(report["rps"], 1),
+              "errors": errors, "p50_ms": round(lat.get(50, float("nan")), 3), "p99_ms": round(lat.get(99, float("nan")), 3)}
+    if batch:
+        result = {"batch": batch, **result, "ids_per_s": round(report["rps"] * batch)}
+    return result
+
+
+def write_batches(path: Path, ids: list[str], batch: int, count: int = 16) -> None:
+    """``count`` serialised batches of random ids, each behind its varint length (what ghz's
+    ``--binary-file`` and ``ringwatch-load -requests`` read)."""
+    rng = np.random.default_rng(3)
+    with path.open("wb") as fh:
+        for _ in range(count):
+            msg = risk_pb2.BatchGetRiskScoresRequest(account_ids=[ids[i] for i in rng.integers(0, len(ids), batch)]).SerializeToString()
+            fh.write(_varint(len(msg)) + msg)
+
+
+def run_load(binary: Path, target: str, ids: list[str], duration: float, batch: int, concurrency: int, connections: int) -> dict:
+    """Batches from the lean Go client (``ringwatch-load``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        requests = Path(tmp) / "batches.bin"
+        write_batches(requests, ids, batch)
+        out = subprocess.run([str(binary), "-target", target, "-method", "batch", "-requests", str(requests), "-c", str(concurrency),
+                              "-connections", str(connections), "-duration", f"{duration}s"],
+                             capture_output=True, text=True, timeout=duration + 60)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip()[-300:]}
+    r = json.loads(out.stdout)
+    return {"batch": batch, "in_flight": concurrency, "connections": connections, "qps": round(r["qps"], 1), "errors": r["errors"],
+            "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"], "ids_per_s": round(r["qps"] * batch)}
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def start_sync_server(home: Path) -> tuple[grpc.Server, int]:
@@ -234,12 +289,15 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=3000, help="open-loop offered QPS")
     parser.add_argument("--workers", type=int, default=1, help="server processes (SO_REUSEPORT)")
     parser.add_argument("--server", choices=("aio", "sync"), default="aio")
+    parser.add_argument("--edge", action="store_true", help="benchmark the Go edge in front of the aio server (ringwatch serve --edge)")
     parser.add_argument("--home", type=Path, default=REPO / ".ringwatch-bench", help="where the 1M-account score set is kept")
     parser.add_argument("--no-ghz", action="store_true", help="single lookups from a grpc.aio client in this process")
     parser.add_argument("--channels", type=int, default=2, help="connections the batch client spreads over")
     parser.add_argument("--batch-in-flight", type=int, default=4, help="batch requests in flight")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    if args.edge and (args.server != "aio" or args.workers != 1):
+        parser.error("--edge runs the aio server behind the edge, with one worker")
 
     t0 = time.perf_counter()
     ids = make_scores(args.home, args.accounts)
@@ -253,10 +311,10 @@ def main() -> None:
 
         stop_background(settings)
         t0 = time.perf_counter()
-        port = start_background(settings, 0, workers=args.workers)
+        port = start_background(settings, 0, workers=args.workers, edge=args.edge)
         print(f"server up (SERVING) in {time.perf_counter() - t0:.1f}s on port {port}", file=sys.stderr)
     target = f"127.0.0.1:{port}"
-    results: dict = {"accounts": len(ids), "server": args.server, "workers": args.workers, "cpus": os.cpu_count(),
+    results: dict = {"accounts": len(ids), "server": "edge" if args.edge else args.server, "workers": args.workers, "cpus": os.cpu_count(),
                      "duration_s": args.duration}
     ghz = shutil.which("ghz") or str(Path.home() / "go" / "bin" / "ghz")
     use_ghz = not args.no_ghz and Path(ghz).exists() and args.server == "aio"
@@ -283,6 +341,19 @@ def main() -> None:
             r = stamp(asyncio.run(batch_loop(target, ids, args.batch_in_flight, args.duration, size, args.channels)))
             results["batches"].append(r)
             print("batch", r, file=sys.stderr)
+        load_client = REPO / "edge" / "bin" / "ringwatch-load"
+        if load_client.is_file():
+            results["batches_go"] = []
+            for size in (100, 1000):
+                r = stamp(run_load(load_client, target, ids, args.duration, size, 8, 2))
+                results["batches_go"].append(r)
+                print("batch (ringwatch-load)", r, file=sys.stderr)
+        if use_ghz:
+            results["batches_ghz"] = []
+            for size in (100, 1000):
+                r = stamp(run_ghz(ghz, target, ids, args.duration, None, 8, 2, batch=size, expected_qps=2_000_000 // size))
+                results["batches_ghz"].append(r)
+                print("batch (ghz)", r, file=sys.stderr)
     finally:
         if sync_server is not None:
             sync_server.stop(0)
