@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import neo4j
@@ -58,12 +59,12 @@ def test_export_counts_and_idempotence(neo4j_driver: neo4j.Driver, data_home: Pa
 
     rec = neo4j_driver.execute_query(
         "MATCH (a:Account {id: $id}) RETURN a.risk AS risk, a.level AS level, a.ring_id AS ring, "
-        "a.reasons AS reasons, a.first_ts AS first, a.out_degree AS deg", {"id": "a1"},
+        "a.reasons AS reasons, a.first_ms AS first, a.out_degree AS deg", {"id": "a1"},
     ).records[0]
     assert rec["level"] == "CRITICAL" and rec["ring"] == "R1"
     assert rec["risk"] == pytest.approx(0.97, abs=1e-6)
     assert rec["reasons"] == ["shares a device with ring R1"]
-    assert rec["first"].year == 2025
+    assert datetime.fromtimestamp(rec["first"] / 1000, timezone.utc).year == 2025
     assert rec["deg"] == 0.0
     ring = neo4j_driver.execute_query("MATCH (g:Ring {id: 'R1'})<-[:MEMBER_OF]-(a) RETURN g.size AS size, count(a) AS n").records[0]
     assert (ring["size"], ring["n"]) == (3, 3)

@@ -1,10 +1,16 @@
 package ringwatch.neo4j;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 
 import java.time.Duration;
 
@@ -25,10 +31,17 @@ import org.neo4j.graphdb.GraphDatabaseService;
  * would show it). Authentication is always on. The launcher prints {@code READY <uri>} once
  * Bolt accepts connections and the password is in force, or {@code FAILED <reason>} and
  * exits 1. SIGTERM (or SIGINT) runs a shutdown hook that checkpoints and closes the store.
+ *
+ * <p>Store swap without a JVM restart: when a file {@code swap.request} appears in HOME holding
+ * the path of a staging home built by {@code neo4j-admin database import full}, the launcher
+ * prints {@code SWAPPING}, shuts the DBMS down, replaces the {@code neo4j} database's store and
+ * transaction logs with the staged ones, deletes the request, starts the DBMS again in this JVM
+ * (classes loaded and compiled already: seconds, not a cold start) and prints {@code READY} again.
  */
 public final class Launcher {
 
     private static final String ADMIN_USER = "neo4j";
+    private static final String DATABASE = "neo4j";
     private static final String SAME_PASSWORD = "Old password and new password cannot be the same";
 
     private Launcher() {}
@@ -44,21 +57,9 @@ public final class Launcher {
         String password = Files.readString(Path.of(args[3]), StandardCharsets.UTF_8).strip();
         long pagecacheBytes = Long.parseLong(args[4]) * 1024L * 1024L;
 
-        DatabaseManagementService dbms;
+        AtomicReference<DatabaseManagementService> dbms = new AtomicReference<>();
         try {
-            dbms = new DatabaseManagementServiceBuilder(home)
-                    .setConfig(BoltConnector.enabled, true)
-                    .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
-                    .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
-                    .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
-                    .setConfig(GraphDatabaseSettings.auth_enabled, true)
-                    .setConfig(GraphDatabaseSettings.pagecache_memory, pagecacheBytes)
-                    .setConfig(GraphDatabaseSettings.keep_logical_logs, "2 files")
-                    // A local tool: no usage reports, and no 2 x 5 s grace period on stop.
-                    .setConfig(GraphDatabaseSettings.udc_enabled, false)
-                    .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1))
-                    .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
-                    .build();
+            dbms.set(build(home, host, port, pagecacheBytes));
         } catch (Exception e) {
             System.out.println("FAILED " + rootMessage(e));
             System.out.flush();
@@ -70,14 +71,20 @@ public final class Launcher {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.out.println("STOPPING");
             System.out.flush();
-            dbms.shutdown();
+            synchronized (dbms) {
+                try {
+                    dbms.get().shutdown();
+                } catch (RuntimeException e) {
+                    System.out.println("shutdown: " + rootMessage(e));
+                }
+            }
             System.out.println("STOPPED");
             System.out.flush();
             stopped.countDown();
         }, "ringwatch-neo4j-shutdown"));
 
         try {
-            setPassword(dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), password);
+            setPassword(dbms.get().database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME), password);
         } catch (Exception e) {
             System.out.println("FAILED could not set the neo4j password: " + rootMessage(e));
             System.out.flush();
@@ -86,7 +93,66 @@ public final class Launcher {
 
         System.out.println("READY bolt://" + host + ":" + port);
         System.out.flush();
-        stopped.await();
+        Path request = home.resolve("swap.request");
+        while (!stopped.await(100, TimeUnit.MILLISECONDS)) {
+            if (!Files.isRegularFile(request)) {
+                continue;
+            }
+            String failure = null;
+            synchronized (dbms) {
+                try {
+                    Path staging = Path.of(Files.readString(request, StandardCharsets.UTF_8).strip());
+                    System.out.println("SWAPPING " + staging);
+                    System.out.flush();
+                    dbms.get().shutdown();
+                    for (String kind : new String[] {"databases", "transactions"}) {
+                        Path live = home.resolve("data").resolve(kind).resolve(DATABASE);
+                        deleteTree(live);
+                        Files.createDirectories(live.getParent());
+                        Files.move(staging.resolve("data").resolve(kind).resolve(DATABASE), live, StandardCopyOption.ATOMIC_MOVE);
+                    }
+                    Files.delete(request);
+                    dbms.set(build(home, host, port, pagecacheBytes));
+                } catch (Exception e) {
+                    failure = rootMessage(e);
+                }
+            }
+            if (failure != null) {
+                // Outside the lock: exit runs the shutdown hook, which takes it.
+                System.out.println("FAILED store swap: " + failure);
+                System.out.flush();
+                System.exit(1);
+            }
+            System.out.println("READY bolt://" + host + ":" + port);
+            System.out.flush();
+        }
+    }
+
+    private static DatabaseManagementService build(Path home, String host, int port, long pagecacheBytes) {
+        return new DatabaseManagementServiceBuilder(home)
+                .setConfig(BoltConnector.enabled, true)
+                .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
+                .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
+                .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
+                .setConfig(GraphDatabaseSettings.auth_enabled, true)
+                .setConfig(GraphDatabaseSettings.pagecache_memory, pagecacheBytes)
+                .setConfig(GraphDatabaseSettings.keep_logical_logs, "2 files")
+                // A local tool: no usage reports, and no 2 x 5 s grace period on stop.
+                .setConfig(GraphDatabaseSettings.udc_enabled, false)
+                .setConfig(BoltConnectorInternalSettings.thread_pool_shutdown_wait_time, Duration.ofSeconds(1))
+                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofSeconds(1))
+                .build();
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                Files.delete(p);
+            }
+        }
     }
 
     /** Make {@code password} the admin user's password (idempotent; no change required at login). */
