@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -66,7 +66,7 @@ func (i Info) Age(now time.Time) time.Duration {
 // finish on it, even after a hot swap.
 type Set struct {
 	Info        Info
-	rows        map[string]int32
+	rows        *index
 	risk        []float32
 	level       []uint8
 	ringOffsets []int64
@@ -177,9 +177,9 @@ func stringColumn(arrays map[string]*npy.Array, name string, n int) ([]int64, []
 	return offsets, data, nil
 }
 
-// indexIDs decodes the fixed-width UTF-32 ids into one UTF-8 buffer and maps each id to its
-// first row (the Python store answers the first row of a repeated id too).
-func indexIDs(a *npy.Array, n int) (map[string]int32, error) {
+// indexIDs decodes the fixed-width UTF-32 ids into one UTF-8 buffer and indexes it (a repeated
+// id answers its first row, as in the Python store).
+func indexIDs(a *npy.Array, n int) (*index, error) {
 	width, units, err := a.Strings()
 	if err != nil {
 		return nil, err
@@ -187,13 +187,10 @@ func indexIDs(a *npy.Array, n int) (map[string]int32, error) {
 	if a.Shape[0] != n {
 		return nil, fmt.Errorf("%d ids for %d rows", a.Shape[0], n)
 	}
-	if n > 1<<31-1 {
-		return nil, fmt.Errorf("%d rows is more than an edge set holds", n)
-	}
-	var buf strings.Builder
-	buf.Grow(n * min(width, 16))
-	ends := make([]int, n)
+	buf := make([]byte, 0, n*min(width, 16))
+	ends := make([]uint32, n)
 	for row := range n {
+		start := len(buf)
 		for _, u := range units[row*width : (row+1)*width] {
 			if u == 0 {
 				break
@@ -201,36 +198,24 @@ func indexIDs(a *npy.Array, n int) (map[string]int32, error) {
 			if !utf8.ValidRune(rune(u)) {
 				return nil, fmt.Errorf("row %d holds code point %#x, not a character", row, u)
 			}
-			buf.WriteRune(rune(u))
+			buf = utf8.AppendRune(buf, rune(u))
 		}
-		ends[row] = buf.Len()
-	}
-	all := buf.String()
-	rows := make(map[string]int32, n)
-	start := 0
-	for row, end := range ends {
-		id := all[start:end]
-		start = end
-		if id == "" {
+		if len(buf) == start {
 			return nil, fmt.Errorf("row %d has an empty id", row)
 		}
-		if _, seen := rows[id]; !seen {
-			rows[id] = int32(row)
+		if len(buf) > math.MaxUint32 {
+			return nil, fmt.Errorf("ids take more than %d bytes", uint32(math.MaxUint32))
 		}
+		ends[row] = uint32(len(buf))
 	}
-	return rows, nil
+	return newIndex(buf, ends)
 }
 
 // Len is the number of scored accounts.
 func (s *Set) Len() int { return len(s.risk) }
 
 // Find returns the row of id, or -1 when it is not scored.
-func (s *Set) Find(id string) int {
-	if row, ok := s.rows[id]; ok {
-		return int(row)
-	}
-	return -1
-}
+func (s *Set) Find(id string) int { return s.rows.find(id) }
 
 // Risk is the calibrated risk at row.
 func (s *Set) Risk(row int) float32 {

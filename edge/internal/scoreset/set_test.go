@@ -200,3 +200,31 @@ func TestStoreSwapsAndRefuses(t *testing.T) {
 		t.Fatalf("swaps %v", swaps)
 	}
 }
+
+func TestIndexFindsEveryID(t *testing.T) {
+	var buf []byte
+	var ends []uint32
+	for i := range 10_000 {
+		buf = fmt.Appendf(buf, "acct_%d", i*7919%10_000)
+		ends = append(ends, uint32(len(buf)))
+	}
+	buf = append(buf, "acct_5"...) // a repeated id: its first row wins
+	ends = append(ends, uint32(len(buf)))
+	x, err := newIndex(buf, ends)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for row := range 10_000 {
+		if got := x.find(string(x.id(uint32(row)))); got != row {
+			t.Fatalf("row %d found at %d", row, got)
+		}
+	}
+	if first := x.find("acct_5"); first == 10_000 {
+		t.Fatal("the repeated id answered its last row")
+	}
+	for _, id := range []string{"", "acct_", "acct_10000", "acct_5 ", "x"} {
+		if x.find(id) != -1 {
+			t.Errorf("found %q", id)
+		}
+	}
+}
