@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark the synthetic log generator: events/s and peak memory for ~1M and ~10M events.
 
-Each size runs in a fresh child process so peak RSS (``ru_maxrss`` of the process and its
-worker processes) is that run's alone. CPU seconds are reported next to wall time because a
+Each size runs in a fresh child process so peak RSS (``ru_maxrss``; the generator's day
+threads share it) is that run's alone. CPU seconds are reported next to wall time because a
 shared machine's load changes wall time, not the work done.
 
     .venv/bin/python scripts/bench_synth.py            # 1M and 10M
@@ -35,11 +35,10 @@ def _child(accounts: int, days: int) -> None:
         cpu = (c1.user - c0.user) + (c1.system - c0.system) + (c1.children_user - c0.children_user) + (c1.children_system - c0.children_system)
         du = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(tmp) for f in fs)
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"accounts": accounts, "days": days, "events": summary["events"], "seconds": round(wall, 2),
                       "events_per_s": round(summary["events"] / wall), "cpu_seconds": round(cpu, 2),
-                      "events_per_cpu_s": round(summary["events"] / max(cpu, 1e-9)), "workers": summary["workers"],
-                      "peak_rss_mb": round(peak_self), "peak_worker_rss_mb": round(peak_children),
+                      "events_per_cpu_s": round(summary["events"] / max(cpu, 1e-9)), "threads": summary["threads"],
+                      "peak_rss_mb": round(peak_self),
                       "output_mb": round(du / 1e6, 1), "cores": os.cpu_count(),
                       "load_avg_1m": round(os.getloadavg()[0], 2)}))
 
@@ -64,8 +63,8 @@ def main() -> None:
         else:
             print(f"{row['events']:>12,} events ({row['accounts']:,} accounts × {row['days']} days): "
                   f"{row['seconds']:.1f} s wall, {row['events_per_s']:,} events/s "
-                  f"({row['events_per_cpu_s']:,} per CPU-second, {row['workers']} workers); "
-                  f"peak RSS {row['peak_rss_mb']:,} MB main + {row['peak_worker_rss_mb']:,} MB per worker; "
+                  f"({row['events_per_cpu_s']:,} per CPU-second, {row['threads']} threads); "
+                  f"peak RSS {row['peak_rss_mb']:,} MB; "
                   f"{row['output_mb']} MB Parquet; load avg {row['load_avg_1m']} on {row['cores']} cores")
 
 
