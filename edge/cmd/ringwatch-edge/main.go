@@ -27,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -115,6 +116,9 @@ func run(c config, log *slog.Logger) error {
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+		// Reused handler goroutines: a fresh goroutine per call spent ~15% of the edge's CPU
+		// growing its stack (copystack in a profile at 3,000 QPS).
+		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
 		grpc.MaxRecvMsgSize(c.maxRecvBytes),
 		grpc.MaxSendMsgSize(c.maxSendBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
