@@ -462,7 +462,7 @@ def serve_from_settings(
         if edge:
             from services.edge import run_edge
 
-            metrics_address = f"{_bracket(host)}:{metrics_port}" if metrics_port is not None else None
+            metrics_address = f"127.0.0.1:{metrics_port}" if metrics_port is not None else None  # as run_server
             run_edge(f"{_bracket(host)}:{port}", store, settings.edge_binary, options, metrics_address=metrics_address, on_ready=record)
         elif workers <= 1:
             run_server(f"{_bracket(host)}:{port}", store, options, metrics_port=metrics_port, on_ready=record)
