@@ -118,7 +118,9 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
     direct = edges if edges is not None else pl.DataFrame(schema={"relation": pl.String, "src": pl.String, "dst": pl.String,
                                                                    "count": pl.Int64, "first_ts": pl.Datetime("us", "UTC"),
                                                                    "last_ts": pl.Datetime("us", "UTC")})
-    direct = direct.with_columns(pl.col("relation").map_elements(relation_name, return_dtype=pl.String))
+    # Named once per distinct event type, not per edge (map_elements over 7M edges took 10 s).
+    names = {t: relation_name(t) for t in direct["relation"].unique().to_list()}
+    direct = direct.with_columns(pl.col("relation").replace_strict(names, return_dtype=pl.String))
     for (rel,), part in direct.partition_by("relation", as_dict=True).items():
         table = part.drop("relation").sort("src", "dst")
         table.write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
