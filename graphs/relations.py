@@ -63,7 +63,7 @@ def _pairs(cells: pl.DataFrame, group: list[str], member: str) -> pl.DataFrame:
     return left.join(right, on=group, how="inner").filter(pl.col("src") < pl.col("dst"))
 
 
-def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int) -> pl.DataFrame:
+def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_join_rows: int = 20_000_000) -> pl.DataFrame:
     """Co-action pair counts within one target bucket.
 
     The work is done on integer codes (actors and targets are dense-ranked first), so the
@@ -73,6 +73,8 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int) -> pl.Dat
         slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
         window_s: Window length Δ in seconds.
         max_actors: Cap on actors kept per (target, window).
+        max_join_rows: Pair rows one self-join may make; above it the cells are processed in
+            chunks of whole episodes (same result, bounded memory).
 
     Returns:
         ``src, dst, count, first_ts, last_ts`` with ``src < dst``; ``count`` is the number of
@@ -104,13 +106,26 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int) -> pl.Dat
         )
         shifted.append(cells)
     cells = pl.concat(shifted)
-    pairs = (
-        cells.join(cells.select("cell", pl.col("a").alias("b")), on="cell", how="inner")
+    # The self-join makes up to cap² / 2 rows per cell; hub targets (viral videos) have thousands
+    # of full cells. Episodes (target, day) are disjoint between chunks of cells split by episode,
+    # so per-chunk distinct-episode counts add up: memory is bounded by the chunk, not the hub.
+    sizes = cells.group_by("cell").len()["len"].cast(pl.Int64)
+    join_rows = int((sizes * (sizes - 1) // 2).sum())
+    n_chunks = max(1, -(-join_rows // max_join_rows))
+    chunks = [cells] if n_chunks == 1 else [
+        part for _, part in cells.with_columns((pl.col("episode").hash(seed=5) % n_chunks).alias("_k"))
+        .partition_by("_k", as_dict=True).items()
+    ]
+    per_chunk = [
+        chunk.join(chunk.select("cell", pl.col("a").alias("b")), on="cell", how="inner")
         .filter(pl.col("a") < pl.col("b"))
         .group_by("a", "b")
         .agg(pl.col("episode").n_unique().cast(pl.Int64).alias("count"), pl.col("s").min().alias("first"),
              pl.col("s").max().alias("last"))
-    )
+        for chunk in chunks
+    ]
+    pairs = per_chunk[0] if len(per_chunk) == 1 else pl.concat(per_chunk).group_by("a", "b").agg(
+        pl.col("count").sum(), pl.col("first").min(), pl.col("last").max())
     names = actors["actor_id"]
     return pairs.select(
         names.gather(pairs["a"].cast(pl.UInt32)).alias("src"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import polars as pl
 
@@ -53,6 +54,20 @@ def test_coaction_caps_actors_per_window() -> None:
     members = set(pairs["src"]) | set(pairs["dst"])
     assert len(members) <= 20  # 10 per window offset at most
     assert pairs.height <= 2 * 45
+
+
+def test_coaction_chunked_by_episode_equals_one_join() -> None:
+    # A hub target over three days (thousands of pairs) next to a small farm repeating on two targets.
+    rng = random.Random(3)
+    rows = [("hub", day * 86_400 + rng.randrange(0, 86_400), f"u{rng.randrange(300):03d}") for day in range(3) for _ in range(900)]
+    rows += [(t, day * 86_400 + 7_200 + k, f"bot{k}") for t in ("t1", "t2") for day in range(3) for k in range(5)]
+    slim = _slim(rows)
+    whole = coaction_pairs(slim, window_s=300, max_actors=40).sort("src", "dst")
+    chunked = coaction_pairs(slim, window_s=300, max_actors=40, max_join_rows=500).sort("src", "dst")
+    assert whole.height > 1_000
+    assert chunked.equals(whole)
+    bots = whole.filter(pl.col("src").str.starts_with("bot") & pl.col("dst").str.starts_with("bot"))
+    assert bots.height == 10 and bots["count"].to_list() == [6] * 10  # 2 targets x 3 days
 
 
 def test_shared_device_pairs_skip_crowded_keys() -> None:
