@@ -642,14 +642,17 @@ class ScoreStore:
         if self.pointer_path is None or snapshot.cache_dir is None:
             return
         info = snapshot.info
-        write_atomic(self.pointer_path, json.dumps({
-            "cache_dir": str(snapshot.cache_dir.resolve()),
-            "score_version": info.score_version,
-            "model_version": info.model_version,
-            "snapshot_version": info.snapshot_version,
-            "scored_at": info.scored_at.isoformat() if info.scored_at is not None else None,
-            "accounts": info.accounts,
-        }, indent=2))
+        try:
+            write_atomic(self.pointer_path, json.dumps({
+                "cache_dir": str(snapshot.cache_dir.resolve()),
+                "score_version": info.score_version,
+                "model_version": info.model_version,
+                "snapshot_version": info.snapshot_version,
+                "scored_at": info.scored_at.isoformat() if info.scored_at is not None else None,
+                "accounts": info.accounts,
+            }, indent=2))
+        except OSError as exc:  # this process serves the new set either way; an edge keeps the old
+            log.error("cannot write %s for the edge: %s", self.pointer_path, exc)
 
     def _prune_cache(self) -> None:
         if self.cache_root is None or not self.cache_root.is_dir():
