@@ -41,7 +41,7 @@ from ringwatch import __version__
 from ringwatch.errors import BadRowsError, InputError
 from ringwatch.versions import Home
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bumped when the layout or meaning of cached build outputs changes."""
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` callback."""
@@ -57,6 +57,7 @@ class BuildParams:
         max_bad_fraction: Fail past this share of bad rows.
         coaction_window_s: Lockstep window Δ in seconds.
         coaction_max_actors: Cap on actors per (target, window).
+        coaction_max_neighbors: In crowded windows, time neighbours each actor pairs with.
         n_buckets: Hash buckets for actors and targets; each aggregation task holds about
             1/n_buckets of the events, so memory is bounded by partitioning. Keep it fixed
             across incremental builds (changing it invalidates cached work).
@@ -72,6 +73,7 @@ class BuildParams:
     max_bad_fraction: float = 0.01
     coaction_window_s: int = 300
     coaction_max_actors: int = 200
+    coaction_max_neighbors: int = 32
     n_buckets: int = 16
     since: dt.datetime | None = None
     until: dt.datetime | None = None
@@ -135,7 +137,8 @@ def _file_key(path: str, params: BuildParams, n_buckets: int) -> str:
 
 def _bucket_key(file_keys: list[str], bucket: int, params: BuildParams) -> str:
     doc = {"files": sorted(file_keys), "bucket": bucket, "window": params.coaction_window_s,
-           "cap": params.coaction_max_actors, "format": FORMAT_VERSION}
+           "cap": params.coaction_max_actors,
+           "neighbors": params.coaction_max_neighbors, "format": FORMAT_VERSION}
     return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -184,7 +187,8 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         prepared = _run_stage("prepare", [prep.remote(f, params.mapping, d, n_buckets, now.isoformat(), since, until)
                                           for f, d in zip(files, prepared_dirs)], progress, timings)
         agg = ray.remote(tasks.bucket_aggregates).options(**opts)
-        bucket_results = _run_stage("aggregate", [agg.remote(prepared_dirs, b, d, params.coaction_window_s, params.coaction_max_actors, n_buckets)
+        bucket_results = _run_stage("aggregate", [agg.remote(prepared_dirs, b, d, params.coaction_window_s, params.coaction_max_actors, n_buckets,
+                                                             params.coaction_max_neighbors)
                                                   for b, d in enumerate(bucket_dirs)], progress, timings)
 
         rows = sum(p["rows"] for p in prepared)

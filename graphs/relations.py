@@ -63,7 +63,8 @@ def _pairs(cells: pl.DataFrame, group: list[str], member: str) -> pl.DataFrame:
     return left.join(right, on=group, how="inner").filter(pl.col("src") < pl.col("dst"))
 
 
-def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_join_rows: int = 20_000_000) -> pl.DataFrame:
+def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_neighbors: int = 32,
+                   max_join_rows: int = 20_000_000) -> pl.DataFrame:
     """Co-action pair counts within one target bucket.
 
     The work is done on integer codes (actors and targets are dense-ranked first), so the
@@ -73,6 +74,8 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_join_
         slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
         window_s: Window length Δ in seconds.
         max_actors: Cap on actors kept per (target, window).
+        max_neighbors: In cells with more actors than this, each actor pairs only with this many
+            successors in time order (linear, not quadratic, in crowded cells).
         max_join_rows: Pair rows one self-join may make; above it the cells are processed in
             chunks of whole episodes (same result, bounded memory).
 
@@ -105,25 +108,40 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_join_
             .drop("_r")
         )
         shifted.append(cells)
-    cells = pl.concat(shifted)
-    # The self-join makes up to cap² / 2 rows per cell; hub targets (viral videos) have thousands
-    # of full cells. Episodes (target, day) are disjoint between chunks of cells split by episode,
-    # so per-chunk distinct-episode counts add up: memory is bounded by the chunk, not the hub.
-    sizes = cells.group_by("cell").len()["len"].cast(pl.Int64)
-    join_rows = int((sizes * (sizes - 1) // 2).sum())
+    cells = pl.concat(shifted).with_columns(pl.len().over("cell").alias("_n"))
+    # Small cells pair everyone. In a crowded cell (a viral video: hundreds of actors in every
+    # window) each actor pairs only with its ``max_neighbors`` successors in time order: lockstep
+    # actors act seconds apart, so they stay adjacent, and the rows grow as n·k, not n²/2 —
+    # SynchroTrap's and CopyCatch's point that synchrony, not co-presence in a crowd, is the signal.
+    k = max_neighbors
+    small = cells.filter(pl.col("_n") <= k + 1)
+    crowd = (cells.filter(pl.col("_n") > k + 1).sort("cell", "s", "a")
+             .with_columns(pl.int_range(pl.len()).over("cell").alias("_o")))
+    sizes = cells.group_by("cell").agg(pl.col("_n").first())["_n"].cast(pl.Int64)
+    join_rows = int(pl.select(pl.when(sizes <= k + 1).then(sizes * (sizes - 1) // 2).otherwise(sizes * k)).to_series().sum())
+    # Episodes (target, day) are disjoint between chunks of cells split by episode, so per-chunk
+    # distinct-episode counts add up: memory is bounded by the chunk, not by the biggest hub.
     n_chunks = max(1, -(-join_rows // max_join_rows))
-    chunks = [cells] if n_chunks == 1 else [
-        part for _, part in cells.with_columns((pl.col("episode").hash(seed=5) % n_chunks).alias("_k"))
-        .partition_by("_k", as_dict=True).items()
-    ]
-    per_chunk = [
-        chunk.join(chunk.select("cell", pl.col("a").alias("b")), on="cell", how="inner")
-        .filter(pl.col("a") < pl.col("b"))
-        .group_by("a", "b")
-        .agg(pl.col("episode").n_unique().cast(pl.Int64).alias("count"), pl.col("s").min().alias("first"),
-             pl.col("s").max().alias("last"))
-        for chunk in chunks
-    ]
+
+    def chunked(frame: pl.DataFrame) -> list[pl.DataFrame]:
+        if n_chunks == 1:
+            return [frame]
+        keyed = frame.with_columns((pl.col("episode").hash(seed=5) % n_chunks).alias("_k"))
+        return [keyed.filter(pl.col("_k") == i).drop("_k") for i in range(n_chunks)]
+
+    def ordered(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.select(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"), "episode",
+                           pl.min_horizontal("s", "s_b").alias("s"))
+
+    per_chunk = []
+    for small_k, crowd_k in zip(chunked(small), chunked(crowd)):
+        rows = [ordered(small_k.join(small_k.select("cell", pl.col("a").alias("b"), pl.col("s").alias("s_b")), on="cell")
+                        .filter(pl.col("a") < pl.col("b")))]
+        right = crowd_k.select("cell", "_o", pl.col("a").alias("b"), pl.col("s").alias("s_b"))
+        rows += [ordered(crowd_k.join(right.with_columns(pl.col("_o") - d), on=["cell", "_o"])) for d in range(1, k + 1)]
+        per_chunk.append(
+            pl.concat(rows).group_by("a", "b").agg(pl.col("episode").n_unique().cast(pl.Int64).alias("count"),
+                                                   pl.col("s").min().alias("first"), pl.col("s").max().alias("last")))
     pairs = per_chunk[0] if len(per_chunk) == 1 else pl.concat(per_chunk).group_by("a", "b").agg(
         pl.col("count").sum(), pl.col("first").min(), pl.col("last").max())
     names = actors["actor_id"]

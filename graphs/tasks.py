@@ -164,7 +164,7 @@ def _read_parts(prepared: list[str], kind: str, bucket: int) -> list[Path]:
 
 
 def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int, max_actors: int,
-                      n_parts: int = 16) -> dict[str, Any]:
+                      n_parts: int = 16, max_neighbors: int = 32) -> dict[str, Any]:
     """Features, direct edges, infrastructure usage and co-action pairs of one bucket.
 
     The actor side reads this bucket's events from every prepared file; cross-file duplicate
@@ -178,6 +178,7 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
         window_s: Co-action window Δ in seconds.
         max_actors: Cap on actors per (target, window).
         n_parts: Co-action pairs are split into this many parts by hash of ``src``.
+        max_neighbors: In crowded windows, time neighbours each actor pairs with.
     """
     final = Path(out)
     if (summary := done(final)) is not None:
@@ -203,7 +204,7 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
     target_files = _read_parts(prepared, "target", bucket)
     slim = pl.read_parquet(target_files) if target_files else pl.DataFrame(
         schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
-    pairs = relations.coaction_pairs(slim, window_s, max_actors)
+    pairs = relations.coaction_pairs(slim, window_s, max_actors, max_neighbors)
     # Split by hash of src so one reduce task per part sums a pair's counts over all buckets.
     (root / "coaction").mkdir()
     parts = pairs.with_columns(_bucket(pl.col("src"), n_parts).alias("_p"))

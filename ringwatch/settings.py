@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     coaction_max_actors_per_bucket: int = Field(
         default=200, ge=2, description="Cap on actors per (target, window) so viral targets do not make co-action quadratic."
     )
+    coaction_max_neighbors: int = Field(
+        default=32, ge=1, description="In crowded windows each actor pairs with this many time neighbours: linear, not quadratic, on hub targets."
+    )
     device: str = Field(
         default="auto", description="Torch device: auto picks CUDA when present, else CPU."
     )

@@ -94,6 +94,7 @@ def build_cmd(
         max_bad_fraction=s.max_bad_fraction if max_bad_fraction is None else max_bad_fraction,
         coaction_window_s=s.coaction_window_s,
         coaction_max_actors=s.coaction_max_actors_per_bucket,
+        coaction_max_neighbors=s.coaction_max_neighbors,
         since=_parse_time(since, "--since"),
         until=_parse_time(until, "--until"),
         accounts_table=str(accounts_table) if accounts_table else None,

@@ -70,6 +70,17 @@ def test_coaction_chunked_by_episode_equals_one_join() -> None:
     assert bots.height == 10 and bots["count"].to_list() == [6] * 10  # 2 targets x 3 days
 
 
+def test_coaction_in_a_crowd_pairs_time_neighbours_only() -> None:
+    # 120 fans spread over one window of a viral video; 4 bots act within 3 seconds of each other.
+    slim = _slim([("viral", 2 * i, f"fan{i:03d}") for i in range(120)] + [("viral", 101 + k, f"bot{k}") for k in range(4)])
+    pairs = coaction_pairs(slim, window_s=300, max_actors=500, max_neighbors=8)
+    assert pairs.height <= 2 * 124 * 8  # n·k per window offset, not n²/2
+    bots = pairs.filter(pl.col("src").str.starts_with("bot") & pl.col("dst").str.starts_with("bot"))
+    assert bots.height == 6  # every bot pair: they are time neighbours
+    far = pairs.filter((pl.col("src") == "fan000") & (pl.col("dst") == "fan119"))
+    assert far.is_empty()  # four minutes apart in a crowd: not lockstep
+
+
 def test_shared_device_pairs_skip_crowded_keys() -> None:
     ev = _events([(0, "a", "login", None, "d1"), (1, "b", "login", None, "d1"), (2, "c", "login", None, "d2")]
                  + [(3 + i, f"n{i}", "login", None, "nat") for i in range(30)] + [(40, "a", "login", None, "nat")])
