@@ -127,7 +127,9 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     del parts
     log_end = pop.end * 1000
     day_lo = (pop.start + day * DAY_S) * 1000
-    ev = E.take(ev, np.flatnonzero(ev["ts"] < log_end))
+    inside = ev["ts"] < log_end
+    if not inside.all():
+        ev = E.take(ev, np.flatnonzero(inside))
     ev["ts"] = np.maximum(ev["ts"], day_lo)
     ev = E.take(ev, np.argsort(ev["ts"], kind="stable"))
     dev, ip = assign_infra(pop, ev["actor"], ev["ts"] // 1000, day, drng.random(len(ev["ts"])))
@@ -145,7 +147,7 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     parts: list[_Part] = []
     for d, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]), start=day):
         if hi > lo:
-            parts.append(_Part(day, d, E.take(ev, np.arange(lo, hi)), id_base + int(lo)))
+            parts.append(_Part(day, d, {k: v[lo:hi] for k, v in ev.items()}, id_base + int(lo)))  # views, no copy
             stats["rows"][d] = int(hi - lo)  # type: ignore[index]
     return stats, parts
 
