@@ -30,6 +30,7 @@ from services.grpc_server import ServerOptions, background_status, start_backgro
 from services.risk_client import RiskClient, RiskServiceError
 from services.score_store import POINTER_FILE, ScoreStore
 from tests.services.score_sets import corrupt, publish_scores
+from tests.services.swap_load import calls_during
 from tests.services.test_grpc_security import self_signed
 
 pytestmark = pytest.mark.integration
@@ -232,39 +233,15 @@ def test_unavailable_until_loaded_then_serving(scores: VersionedDir, tmp_path: P
 
 
 def test_hot_swap_under_load_has_zero_failures(scores: VersionedDir, store: ScoreStore, edge: EdgeServer) -> None:
-    failures: list[BaseException] = []
-    answers: dict[str, int] = {}
-    stop = threading.Event()
-
-    def hammer(batch: bool) -> None:
-        with RiskClient(f"127.0.0.1:{edge.port}", timeout_s=5, max_attempts=1) as c:
-            while not stop.is_set():
-                try:
-                    if batch:
-                        r = c.batch_get(IDS)
-                        version = r.score_set.score_version
-                        if version != "v1" and not np.allclose(r.risks, int(version[1:]) / 10):
-                            raise AssertionError(f"batch mixes score sets: {version} with risks {set(r.risks.tolist())}")
-                    else:
-                        version = c.get("acct_0007").score_set.score_version
-                    answers[version] = answers.get(version, 0) + 1
-                except BaseException as exc:  # noqa: BLE001 - every failure counts
-                    failures.append(exc)
-
-    threads = [threading.Thread(target=hammer, args=(b,)) for b in (False, False, True)]
-    for t in threads:
-        t.start()
-    try:
+    def swaps(answers: dict[str, int]) -> None:
         for k in range(2, 6):
             time.sleep(0.3)
             assert _publish(scores, risk=k / 10) == f"v{k}"
             assert store.refresh()
         _wait_for(lambda: "v5" in answers, "the edge to serve v5")
         time.sleep(0.2)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=10)
+
+    answers, failures = calls_during(f"127.0.0.1:{edge.port}", IDS, swaps)
     assert not failures, failures[:3]
     assert {"v1", "v5"} <= set(answers) and sum(answers.values()) > 50
 

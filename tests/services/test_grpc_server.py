@@ -23,6 +23,7 @@ from services.risk_client import RiskClient, RiskServiceError
 from services.risk_service import MAX_BATCH
 from services.score_store import ScoreStore
 from tests.services.score_sets import corrupt, publish_scores
+from tests.services.swap_load import calls_during
 
 pytestmark = pytest.mark.integration
 
@@ -257,39 +258,14 @@ def test_deadlines(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> N
 
 
 def test_hot_swap_under_load_has_zero_failures(scores: VersionedDir, store: ScoreStore, server: ServerThread) -> None:
-    failures: list[BaseException] = []
-    answers: dict[str, int] = {}
-    stop = threading.Event()
-
-    def hammer(batch: bool) -> None:
-        with RiskClient(f"127.0.0.1:{server.port}", timeout_s=5, max_attempts=1) as c:
-            while not stop.is_set():
-                try:
-                    if batch:
-                        r = c.batch_get(IDS)
-                        version = r.score_set.score_version
-                        expected = {"v1": None}.get(version, int(version[1:]) / 10)
-                        if expected is not None and not np.allclose(r.risks, expected):
-                            raise AssertionError(f"batch mixes score sets: {version} with risks {set(r.risks.tolist())}")
-                    else:
-                        version = c.get("acct_0007").score_set.score_version
-                    answers[version] = answers.get(version, 0) + 1
-                except BaseException as exc:  # noqa: BLE001 - every failure counts
-                    failures.append(exc)
-
-    threads = [threading.Thread(target=hammer, args=(b,)) for b in (False, False, True)]
-    for t in threads:
-        t.start()
-    try:
+    def swaps(answers: dict[str, int]) -> None:
         for k in range(2, 6):
             time.sleep(0.25)
             assert _publish(scores, risk=k / 10) == f"v{k}"
             assert store.refresh()
         time.sleep(0.25)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=10)
+
+    answers, failures = calls_during(f"127.0.0.1:{server.port}", IDS, swaps)
     assert not failures, failures[:3]
     assert {"v1", "v5"} <= set(answers) and sum(answers.values()) > 50
 
