@@ -45,8 +45,10 @@ class Campaign:
 
 
 def plan_campaigns(cfg, pop: Population, rng: np.random.Generator) -> list[Campaign]:  # noqa: ANN001
-    """Create every campaign's accounts (appended to ``pop``) and schedule."""
+    """Create every campaign's accounts (appended to ``pop`` in one go) and schedule."""
     out: list[Campaign] = []
+    profiles: list[dict[str, np.ndarray]] = []
+    next_index = pop.n
     organic = np.arange(pop.n_org)
     eligible_customers = organic[np.isin(pop.role[: pop.n_org], [ROLE_REGULAR, ROLE_CREATOR])
                                  & (pop.popularity[: pop.n_org] < np.quantile(pop.popularity[: pop.n_org], 0.97))]
@@ -67,8 +69,10 @@ def plan_campaigns(cfg, pop: Population, rng: np.random.Generator) -> list[Campa
         tz = int(rng.choice(np.array([-5, 0, 3, 5, 7, 8])))
         first_active = pop.start + d0 * DAY_S
         cols = _bot_profile(cfg, pop, ctype, size, tz, first_active, home_ips, n_comm, rng)
-        members = pop.add_accounts(cols)
-        pop.campaign[members] = cid
+        cols["campaign"] = np.full(size, cid)
+        profiles.append(cols)
+        members = np.arange(next_index, next_index + size)
+        next_index += size
         n_cust = 3 + 2 * days
         customers = rng.choice(eligible_customers, min(n_cust, len(eligible_customers)), replace=False)
         spread = cfg.lockstep_spread_s * 1000.0 * {"device_farm": 2.0, "proxy_pool": 12.0, "camouflage": 4.0,
@@ -76,6 +80,8 @@ def plan_campaigns(cfg, pop: Population, rng: np.random.Generator) -> list[Campa
         templates = rng.integers(1 << 40, 1 << 60, (4, 12)) if ctype in ("comment_spam", "message_blast", "sleeper") else np.zeros((0, 0), np.int64)
         out.append(Campaign(cid, ctype, members, customers, d0, d1, tz, spread, bool(rng.random() < 0.5),
                             wake_day=d0 if ctype == "sleeper" else -1, templates=templates))
+    if profiles:
+        pop.add_accounts({name: np.concatenate([p[name] for p in profiles]) for name in profiles[0]})
     return out
 
 
@@ -163,12 +169,13 @@ def _template_text(rng: np.random.Generator, c: Campaign, k: int) -> np.ndarray:
     return c.templates[t, v]
 
 
-def campaign_day(cfg, pop: Population, c: Campaign, day: int, rng: np.random.Generator) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """The campaign's coordinated actions on ``day`` (its organic-looking cover comes from the organic generator)."""
+def campaign_day(cfg, pop: Population, c: Campaign, day: int, rng: np.random.Generator) -> list[E.Events]:  # noqa: ANN001
+    """The campaign's coordinated actions on ``day`` as event batches (its organic-looking cover
+    comes from the organic generator)."""
     if not c.start_day <= day < c.end_day:
-        return E.empty()
+        return []
     day_ms = (pop.start + day * DAY_S) * 1000
-    parts: list[dict[str, np.ndarray]] = []
+    parts: list[E.Events] = []
     m = c.members
     cust = c.customers
 
@@ -269,4 +276,4 @@ def campaign_day(cfg, pop: Population, c: Campaign, day: int, rng: np.random.Gen
         like = rng.random(len(who)) < 0.5
         parts.append(E.make(ts, who, np.where(like, ET["like"], ET["follow"]), tgt,
                             np.where(like, tgt * CONTENT_PER_ACCOUNT + int(rng.integers(0, 4)), -1), abuse=True))
-    return E.concat(parts)
+    return parts

@@ -120,36 +120,35 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     later days go to those days' folders as their own part."""
     cfg, pop, campaigns = shared.cfg, shared.pop, shared.campaigns
     drng = _day_rng(cfg.seed, 1, day)
-    parts = [_signups(pop, day), organic_day(cfg, pop, day, _day_weights(pop, campaigns, day), drng)]
-    parts += [campaign_day(cfg, pop, c, day, drng) for c in campaigns]
-    parts.append(hard_negative_day(pop, shared.episodes, day, drng))
+    parts = [_signups(pop, day), *organic_day(cfg, pop, day, _day_weights(pop, campaigns, day), drng)]
+    for c in campaigns:
+        parts += campaign_day(cfg, pop, c, day, drng)
+    parts += hard_negative_day(pop, shared.episodes, day, drng)
     ev = E.concat(parts)
     del parts
-    log_end = pop.end * 1000
     day_lo = (pop.start + day * DAY_S) * 1000
-    inside = ev["ts"] < log_end
-    if not inside.all():
-        ev = E.take(ev, np.flatnonzero(inside))
     ev["ts"] = np.maximum(ev["ts"], day_lo)
-    ev = E.take(ev, np.argsort(ev["ts"], kind="stable"))
-    dev, ip = assign_infra(pop, ev["actor"], ev["ts"] // 1000, day, drng.random(len(ev["ts"])))
+    # Devices and IPs before the time sort: the events are still grouped by actor, so the
+    # per-account lookups walk the profile arrays in order instead of at random.
+    dev, ip = assign_infra(pop, ev["actor"], ev["ts"], day, drng.random(len(ev["ts"])))
     ev["dev"] = np.where(ev["dev"] == E.AUTO, dev, ev["dev"])
     ev["ip"] = np.where(ev["ip"] == E.AUTO, ip, ev["ip"])
+    del dev, ip
+    ev = E.take(ev, E.time_order(ev["ts"] - day_lo, pop.end * 1000 - day_lo))
     ab = ev["abuse"]
     abuse_actor, first_idx = np.unique(ev["actor"][ab], return_index=True)
     stats: dict[str, object] = {
         "abuse_actor": abuse_actor, "abuse_ts": ev["ts"][ab][first_idx], "abuse_events": int(ab.sum()),
-        "by_type": np.bincount(ev["etype"].astype(np.int64), minlength=len(EVENT_TYPES)), "rows": {},
+        "by_type": np.bincount(ev["etype"], minlength=len(EVENT_TYPES)), "rows": {},
     }
-    target_day = (ev["ts"] // 1000 - pop.start) // DAY_S
-    bounds = np.searchsorted(target_day, np.arange(day, cfg.days + 1))
+    bounds = np.searchsorted(ev["ts"], (pop.start + np.arange(day, cfg.days + 1) * DAY_S) * 1000)
     id_base = (day + 1) * 10_000_000_000
-    parts: list[_Part] = []
+    parts_out: list[_Part] = []
     for d, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]), start=day):
         if hi > lo:
-            parts.append(_Part(day, d, {k: v[lo:hi] for k, v in ev.items()}, id_base + int(lo)))  # views, no copy
+            parts_out.append(_Part(day, d, {k: v[lo:hi] for k, v in ev.items()}, id_base + int(lo)))  # views, no copy
             stats["rows"][d] = int(hi - lo)  # type: ignore[index]
-    return stats, parts
+    return stats, parts_out
 
 
 def _write(shared: _Shared, part: _Part) -> None:

@@ -103,9 +103,9 @@ def plan_hard_negatives(cfg, pop: Population, rng: np.random.Generator) -> list[
     return eps
 
 
-def hard_negative_day(pop: Population, eps: list[Episode], day: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The hard negatives' special activity on ``day`` (their ordinary activity is organic)."""
-    parts: list[dict[str, np.ndarray]] = []
+def hard_negative_day(pop: Population, eps: list[Episode], day: int, rng: np.random.Generator) -> list[E.Events]:
+    """The hard negatives' special activity on ``day`` as event batches (their ordinary activity is organic)."""
+    parts: list[E.Events] = []
     day_ms = (pop.start + day * DAY_S) * 1000
     for ep in eps:
         if ep.kind == "fan_community":
@@ -141,12 +141,12 @@ def hard_negative_day(pop: Population, eps: list[Episode], day: int, rng: np.ran
             parts.append(E.make(ts[s] + rng.integers(5_000, 60_000, int(s.sum())), who[s], ET["follow"], c))
             s = rng.random(k) < 0.9
             parts.append(E.make(ts[s] + rng.integers(2_000, 30_000, int(s.sum())), who[s], ET["like"], c, vid))
-    return E.concat(parts)
+    return parts
 
 
-def _fan_day(pop: Population, ep: Episode, day_ms: int, rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def _fan_day(pop: Population, ep: Episode, day_ms: int, rng: np.random.Generator) -> list[E.Events]:
     """The star posts 2–3 times; fans pile on within minutes; fans interact densely with each other."""
-    parts: list[dict[str, np.ndarray]] = []
+    parts: list[E.Events] = []
     fans, star = ep.members, ep.creator
     tz = int(pop.tz[star])
     for _ in range(2 + int(rng.integers(0, 2))):

@@ -24,13 +24,25 @@ _MIX = np.array([
     [0.35, 0.30, 0.04, 0.03, 0.12, 0.005, 0.03, 0.01, 0.11, 0.005],   # bot acting "organically"
 ])
 _MIX_CUM = np.cumsum(_MIX / _MIX.sum(axis=1, keepdims=True), axis=1)
+_MIX_CUM[:, -1] = 1.0
+_MIX_BY_ROLE = (_MIX_CUM + np.arange(len(_MIX))[:, None]).ravel()
+"""Every role's type CDF shifted by the role code: one search of ``u + role`` draws all types."""
 _TYPE_CODE = np.array([ET[t] for t in _TYPES], dtype=np.int8)
 # Probability that the target comes from the actor's own community, by event code.
 _P_COMM = np.full(len(ET), 0.45)
 _P_COMM[ET["message"]] = 0.85
 _P_COMM[ET["follow"]] = 0.5
 _P_COMM[ET["report"]] = 0.1
-_CONTENT_TYPES = np.array([ET["view"], ET["like"], ET["comment"], ET["share"], ET["report"]])
+_HAS_TARGET = np.ones(len(ET), bool)
+_HAS_TARGET[[ET["login"], ET["post"]]] = False
+_ON_CONTENT = np.zeros(len(ET), bool)
+_ON_CONTENT[[ET["view"], ET["like"], ET["comment"], ET["share"], ET["report"]]] = True
+_HAS_TEXT = np.zeros(len(ET), bool)
+_HAS_TEXT[[ET["comment"], ET["message"]]] = True
+_FOLLOWS_BACK = np.array([r in (ROLE_REGULAR, ROLE_LURKER) for r in range(ROLE_BOT + 1)])
+"""By role: regular users and lurkers follow back; creators (and bots) rarely."""
+_MEAN_SESSION = 4.0
+"""Mean events per session (geometric lengths)."""
 COMMON_PHRASES = 400
 """Organic comments drawn from a shared vocabulary ("lol", "🔥🔥", "first") hash alike."""
 
@@ -43,6 +55,14 @@ def unique_text(rng: np.random.Generator, k: int) -> np.ndarray:
     return rng.integers(1 << 40, 1 << 60, k)
 
 
+def lognormal_ms(rng: np.random.Generator, median_ms: float, sigma: float, k: int) -> np.ndarray:
+    """Log-normal durations in whole milliseconds, drawn in float32 (ample for gaps of seconds to hours)."""
+    z = rng.standard_normal(k, dtype=np.float32)
+    z *= np.float32(sigma)
+    z += np.float32(np.log(median_ms))
+    return np.exp(z).astype(np.int64)
+
+
 def hour_offsets_ms(rng: np.random.Generator, k: int, weekend: bool, tz: np.ndarray) -> np.ndarray:
     """Milliseconds after UTC midnight for events at local hours drawn from the daily rhythm."""
     hour = np.searchsorted(HOUR_CDF[weekend], rng.random(k), side="right")
@@ -52,71 +72,96 @@ def hour_offsets_ms(rng: np.random.Generator, k: int, weekend: bool, tz: np.ndar
 
 def content_k(rng: np.random.Generator, k: int) -> np.ndarray:
     """Which of an owner's videos: recent ones are far more popular."""
-    return np.floor(CONTENT_PER_ACCOUNT * rng.random(k) ** 3).astype(np.int64)
+    u = rng.random(k)
+    return (CONTENT_PER_ACCOUNT * (u * u * u)).astype(np.int64)
 
 
-def organic_day(cfg, pop: Population, day: int, weight: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """One day of organic sessions for every account with a positive weight."""
+def organic_day(cfg, pop: Population, day: int, weight: np.ndarray, rng: np.random.Generator) -> list[E.Events]:  # noqa: ANN001
+    """One day of organic sessions for every account with a positive weight, and the follow-backs
+    they trigger (as two event batches)."""
     day_ms = (pop.start + day * DAY_S) * 1000
     weekend = bool((np.datetime64(pop.start + day * DAY_S, "s").astype("datetime64[D]").astype(np.int64) + 3) % 7 >= 5)
-    mean_len = 4.0
-    total = float(weight.sum())
-    if total <= 0:
-        return E.empty()
-    rate = cfg.events_per_account_day / mean_len * (1.1 if weekend else 1.0)
-    sess_actor = np.repeat(np.arange(pop.n), rng.poisson(weight * rate))
-    n_sess = len(sess_actor)
-    length = rng.geometric(1.0 / mean_len, n_sess)
-    start = day_ms + hour_offsets_ms(rng, n_sess, weekend, pop.tz[sess_actor])
-    m = int(length.sum())
-    actor = np.repeat(sess_actor, length)
-    gaps = rng.lognormal(np.log(25_000.0), 1.1, m)
-    cs = np.cumsum(gaps)
-    first = np.cumsum(length) - length
-    ts = np.repeat(start, length) + (cs - np.repeat(cs[first] - gaps[first], length)).astype(np.int64)
-    keep = ts >= pop.created[actor] * 1000
-    actor, ts = actor[keep], ts[keep]
-    m = len(actor)
-
+    if float(weight.sum()) <= 0:
+        return []
+    actor, ts = _sessions(cfg, pop, day_ms, weekend, weight, rng)
     role = pop.role[actor]
-    u = rng.random(m)
-    code = np.zeros(m, np.int64)
-    for r in range(len(_MIX_CUM)):
-        sel = role == r
-        code[sel] = np.searchsorted(_MIX_CUM[r], u[sel], side="right")
-    etype = _TYPE_CODE[np.minimum(code, len(_TYPES) - 1)]
-    needs_target = (etype != ET["login"]) & (etype != ET["post"])
-    u = rng.random(m)
-    in_comm = (rng.random(m) < _P_COMM[etype]) & (role != ROLE_BOT)
-    tacct = np.full(m, -1, np.int64)
-    sel = needs_target & in_comm
-    tacct[sel] = pop.sample_community(pop.community[actor[sel]], u[sel])
-    sel = needs_target & ~in_comm
-    tacct[sel] = pop.sample_global(u[sel])
-    ok = ~needs_target | ((tacct != actor) & (pop.created[np.maximum(tacct, 0)] * 1000 <= ts))
-    actor, ts, etype, tacct, role = actor[ok], ts[ok], etype[ok], tacct[ok], role[ok]
-    m = len(actor)
+    etype = _event_types(role, rng)
+    actor, ts, etype, tacct = _targets(pop, actor, ts, etype, role, rng)
+    content, text = _content_and_text(actor, etype, tacct, rng)
+    return [E.make(ts, actor, etype, tacct, content, text), _follow_backs(cfg, pop, actor, ts, etype, tacct, rng)]
 
-    is_content = np.isin(etype, _CONTENT_TYPES)
-    content = np.where(is_content, tacct * CONTENT_PER_ACCOUNT + content_k(rng, m), -1)
-    is_post = etype == ET["post"]
-    content = np.where(is_post, actor * CONTENT_PER_ACCOUNT + rng.integers(0, CONTENT_PER_ACCOUNT, m), content)
-    is_text = (etype == ET["comment"]) | (etype == ET["message"])
-    common = (etype == ET["comment"]) & (rng.random(m) < 0.12)
-    text = np.where(is_text, unique_text(rng, m), -1)
-    text[common] = common_phrase(rng, int(common.sum()))
-    base = E.make(ts, actor, etype, tacct, content, text)
 
-    # Follow-backs: regular users often follow back (same community more), creators rarely.
+def _sessions(cfg, pop: Population, day_ms: int, weekend: bool, weight: np.ndarray,  # noqa: ANN001
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Actor and time of every organic event, grouped by actor: sessions (Poisson per account,
+    starting by the daily rhythm of its time zone, never before it exists) of a geometric number
+    of events, log-normal gaps apart."""
+    rate = cfg.events_per_account_day / _MEAN_SESSION * (1.1 if weekend else 1.0)
+    sess_actor = np.repeat(np.arange(pop.n, dtype=np.int32), rng.poisson(weight * rate))
+    start = day_ms + hour_offsets_ms(rng, len(sess_actor), weekend, pop.tz[sess_actor])
+    alive = start >= pop.created[sess_actor] * 1000
+    sess_actor, start = sess_actor[alive], start[alive]
+    if not len(start):
+        return sess_actor, start
+    length = rng.geometric(1.0 / _MEAN_SESSION, len(start))
+    # One running sum gives every time: each session's first gap also jumps from the previous
+    # session's last event to this session's start.
+    step = lognormal_ms(rng, 25_000.0, 1.1, int(length.sum()))
+    first = np.cumsum(length) - length
+    last_ts = start + np.add.reduceat(step, first)
+    step[first] += start - np.concatenate([[0], last_ts[:-1]])
+    return np.repeat(sess_actor, length), np.cumsum(step)
+
+
+def _event_types(role: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Event type codes drawn from each actor's role mix."""
+    code = np.searchsorted(_MIX_BY_ROLE, rng.random(len(role)) + role, side="right") - len(_TYPES) * role
+    return _TYPE_CODE[np.minimum(code, len(_TYPES) - 1)]
+
+
+def _targets(pop: Population, actor: np.ndarray, ts: np.ndarray, etype: np.ndarray, role: np.ndarray,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Target accounts (by popularity, from the actor's community with a per-type probability,
+    else from everyone; -1 for logins and posts). Events aimed at the actor itself or at an
+    account that does not exist yet are dropped: returns the kept actor, ts, etype and target."""
+    ti = np.flatnonzero(_HAS_TARGET[etype])
+    who = actor[ti]
+    local = (rng.random(len(ti)) < _P_COMM[etype[ti]]) & (role[ti] != ROLE_BOT)
+    tgt = pop.sample_targets(np.where(local, pop.community[who], -1), rng.random(len(ti)))
+    tacct = np.full(len(actor), -1, np.int32)
+    tacct[ti] = tgt
+    keep = np.ones(len(actor), bool)
+    keep[ti[(tgt == who) | (pop.created[tgt] * 1000 > ts[ti])]] = False
+    return actor[keep], ts[keep], etype[keep], tacct[keep]
+
+
+def _content_and_text(actor: np.ndarray, etype: np.ndarray, tacct: np.ndarray,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Content (the target's video, or the actor's own for posts) and text fingerprints
+    (comments and messages; some comments are common phrases); -1 where none."""
+    content = np.full(len(etype), -1, np.int64)
+    on = np.flatnonzero(_ON_CONTENT[etype])
+    content[on] = tacct[on].astype(np.int64) * CONTENT_PER_ACCOUNT + content_k(rng, len(on))
+    post = np.flatnonzero(etype == ET["post"])
+    content[post] = actor[post].astype(np.int64) * CONTENT_PER_ACCOUNT + rng.integers(0, CONTENT_PER_ACCOUNT, len(post))
+    text = np.full(len(etype), -1, np.int64)
+    said = np.flatnonzero(_HAS_TEXT[etype])
+    text[said] = unique_text(rng, len(said))
+    common = said[(etype[said] == ET["comment"]) & (rng.random(len(said)) < 0.12)]
+    text[common] = common_phrase(rng, len(common))
+    return content, text
+
+
+def _follow_backs(cfg, pop: Population, actor: np.ndarray, ts: np.ndarray, etype: np.ndarray,  # noqa: ANN001
+                  tacct: np.ndarray, rng: np.random.Generator) -> E.Events:
+    """Follow-backs: regular users often follow back (same community more), creators rarely."""
     fol = np.flatnonzero(etype == ET["follow"])
     tgt = tacct[fol]
     same = pop.community[tgt] == pop.community[actor[fol]]
-    p_back = cfg.reciprocity * np.where(same, 1.6, 0.5) * np.where(np.isin(pop.role[tgt], [ROLE_REGULAR, ROLE_LURKER]), 1.0, 0.1)
+    p_back = cfg.reciprocity * np.where(same, 1.6, 0.5) * np.where(_FOLLOWS_BACK[pop.role[tgt]], 1.0, 0.1)
     back = fol[rng.random(len(fol)) < p_back]
-    back_ts = ts[back] + (rng.lognormal(np.log(2 * 3600.0), 1.2, len(back)) * 1000).astype(np.int64)
-    backs = E.make(back_ts, tacct[back], ET["follow"], actor[back])
-    return E.concat([base, backs])
+    return E.make(ts[back] + lognormal_ms(rng, 2 * 3600_000.0, 1.2, len(back)), tacct[back], ET["follow"], actor[back])
 
 
-__all__ = ["organic_day", "hour_offsets_ms", "content_k", "common_phrase", "unique_text",
+__all__ = ["organic_day", "hour_offsets_ms", "content_k", "common_phrase", "unique_text", "lognormal_ms",
            "ROLE_CREATOR", "ROLE_LURKER"]
