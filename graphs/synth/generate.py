@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from graphs.synth import events as E
 from graphs.synth.campaigns import campaign_day, plan_campaigns
 from graphs.synth.config import CAMPAIGN_TYPES, EVENT_TYPES, HARD_NEGATIVE_TYPES, SynthConfig
-from graphs.synth.events import CONTENT_PER_ACCOUNT, ET
+from graphs.synth.events import CONTENT_PER_ACCOUNT, CONTENT_SHIFT, ET
 from graphs.synth.hardneg import hard_negative_day, plan_hard_negatives
 from graphs.synth.labels import ground_truth, make_labels
 from graphs.synth.organic import organic_day
@@ -71,9 +71,8 @@ class _Tables:
 def _text(values: np.ndarray, table: pa.Array) -> pa.Array:
     """``table[values]`` as a plain string array (a gather of bytes); negative values become nulls.
     Plain, not dictionary arrays: those would carry the whole table into every part's file."""
-    usable = len(table) > 0
-    indices = pa.array(np.maximum(values, 0).astype(np.int32), mask=(values < 0) | (not usable))
-    return pa.DictionaryArray.from_arrays(indices, table).cast(pa.string())
+    nulls = values < 0
+    return table.take(pa.array(values, mask=nulls) if nulls.any() else pa.array(values))
 
 
 def _frame(pop: Population, tables: _Tables, ev: dict[str, np.ndarray], id_base: int) -> pa.Table:
@@ -81,8 +80,7 @@ def _frame(pop: Population, tables: _Tables, ev: dict[str, np.ndarray], id_base:
     are gathered from :class:`_Tables`, event types are a dictionary array of the type names, and
     content, text and event ids are formatted from integers by Arrow."""
     content, text = ev["content"], ev["text"]
-    owner = np.maximum(content, 0) // CONTENT_PER_ACCOUNT
-    content_id = pop.ids[owner] * CONTENT_PER_ACCOUNT + content % CONTENT_PER_ACCOUNT
+    content_id = (pop.ids[np.maximum(content, 0) >> CONTENT_SHIFT] << CONTENT_SHIFT) | (content & (CONTENT_PER_ACCOUNT - 1))
     return pa.table({
         "ts": pa.array(ev["ts"] * 1000, pa.timestamp("us", "UTC")),
         "actor_id": _text(ev["actor"], tables.account),
@@ -192,10 +190,13 @@ faster to write than plain pages)."""
 
 
 def _write_part(frame: pa.Table, path: Path, compression: str) -> None:
-    """One Parquet part; statistics on ``ts`` only (what readers prune by). Without the stored
-    Arrow schema, readers see ``event_type`` as a plain string (the canonical schema)."""
-    pq.write_table(frame, path, compression=compression, use_dictionary=_DICTIONARY_COLUMNS,
-                   write_statistics=["ts"], store_schema=False)
+    """One Parquet part; statistics on ``ts`` only (what readers prune by). ``ts`` is sorted, so
+    it is delta-encoded (a few bits a row; measured: smaller and 2x cheaper than compressed plain
+    values) and left uncompressed. Without the stored Arrow schema, readers see ``event_type``
+    as a plain string (the canonical schema)."""
+    codecs = {name: "none" if name == "ts" else compression for name in frame.column_names}
+    pq.write_table(frame, path, compression=codecs, use_dictionary=_DICTIONARY_COLUMNS,
+                   column_encoding={"ts": "DELTA_BINARY_PACKED"}, write_statistics=["ts"], store_schema=False)
 
 
 def _threads(cfg: SynthConfig) -> int:
