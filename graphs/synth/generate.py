@@ -187,16 +187,24 @@ def _run_days(shared: _Shared, threads: int) -> list[dict[str, object]]:
 _DICTIONARY_COLUMNS = ["actor_id", "event_type", "target_account_id", "device_id", "ip"]
 """Dictionary-encoded in the Parquet files: ids repeat within a day (smaller and, measured,
 faster to write than plain pages)."""
+_DICTIONARY_PAGE_LIMIT = 16 << 20
+"""Room for a row group's distinct ids (~4 MB of account ids a row group at 10M events): past
+Arrow's default of 1 MB the writer falls back to plain pages, measured bigger and slower."""
+_FAST_CODECS = ("lz4", "snappy")
 
 
 def _write_part(frame: pa.Table, path: Path, compression: str) -> None:
     """One Parquet part; statistics on ``ts`` only (what readers prune by). ``ts`` is sorted, so
     it is delta-encoded (a few bits a row; measured: smaller and 2x cheaper than compressed plain
-    values) and left uncompressed. Without the stored Arrow schema, readers see ``event_type``
-    as a plain string (the canonical schema)."""
-    codecs = {name: "none" if name == "ts" else compression for name in frame.column_names}
+    values) and left uncompressed. A fast codec skips the dictionary-encoded id columns too:
+    their bit-packed indices hardly shrink (measured at 10M events: writes 6% cheaper, files 1%
+    bigger at 1M events and 14% smaller at 10M, with the larger dictionary pages). Without the
+    stored Arrow schema, readers see ``event_type`` as a plain string (the canonical schema)."""
+    skip = {"ts", *_DICTIONARY_COLUMNS} if compression in _FAST_CODECS else {"ts"}
+    codecs = {name: "none" if name in skip else compression for name in frame.column_names}
     pq.write_table(frame, path, compression=codecs, use_dictionary=_DICTIONARY_COLUMNS,
-                   column_encoding={"ts": "DELTA_BINARY_PACKED"}, write_statistics=["ts"], store_schema=False)
+                   dictionary_pagesize_limit=_DICTIONARY_PAGE_LIMIT, column_encoding={"ts": "DELTA_BINARY_PACKED"},
+                   write_statistics=["ts"], store_schema=False)
 
 
 def _threads(cfg: SynthConfig) -> int:

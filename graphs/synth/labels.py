@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import polars as pl
 
@@ -18,20 +20,29 @@ def _utc(col: str) -> pl.Expr:
     return pl.from_epoch(col, time_unit="s").dt.replace_time_zone("UTC")
 
 
+def _ids(pop: Population, rows: np.ndarray | None = None) -> pl.Series:
+    """Public account ids (of ``rows``, or all) as text, formatted by Polars (NumPy unicode arrays
+    are slow to build and to convert)."""
+    return pl.Series(pop.ids if rows is None else pop.ids[rows]).cast(pl.String)
+
+
+def _names(names: Sequence[str], codes: np.ndarray) -> pl.Series:
+    """``names[codes]`` as a string column, gathered by Polars."""
+    return pl.Series(list(names), dtype=pl.String).gather(codes)
+
+
 def ground_truth(pop: Population, campaigns: list[Campaign]) -> pl.DataFrame:
     """account → is_abusive, campaign id/type, hard-negative type, role, creation time, age."""
-    ctype = np.array([c.ctype for c in campaigns] or ["none"])
     camp = pop.campaign.astype(np.int64)
     abusive = camp >= 0
-    hn_names = np.array(HARD_NEGATIVE_TYPES)
     return pl.DataFrame({
-        "account_id": pop.ids.astype(str),
+        "account_id": _ids(pop),
         "is_abusive": abusive,
         "campaign_id": pl.Series(np.where(abusive, camp, 0)).cast(pl.Int64),
-        "campaign_type": ctype[np.maximum(camp, 0)],
-        "hard_negative_type": hn_names[np.maximum(pop.hn, 0)],
+        "campaign_type": _names([c.ctype for c in campaigns] or ["none"], np.maximum(camp, 0)),
+        "hard_negative_type": _names(HARD_NEGATIVE_TYPES, np.maximum(pop.hn, 0)),
         "_hn": pop.hn >= 0,
-        "role": np.array(ROLES)[pop.role],
+        "role": _names(ROLES, pop.role),
         "created": pop.created,
         "account_age_days": ((pop.end - pop.created) / DAY_S).astype(np.float32),
     }).with_columns(
@@ -74,7 +85,7 @@ def make_labels(cfg, pop: Population, campaigns: list[Campaign], first_abuse: np
     source = np.where(label == 1, POSITIVE_SOURCES[rng.integers(0, 3, len(rows))], NEGATIVE_SOURCES[rng.integers(0, 3, len(rows))])
     order = rng.permutation(len(rows))
     labels = pl.DataFrame({
-        "account_id": pop.ids[rows][order].astype(str),
+        "account_id": _ids(pop, rows[order]),
         "label": label[order],
         "source": source[order],
         "ts": ts[order],
