@@ -128,7 +128,7 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     ev["ts"] = np.maximum(ev["ts"], day_lo)
     # Devices and IPs before the time sort: the events are still grouped by actor, so the
     # per-account lookups walk the profile arrays in order instead of at random.
-    dev, ip = assign_infra(pop, ev["actor"], ev["ts"], day, drng.random(len(ev["ts"])))
+    dev, ip = assign_infra(pop, ev["actor"], ev["ts"], day, drng.random(len(ev["ts"]), dtype=np.float32))
     ev["dev"] = np.where(ev["dev"] == E.AUTO, dev, ev["dev"])
     ev["ip"] = np.where(ev["ip"] == E.AUTO, ip, ev["ip"])
     del dev, ip

@@ -28,11 +28,13 @@ _HH_P = np.array([0.34, 0.25, 0.18, 0.12, 0.06, 0.03, 0.015, 0.005])
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser: a fast deterministic hash of uint64 values."""
+    """SplitMix64 finaliser: a fast deterministic hash of uint64 values (in place on one copy)."""
     z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        z ^= z >> np.uint64(shift)
+        z *= np.uint64(mult)
+    z ^= z >> np.uint64(31)
+    return z
 
 
 class IpSpace:
@@ -156,9 +158,12 @@ class Population:
         self.ids = np.empty(self.n, np.int64)
         self.ids[order] = uniq
         self.pool_table = np.concatenate(self.pools).astype(np.int32)
-        # Device and IP indices as 32-bit, the dtype of the event columns they fill.
-        for name in ("dev1", "dev2", "dev_rot", "home_ip"):
-            setattr(self, name, getattr(self, name).astype(np.int32))
+        # What assign_infra gathers per event, narrowed: device and IP indices as 32-bit (the
+        # dtype of the event columns they fill), probabilities as float32, time zones as int8.
+        for name, dtype in (("dev1", np.int32), ("dev2", np.int32), ("dev_rot", np.int32), ("home_ip", np.int32),
+                            ("pool_off", np.int32), ("pool_size", np.int32), ("campus_off", np.int32),
+                            ("campus_size", np.int32), ("p_dev2", np.float32), ("p_home", np.float32), ("tz", np.int8)):
+            setattr(self, name, getattr(self, name).astype(dtype))
         self.ip_table = self.ip.table()
         pop = np.maximum(self.popularity, 1e-9)
         self.comm_order = np.argsort(self.community, kind="stable")
@@ -302,8 +307,16 @@ def organic_population(cfg, start: int, rng: np.random.Generator) -> Population:
 HN_VIRAL, HN_HOUSEHOLD, HN_FAN, HN_GIVEAWAY, HN_SPIKE, HN_CAMPUS = range(6)
 
 
+_LOCAL = np.arange(-24, 48) % 24
+"""Local hour of ``utc_hour + tz + 24`` (``tz`` within ±24): a lookup instead of a modulo."""
+_HOME_FACTOR = np.where((_LOCAL >= 18) | (_LOCAL < 8), 1.4, 0.7).astype(np.float32)
+"""By local hour: people are home (on Wi-Fi) more in the evening and at night."""
+_CAMPUS_HOURS = (_LOCAL >= 9) & (_LOCAL < 18)
+
+
 def assign_infra(pop: Population, actor: np.ndarray, ts_ms: np.ndarray, day: int, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Device and IP index for each event from the actor's profile (no Python loop).
+    """Device and IP index for each event from the actor's profile (no Python loop); ``u`` is
+    uniform in [0, 1) per event.
 
     The network (home Wi-Fi, campus, mobile pool) is chosen per (account, day, hour) with a hash
     so an account keeps one address for a while, as real sessions do.
@@ -312,18 +325,20 @@ def assign_infra(pop: Population, actor: np.ndarray, ts_ms: np.ndarray, day: int
     today = np.where(pop.dev_rot >= 0, pop.dev_rot + day, pop.dev1)  # per account: rotating farms get a new device a day
     dev = np.where(u < pop.p_dev2[a], pop.dev2[a], today[a])  # p_dev2 is 0 without a second device
 
-    utc_hour = (ts_ms - pop.start * 1000) // 3_600_000
-    local_hour = (utc_hour + pop.tz[a]) % 24
-    h = mix64(a.astype(np.uint64) * np.uint64(1_000_003) + (utc_hour % 24 + day * 24).astype(np.uint64))
-    u_net = (h >> np.uint64(40)).astype(np.float64) * (1.0 / (1 << 24))
-    # A 32-bit pick per event: the hour's hash, or a fresh draw for rotating proxies.
-    pick = np.where(pop.ip_rotate[a], (u * 4294967296.0).astype(np.uint64), h & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    evening = (local_hour >= 18) | (local_hour < 8)
-    p_home = pop.p_home[a] * np.where(evening, 1.4, 0.7)  # p_home is 0 without home Wi-Fi
+    hour = ((ts_ms - pop.start * 1000) // 3_600_000 % 24).astype(np.int32)  # UTC hour of day
+    h = mix64(a.astype(np.uint64) * np.uint64(1_000_003) + (hour + day * 24).astype(np.uint64))
+    hour += pop.tz[a]
+    hour += 24  # index into the local-hour tables
+    u_net = (h >> np.uint64(40)).astype(np.float32) * np.float32(1.0 / (1 << 24))
     campus_size = pop.campus_size[a]
-    on_campus = (campus_size > 0) & (local_hour >= 9) & (local_hour < 18) & (u_net < 0.7)
-    at_home = ~on_campus & (u_net < p_home)
-    # The pool slot is (pick × size) >> 32: a pick in [0, 2^32) scaled to [0, size) without a division.
-    off = np.where(on_campus, pop.campus_off[a], pop.pool_off[a])
-    slot = (pick * np.where(on_campus, campus_size, pop.pool_size[a])) >> 32
-    return dev, np.where(at_home, pop.home_ip[a], pop.pool_table[off + slot])
+    on_campus = (campus_size > 0) & _CAMPUS_HOURS[hour] & (u_net < 0.7)
+    at_home = ~on_campus & (u_net < pop.p_home[a] * _HOME_FACTOR[hour])  # p_home is 0 without home Wi-Fi
+    # A 32-bit pick per event: the hour's hash, or a fresh draw for rotating proxies; the pool
+    # slot is (pick × size) >> 32, the pick scaled to [0, size) without a division.
+    h &= np.uint64(0xFFFFFFFF)
+    rotating = pop.ip_rotate[a]
+    h[rotating] = (u[rotating] * 4294967296.0).astype(np.uint64)
+    size = np.where(on_campus, campus_size, pop.pool_size[a]).astype(np.uint64)
+    slot = ((h * size) >> np.uint64(32)).astype(np.int32)
+    slot += np.where(on_campus, pop.campus_off[a], pop.pool_off[a])
+    return dev, np.where(at_home, pop.home_ip[a], pop.pool_table[slot])
