@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DAY_S = 86_400
 SNOWFLAKE_EPOCH = 1_262_304_000  # 2010-01-01
@@ -117,7 +119,7 @@ class Population:
     # Filled by finalize():
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     pool_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    ip_table: pl.Series | None = None
+    ip_table: pa.Array | None = None
     target_cdf: np.ndarray = field(default_factory=lambda: np.zeros(0))
     comm_order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     comm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -148,7 +150,7 @@ class Population:
         assert self.n == first + k
 
     def finalize(self, rng: np.random.Generator) -> None:
-        """Derive public ids, target-sampling tables and the IP text table."""
+        """Derive public ids, target-sampling tables and the IP text table (distinct addresses)."""
         # Snowflake-style ids: creation second × 1024 + random bits, made strictly unique.
         base = (self.created - SNOWFLAKE_EPOCH) * 1024 + rng.integers(0, 1024, self.n)
         order = np.argsort(base, kind="stable")
@@ -157,14 +159,19 @@ class Population:
         uniq = np.maximum.accumulate(b - steps) + steps
         self.ids = np.empty(self.n, np.int64)
         self.ids[order] = uniq
-        self.pool_table = np.concatenate(self.pools).astype(np.int32)
+        # IP indices point at distinct addresses (random home addresses can repeat), so the IP
+        # text table has no duplicates and serves as a Parquet dictionary as it is.
+        ips = pc.dictionary_encode(self.ip.table().to_arrow())
+        distinct = ips.indices.to_numpy()
+        self.ip_table = ips.dictionary
+        self.pool_table = distinct[np.concatenate(self.pools)]
+        self.home_ip = np.where(self.home_ip >= 0, distinct[np.maximum(self.home_ip, 0)], -1)
         # What assign_infra gathers per event, narrowed: device and IP indices as 32-bit (the
         # dtype of the event columns they fill), probabilities as float32, time zones as int8.
         for name, dtype in (("dev1", np.int32), ("dev2", np.int32), ("dev_rot", np.int32), ("home_ip", np.int32),
                             ("pool_off", np.int32), ("pool_size", np.int32), ("campus_off", np.int32),
                             ("campus_size", np.int32), ("p_dev2", np.float32), ("p_home", np.float32), ("tz", np.int8)):
             setattr(self, name, getattr(self, name).astype(dtype))
-        self.ip_table = self.ip.table()
         pop = np.maximum(self.popularity, 1e-9)
         self.comm_order = np.argsort(self.community, kind="stable")
         # One table for both kinds of target draw: the global popularity CDF on [0, 1], then
