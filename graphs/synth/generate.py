@@ -145,8 +145,11 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     ev = E.take(ev, E.time_order(ev["ts"] - day_lo, pop.end * 1000 - day_lo))
     ab = ev["abuse"]
     abuse_actor, first_idx = np.unique(ev["actor"][ab], return_index=True)
+    bot = ev["actor"] >= pop.n_org
+    bot_actor, bot_idx = np.unique(ev["actor"][bot], return_index=True)
     stats: dict[str, object] = {
         "abuse_actor": abuse_actor, "abuse_ts": ev["ts"][ab][first_idx], "abuse_events": int(ab.sum()),
+        "bot_actor": bot_actor, "bot_ts": ev["ts"][bot][bot_idx],
         "by_type": np.bincount(ev["etype"], minlength=len(EVENT_TYPES)), "rows": {},
     }
     bounds = np.searchsorted(ev["ts"], (pop.start + np.arange(day, cfg.days + 1) * DAY_S) * 1000)
@@ -250,6 +253,7 @@ def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
         shutil.rmtree(events_dir)
     events_dir.mkdir(parents=True)
     first_abuse = np.full(pop.n, np.iinfo(np.int64).max, dtype=np.int64)
+    first_bot_event = first_abuse.copy()
     per_day = np.zeros(cfg.days, np.int64)
     by_type = np.zeros(len(EVENT_TYPES), np.int64)
     abusive_events = 0
@@ -258,6 +262,7 @@ def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
     results = _run_days(shared, workers)
     for r in results:
         np.minimum.at(first_abuse, r["abuse_actor"], r["abuse_ts"])
+        np.minimum.at(first_bot_event, r["bot_actor"], r["bot_ts"])
         abusive_events += r["abuse_events"]
         by_type += r["by_type"]
         for d, rows in r["rows"].items():
@@ -266,7 +271,7 @@ def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
     truth = ground_truth(pop, campaigns)
     truth.write_parquet(out / "ground_truth.parquet")
     truth.select("account_id", "created_at").write_parquet(out / "accounts.parquet")
-    labels, label_stats = make_labels(cfg, pop, campaigns, first_abuse, _day_rng(cfg.seed, 2))
+    labels, label_stats = make_labels(cfg, pop, campaigns, first_abuse, first_bot_event, _day_rng(cfg.seed, 2))
     labels.write_parquet(out / "labels.parquet")
     elapsed = time.perf_counter() - t_start
     total = int(per_day.sum())

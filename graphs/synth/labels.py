@@ -54,10 +54,12 @@ def ground_truth(pop: Population, campaigns: list[Campaign]) -> pl.DataFrame:
 
 
 def make_labels(cfg, pop: Population, campaigns: list[Campaign], first_abuse: np.ndarray,  # noqa: ANN001
-                rng: np.random.Generator) -> tuple[pl.DataFrame, dict[str, object]]:
+                first_bot_event: np.ndarray, rng: np.random.Generator) -> tuple[pl.DataFrame, dict[str, object]]:
     """What enforcement knows: a fraction of the abusive accounts, from the campaigns it has found,
     some benign verdicts (over-sampling suspicious-looking innocents), a share of wrong labels,
-    each stamped some days after the activity that triggered it.
+    each stamped some days after the activity that triggered it. ``first_abuse`` and
+    ``first_bot_event`` are each account's first abusive action and (bots only) first action, in
+    ms (int64 max where none).
     """
     abusive = pop.campaign >= 0
     n_ab = int(abusive.sum())
@@ -77,9 +79,13 @@ def make_labels(cfg, pop: Population, campaigns: list[Campaign], first_abuse: np
     n_flip = int(round(cfg.label_noise * len(rows)))
     flip = rng.choice(len(rows), n_flip, replace=False) if n_flip else np.zeros(0, np.int64)
     label[flip] = 1 - label[flip]
-    # When: the triggering activity (first abusive action; for others a time in the log), plus the delay.
-    seen = np.where(first_abuse[rows] < np.iinfo(np.int64).max, first_abuse[rows] // 1000,
-                    np.maximum(pop.created[rows], pop.start) + (rng.random(len(rows)) * (pop.end - np.maximum(pop.created[rows], pop.start))).astype(np.int64))
+    # When: the triggering activity (first abusive action; a bot that never took part in its
+    # campaign's actions: its first action of any kind; others: a time in the log), plus the delay.
+    never = np.iinfo(np.int64).max
+    trigger_ms = np.where(first_abuse[rows] < never, first_abuse[rows], first_bot_event[rows])
+    alive = np.maximum(pop.created[rows], pop.start)
+    seen = np.where(trigger_ms < never, trigger_ms // 1000,
+                    alive + (rng.random(len(rows)) * (pop.end - alive)).astype(np.int64))
     delay = (rng.exponential(cfg.label_delay_days * DAY_S, len(rows)) + 3600).astype(np.int64)
     ts = seen + delay
     source = np.where(label == 1, POSITIVE_SOURCES[rng.integers(0, 3, len(rows))], NEGATIVE_SOURCES[rng.integers(0, 3, len(rows))])
