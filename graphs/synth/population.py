@@ -121,6 +121,7 @@ class Population:
     pool_table: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ip_table: pa.Array | None = None
     target_cdf: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    target_account: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     comm_order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     comm_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
     comm_width: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -166,19 +167,23 @@ class Population:
         self.ip_table = ips.dictionary
         self.pool_table = distinct[np.concatenate(self.pools)]
         self.home_ip = np.where(self.home_ip >= 0, distinct[np.maximum(self.home_ip, 0)], -1)
-        # What assign_infra gathers per event, narrowed: device and IP indices as 32-bit (the
+        # What is gathered per event, narrowed: device and IP indices as 32-bit (the
         # dtype of the event columns they fill), probabilities as float32, time zones as int8.
         for name, dtype in (("dev1", np.int32), ("dev2", np.int32), ("dev_rot", np.int32), ("home_ip", np.int32),
                             ("pool_off", np.int32), ("pool_size", np.int32), ("campus_off", np.int32),
-                            ("campus_size", np.int32), ("p_dev2", np.float32), ("p_home", np.float32), ("tz", np.int8)):
+                            ("campus_size", np.int32), ("p_dev2", np.float32), ("p_home", np.float32), ("tz", np.int8),
+                            ("community", np.int32)):
             setattr(self, name, getattr(self, name).astype(dtype))
         pop = np.maximum(self.popularity, 1e-9)
         self.comm_order = np.argsort(self.community, kind="stable")
         # One table for both kinds of target draw: the global popularity CDF on [0, 1], then
-        # the accounts grouped by community, their CDF shifted to (1, 2].
+        # the accounts grouped by community, their CDF shifted to (1, 2]; target_account names
+        # the account of every entry.
         global_cdf = np.cumsum(pop) / pop.sum()
         comm_cdf = np.cumsum(pop[self.comm_order]) / pop.sum()
+        global_cdf[-1] = comm_cdf[-1] = 1.0
         self.target_cdf = np.concatenate([global_cdf, 1.0 + comm_cdf])
+        self.target_account = np.concatenate([np.arange(self.n), self.comm_order]).astype(np.int32)
         n_comm = int(self.community.max()) + 1
         sizes = np.bincount(self.community, minlength=n_comm)
         ends = np.cumsum(sizes)
@@ -192,11 +197,9 @@ class Population:
     def sample_targets(self, comm: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Accounts drawn by popularity, among all accounts where ``comm[i] < 0`` and within
         community ``comm[i]`` otherwise; ``u`` uniform in [0, 1)."""
-        local = comm >= 0
         c = np.maximum(comm, 0)
-        q = np.where(local, self.comm_lo[c] + u * self.comm_width[c], u)
-        pos = sorted_search(self.target_cdf, q)
-        return np.where(local, self.comm_order[np.clip(pos - self.n, 0, self.n - 1)], np.minimum(pos, self.n - 1))
+        q = np.where(comm >= 0, self.comm_lo[c] + u * self.comm_width[c], u)
+        return self.target_account[np.minimum(sorted_search(self.target_cdf, q), 2 * self.n - 1)]
 
 
 def sorted_search(cdf: np.ndarray, q: np.ndarray) -> np.ndarray:
