@@ -290,23 +290,24 @@ def organic_population(cfg, start: int, rng: np.random.Generator) -> Population:
         off, size = pop.add_pool(np.arange(first, first + k))
         pop.pool_off[carrier == c] = off
         pop.pool_size[carrier == c] = size
-    # Campuses: whole communities of students behind a handful of campus IPs.
+    # Campuses: whole communities of students (80% of the members) behind a handful of campus IPs.
     target = cfg.campus_share * n
-    covered = 0
+    comm_size = np.bincount(community, minlength=n_comm)
+    campus_off, campus_size = np.zeros(n_comm, np.int64), np.zeros(n_comm, np.int64)
+    covered = 0.0
     for comm in rng.permutation(n_comm):
         if covered >= target:
             break
-        members = community == comm
-        k = int(members.sum())
+        k = int(comm_size[comm])
         if k < 20 or covered + k > 2 * target + 50:
             continue
         size = int(rng.integers(2, 7))
         first = ipspace.block(size)
-        off, _ = pop.add_pool(np.arange(first, first + size))
-        students = members & (rng.random(n) < 0.8)
-        pop.campus_off[students] = off
-        pop.campus_size[students] = size
-        covered += int(students.sum())
+        campus_off[comm], campus_size[comm] = pop.add_pool(np.arange(first, first + size))
+        covered += 0.8 * k
+    students = (campus_size[community] > 0) & (rng.random(n) < 0.8)
+    pop.campus_off = np.where(students, campus_off[community], 0)
+    pop.campus_size = np.where(students, campus_size[community], 0)
     # Hard negatives that come from infrastructure alone (priority: lower than behavioural ones).
     pop.hn[pop.campus_size > 0] = HN_CAMPUS
     big_shared = shares_device & (hh_size >= 3)
