@@ -49,8 +49,9 @@ def take(ev: Events, idx: np.ndarray) -> Events:
     return {k: v[idx] for k, v in ev.items()}
 
 
-def time_order(rel_ts: np.ndarray, end: int) -> np.ndarray:
-    """Stable ``argsort`` of non-negative times, leaving out those at or after ``end``.
+def time_order(rel_ts: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable ``argsort`` of non-negative times, leaving out those at or after ``end``, and the
+    times in that order.
 
     Each time is packed with its position into one int64 key (time in the high bits, position in
     the low ones): the keys are unique, so a plain (SIMD) sort of them is the stable order, several
@@ -60,9 +61,10 @@ def time_order(rel_ts: np.ndarray, end: int) -> np.ndarray:
     shift = max(n.bit_length(), 1)
     if int(end).bit_length() + shift > 62:  # a log too long to pack: the slow way
         order = np.argsort(rel_ts, kind="stable")
-        return order[rel_ts[order] < end]
+        order = order[rel_ts[order] < end]
+        return order, rel_ts[order]
     key = np.minimum(rel_ts, end).astype(np.int64) << shift
     key |= np.arange(n, dtype=np.int64)
     key.sort()
-    keep = int(np.searchsorted(key, int(end) << shift))
-    return key[:keep] & ((1 << shift) - 1)
+    key = key[: int(np.searchsorted(key, int(end) << shift))]
+    return key & ((1 << shift) - 1), key >> shift

@@ -142,7 +142,9 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     ev["dev"] = np.where(ev["dev"] == E.AUTO, dev, ev["dev"])
     ev["ip"] = np.where(ev["ip"] == E.AUTO, ip, ev["ip"])
     del dev, ip
-    ev = E.take(ev, E.time_order(ev["ts"] - day_lo, pop.end * 1000 - day_lo))
+    order, rel_ts = E.time_order(ev["ts"] - day_lo, pop.end * 1000 - day_lo)
+    ev = E.take({k: v for k, v in ev.items() if k != "ts"}, order)
+    ev["ts"] = rel_ts + day_lo
     ab = ev["abuse"]
     abuse_actor, first_idx = np.unique(ev["actor"][ab], return_index=True)
     bot = ev["actor"] >= pop.n_org

@@ -108,6 +108,25 @@ def test_config_validation() -> None:
         SynthConfig(campaign_mix=("bogus",)).validate()
 
 
+def test_fast_sort_and_search_match_numpy() -> None:
+    """The packed-key time order and the sorted CDF search behave as their plain NumPy versions."""
+    from graphs.synth.events import time_order
+    from graphs.synth.population import sorted_search
+
+    rng = np.random.default_rng(0)
+    ts = rng.integers(0, 5_000, 20_000)  # many ties: the order must be stable
+    order, sorted_ts = time_order(ts, 4_000)
+    expected = np.argsort(ts, kind="stable")
+    expected = expected[ts[expected] < 4_000]
+    assert np.array_equal(order, expected) and np.array_equal(sorted_ts, ts[expected])
+    slow_order, _ = time_order(ts, 1 << 60)  # too wide to pack: the fallback
+    assert np.array_equal(slow_order, np.argsort(ts, kind="stable"))
+    cdf = np.cumsum(rng.pareto(1.1, 3_000) + 0.01)
+    cdf /= cdf[-1]
+    q = rng.random(50_000)
+    assert np.array_equal(sorted_search(cdf, q), np.searchsorted(cdf, q, side="right"))
+
+
 def test_organic_population_is_heavy_tailed_with_rhythm_and_reciprocity(synth: dict) -> None:
     ev, truth = synth["events"], synth["truth"]
     organic = ev.join(truth.filter(~pl.col("is_abusive")).select("account_id"), left_on="actor_id", right_on="account_id")
