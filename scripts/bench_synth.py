@@ -37,7 +37,8 @@ def _child(accounts: int, days: int) -> None:
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"accounts": accounts, "days": days, "events": summary["events"], "seconds": round(wall, 2),
                       "events_per_s": round(summary["events"] / wall), "cpu_seconds": round(cpu, 2),
-                      "events_per_cpu_s": round(summary["events"] / max(cpu, 1e-9)), "threads": summary["threads"],
+                      "events_per_cpu_s": round(summary["events"] / max(cpu, 1e-9)),
+                      "cpu_s_per_million": round(cpu / summary["events"] * 1e6, 3), "threads": summary["threads"],
                       "peak_rss_mb": round(peak_self),
                       "output_mb": round(du / 1e6, 1), "cores": os.cpu_count(),
                       "load_avg_1m": round(os.getloadavg()[0], 2)}))
@@ -63,7 +64,8 @@ def main() -> None:
         else:
             print(f"{row['events']:>12,} events ({row['accounts']:,} accounts × {row['days']} days): "
                   f"{row['seconds']:.1f} s wall, {row['events_per_s']:,} events/s "
-                  f"({row['events_per_cpu_s']:,} per CPU-second, {row['threads']} threads); "
+                  f"({row['events_per_cpu_s']:,} per CPU-second, {row['cpu_s_per_million']} CPU-s per million, "
+                  f"{row['threads']} threads); "
                   f"peak RSS {row['peak_rss_mb']:,} MB; "
                   f"{row['output_mb']} MB Parquet; load avg {row['load_avg_1m']} on {row['cores']} cores")
 
