@@ -1,12 +1,13 @@
 """The day loop: organic + campaign + hard-negative events → Parquet parts partitioned by day.
 
 Every day is drawn from its own seeded generator, so days are independent and run on a pool
-of threads, one per core: the heavy parts (NumPy sorts and gathers over whole days, Polars
+of threads, one per core: the heavy parts (NumPy sorts and gathers over whole days, Arrow
 building and writing the Parquet parts) release the GIL, and threads share the population
 instead of pickling it to worker processes (spawning those cost more than a 1M-event log
-takes to write). Memory is bounded by a day of events per thread. Events a day produces for later days (follow-backs, delayed
-unfollows, reactions late in the evening) are written as that day's own part in the later
-day's folder (``date=D/part-<source day>.parquet``); those past the log's end are dropped.
+takes to write); the ground truth is written beside them. Memory is bounded by a day of
+events per thread. Events a day produces for later days (follow-backs, delayed unfollows,
+reactions late in the evening) are written as that day's own part in the later day's folder
+(``date=D/part-<source day>.parquet``); those past the log's end are dropped.
 """
 
 from __future__ import annotations
@@ -229,6 +230,13 @@ def _threads(cfg: SynthConfig) -> int:
     return max(1, min(os.cpu_count() or 1, cfg.days))
 
 
+def _write_truth(out: Path, pop: Population, campaigns: list) -> None:  # noqa: ANN001
+    """``ground_truth.parquet`` and ``accounts.parquet``."""
+    truth = ground_truth(pop, campaigns)
+    truth.write_parquet(out / "ground_truth.parquet")
+    truth.select("account_id", "created_at").write_parquet(out / "accounts.parquet")
+
+
 def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
     """Write a synthetic event log, labels, ground truth and a summary under ``out``.
 
@@ -261,7 +269,11 @@ def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
     abusive_events = 0
     shared = _Shared(cfg, pop, campaigns, episodes, events_dir, salt)
     workers = _threads(cfg)
-    results = _run_days(shared, workers)
+    # The ground truth needs no day: it is written beside the days instead of after them.
+    with ThreadPoolExecutor(1, thread_name_prefix="synth-truth") as side:
+        truth_written = side.submit(_write_truth, out, pop, campaigns)
+        results = _run_days(shared, workers)
+        truth_written.result()
     for r in results:
         np.minimum.at(first_abuse, r["abuse_actor"], r["abuse_ts"])
         np.minimum.at(first_bot_event, r["bot_actor"], r["bot_ts"])
@@ -270,9 +282,6 @@ def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
         for d, rows in r["rows"].items():
             per_day[d] += rows
 
-    truth = ground_truth(pop, campaigns)
-    truth.write_parquet(out / "ground_truth.parquet")
-    truth.select("account_id", "created_at").write_parquet(out / "accounts.parquet")
     labels, label_stats = make_labels(cfg, pop, campaigns, first_abuse, first_bot_event, _day_rng(cfg.seed, 2))
     labels.write_parquet(out / "labels.parquet")
     elapsed = time.perf_counter() - t_start
