@@ -88,6 +88,15 @@ def _account_age(path: str, end: dt.datetime) -> pl.DataFrame:
     ).unique("account_id", keep="last")
 
 
+def _responses(counts: pl.DataFrame | None) -> pl.DataFrame:
+    """Per account: shares of its targeted actions answered by / replying to another account."""
+    if counts is None or counts.is_empty():
+        return pl.DataFrame(schema={"account_id": pl.String, "share_answered": pl.Float32, "share_replying": pl.Float32})
+    total = counts.group_by(pl.col("actor_id").alias("account_id")).agg(pl.col("n_targeted", "n_answered", "n_replying").sum())
+    return total.select("account_id", (pl.col("n_answered") / pl.col("n_targeted")).cast(pl.Float32).alias("share_answered"),
+                        (pl.col("n_replying") / pl.col("n_targeted")).cast(pl.Float32).alias("share_replying"))
+
+
 def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any,
              accounts_table: str | None = None, coaction: list[str] | None = None) -> dict[str, Any]:
     """Write ``accounts``, ``relations/*``, ``account_device`` and ``account_ip`` into ``staging``.
@@ -168,6 +177,7 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
     co.write_parquet(out / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
     counts["coaction"] = co.height
     accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
+    accounts = accounts.join(_responses(_read_all([d / "response.parquet" for d in bucket_dirs])), on="account_id", how="left")
 
     end = dt.datetime.fromisoformat(end_ts) if isinstance(end_ts, str) else end_ts
     age = ((pl.lit(end) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)

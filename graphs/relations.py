@@ -10,6 +10,10 @@
   the number of distinct (target, day) episodes in which the pair acted within one window;
   pairs with fewer than ``min_count`` episodes are dropped at assembly time (a single
   coincidence is organic).
+* **Responses**: per actor, how often the next action on the same target within ``window_s``
+  comes from another account (its action was *answered*: reverted, piled onto) and how often
+  its own action follows another account's within ``window_s`` (it *replied*). On an edit log
+  this is the revert signal; on a video platform, pile-ons and lockstep.
 * **Shared infrastructure**: accounts sharing a device, an IP, or a near-duplicate text
   fingerprint. Keys used by more than ``max_accounts`` accounts (carrier NAT, campus Wi-Fi,
   a viral giveaway phrase) produce no pairs; their breadth is kept as a per-account feature.
@@ -20,7 +24,11 @@ from __future__ import annotations
 import polars as pl
 
 COACTION_TYPES = ("follow", "like", "view", "comment", "share", "message", "report")
-"""Event types whose targets can be acted on in lockstep."""
+"""Known event types whose targets can be acted on in lockstep."""
+NON_COACTION_TYPES = ("post", "login", "signup", "unfollow")
+"""Known event types that are never lockstep evidence (own content, sessions, churn).
+Types outside both lists (the open vocabulary: ``edit``, ``vote``, ...) do co-act: an unknown
+action on a shared target is exactly what lockstep is about."""
 EDGE_COLUMNS = ("src", "dst", "count", "first_ts", "last_ts")
 
 
@@ -45,6 +53,39 @@ def key_usage(events: pl.DataFrame, key: str) -> pl.DataFrame:
         .group_by("actor_id", key)
         .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))
         .rename({"actor_id": "account_id"})
+    )
+
+
+def coacts() -> pl.Expr:
+    """True for events whose target counts for co-action: known lockstep types and unknown ones."""
+    return pl.col("event_type").is_in(COACTION_TYPES) | ~pl.col("event_type").is_in(NON_COACTION_TYPES)
+
+
+def response_counts(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
+    """Per actor: targeted actions, how many were answered and how many replied, within one target bucket.
+
+    Args:
+        slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
+        window_s: How soon after an action another account's action counts as an answer.
+
+    Returns:
+        ``actor_id, n_targeted, n_answered, n_replying`` (i64). Sums over buckets are exact,
+        because a target's rows are never split.
+    """
+    if slim.is_empty():
+        return pl.DataFrame(schema={"actor_id": pl.String, "n_targeted": pl.Int64, "n_answered": pl.Int64,
+                                    "n_replying": pl.Int64})
+    window = pl.duration(seconds=window_s)
+    ordered = slim.sort("target", "ts", "actor_id")
+    same_next = pl.col("target").shift(-1) == pl.col("target")
+    same_prev = pl.col("target").shift(1) == pl.col("target")
+    answered = same_next & (pl.col("actor_id").shift(-1) != pl.col("actor_id")) & (pl.col("ts").shift(-1) - pl.col("ts") <= window)
+    replying = same_prev & (pl.col("actor_id").shift(1) != pl.col("actor_id")) & (pl.col("ts") - pl.col("ts").shift(1) <= window)
+    return (
+        ordered.with_columns(answered.fill_null(False).alias("_a"), replying.fill_null(False).alias("_r"))
+        .group_by("actor_id")
+        .agg(pl.len().cast(pl.Int64).alias("n_targeted"), pl.col("_a").sum().cast(pl.Int64).alias("n_answered"),
+             pl.col("_r").sum().cast(pl.Int64).alias("n_replying"))
     )
 
 

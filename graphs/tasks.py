@@ -19,6 +19,7 @@ Prepared file directory (one per input file)::
 Bucket directory (one per bucket and set of inputs)::
 
     features.parquet edges.parquet device.parquet ip.parquet text.parquet
+    response.parquet          per-actor answered / replying counts of the bucket's targets
     coaction/p=<k>.parquet    co-action pair counts, split by hash of src
     quarantine.parquet        cross-file duplicate event ids
 """
@@ -138,7 +139,7 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
     good = good.with_columns(_bucket(pl.col("actor_id"), n_buckets).alias("_b"))
     for (b,), part in good.partition_by("_b", as_dict=True).items():
         part.drop("_b").write_parquet(root / "actor" / f"b={b}.parquet")
-    slim = good.filter(pl.col("event_type").is_in(relations.COACTION_TYPES)).select(
+    slim = good.filter(relations.coacts()).select(
         relations.coaction_target(good).alias("target"), "ts", "actor_id"
     ).filter(pl.col("target").is_not_null())
     slim = slim.with_columns(_bucket(pl.col("target"), n_buckets).alias("_b"))
@@ -205,6 +206,7 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
     slim = pl.read_parquet(target_files) if target_files else pl.DataFrame(
         schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
     pairs = relations.coaction_pairs(slim, window_s, max_actors, max_neighbors)
+    relations.response_counts(slim, window_s).write_parquet(root / "response.parquet")
     # Split by hash of src so one reduce task per part sums a pair's counts over all buckets.
     (root / "coaction").mkdir()
     parts = pairs.with_columns(_bucket(pl.col("src"), n_parts).alias("_p"))

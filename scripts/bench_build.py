@@ -113,8 +113,9 @@ def raw_polars(events_dir: Path, out: Path, window_s: int, cap: int) -> int:
                        ("text_hash", params.max_accounts_per_text)):
         usage = relations.key_usage(ev, key).rename({key: "key"})
         relations.shared_key_pairs(usage, "key", cap_k).write_parquet(out / f"shared_{key}.parquet")
-    slim = ev.filter(pl.col("event_type").is_in(relations.COACTION_TYPES)).select(
+    slim = ev.filter(relations.coacts()).select(
         relations.coaction_target(ev).alias("target"), "ts", "actor_id").filter(pl.col("target").is_not_null())
+    relations.response_counts(slim, window_s).write_parquet(out / "response.parquet")
     relations.coaction_pairs(slim, window_s, cap).filter(pl.col("count") >= params.coaction_min_count) \
         .write_parquet(out / "coaction.parquet")
     return ev.height

@@ -8,7 +8,7 @@ import random
 import polars as pl
 
 from graphs.features import actor_features
-from graphs.relations import coaction_pairs, direct_edges, key_usage, shared_key_pairs
+from graphs.relations import coaction_pairs, coacts, direct_edges, key_usage, response_counts, shared_key_pairs
 
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -101,3 +101,17 @@ def test_features_by_hand() -> None:
     assert a["hour_entropy"] == 0.0  # all in one hour
     b = f.row(1, named=True)
     assert b["n_login"] == 1 and b["n_devices"] == 0
+
+
+def test_open_vocabulary_types_coact_but_sessions_do_not() -> None:
+    ev = pl.DataFrame({"event_type": ["like", "edit", "vote", "login", "post", "signup", "unfollow"]})
+    assert ev.filter(coacts())["event_type"].to_list() == ["like", "edit", "vote"]
+
+
+def test_responses_count_answers_and_replies_from_other_accounts_only() -> None:
+    # t1: a edits, b answers 60 s later, a answers b 30 s later; a's own repeat does not count;
+    # t2: c acts alone; t1 at 10_000 s: b acts long after everyone (no answer, no reply).
+    slim = _slim([("t1", 0, "a"), ("t1", 60, "b"), ("t1", 90, "a"), ("t1", 100, "a"), ("t2", 50, "c"), ("t1", 10_000, "b")])
+    got = {r[0]: r[1:] for r in response_counts(slim, window_s=300).sort("actor_id").rows()}
+    # a: 3 actions; answered once (0 -> b at 60); replied once (90 after b at 60)
+    assert got == {"a": (3, 1, 1), "b": (2, 1, 1), "c": (1, 0, 0)}
