@@ -60,12 +60,12 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
             Xb, _ = fb.matrix(blk, tr_b, y_tr)
             out[model] = tree_margin(booster, Xb, te_b)
     if "gnn" in models or "hybrid" in models:
-        oof = oof_gnn(ga, tr_a, y_tr, va_a, y_va, cfg)
-        out["gnn"] = oof[2](gnn_logits(oof[1], gb))[te_b]
+        gs = oof_gnn(ga, tr_a, y_tr, va_a, y_va, cfg)
+        out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]
         if "hybrid" in models:
-            hyb, _ = fit_hybrid(ga, names, ga.account_ids, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_oof=oof)
+            hyb, _ = fit_hybrid(ga, names, ga.account_ids, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs)
             X, _ = hyb.features(gb, fb)
-            out["hybrid"] = tree_margin(hyb.booster, X, te_b)
+            out["hybrid"] = hyb.margin(X, te_b)
     return {m: s for m, s in out.items() if m in models}
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from gnn.calibration import Calibrator
 from gnn.data import load_graph
 from gnn.evaluate import ranking_metrics
-from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import BLOCKS, FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
@@ -110,20 +110,17 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
     extra: dict[str, Any] = {}
     if "gnn" in models or "hybrid" in models:
         t = time.perf_counter()
-        oof = oof_gnn(graph, ntr, ytr, nva, yva, cfg if "hybrid" in models else replace(cfg, gnn_folds=0))
+        gs = oof_gnn(graph, ntr, ytr, nva, yva, cfg if "hybrid" in models else replace(cfg, gnn_folds=0))
         times["gnn_oof"] = time.perf_counter() - t
-        from gnn.train import gnn_logits
-
-        full = oof[2](gnn_logits(oof[1], graph))
-        scores["gnn"] = full[nte]
+        scores["gnn"] = gs.full[nte]
         if log:
-            log(f"gnn (+{oof[3]['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
+            log(f"gnn (+{gs.metrics['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
         if "hybrid" in models:
             t = time.perf_counter()
-            hyb, raw_fit = fit_hybrid(graph, names, graph.account_ids, ntr, ytr, nva, yva, cfg, fs=fs, gnn_oof=oof)
-            # test rows as deployed: the full-data GNN column, training labels only
-            X, _ = fs.matrix(("own", "graph", "labels", "gnn"), ntr, ytr, full)
-            raw = tree_margin(hyb.booster, X)
+            hyb, raw_fit = fit_hybrid(graph, names, graph.account_ids, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
+            # test rows as deployed: the full-data GNN block, training labels only
+            X, _ = fs.matrix(BLOCKS, ntr, ytr, gs.block(fs.adj, fitting=False))
+            raw = hyb.margin(X)
             scores["hybrid"] = raw[nte]
             cal = Calibrator.fit(raw_fit[nva], yva)
             extra = {"risk": cal(raw[nte]), "trees": hyb.metrics["trees"]}

@@ -4,7 +4,10 @@ Everything here is whole-graph sparse linear algebra (SciPy CSR, vectorised NumP
 per-node Python. Two kinds of features:
 
 * **label-free** (:func:`graph_features`): degree, and the mean and max of the neighbours'
-  features at 1 and 2 hops (GADBench's "neighbour-aggregated features").
+  features at 1 and 2 hops (GADBench's "neighbour-aggregated features"); and
+  (:func:`spread_features`) how the neighbours spread around their mean and how the account
+  stands out from them — a camouflaged account looks normal alone and odd next to its
+  neighbours (or, in a ring, identical to them).
 * **from training labels only** (:func:`label_features`): how many of an account's 1- and
   2-hop neighbours are *training* accounts labelled abusive, and their share among labelled
   neighbours. An account's own label never enters its own features: the graph has no self
@@ -90,6 +93,26 @@ def graph_features(x: np.ndarray, adj: sp.csr_matrix, with_max: bool = True) -> 
         x2 = max_agg(adj, x1)
         blocks += [x1, x2]
         names += [f"nbr1_max_{j}" for j in range(f)] + [f"nbr2_max_{j}" for j in range(f)]
+    return np.concatenate(blocks, axis=1).astype(np.float32), names
+
+
+def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Label-free neighbour spread: 1-hop std, the account minus its neighbours' mean, and (optionally) min.
+
+    Isolated accounts get std 0 and their own value as the difference.
+
+    Shapes:
+        x: ``[n, f]``; output ``[n, 3f]`` (``2f`` without min).
+    """
+    f = x.shape[1]
+    deg = degree(adj)
+    m1 = mean_agg(adj, x, deg)
+    std = np.sqrt(np.maximum(mean_agg(adj, x * x, deg) - m1 * m1, 0.0))
+    blocks = [std, x - m1]
+    names = [f"nbr1_std_{j}" for j in range(f)] + [f"vs_nbr1_{j}" for j in range(f)]
+    if with_min:
+        blocks.append(-max_agg(adj, -x))
+        names += [f"nbr1_min_{j}" for j in range(f)]
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 

@@ -14,9 +14,9 @@ import torch
 
 from gnn.benchmark import MODELS, run_split, split_stratified
 from gnn.data import load_graph
-from gnn.hybrid import HYBRID_FILE, TRAIN_LABELS_FILE, TREES_FILE, FeatureSet
+from gnn.hybrid import HYBRID_FILE, TRAIN_LABELS_FILE, TREES_FILE, FeatureSet, GnnScores, Platt, stratified_folds
 from gnn.model import mean_operator
-from gnn.neighbors import label_features, max_agg
+from gnn.neighbors import label_features, max_agg, score_features, spread_features
 from gnn.score import score
 from gnn.train import TrainConfig, label_index, train
 from graphs.import_static import StaticGraph, publish_static, read_static
@@ -46,6 +46,29 @@ def test_max_aggregation_matches_brute_force() -> None:
         nbrs = np.flatnonzero(dense[i])
         want = x[nbrs].max(axis=0) if len(nbrs) else np.zeros(3)
         assert np.allclose(got[i], want)
+
+
+def test_spread_features_match_brute_force() -> None:
+    a = _path_graph(4)
+    x = np.array([[1.0], [3.0], [5.0], [11.0]], np.float32)
+    got, names = spread_features(x, a)
+    assert names == ["nbr1_std_0", "vs_nbr1_0", "nbr1_min_0"]
+    # node 1: neighbours 1 and 5 -> std 2, 3 - mean 3 = 0, min 1; node 0: neighbour 3 only
+    assert np.allclose(got[1], [2.0, 0.0, 1.0]) and np.allclose(got[0], [0.0, -2.0, 3.0])
+
+
+def test_fold_rows_take_every_gnn_column_from_the_gnn_that_never_saw_them() -> None:
+    """A neighbour's score from a GNN trained on the row's own label would carry it back."""
+    a = _path_graph(5)
+    full = np.array([0, 1, 2, 3, 4], np.float32)
+    fold_scores = np.array([10, 20, 30, 40, 50], np.float32)
+    gs = GnnScores(gnn=None, platt=Platt(), full=full, folds=[(np.array([2]), fold_scores)], metrics={})  # type: ignore[arg-type]
+    fitting, deployed = gs.block(a, fitting=True), gs.block(a, fitting=False)
+    assert np.allclose(deployed, score_features(a, full, "gnn")[0])
+    assert np.allclose(fitting[2], score_features(a, fold_scores, "gnn")[0][2])  # own score and neighbours' alike
+    assert np.allclose(np.delete(fitting, 2, axis=0), np.delete(deployed, 2, axis=0))
+    folds = stratified_folds(np.array([0] * 9 + [1] * 3), 3, seed=0)
+    assert sorted(np.bincount(folds[9:])) == [1, 1, 1] and sorted(np.bincount(folds[:9])) == [3, 3, 3]
 
 
 def test_mean_operator_averages_in_neighbours() -> None:
