@@ -218,8 +218,9 @@ def _write_part(frame: pa.Table, path: Path, compression: str) -> None:
     values) and left uncompressed. A fast codec skips the dictionary-encoded id columns too: their
     bit-packed indices hardly shrink, and compressing them was a sixth of the write. Without the
     stored Arrow schema, readers see the dictionary columns as plain strings (the canonical schema)."""
-    skip = {"ts", *_DICTIONARY_COLUMNS} if compression in _FAST_CODECS else {"ts"}
-    codecs = {name: "none" if name in skip else compression for name in frame.column_names}
+    codec = "none" if compression == "uncompressed" else compression  # Arrow's name for it
+    skip = {"ts", *_DICTIONARY_COLUMNS} if codec in _FAST_CODECS else {"ts"}
+    codecs = {name: "none" if name in skip else codec for name in frame.column_names}
     pq.write_table(frame, path, compression=codecs, use_dictionary=_DICTIONARY_COLUMNS,
                    dictionary_pagesize_limit=_DICTIONARY_PAGE_LIMIT, row_group_size=_ROW_GROUP,
                    column_encoding={"ts": "DELTA_BINARY_PACKED"}, write_statistics=["ts"], store_schema=False)

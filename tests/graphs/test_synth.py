@@ -101,6 +101,13 @@ def test_deterministic_per_seed(tmp_path: Path) -> None:
     assert not read(a).equals(read(c))
 
 
+def test_uncompressed_output(tmp_path: Path) -> None:
+    generate(tmp_path, SynthConfig(accounts=300, days=1, campaigns=1, bots_per_campaign=8, fan_size=20,
+                                   compression="uncompressed"))
+    part = next((tmp_path / "events").glob("date=*/part-*.parquet"))
+    assert pl.read_parquet(part).height > 0
+
+
 def test_config_validation() -> None:
     with pytest.raises(ConfigError):
         SynthConfig(label_noise=1.5).validate()
