@@ -31,7 +31,7 @@ _TYPE_CODE = np.array([ET[t] for t in _TYPES], dtype=np.int8)
 def _type_table(buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Search-free draw of event types: every role's type CDF shifted by the role code (role r
     owns [r, r + 1)), cut into buckets of width ``1 / buckets``. Per bucket: the type at its
-    start, the one CDF step inside it (2.0 past the end if none) and the type from that step on.
+    start, the one CDF step inside it (past every query if none) and the type from that step on.
     The buckets are fine enough to hold at most one step each (checked)."""
     steps = (_MIX_CUM + np.arange(len(_MIX))[:, None]).ravel()
     lo_edge = np.arange(len(_MIX) * buckets + 1) / buckets  # one spare bucket for q rounding up to the end
@@ -40,8 +40,11 @@ def _type_table(buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     assert all(len(set(steps[a:b])) <= 1 for a, b in zip(first, last)), "buckets too coarse for the type mix"
     role = np.minimum(np.arange(len(lo_edge)) // buckets, len(_MIX) - 1)
     split = np.where(last > first, steps[np.minimum(first, len(steps) - 1)], len(_MIX) + 1.0)
-    code = lambda k: _TYPE_CODE[np.clip(k - len(_TYPES) * role, 0, len(_TYPES) - 1)]  # noqa: E731
-    return code(first), split, code(last)
+
+    def type_after(steps_below: np.ndarray) -> np.ndarray:
+        return _TYPE_CODE[np.clip(steps_below - len(_TYPES) * role, 0, len(_TYPES) - 1)]
+
+    return type_after(first), split, type_after(last)
 
 
 _TYPE_BUCKETS = 4096
@@ -180,5 +183,5 @@ def _follow_backs(cfg, pop: Population, actor: np.ndarray, ts: np.ndarray, etype
     return E.make(ts[back] + lognormal_ms(rng, 2 * 3600_000.0, 1.2, len(back)), tacct[back], ET["follow"], actor[back])
 
 
-__all__ = ["organic_day", "hour_offsets_ms", "content_k", "common_phrase", "unique_text", "lognormal_ms",
+__all__ = ["organic_day", "hour_offsets_ms", "content_k", "common_phrase", "unique_text",
            "ROLE_CREATOR", "ROLE_LURKER"]
