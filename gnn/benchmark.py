@@ -209,8 +209,9 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
 
         return evaluate_wikipedia(seeds, cfg, models, log)
     if name == "synthetic":
-        raise InputError("--dataset synthetic is not implemented yet; run `ringwatch pipeline run` / `ringwatch evaluate "
-                         f"--truth` on a synth log instead; benchmark sets: {', '.join([*STATIC, 'wikipedia'])}")
+        from gnn.bench_synthetic import evaluate_synthetic
+
+        return evaluate_synthetic(seeds, cfg, models, log)
     path = Path(dataset)
     if path.is_file():
         return evaluate_static(path.stem, path, seeds, cfg, models, log)

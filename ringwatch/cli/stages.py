@@ -210,6 +210,9 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
     console.print(table)
+    for floor, r in result.get("rings", {}).items():
+        console.print(f"rings at {floor}: {r['found_share']:.0%} of campaigns found as rings, account precision "
+                      f"{r['account_precision']:.3f} ({r['members']:.0f} members, mean over seeds)")
     if json_out in ("-",):
         result.pop("_first", None)
         emit_json(result)
