@@ -13,7 +13,7 @@ gnn                 the GNN's score for the account, and the mean / max of its n
                     GNN scores at 1 and 2 hops (the GNN propagates evidence the trees lack)
 ==================  ========================================================================
 
-``tree_bags`` boosters with different seeds are averaged (log-odds).
+``tree_bags`` boosters with different seeds are averaged (log-odds); one by default.
 
 Honesty rules, each enforced here and tested:
 

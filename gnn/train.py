@@ -58,7 +58,9 @@ class TrainConfig:
         threads: XGBoost threads.
         nbr_max: Include max-of-neighbour features (mean ones are always included).
         tree_bags: Boosters averaged by the hybrid, each with its own seed (row and column
-            subsampling differ): a cheap variance cut on small, noisy label sets.
+            subsampling differ): a variance cut on small, noisy label sets, at that many
+            times the tree time (measured on Reddit users: +0.01–0.02 AUROC; on YelpChi and
+            Amazon within the seed spread).
     """
 
     hidden: int = 64
@@ -80,7 +82,7 @@ class TrainConfig:
     tree_patience: int = 40
     threads: int = 2
     nbr_max: bool = True
-    tree_bags: int = 3
+    tree_bags: int = 1
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
