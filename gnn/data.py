@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ringwatch.errors import InputError
-from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR, UNDIRECTED_RELATIONS
+from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR, UNDIRECTED_RELATIONS
 
 EdgeType = tuple[str, str, str]
 NODE = "account"
@@ -40,9 +40,12 @@ class FeatureStats:
         cols = [frame[n].cast(pl.Float32).to_numpy() if n in frame.columns else np.zeros(frame.height, np.float32)
                 for n in self.names]
         x = np.stack(cols, axis=1) if cols else np.zeros((frame.height, 0), np.float32)
-        x = np.sign(x) * np.log1p(np.abs(x))
-        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return torch.from_numpy(np.nan_to_num(x, nan=0.0).astype(np.float32))
+        out = np.abs(x)  # sign(x) * log1p(|x|), standardised, in place (float32 throughout)
+        np.log1p(out, out=out)
+        out *= np.sign(x)
+        out -= np.asarray(self.mean, np.float32)
+        out /= np.asarray(self.std, np.float32)
+        return torch.from_numpy(np.nan_to_num(out, nan=0.0, copy=False))
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, names: list[str]) -> FeatureStats:
@@ -87,24 +90,32 @@ def feature_names(accounts: pl.DataFrame) -> list[str]:
     return [c for c, t in accounts.schema.items() if c not in _NON_FEATURES and t.is_numeric()]
 
 
-def load_relations(snapshot: Path) -> dict[str, pl.DataFrame]:
-    """All relation tables of a snapshot, by name."""
-    rel_dir = Path(snapshot) / SNAPSHOT_RELATIONS_DIR
-    return {p.stem: pl.read_parquet(p, columns=["src", "dst", "count"]) for p in sorted(rel_dir.glob("*.parquet"))}
-
-
-def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: list[str] | None = None,
-               tables: dict[str, pl.DataFrame] | None = None) -> tuple[GraphTensors, FeatureStats]:
-    """Load a snapshot directory as tensors.
+def load_relations(snapshot: Path, ids: bool = True) -> dict[str, pl.DataFrame]:
+    """All relation tables of a snapshot, by name.
 
     Args:
         snapshot: The snapshot version directory.
-        stats: Feature statistics of a trained model; fitted on this snapshot when None.
-        relations: Relation names to load (default: all in the snapshot).
-        tables: Relation tables already read by :func:`load_relations` (read here when None).
+        ids: Read the string ``src``/``dst``. Without them (False), a table that stores node
+            codes (:data:`ringwatch.types.NODE_CODES`) is read as ``count`` and codes only.
 
     Returns:
-        The tensors and the feature statistics used.
+        ``src, dst, count`` per relation, plus the node codes where the snapshot stores them.
+    """
+    rel_dir = Path(snapshot) / SNAPSHOT_RELATIONS_DIR
+    return {p.stem: pl.read_parquet(p, columns=_relation_columns(p, ids)) for p in sorted(rel_dir.glob("*.parquet"))}
+
+
+def _relation_columns(path: Path, ids: bool) -> list[str]:
+    schema = pl.read_parquet_schema(path)
+    codes = list(NODE_CODES) if all(c in schema for c in NODE_CODES) else []
+    return (["src", "dst"] if ids or not codes else []) + ["count"] + codes
+
+
+def read_accounts(snapshot: Path) -> pl.DataFrame:
+    """The snapshot's account table, sorted by ``account_id`` (node order).
+
+    Raises:
+        InputError: The directory is not a snapshot, or it has no accounts.
     """
     path = Path(snapshot) / SNAPSHOT_ACCOUNTS
     if not path.is_file():
@@ -112,19 +123,66 @@ def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: lis
     accounts = pl.read_parquet(path).sort("account_id")
     if accounts.is_empty():
         raise InputError(f"snapshot {snapshot} has no accounts")
+    return accounts
+
+
+def with_node_codes(tables: dict[str, pl.DataFrame], account_ids: pl.Series) -> dict[str, pl.DataFrame]:
+    """Relation tables that all carry node codes, keeping only edges between accounts.
+
+    Codes stored by the build are used as they are (checked against the number of accounts);
+    tables of older snapshots get them by joining their string ids to ``account_ids``.
+
+    Args:
+        tables: Relation tables from :func:`load_relations`.
+        account_ids: The sorted account ids (node order).
+
+    Raises:
+        InputError: Stored codes outside ``[0, len(account_ids))``.
+    """
+    out = {}
+    src_i, dst_i = NODE_CODES
+    index = pl.DataFrame({"account_id": account_ids, "_i": np.arange(len(account_ids), dtype=np.int64)})
+    for name, table in tables.items():
+        if src_i in table.columns and dst_i in table.columns:
+            table = table.drop_nulls([src_i, dst_i])
+            lo, hi = table.select(pl.min_horizontal(src_i, dst_i).min().alias("lo"),
+                                  pl.max_horizontal(src_i, dst_i).max().alias("hi")).row(0)
+            if table.height and not 0 <= lo <= hi < len(account_ids):
+                raise InputError(f"relation {name}: node codes do not match the accounts table; rebuild the snapshot")
+        else:
+            table = (table.join(index.rename({"account_id": "src", "_i": src_i}), on="src")
+                     .join(index.rename({"account_id": "dst", "_i": dst_i}), on="dst"))
+        out[name] = table
+    return out
+
+
+def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: list[str] | None = None,
+               tables: dict[str, pl.DataFrame] | None = None,
+               accounts: pl.DataFrame | None = None) -> tuple[GraphTensors, FeatureStats]:
+    """Load a snapshot directory as tensors.
+
+    Args:
+        snapshot: The snapshot version directory.
+        stats: Feature statistics of a trained model; fitted on this snapshot when None.
+        relations: Relation names to load (default: all in the snapshot).
+        tables: Relation tables already read by :func:`load_relations`, with or without
+            node codes (:func:`with_node_codes`); read here when None.
+        accounts: The account table already read by :func:`read_accounts` (read here when None).
+
+    Returns:
+        The tensors and the feature statistics used.
+    """
+    accounts = read_accounts(snapshot) if accounts is None else accounts
     stats = stats or FeatureStats.fit(accounts, feature_names(accounts))
     ids = accounts["account_id"].to_numpy()
-    index = pl.DataFrame({"account_id": accounts["account_id"], "_i": np.arange(accounts.height, dtype=np.int64)})
+    tables = tables if tables is not None else load_relations(snapshot, ids=False)
+    chosen = {name: t for name, t in tables.items() if relations is None or name in relations}
     edge_index: dict[EdgeType, Tensor] = {}
     edge_weight: dict[EdgeType, Tensor] = {}
-    for name, table in (tables if tables is not None else load_relations(snapshot)).items():
-        if relations is not None and name not in relations:
-            continue
-        joined = (table.join(index.rename({"account_id": "src", "_i": "s"}), on="src")
-                  .join(index.rename({"account_id": "dst", "_i": "d"}), on="dst"))
-        s = torch.from_numpy(joined["s"].to_numpy().copy())
-        d = torch.from_numpy(joined["d"].to_numpy().copy())
-        w = torch.from_numpy(np.log1p(joined["count"].to_numpy().astype(np.float32)))
+    for name, table in with_node_codes(chosen, accounts["account_id"]).items():
+        s = torch.from_numpy(table[NODE_CODES[0]].to_numpy(writable=True))
+        d = torch.from_numpy(table[NODE_CODES[1]].to_numpy(writable=True))
+        w = torch.from_numpy(np.log1p(table["count"].to_numpy().astype(np.float32)))
         if name in UNDIRECTED_RELATIONS:
             edge_index[(NODE, name, NODE)] = torch.stack([torch.cat([s, d]), torch.cat([d, s])])
             edge_weight[(NODE, name, NODE)] = torch.cat([w, w])

@@ -15,6 +15,7 @@ import torch
 
 from gnn.data import GraphTensors
 from gnn.model import RingwatchGNN
+from ringwatch.types import NODE_CODES
 
 _RELATION_FACTS = (
     ("coaction_degree", "acted in lockstep with {:.0f} accounts"),
@@ -85,29 +86,46 @@ def top_neighbors(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str
     """The neighbours that most plausibly drove each node's score.
 
     A neighbour's weight is ``log1p(edge count) × neighbour risk``, over every relation in
-    both directions; the top ``k`` per node are kept.
+    both directions; the top ``k`` per node are kept (ties in any order). Edges are found by
+    node code, never by joining string ids.
+
+    Args:
+        account_ids: Sorted account ids (node order).
+        risk: Calibrated risk per node.
+        relations: Relation tables with ``count`` and node codes (:func:`gnn.data.with_node_codes`).
+        nodes: Node indices to explain.
+        k: Neighbours per node.
 
     Returns:
         ``account_id, top_neighbors`` (JSON list of ``{account_id, relation, weight}``).
     """
-    chosen = pl.DataFrame({"account_id": account_ids[nodes]})
-    riskf = pl.DataFrame({"nbr": account_ids, "nbr_risk": risk})
-    parts = []
-    for name, table in relations.items():
-        both = pl.concat([table.select(pl.col("src").alias("account_id"), pl.col("dst").alias("nbr"), "count"),
-                          table.select(pl.col("dst").alias("account_id"), pl.col("src").alias("nbr"), "count")])
-        parts.append(both.join(chosen, on="account_id", how="semi").with_columns(pl.lit(name).alias("relation")))
+    chosen = np.zeros(len(account_ids), bool)
+    chosen[nodes] = True
+    parts = [_incident(table, name, chosen) for name, table in relations.items()]
     if not parts:
-        return pl.DataFrame({"account_id": chosen["account_id"], "top_neighbors": ["[]"] * chosen.height})
-    edges = pl.concat(parts).join(riskf, on="nbr", how="left")
+        return pl.DataFrame({"account_id": account_ids[nodes], "top_neighbors": ["[]"] * len(nodes)}, schema={
+            "account_id": pl.String, "top_neighbors": pl.String})
+    edges = pl.concat(parts)
     ranked = (
-        edges.with_columns((pl.col("count").cast(pl.Float64).log1p() * pl.col("nbr_risk").fill_null(0.0)).round(4).alias("weight"))
+        edges.with_columns(pl.Series("nbr_risk", risk[edges["nbr"].to_numpy()]))
+        .with_columns((pl.col("count").cast(pl.Float64).log1p() * pl.col("nbr_risk")).round(4).alias("weight"))
         .sort("weight", descending=True)
-        .group_by("account_id", maintain_order=True)
+        .group_by("node", maintain_order=True)
         .head(k)
-        .group_by("account_id")
-        .agg(pl.struct(pl.col("nbr").alias("account_id"), "relation", "weight").alias("top"))
     )
-    out = chosen.join(ranked, on="account_id", how="left")
-    return out.select("account_id", pl.col("top").map_elements(
+    ranked = ranked.with_columns(pl.Series("nbr_id", account_ids[ranked["nbr"].to_numpy()], dtype=pl.String)).group_by("node").agg(
+        pl.struct(pl.col("nbr_id").alias("account_id"), "relation", "weight").alias("top"))
+    out = pl.DataFrame({"node": np.asarray(nodes, np.int64), "account_id": pl.Series(account_ids[nodes], dtype=pl.String)})
+    return out.join(ranked, on="node", how="left", maintain_order="left").select("account_id", pl.col("top").map_elements(
         lambda t: json.dumps(list(t) if t is not None else []), return_dtype=pl.String).alias("top_neighbors"))
+
+
+def _incident(table: pl.DataFrame, name: str, chosen: np.ndarray) -> pl.DataFrame:
+    """``node, nbr, count, relation``: the edges of ``table`` at chosen nodes, seen from each chosen end."""
+    s, d = (table[c].to_numpy() for c in NODE_CODES)
+    count = table["count"].to_numpy()
+    frames = []
+    for a, b in ((s, d), (d, s)):
+        at = chosen[a]
+        frames.append(pl.DataFrame({"node": a[at].astype(np.int64), "nbr": b[at].astype(np.int64), "count": count[at]}))
+    return pl.concat(frames).with_columns(pl.lit(name).alias("relation"))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gnn.data import NODE, GraphTensors, load_graph, load_relations
+from gnn.data import NODE, GraphTensors, load_graph, load_relations, read_accounts, with_node_codes
 from gnn.device import pick_device
 from gnn.hybrid import contributions
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
@@ -77,8 +77,9 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     model, stats, calibrator = load_model(model_dir)
     hybrid = load_hybrid(model_dir, model)
     snap_path = home.snapshots.path(snap_manifest["version"])
-    relations = load_relations(snap_path)
-    graph, _ = load_graph(snap_path, stats, tables=relations)
+    accounts = read_accounts(snap_path)
+    relations = with_node_codes(load_relations(snap_path, ids=False), accounts["account_id"])
+    graph, _ = load_graph(snap_path, stats, tables=relations, accounts=accounts)
     clock("load")
     dev = pick_device(device)
     if hybrid is None:

@@ -18,6 +18,7 @@ import polars as pl
 from graphs import relations
 from ringwatch.errors import InputError
 from ringwatch.types import (
+    NODE_CODES,
     SNAPSHOT_ACCOUNT_DEVICE,
     SNAPSHOT_ACCOUNT_IP,
     SNAPSHOT_ACCOUNTS,
@@ -97,9 +98,27 @@ def _responses(counts: pl.DataFrame | None) -> pl.DataFrame:
                         (pl.col("n_replying") / pl.col("n_targeted")).cast(pl.Float32).alias("share_replying"))
 
 
+def with_node_codes(table: pl.DataFrame, account_ids: pl.Series) -> pl.DataFrame:
+    """``table`` with :data:`ringwatch.types.NODE_CODES`: the positions of ``src``/``dst`` in ``account_ids``.
+
+    Args:
+        table: A relation table (``src``, ``dst``, ...); row order is kept.
+        account_ids: The accounts table's ids, in its (sorted) row order.
+    """
+    index = pl.DataFrame({"_id": account_ids, "_i": pl.int_range(len(account_ids), dtype=pl.Int64, eager=True)})
+    for end, code in zip(("src", "dst"), NODE_CODES):
+        table = table.join(index.rename({"_id": end, "_i": code}), on=end, how="left", maintain_order="left")
+    return table
+
+
+def _write_relations(out: Path, tables: dict[str, pl.DataFrame], account_ids: pl.Series) -> None:
+    for rel, table in tables.items():
+        with_node_codes(table, account_ids).write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
+
+
 def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any,
              accounts_table: str | None = None, coaction: list[str] | None = None) -> dict[str, Any]:
-    """Write ``accounts``, ``relations/*``, ``account_device`` and ``account_ip`` into ``staging``.
+    """Write ``accounts``, ``relations/*`` (with :data:`NODE_CODES`), ``account_device`` and ``account_ip`` into ``staging``.
 
     Args:
         buckets: The build's bucket output directories (see :func:`graphs.tasks.bucket_aggregates`).
@@ -122,6 +141,7 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
         raise ValueError("no account features were produced")
     edges = _read_all([d / "edges.parquet" for d in bucket_dirs])
     counts: dict[str, int] = {}
+    tables: dict[str, pl.DataFrame] = {}  # written last, with node codes of the final accounts table
 
     # Direct relations, one file per event type.
     direct = edges if edges is not None else pl.DataFrame(schema={"relation": pl.String, "src": pl.String, "dst": pl.String,
@@ -131,9 +151,8 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
     names = {t: relation_name(t) for t in direct["relation"].unique().to_list()}
     direct = direct.with_columns(pl.col("relation").replace_strict(names, return_dtype=pl.String))
     for (rel,), part in direct.partition_by("relation", as_dict=True).items():
-        table = part.drop("relation").sort("src", "dst")
-        table.write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
-        counts[str(rel)] = table.height
+        tables[str(rel)] = part.drop("relation").sort("src", "dst")
+        counts[str(rel)] = tables[str(rel)].height
 
     # Every account seen, acting or acted on.
     targets = direct.select(pl.col("dst").alias("account_id")).unique()
@@ -159,7 +178,7 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
             continue
         usage[key] = u
         pairs = relations.shared_key_pairs(u, "key", cap).sort("src", "dst")
-        pairs.write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
+        tables[rel] = pairs
         counts[rel] = pairs.height
         accounts = accounts.join(_breadth(u, fname), on="account_id", how="left")
         accounts = accounts.join(_degree(pairs, rel), on="account_id", how="left")
@@ -174,7 +193,7 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
         co = pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "count": pl.Int64,
                                   "first_ts": pl.Datetime("us", "UTC"), "last_ts": pl.Datetime("us", "UTC")})
     co = co.sort("src", "dst")
-    co.write_parquet(out / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
+    tables["coaction"] = co
     counts["coaction"] = co.height
     accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
     accounts = accounts.join(_responses(_read_all([d / "response.parquet" for d in bucket_dirs])), on="account_id", how="left")
@@ -193,4 +212,5 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
         .sort("account_id")
     )
     accounts.write_parquet(out / SNAPSHOT_ACCOUNTS)
+    _write_relations(out, tables, accounts["account_id"])
     return {"accounts": accounts.height, "relations": counts}

@@ -23,7 +23,12 @@ LABEL_COLUMNS: Final = ("account_id", "label", "source", "ts")
 SNAPSHOT_ACCOUNTS: Final = "accounts.parquet"
 """``account_id`` (str), ``first_ts``/``last_ts`` (datetime UTC) and float feature columns."""
 SNAPSHOT_RELATIONS_DIR: Final = "relations"
-"""``relations/<name>.parquet``: ``src``, ``dst`` (str), ``count`` (i64), ``first_ts``, ``last_ts``."""
+"""``relations/<name>.parquet``: ``src``, ``dst`` (str), ``count`` (i64), ``first_ts``, ``last_ts``,
+and the :data:`NODE_CODES` of both ends."""
+NODE_CODES: Final = ("src_i", "dst_i")
+"""Relation columns (i64) written next to ``src``/``dst``: their row positions in the snapshot's
+accounts table (sorted by ``account_id``), so readers index edges without joining strings;
+null where an end is not an account. Snapshots written before these columns lack them."""
 SNAPSHOT_ACCOUNT_DEVICE: Final = "account_device.parquet"
 """``account_id``, ``device_id``, ``count``, ``first_ts``, ``last_ts``."""
 SNAPSHOT_ACCOUNT_IP: Final = "account_ip.parquet"

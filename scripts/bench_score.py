@@ -2,7 +2,8 @@
 """Benchmark scoring at scale: 1M accounts / 10M edges (defaults) on this machine.
 
 Generates a synthetic snapshot directly with NumPy/Polars in a temporary HOME (organic
-accounts following each other, planted rings co-acting), trains a model on a sample of labels
+accounts following each other, planted rings co-acting; relation tables with the node codes a
+build writes, ``--no-codes`` for a snapshot from before them), trains a model on a sample of labels
 (training time printed), then times ``gnn.score.score`` end to end: load snapshot → GNN →
 neighbour features → trees → calibration → rings → explanations → scores published.
 Goal: scoring ≤ 15 s on 2 cores. Peak memory (max RSS) is printed for both phases.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gnn.score import score  # noqa: E402
 from gnn.train import TrainConfig, train  # noqa: E402
+from graphs.assemble import NODE_CODES  # noqa: E402
 from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR  # noqa: E402
 from ringwatch.versions import Home  # noqa: E402
 
@@ -39,8 +42,9 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_snapshot(home: Home, n: int, m: int, n_features: int = 16, ring_size: int = 20, seed: int = 0) -> np.ndarray:
-    """Publish a synthetic snapshot; return the 0/1 truth per account (sorted id order)."""
+def make_snapshot(home: Home, n: int, m: int, n_features: int = 16, ring_size: int = 20, seed: int = 0,
+                  codes: bool = True) -> np.ndarray:
+    """Publish a synthetic snapshot (``codes``: with node codes); return the 0/1 truth per account (sorted id order)."""
     rng = np.random.default_rng(seed)
     ids = np.char.add("a", np.char.zfill(np.arange(n).astype(str), 8))
     n_bad = n // 100
@@ -65,15 +69,18 @@ def make_snapshot(home: Home, n: int, m: int, n_features: int = 16, ring_size: i
     lo, hi = np.minimum(c_src, c_dst), np.maximum(c_src, c_dst)
 
     def rel(s: np.ndarray, d: np.ndarray) -> pl.DataFrame:
-        keep = s != d
-        return pl.DataFrame({"src": ids[s[keep]], "dst": ids[d[keep]], "count": rng.integers(1, 5, int(keep.sum()))}).with_columns(
+        keep = s != d  # ids are sorted, so node codes (as the build writes them) are the indices themselves
+        src_i, dst_i = NODE_CODES
+        return pl.DataFrame({"src": ids[s[keep]], "dst": ids[d[keep]], "count": rng.integers(1, 5, int(keep.sum())),
+                             src_i: s[keep].astype(np.int64), dst_i: d[keep].astype(np.int64)}).with_columns(
             pl.lit(T0).cast(pl.Datetime("us", "UTC")).alias("first_ts"), pl.lit(T0).cast(pl.Datetime("us", "UTC")).alias("last_ts"))
 
     with home.snapshots.publish({"kind": "snapshot", "source": "bench_score"}) as staging:
         accounts.write_parquet(staging / SNAPSHOT_ACCOUNTS)
         (staging / SNAPSHOT_RELATIONS_DIR).mkdir()
-        rel(f_src, f_dst).unique(["src", "dst"]).write_parquet(staging / SNAPSHOT_RELATIONS_DIR / "follow.parquet")
-        rel(lo, hi).unique(["src", "dst"]).write_parquet(staging / SNAPSHOT_RELATIONS_DIR / "coaction.parquet")
+        for name, (s, d) in (("follow", (f_src, f_dst)), ("coaction", (lo, hi))):
+            table = rel(s, d).unique(["src", "dst"])
+            (table.drop(*NODE_CODES) if not codes else table).write_parquet(staging / SNAPSHOT_RELATIONS_DIR / f"{name}.parquet")
     return bad
 
 
@@ -84,14 +91,16 @@ def main() -> None:
     ap.add_argument("--labels", type=int, default=50_000, help="labelled accounts for training")
     ap.add_argument("--model", default="hybrid", choices=["hybrid", "gnn"])
     ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--no-codes", action="store_true", help="relation tables without node codes (older snapshots)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ringwatch-bench-") as tmp:
         home = Home(Path(tmp))
         t = time.perf_counter()
-        truth = make_snapshot(home, args.accounts, args.edges)
+        truth = make_snapshot(home, args.accounts, args.edges, codes=not args.no_codes)
         gen_s = time.perf_counter() - t
-        print(f"snapshot: {args.accounts:,} accounts, {args.edges:,} edges generated in {gen_s:.1f}s", flush=True)
+        print(f"snapshot: {args.accounts:,} accounts, {args.edges:,} edges{'' if args.no_codes else ' (with node codes)'} "
+              f"generated in {gen_s:.1f}s", flush=True)
         rng = np.random.default_rng(1)
         ids = np.char.add("a", np.char.zfill(np.arange(args.accounts).astype(str), 8))
         pick = rng.choice(args.accounts, args.labels, replace=False)
@@ -109,10 +118,12 @@ def main() -> None:
         score_s = time.perf_counter() - t
         print(f"scoring (load snapshot → scores written): {score_s:.1f}s for {out['count']:,} accounts; "
               f"{out['explained']:,} explained, {out['rings']:,} rings; levels {out['levels']}; peak RSS {peak_mb():,.0f} MB", flush=True)
+        print(f"stages (s): {out['timings']}; load average {os.getloadavg()[0]:.1f}", flush=True)
         print(f"goal ≤ 15 s: {'met' if score_s <= 15 else 'missed'}")
         if args.json:
             args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "train_s": train_s, "score_s": score_s,
-                                             "train_peak_mb": train_peak, "peak_mb": peak_mb(), "timings": out.get("timings")}, indent=2))
+                                             "train_peak_mb": train_peak, "peak_mb": peak_mb(), "timings": out.get("timings"),
+                                             "load_average": os.getloadavg()}, indent=2))
 
 
 if __name__ == "__main__":
