@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gnn.benchmark import EVAL_CONFIG, MODELS, Progress, _summary
+from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary
 from gnn.calibration import Calibrator
 from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph, load_relations
 from gnn.evaluate import ranking_metrics, recall_at_fpr
@@ -113,11 +113,11 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
     nodes_a, y_a = _known(ga, labels_a)
     tr, va = stratified_split(y_a, 0.2, seed)
     known_b, y_known_b = _known(gb, labels_b)
+    labelled_b = gb.account_ids[known_b].tolist()  # visible to the scorer: never in a metric
     fa, fb = FeatureSet.of(ga, names, cfg.nbr_max), FeatureSet.of(gb, names, cfg.nbr_max)
     cfg = replace(cfg, seed=seed)
     raw: dict[str, np.ndarray] = {}
-    blocks = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
-    for model, blk in blocks.items():
+    for model, blk in BASELINE_BLOCKS.items():
         if model in models:
             Xa, cols = fa.matrix(blk, nodes_a[tr], y_a[tr])
             booster = fit_trees(Xa, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, cols)
@@ -136,14 +136,12 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["hybrid"] = deployed.margin(X)
             cal = Calibrator.fit(raw_fit[nodes_a[va]], y_a[va])
             risk = cal(raw["hybrid"])
-            exclude = set(gb.account_ids[known_b].tolist())
             extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, rel_b,
-                                                                              risk_floor=cal.thresholds[floor])[0], truth, exclude)
+                                                                              risk_floor=cal.thresholds[floor])[0], truth,
+                                                   set(labelled_b))
                               for floor in RING_FLOORS}
-    keep = np.ones(gb.num_nodes, bool)
-    keep[known_b] = False
     idx = pl.DataFrame({"account_id": gb.account_ids, "_i": np.arange(gb.num_nodes)})
-    t_b = truth.join(idx, on="account_id", how="inner").filter(pl.col("_i").is_in(np.flatnonzero(keep).tolist()))
+    t_b = truth.join(idx, on="account_id", how="inner").filter(~pl.col("account_id").is_in(labelled_b))
     rows, y = t_b["_i"].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
     ctype = t_b["campaign_type"].to_numpy()
     metrics: dict[str, dict[str, Any]] = {}
@@ -154,7 +152,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         m["per_campaign"] = {str(c): float((p[ctype == c] >= thr).mean()) for c in sorted({c for c in ctype if c is not None})}
         metrics[model] = m
     extra["first"] = {"y": y, "scores": {m: raw[m][rows] for m in models},
-                      "risk": cal(raw["hybrid"][rows]) if "hybrid" in models else None}
+                      "risk": risk[rows] if "hybrid" in models else None}
     extra["held_out_accounts"] = int(len(rows))
     extra["held_out_abusive"] = int(y.sum())
     return metrics, extra

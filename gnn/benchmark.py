@@ -38,6 +38,8 @@ from ringwatch.errors import InputError
 from ringwatch.versions import Home
 
 MODELS = ("xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "hybrid")
+BASELINE_BLOCKS = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
+"""The tree baselines and the feature blocks (:class:`gnn.hybrid.FeatureSet`) each one sees."""
 METRICS = ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")
 STATIC = {
     "amazon": ("yelpchi-amazon-tam/Amazon.zip", {"relation": "upu"}),
@@ -96,8 +98,7 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
     ytr, yva, yte = y[tr], y[va], y[te]
     scores: dict[str, np.ndarray] = {}
     times: dict[str, float] = {}
-    blocks = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
-    for model, blk in blocks.items():
+    for model, blk in BASELINE_BLOCKS.items():
         if model not in models:
             continue
         t = time.perf_counter()

@@ -15,6 +15,7 @@ import polars as pl
 import torch
 from torch import Tensor
 
+from graphs.assemble import add_node_codes
 from ringwatch.errors import InputError
 from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR, UNDIRECTED_RELATIONS
 
@@ -141,7 +142,6 @@ def with_node_codes(tables: dict[str, pl.DataFrame], account_ids: pl.Series) -> 
     """
     out = {}
     src_i, dst_i = NODE_CODES
-    index = pl.DataFrame({"account_id": account_ids, "_i": np.arange(len(account_ids), dtype=np.int64)})
     for name, table in tables.items():
         if src_i in table.columns and dst_i in table.columns:
             table = table.drop_nulls([src_i, dst_i])
@@ -150,8 +150,7 @@ def with_node_codes(tables: dict[str, pl.DataFrame], account_ids: pl.Series) -> 
             if table.height and not 0 <= lo <= hi < len(account_ids):
                 raise InputError(f"relation {name}: node codes do not match the accounts table; rebuild the snapshot")
         else:
-            table = (table.join(index.rename({"account_id": "src", "_i": src_i}), on="src")
-                     .join(index.rename({"account_id": "dst", "_i": dst_i}), on="dst"))
+            table = add_node_codes(table, account_ids).drop_nulls([src_i, dst_i])
         out[name] = table
     return out
 

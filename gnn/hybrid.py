@@ -49,7 +49,7 @@ import xgboost as xgb
 
 from gnn.data import GraphTensors
 from gnn.model import RingwatchGNN
-from gnn.neighbors import adjacency, graph_features, label_features, score_features, spread_features
+from gnn.neighbors import adjacency, graph_features, label_features, mean_agg, score_features, spread_features
 from ringwatch.errors import InputError
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ TREES_FILE = "trees.json"
 HYBRID_FILE = "hybrid.json"
 TRAIN_LABELS_FILE = "train_labels.parquet"
 BLOCKS = ("own", "graph", "spread", "labels", "gnn")
+GNN_COLUMNS = ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
+"""The ``gnn`` block (:func:`gnn.neighbors.score_features` of a GNN's scores)."""
 MAX_FEATURES_UP_TO = 500_000
 """Max-of-neighbour features are built for graphs up to this many accounts (``nbr_max``);
 above it the mean aggregates (sparse products) carry the neighbourhood, which keeps scoring
@@ -101,8 +103,9 @@ class FeatureSet:
     def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True) -> FeatureSet:
         x = graph.x.cpu().numpy()
         adj = adjacency(graph)
-        g, names = graph_features(x, adj, with_max=with_max)
-        sp_, sp_names = spread_features(x, adj, with_min=with_max)
+        m1 = mean_agg(adj, x)  # shared by both blocks
+        g, names = graph_features(x, adj, with_max=with_max, m1=m1)
+        sp_, sp_names = spread_features(x, adj, with_min=with_max, m1=m1)
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
                    [_readable(n, own_names) for n in sp_names])
 
@@ -130,9 +133,6 @@ class FeatureSet:
             parts.append(gnn_block)
             names += GNN_COLUMNS
         return np.concatenate(parts, axis=1).astype(np.float32), names
-
-
-GNN_COLUMNS = ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
 
 
 @dataclass

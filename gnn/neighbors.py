@@ -76,15 +76,18 @@ def max_agg(adj: sp.csr_matrix, x: np.ndarray, chunk: int = 2_000_000) -> np.nda
     return out.reshape(x.shape)
 
 
-def graph_features(x: np.ndarray, adj: sp.csr_matrix, with_max: bool = True) -> tuple[np.ndarray, list[str]]:
+def graph_features(x: np.ndarray, adj: sp.csr_matrix, with_max: bool = True,
+                   m1: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Label-free neighbour features: degree, 1/2-hop mean and (optionally) max of ``x``.
+
+    ``m1``: :func:`mean_agg` of ``x``, when the caller already has it.
 
     Shapes:
         x: ``[n, f]``; output ``[n, 1 + 4f]`` (``1 + 2f`` without max).
     """
     f = x.shape[1]
     deg = degree(adj)
-    m1 = mean_agg(adj, x, deg)
+    m1 = mean_agg(adj, x, deg) if m1 is None else m1
     m2 = mean_agg(adj, m1, deg)
     blocks = [np.log1p(deg)[:, None], m1, m2]
     names = ["nbr_log_degree"] + [f"nbr1_mean_{j}" for j in range(f)] + [f"nbr2_mean_{j}" for j in range(f)]
@@ -96,17 +99,19 @@ def graph_features(x: np.ndarray, adj: sp.csr_matrix, with_max: bool = True) -> 
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 
-def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True) -> tuple[np.ndarray, list[str]]:
+def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
+                    m1: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Label-free neighbour spread: 1-hop std, the account minus its neighbours' mean, and (optionally) min.
 
-    Isolated accounts get std 0 and their own value as the difference.
+    Isolated accounts get std 0 and their own value as the difference. ``m1``: :func:`mean_agg`
+    of ``x``, when the caller already has it.
 
     Shapes:
         x: ``[n, f]``; output ``[n, 3f]`` (``2f`` without min).
     """
     f = x.shape[1]
     deg = degree(adj)
-    m1 = mean_agg(adj, x, deg)
+    m1 = mean_agg(adj, x, deg) if m1 is None else m1
     std = np.sqrt(np.maximum(mean_agg(adj, x * x, deg) - m1 * m1, 0.0))
     blocks = [std, x - m1]
     names = [f"nbr1_std_{j}" for j in range(f)] + [f"vs_nbr1_{j}" for j in range(f)]

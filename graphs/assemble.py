@@ -98,7 +98,7 @@ def _responses(counts: pl.DataFrame | None) -> pl.DataFrame:
                         (pl.col("n_replying") / pl.col("n_targeted")).cast(pl.Float32).alias("share_replying"))
 
 
-def with_node_codes(table: pl.DataFrame, account_ids: pl.Series) -> pl.DataFrame:
+def add_node_codes(table: pl.DataFrame, account_ids: pl.Series) -> pl.DataFrame:
     """``table`` with :data:`ringwatch.types.NODE_CODES`: the positions of ``src``/``dst`` in ``account_ids``.
 
     Args:
@@ -113,7 +113,7 @@ def with_node_codes(table: pl.DataFrame, account_ids: pl.Series) -> pl.DataFrame
 
 def _write_relations(out: Path, tables: dict[str, pl.DataFrame], account_ids: pl.Series) -> None:
     for rel, table in tables.items():
-        with_node_codes(table, account_ids).write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
+        add_node_codes(table, account_ids).write_parquet(out / SNAPSHOT_RELATIONS_DIR / f"{rel}.parquet")
 
 
 def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: Any,

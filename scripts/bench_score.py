@@ -31,8 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gnn.score import score  # noqa: E402
 from gnn.train import TrainConfig, train  # noqa: E402
-from graphs.assemble import NODE_CODES  # noqa: E402
-from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR  # noqa: E402
+from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR  # noqa: E402
 from ringwatch.versions import Home  # noqa: E402
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)

@@ -15,7 +15,7 @@ import torch
 from gnn.data import FeatureStats, load_graph, load_relations, read_accounts, with_node_codes
 from gnn.score import EXPLANATIONS_TABLE, RINGS_TABLE, score
 from gnn.train import TrainConfig, train
-from graphs.assemble import with_node_codes as build_codes
+from graphs.assemble import add_node_codes as build_codes
 from ringwatch.errors import InputError
 from ringwatch.types import NODE_CODES, SCORES_TABLE, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR
 from ringwatch.versions import Home
