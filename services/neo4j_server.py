@@ -57,6 +57,13 @@ DEFAULT_START_TIMEOUT_S = 180.0
 DEFAULT_STOP_TIMEOUT_S = 60.0
 """A clean stop checkpoints both databases; past this the JVM is killed (recovery runs on next start)."""
 
+IMPORTER_MIN_OFF_HEAP_MB = 2048
+"""The bulk importer's off-heap cap, at least. Left alone it reserves ~70% of free memory (16 GiB
+here) and its node phase then ran 6-20 s at 1M accounts (first touches of fresh pages on this VM);
+capped near its own estimate (1.0 GiB at 1M) it ran 6.1-6.9 s every time."""
+IMPORTER_OFF_HEAP_PER_CSV_BYTE = 6
+"""Off-heap bytes per CSV byte above the minimum (1M accounts: 0.31 GB of CSV, estimate 1.0 GiB)."""
+
 _PIDFILE = "neo4j.pid"
 _STATEFILE = "server.json"
 _PASSWORDFILE = "password"
@@ -497,11 +504,13 @@ def bulk_import(
     staging = neo4j_dir / _BULK_HOME
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    csv_bytes = sum(path.stat().st_size for _, path in nodes + relationships)
+    off_heap_mb = max(IMPORTER_MIN_OFF_HEAP_MB, IMPORTER_OFF_HEAP_PER_CSV_BYTE * csv_bytes >> 20)
     cmd = [java, "-Xms256m", "-Xmx1g", "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8", "-cp", cp,
            "org.neo4j.cli.AdminTool", "database", "import", "full", DATABASE,
            f"--array-delimiter={array_delimiter}", f"--id-type={id_type}", "--overwrite-destination=true",
            f"--multiline-fields={'true' if multiline else 'false'}", "--high-parallel-io=on",
-           f"--report-file={staging / 'import.report'}"]
+           f"--max-off-heap-memory={off_heap_mb}m", f"--report-file={staging / 'import.report'}"]
     cmd += [f"--nodes={label}={path}" for label, path in nodes]
     cmd += [f"--relationships={rel}={path}" for rel, path in relationships]
     if log:
@@ -514,6 +523,9 @@ def bulk_import(
         lines = (proc.stdout + proc.stderr).strip().splitlines()
         tail = "\n".join([line for line in lines if not line.lstrip().startswith("at ")][-15:])
         raise ServiceError(f"the Neo4j bulk import failed (exit {proc.returncode}):\n{tail}")
+    if log:
+        phases = [line.strip() for line in proc.stdout.splitlines() if " COMPLETED in " in line or line.startswith("IMPORT DONE")]
+        log("importer: " + "; ".join(phases))
     if before_swap is not None:
         before_swap()
     # The running launcher swaps the store in without leaving its JVM (see Launcher.java).
