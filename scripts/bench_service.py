@@ -12,14 +12,19 @@ machine's cores):
    is the cheapest a Python caller can be: requests serialised once, raw bytes over
    ``--channels`` connections, answers decoded as numpy views (``decode_batch_response``).
 
-Single lookups use ``ghz`` when found (``go install github.com/bojand/ghz/cmd/ghz@latest``;
-through server reflection, one fixed account id, ``--connections`` = ``--workers``): a Go
-client costs the shared cores far less than a Python one. Batches are also run from Go
-clients, because a Python client cannot offer more than a few thousand calls a second:
-``edge/bin/ringwatch-load`` (``batches_go``; built by ``./scripts/bootstrap``; generated types,
-the lean caller) and ghz (``batches_ghz``; reproducible through reflection, but decoding
-answers into dynamic messages costs it more CPU than the server spends). Both replay 16
-pre-serialised batches of random ids round robin, 8 in flight over 2 connections. ``--no-ghz`` runs single lookups from a grpc.aio client in this process instead. Every
+Clients. A Python client cannot offer more than a few thousand calls a second on these cores,
+so the Go ones do the measuring (``--client``, default ``go`` when built):
+
+* ``go``: ``edge/bin/ringwatch-load`` (built by ``./scripts/bootstrap``; generated types, the
+  leanest caller): single lookups of random ids (open loop: call k due at k/rate, latency from
+  when it was due; closed loop: a fixed number in flight) and batches, over ``--workers``
+  connections (2 for batches). ghz, when found, repeats the open loop and the batches through
+  reflection (``open_loop_ghz``, ``batches_ghz``): the same runs, reproducible with a public
+  tool, though it spends more CPU per call than the edge does.
+* ``ghz`` (``go install github.com/bojand/ghz/cmd/ghz@latest``): single lookups of one fixed id.
+* ``python``: a grpc.aio client in this process.
+
+Batches of 100 and 1,000 ids are also run from the Python raw-bytes client (``batches``). Every
 run records the 1-minute load average, because on a shared machine the numbers mean little
 without it. ``--server sync`` benchmarks the thread-pool grpcio server over the same answer
 functions (Python client only). ``--edge`` benchmarks the Go edge (``ringwatch serve --edge``,
@@ -27,7 +32,8 @@ started by the same launcher as the Python server; ``./scripts/bootstrap`` build
 
 Usage:
     .venv/bin/python scripts/bench_service.py [--accounts 1000000] [--duration 10] [--workers 1]
-        [--channels 2] [--batch-in-flight 4] [--no-ghz] [--server aio|sync] [--edge] [--json results.json]
+        [--channels 2] [--batch-in-flight 4] [--client go|ghz|python] [--server aio|sync] [--edge]
+        [--json results.json]
 """
 
 from __future__ import annotations
@@ -207,7 +213,7 @@ def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | 
     with tempfile.TemporaryDirectory() as tmp:
         if batch:  # count-prefixed binary messages: ghz sends them round robin, no per-call JSON work
             data_file = Path(tmp) / "batches.bin"
-            write_batches(data_file, ids, batch)
+            write_requests(data_file, ids, batch)
             cmd[1:1] = ["--call", "ringwatch.v1.RiskService/BatchGetRiskScores", "--binary-file", str(data_file)]
         else:
             cmd[1:1] = ["--call", "ringwatch.v1.RiskService/GetRiskScore", "-d", json.dumps({"account_id": ids[123_456 % len(ids)]})]
@@ -226,29 +232,44 @@ def run_ghz(ghz: str, target: str, ids: list[str], duration: float, rate: int | 
     return result
 
 
-def write_batches(path: Path, ids: list[str], batch: int, count: int = 16) -> None:
-    """``count`` serialised batches of random ids, each behind its varint length (what ghz's
-    ``--binary-file`` and ``ringwatch-load -requests`` read)."""
+def write_requests(path: Path, ids: list[str], batch: int, count: int = 16) -> None:
+    """``count`` serialised requests of random ids, each behind its varint length (what ghz's
+    ``--binary-file`` and ``ringwatch-load -requests`` read): batches of ``batch`` ids, or
+    (``batch`` 0) single lookups."""
     rng = np.random.default_rng(3)
     with path.open("wb") as fh:
         for _ in range(count):
-            msg = risk_pb2.BatchGetRiskScoresRequest(account_ids=[ids[i] for i in rng.integers(0, len(ids), batch)]).SerializeToString()
-            fh.write(_varint(len(msg)) + msg)
+            if batch:
+                msg = risk_pb2.BatchGetRiskScoresRequest(account_ids=[ids[i] for i in rng.integers(0, len(ids), batch)])
+            else:
+                msg = risk_pb2.GetRiskScoreRequest(account_id=ids[int(rng.integers(0, len(ids)))])
+            raw = msg.SerializeToString()
+            fh.write(_varint(len(raw)) + raw)
 
 
-def run_load(binary: Path, target: str, ids: list[str], duration: float, batch: int, concurrency: int, connections: int) -> dict:
-    """Batches from the lean Go client (``ringwatch-load``)."""
+def run_load(binary: Path, target: str, ids: list[str], duration: float, batch: int, concurrency: int, connections: int,
+             *, rate: int | None = None) -> dict:
+    """One run of the lean Go client (``ringwatch-load``): batches of ``batch`` ids, or (0)
+    single lookups of random ids; closed loop with ``concurrency`` in flight, or open loop at
+    ``rate`` calls/s (latency from each call's due time)."""
     with tempfile.TemporaryDirectory() as tmp:
-        requests = Path(tmp) / "batches.bin"
-        write_batches(requests, ids, batch)
-        out = subprocess.run([str(binary), "-target", target, "-method", "batch", "-requests", str(requests), "-c", str(concurrency),
-                              "-connections", str(connections), "-duration", f"{duration}s"],
-                             capture_output=True, text=True, timeout=duration + 60)
+        requests = Path(tmp) / "requests.bin"
+        write_requests(requests, ids, batch, count=16 if batch else 4096)
+        cmd = [str(binary), "-target", target, "-method", "batch" if batch else "get", "-requests", str(requests),
+               "-c", str(concurrency), "-connections", str(connections), "-duration", f"{duration}s"]
+        if rate:
+            cmd += ["-rps", str(rate)]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     if out.returncode != 0:
         return {"error": out.stderr.strip()[-300:]}
     r = json.loads(out.stdout)
-    return {"batch": batch, "in_flight": concurrency, "connections": connections, "qps": round(r["qps"], 1), "errors": r["errors"],
-            "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"], "ids_per_s": round(r["qps"] * batch)}
+    result = {"rps": rate, "in_flight": None if rate else concurrency, "connections": connections, "qps": round(r["qps"], 1),
+              "errors": r["errors"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"]}
+    if rate:  # the same calls timed from when they were sent (without the client's lag behind schedule)
+        result |= {"sent_p50_ms": r["sent_p50_ms"], "sent_p99_ms": r["sent_p99_ms"]}
+    if batch:
+        result = {"batch": batch, **result, "ids_per_s": round(r["qps"] * batch)}
+    return result
 
 
 def _varint(value: int) -> bytes:
@@ -291,7 +312,8 @@ def main() -> None:
     parser.add_argument("--server", choices=("aio", "sync"), default="aio")
     parser.add_argument("--edge", action="store_true", help="benchmark the Go edge in front of the aio server (ringwatch serve --edge)")
     parser.add_argument("--home", type=Path, default=REPO / ".ringwatch-bench", help="where the 1M-account score set is kept")
-    parser.add_argument("--no-ghz", action="store_true", help="single lookups from a grpc.aio client in this process")
+    parser.add_argument("--client", choices=("go", "ghz", "python"), default=None,
+                        help="single-lookup client (default: go when edge/bin/ringwatch-load is built, else ghz when found, else python)")
     parser.add_argument("--channels", type=int, default=2, help="connections the batch client spreads over")
     parser.add_argument("--batch-in-flight", type=int, default=4, help="batch requests in flight")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -317,38 +339,46 @@ def main() -> None:
     results: dict = {"accounts": len(ids), "server": "edge" if args.edge else args.server, "workers": args.workers, "cpus": os.cpu_count(),
                      "duration_s": args.duration}
     ghz = shutil.which("ghz") or str(Path.home() / "go" / "bin" / "ghz")
-    use_ghz = not args.no_ghz and Path(ghz).exists() and args.server == "aio"
+    have_ghz = Path(ghz).exists() and args.server == "aio"
+    load_client = REPO / "edge" / "bin" / "ringwatch-load"
+    client = args.client or ("go" if load_client.is_file() else "ghz" if have_ghz else "python")
+    if (client == "go" and not load_client.is_file()) or (client == "ghz" and not have_ghz):
+        parser.error(f"--client {client}: {'run ./scripts/bootstrap to build edge/bin/ringwatch-load' if client == 'go' else 'ghz not found (or --server sync)'}")
     conns = max(args.workers, 1)
+    results["client"] = client
 
     def stamp(r: dict) -> dict:
         return {**r, "load_avg_1m": round(os.getloadavg()[0], 2)}
 
     try:
         asyncio.run(closed_loop(target, ids, 8, 2.0))  # warm up
-        if use_ghz:  # a Go client costs the shared cores far less than a Python one
-            results["client"] = "ghz (single lookups), Python raw-bytes client (batches)"
+        if client == "go":  # the leanest caller: the shared cores go to the server
+            results["open_loop"] = stamp(run_load(load_client, target, ids, args.duration, 0, 0, conns, rate=args.rate))
+            results["closed_loop"] = [stamp(run_load(load_client, target, ids, args.duration, 0, k, conns)) for k in (1, 8, 32)]
+        elif client == "ghz":
             results["open_loop"] = stamp(run_ghz(ghz, target, ids, args.duration, args.rate, 50, conns))
             results["closed_loop"] = [stamp(run_ghz(ghz, target, ids, args.duration, None, k, conns)) for k in (1, 8, 32)]
         else:
-            results["client"] = "grpc.aio in this process"
             results["open_loop"] = stamp(asyncio.run(open_loop(target, ids, args.rate, args.duration)))
             results["closed_loop"] = [stamp(asyncio.run(closed_loop(target, ids, k, args.duration))) for k in (1, 8, 32)]
         print("open loop", results["open_loop"], file=sys.stderr)
         for r in results["closed_loop"]:
             print("closed loop", r, file=sys.stderr)
+        if client == "go" and have_ghz:  # the same open loop, reproducible with a public tool
+            results["open_loop_ghz"] = stamp(run_ghz(ghz, target, ids, args.duration, args.rate, 50, conns))
+            print("open loop (ghz)", results["open_loop_ghz"], file=sys.stderr)
         results["batches"] = []
         for size in (100, 1000):
             r = stamp(asyncio.run(batch_loop(target, ids, args.batch_in_flight, args.duration, size, args.channels)))
             results["batches"].append(r)
             print("batch", r, file=sys.stderr)
-        load_client = REPO / "edge" / "bin" / "ringwatch-load"
         if load_client.is_file():
             results["batches_go"] = []
             for size in (100, 1000):
                 r = stamp(run_load(load_client, target, ids, args.duration, size, 8, 2))
                 results["batches_go"].append(r)
                 print("batch (ringwatch-load)", r, file=sys.stderr)
-        if use_ghz:
+        if have_ghz and client != "python":
             results["batches_ghz"] = []
             for size, measured in zip((100, 1000), results["batches"]):  # ghz takes a count: about duration's worth
                 r = stamp(run_ghz(ghz, target, ids, args.duration, None, 8, 2, batch=size, expected_qps=max(int(measured["qps"]), 10)))

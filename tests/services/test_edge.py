@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
 import threading
 import time
 import urllib.request
@@ -398,3 +399,36 @@ def test_serve_edge_in_the_background(tmp_path: Path) -> None:
     finally:
         assert stop_background(settings) is True  # SIGTERM: the edge drains, then the backend stops
     assert background_status(settings) is None
+
+
+# --------------------------------------------------------------------------- the load client
+
+
+def _requests_file(path: Path, ids: list[str]) -> Path:
+    """Length-delimited GetRiskScoreRequests, as ``ringwatch-load -requests`` reads them."""
+    with path.open("wb") as fh:
+        for account in ids:
+            raw = risk_pb2.GetRiskScoreRequest(account_id=account).SerializeToString()
+            assert len(raw) < 0x80  # one-byte varint length
+            fh.write(bytes([len(raw)]) + raw)
+    return path
+
+
+def _load(edge: EdgeServer, requests: Path, *args: str) -> dict:
+    load = BINARY.parent / "ringwatch-load"
+    out = subprocess.run([str(load), "-target", f"127.0.0.1:{edge.port}", "-method", "get", "-requests", str(requests),
+                          "-connections", "2", *args], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def test_load_client_open_loop_sends_every_scheduled_call(edge: EdgeServer, tmp_path: Path) -> None:
+    r = _load(edge, _requests_file(tmp_path / "get.bin", IDS[:50]), "-rps", "400", "-duration", "1s")
+    assert (r["offered_rps"], r["calls"], r["errors"], r["concurrency"]) == (400, 400, 0, 0)
+    assert 0 < r["sent_p50_ms"] <= r["p50_ms"] and 0 < r["sent_p99_ms"] <= r["p99_ms"] <= r["max_ms"]
+
+
+def test_load_client_counts_failed_calls(edge: EdgeServer, tmp_path: Path) -> None:
+    r = _load(edge, _requests_file(tmp_path / "unknown.bin", ["nobody"]), "-c", "2", "-duration", "0.3s")
+    assert r["calls"] == 0 and r["errors"] > 0
+    r = _load(edge, _requests_file(tmp_path / "mixed.bin", ["acct_0001", "nobody"]), "-rps", "100", "-duration", "1s")
+    assert (r["calls"], r["errors"]) == (50, 50)

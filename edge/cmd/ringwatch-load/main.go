@@ -1,7 +1,10 @@
-// Command ringwatch-load is a lean closed-loop load client for RiskService lookups, for
-// scripts/bench_service.py: it replays pre-serialised requests round robin with a fixed number
-// in flight over several connections, decodes every answer (as a Go caller would) and prints
-// throughput and latency percentiles as JSON.
+// Command ringwatch-load is a lean load client for RiskService lookups, for
+// scripts/bench_service.py: it replays pre-serialised requests round robin over several
+// connections, decodes every answer (as a Go caller would) and prints throughput and latency
+// percentiles as JSON. Closed loop (default): a fixed number of calls in flight. Open loop
+// (-rps R): call k is due at start + k/R whatever the server does, and its latency counts from
+// when it was due, not from when it was sent, so a client or server that falls behind shows in
+// the percentiles (no coordinated omission).
 //
 // ghz reproduces the single-lookup runs through reflection, but decoding batch answers into
 // dynamic messages costs it more CPU than the server spends, on the cores they share; this
@@ -10,6 +13,7 @@
 // Usage:
 //
 //	ringwatch-load -target 127.0.0.1:50051 -method batch -requests FILE [-c 8] [-connections 2] [-duration 10s]
+//	ringwatch-load -target 127.0.0.1:50051 -method get -requests FILE -rps 3000 [-connections 2] [-duration 10s]
 //
 // FILE holds requests as length-delimited protobuf messages (a varint length before each).
 package main
@@ -37,6 +41,7 @@ import (
 
 type result struct {
 	Method      string  `json:"method"`
+	OfferedRPS  float64 `json:"offered_rps,omitempty"`
 	Concurrency int     `json:"concurrency"`
 	Connections int     `json:"connections"`
 	Calls       int     `json:"calls"`
@@ -46,6 +51,10 @@ type result struct {
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
 	MaxMs       float64 `json:"max_ms"`
+	// Open loop only: the same calls timed from when they were sent, i.e. without the
+	// client's own lag behind its schedule (timer wake-ups, scheduling on shared cores).
+	SentP50ms float64 `json:"sent_p50_ms,omitempty"`
+	SentP99ms float64 `json:"sent_p99_ms,omitempty"`
 }
 
 func main() {
@@ -55,8 +64,9 @@ func main() {
 	concurrency := flag.Int("c", 8, "calls in flight")
 	connections := flag.Int("connections", 2, "connections the calls are spread over")
 	duration := flag.Duration("duration", 10*time.Second, "how long to run")
+	rps := flag.Float64("rps", 0, "open loop: calls due per second (0: closed loop with -c in flight)")
 	flag.Parse()
-	res, err := run(*target, *method, *requests, *concurrency, *connections, *duration)
+	res, err := run(*target, *method, *requests, *concurrency, *connections, *duration, *rps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ringwatch-load:", err)
 		os.Exit(1)
@@ -110,7 +120,7 @@ func readAll[M proto.Message](r *bufio.Reader, fresh func() M) ([]M, error) {
 	return out, nil
 }
 
-func run(target, method, path string, concurrency, connections int, duration time.Duration) (result, error) {
+func run(target, method, path string, concurrency, connections int, duration time.Duration, rps float64) (result, error) {
 	send, err := load(path, method)
 	if err != nil {
 		return result{}, err
@@ -123,22 +133,60 @@ func run(target, method, path string, concurrency, connections int, duration tim
 			return result{}, err
 		}
 		defer conn.Close()
+		conn.Connect()
 		clients[i] = ringwatchv1.NewRiskServiceClient(conn)
 	}
-	var (
-		mu        sync.Mutex
-		latencies []time.Duration
-		errs      int
-		items     int
-		wg        sync.WaitGroup
-	)
+	var rec, sent recorder
 	started := time.Now()
-	stop := started.Add(duration)
+	if rps > 0 {
+		openLoop(send, clients, rps, duration, &rec, &sent)
+		concurrency = 0
+	} else {
+		closedLoop(send, clients, concurrency, started.Add(duration), &rec)
+	}
+	elapsed := time.Since(started)
+	res := result{
+		Method: method, OfferedRPS: rps, Concurrency: concurrency, Connections: connections, Calls: len(rec.latencies),
+		Errors: rec.errs, QPS: float64(len(rec.latencies)) / elapsed.Seconds(), Items: rec.items,
+		P50ms: rec.quantileMs(0.5), P99ms: rec.quantileMs(0.99), MaxMs: rec.quantileMs(1),
+	}
+	if rps > 0 {
+		res.SentP50ms, res.SentP99ms = sent.quantileMs(0.5), sent.quantileMs(0.99)
+	}
+	return res, nil
+}
+
+// recorder collects the latencies of successful calls and counts the failed ones.
+type recorder struct {
+	mu        sync.Mutex
+	latencies []time.Duration
+	errs      int
+	items     int
+}
+
+// quantileMs is the q-quantile of the recorded latencies in milliseconds (sorts them).
+func (r *recorder) quantileMs(q float64) float64 {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	slices.Sort(r.latencies)
+	return float64(r.latencies[min(int(q*float64(len(r.latencies))), len(r.latencies)-1)].Microseconds()) / 1e3
+}
+
+func (r *recorder) add(lat []time.Duration, errs, items int) {
+	r.mu.Lock()
+	r.latencies, r.errs, r.items = append(r.latencies, lat...), r.errs+errs, max(r.items, items)
+	r.mu.Unlock()
+}
+
+// closedLoop keeps concurrency calls in flight until stop; latency counts from each send.
+func closedLoop(send call, clients []ringwatchv1.RiskServiceClient, concurrency int, stop time.Time, rec *recorder) {
+	var wg sync.WaitGroup
 	for w := range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := clients[w%connections]
+			client := clients[w%len(clients)]
 			var mine []time.Duration
 			bad, got := 0, 0
 			for i := w; time.Now().Before(stop); i += concurrency {
@@ -153,22 +201,55 @@ func run(target, method, path string, concurrency, connections int, duration tim
 				mine = append(mine, time.Since(t0))
 				got = n
 			}
-			mu.Lock()
-			latencies, errs, items = append(latencies, mine...), errs+bad, max(items, got)
-			mu.Unlock()
+			rec.add(mine, bad, got)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(started)
-	slices.Sort(latencies)
-	ms := func(q float64) float64 {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return float64(latencies[min(int(q*float64(len(latencies))), len(latencies)-1)].Microseconds()) / 1e3
+}
+
+// openLoop starts call k at start + k/rps (on its own goroutine, round robin over the
+// connections) until duration has passed, and waits for them all. rec gets each latency from
+// when the call was due, so time the client spent behind schedule is charged to the call;
+// sent gets it from when the call was sent.
+func openLoop(send call, clients []ringwatchv1.RiskServiceClient, rps float64, duration time.Duration, rec, sent *recorder) {
+	var wg sync.WaitGroup
+	interval := time.Duration(float64(time.Second) / rps)
+	total := int(duration.Seconds() * rps)
+	if total == 0 {
+		return
 	}
-	return result{
-		Method: method, Concurrency: concurrency, Connections: connections, Calls: len(latencies), Errors: errs,
-		QPS: float64(len(latencies)) / elapsed.Seconds(), Items: items, P50ms: ms(0.5), P99ms: ms(0.99), MaxMs: ms(1),
-	}, nil
+	fromDue := make([]time.Duration, total) // one slot per call, written by its goroutine only; -1: failed
+	fromSend := make([]time.Duration, total)
+	items := make([]int, total)
+	start := time.Now()
+	for k := 0; k < total; {
+		now := time.Now()
+		for ; k < total && !start.Add(time.Duration(k)*interval).After(now); k++ { // all calls due by now
+			wg.Add(1)
+			go func(k int, due time.Time) {
+				defer wg.Done()
+				t0 := time.Now()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				n, err := send(ctx, clients[k%len(clients)], k)
+				cancel()
+				if err != nil {
+					fromDue[k] = -1
+					return
+				}
+				fromDue[k], fromSend[k], items[k] = time.Since(due), time.Since(t0), n
+			}(k, start.Add(time.Duration(k)*interval))
+		}
+		if k < total {
+			time.Sleep(time.Until(start.Add(time.Duration(k) * interval)))
+		}
+	}
+	wg.Wait()
+	okDue, okSend := fromDue[:0], fromSend[:0]
+	for k, d := range fromDue {
+		if d >= 0 {
+			okDue, okSend = append(okDue, d), append(okSend, fromSend[k])
+		}
+	}
+	rec.add(okDue, total-len(okDue), slices.Max(items))
+	sent.add(okSend, 0, 0)
 }
