@@ -121,6 +121,10 @@ def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 
+LABEL_NAMES = ("nbr1_abusive", "nbr1_labelled", "nbr1_abusive_share", "nbr2_abusive", "nbr2_labelled", "nbr2_abusive_share")
+"""The columns of :func:`label_features`."""
+
+
 def label_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray, train_y: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Features from *training* labels only: abusive neighbours and their share, 1 and 2 hops.
 
@@ -145,8 +149,7 @@ def label_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray, train_y:
     share1 = np.where(l1 > 0, p1 / np.maximum(l1, 1e-9), -1.0)
     share2 = np.where(l2 > 0, p2 / np.maximum(l2, 1e-9), -1.0)
     out = np.stack([np.log1p(p1), np.log1p(l1), share1, np.log1p(np.maximum(p2, 0)), np.log1p(np.maximum(l2, 0)), share2], axis=1)
-    return out.astype(np.float32), ["nbr1_abusive", "nbr1_labelled", "nbr1_abusive_share",
-                                    "nbr2_abusive", "nbr2_labelled", "nbr2_abusive_share"]
+    return out.astype(np.float32), list(LABEL_NAMES)
 
 
 def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.ndarray, list[str]]:

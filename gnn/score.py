@@ -95,7 +95,7 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         attr = attributions(model, graph, explain_nodes)
         reasons = reasons_for(graph, stats.names, explain_nodes, attr)
     else:
-        contrib = contributions(hybrid.boosters, X, explain_nodes)
+        contrib = contributions(hybrid, X, explain_nodes)
         reasons = reasons_for(graph, hybrid.names, explain_nodes, contrib, values=X)
     clock("reasons")
     ring_of, rings = find_rings(graph.account_ids, risk, relations, risk_floor=floor, index_edges=_coordination_edges(graph))

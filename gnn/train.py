@@ -57,9 +57,11 @@ class TrainConfig:
         tree_patience: Rounds without validation improvement before the trees stop.
         threads: XGBoost threads.
         nbr_max: Include max-of-neighbour features (mean ones are always included).
-        tree_bags: Boosters averaged by the hybrid, each with its own seed (row and column
-            subsampling differ): a variance cut on small, noisy label sets, at that many
-            times the tree time (measured on Reddit users: +0.01–0.02 AUROC; on YelpChi and
+        tree_views: The hybrid's tree views, one booster each, averaged (:func:`gnn.hybrid.view_blocks`):
+            ``all`` or ``+``-joined blocks.
+        tree_bags: Boosters per view, each with its own seed (row and column subsampling
+            differ): a variance cut on small, noisy label sets, at that many times the tree
+            time (measured on Reddit users with one view: +0.01–0.02 AUROC; on YelpChi and
             Amazon within the seed spread).
     """
 
@@ -82,6 +84,7 @@ class TrainConfig:
     tree_patience: int = 40
     threads: int = 2
     nbr_max: bool = True
+    tree_views: tuple[str, ...] = ("own", "own+graph+labels", "all")
     tree_bags: int = 1
 
 

@@ -14,12 +14,26 @@ import torch
 
 from gnn.benchmark import MODELS, run_split, split_stratified
 from gnn.data import load_graph
-from gnn.hybrid import HYBRID_FILE, TRAIN_LABELS_FILE, TREES_FILE, FeatureSet, GnnScores, Platt, stratified_folds
+from gnn.hybrid import (
+    HYBRID_FILE,
+    TRAIN_LABELS_FILE,
+    TREES_FILE,
+    FeatureSet,
+    GnnScores,
+    HybridModel,
+    Platt,
+    contributions,
+    fit_hybrid,
+    stratified_folds,
+    tree_margin,
+    view_blocks,
+)
 from gnn.model import mean_operator
 from gnn.neighbors import label_features, max_agg, score_features, spread_features
 from gnn.score import score
-from gnn.train import TrainConfig, label_index, train
+from gnn.train import TrainConfig, label_index, stratified_split, train
 from graphs.import_static import StaticGraph, publish_static, read_static
+from ringwatch.errors import InputError
 from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
 from tests.gnn.tiny import NORMAL, RING, publish_tiny, tiny_labels
@@ -128,6 +142,38 @@ def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Pa
     gnn = train(home, tiny_labels(), replace(FAST, model="gnn"))
     assert gnn["model"] == "RingwatchGNN" and not (home.models.path() / TREES_FILE).exists()
     assert score(home)["model"] == "gnn"
+
+
+def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    graph, stats = load_graph(home.snapshots.path())
+    nodes, y = label_index(graph, tiny_labels())
+    tr, va = stratified_split(y, 0.25, seed=0)
+    cfg = replace(FAST, tree_views=("own", "labels+own+graph"))
+    hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], cfg)
+    X, fs = hyb.features(graph)
+    own, graph_cols = len(stats.names), len(fs.graph_names)
+    assert [list(c) for c in hyb.columns] == [list(range(own)), list(range(own + graph_cols)) + list(
+        range(own + graph_cols + len(fs.spread_names), own + graph_cols + len(fs.spread_names) + 6))]
+    assert hyb.boosters[0].feature_names == [n for n in fs.own_names]
+    per_view = [tree_margin(b, X, None, c) for b, c in zip(hyb.boosters, hyb.columns)]
+    np.testing.assert_allclose(hyb.margin(X), np.mean(per_view, axis=0), rtol=1e-6)
+    contrib = contributions(hyb, X, np.arange(graph.num_nodes))
+    unread = np.setdiff1d(np.arange(X.shape[1]), np.concatenate(hyb.columns))  # spread and gnn columns
+    assert len(unread) == len(fs.spread_names) + 4 and not contrib[:, unread].any() and contrib.any()
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    back = HybridModel.load(tmp_path / "model", hyb.gnn)
+    assert back.views == ["own", "labels+own+graph"]
+    assert np.array_equal(back.margin(X), hyb.margin(X))
+
+
+def test_view_names_are_checked() -> None:
+    assert view_blocks("all") == ("own", "graph", "spread", "labels", "gnn")
+    assert view_blocks("gnn+own") == ("own", "gnn")
+    with pytest.raises(InputError, match="unknown block.*'friends'.*valid"):
+        view_blocks("own+friends")
 
 
 def test_static_import_publishes_the_contract_layout(tmp_path: Path) -> None:
