@@ -64,7 +64,9 @@ if TYPE_CHECKING:
 TREES_FILE = "trees.json"
 HYBRID_FILE = "hybrid.json"
 TRAIN_LABELS_FILE = "train_labels.parquet"
-BLOCKS = ("own", "graph", "spread", "labels", "gnn")
+BLOCKS = ("own", "graph", "labels", "spread", "gnn")
+"""The tree input's blocks, in column order: each default view (:data:`gnn.train.TrainConfig.tree_views`)
+is a prefix of it, so its booster reads a slice of the matrix, never a copy."""
 GNN_COLUMNS = ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
 """The ``gnn`` block (:func:`gnn.neighbors.score_features` of a GNN's scores)."""
 ALL_BLOCKS = "all"
@@ -119,39 +121,39 @@ class FeatureSet:
 
     def matrix(self, blocks: tuple[str, ...], train_nodes: np.ndarray | None = None, train_y: np.ndarray | None = None,
                gnn_block: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
-        """Concatenate the requested blocks (``labels`` needs training labels, ``gnn`` a
-        :meth:`GnnScores.block`)."""
+        """Concatenate the requested blocks, in the order given (``labels`` needs training
+        labels, ``gnn`` a :meth:`GnnScores.block`)."""
         parts, names = [], []
-        if "own" in blocks:
-            parts.append(self.x)
-            names += self.own_names
-        if "graph" in blocks:
-            parts.append(self.graph)
-            names += self.graph_names
-        if "spread" in blocks:
-            parts.append(self.spread)
-            names += self.spread_names
-        if "labels" in blocks:
-            assert train_nodes is not None and train_y is not None
-            lf, ln = label_features(self.adj, len(self.x), train_nodes, train_y)
-            parts.append(lf)
-            names += ln
-        if "gnn" in blocks:
-            assert gnn_block is not None
-            parts.append(gnn_block)
-            names += GNN_COLUMNS
-        return np.concatenate(parts, axis=1).astype(np.float32), names
+        for block in blocks:
+            if block == "own":
+                parts.append(self.x)
+                names += self.own_names
+            elif block == "graph":
+                parts.append(self.graph)
+                names += self.graph_names
+            elif block == "spread":
+                parts.append(self.spread)
+                names += self.spread_names
+            elif block == "labels":
+                assert train_nodes is not None and train_y is not None
+                lf, ln = label_features(self.adj, len(self.x), train_nodes, train_y)
+                parts.append(lf)
+                names += ln
+            elif block == "gnn":
+                assert gnn_block is not None
+                parts.append(gnn_block)
+                names += GNN_COLUMNS
+        return np.concatenate(parts, axis=1).astype(np.float32, copy=False), names
 
     def columns(self, blocks: tuple[str, ...], view: tuple[str, ...]) -> np.ndarray:
         """Positions of the ``view`` blocks' columns in a :meth:`matrix` of ``blocks``."""
         widths = {"own": len(self.own_names), "graph": len(self.graph_names), "spread": len(self.spread_names),
                   "labels": len(LABEL_NAMES), "gnn": len(GNN_COLUMNS)}
         start, out = 0, []
-        for block in BLOCKS:
-            if block in blocks:
-                if block in view:
-                    out.append(np.arange(start, start + widths[block]))
-                start += widths[block]
+        for block in blocks:
+            if block in view:
+                out.append(np.arange(start, start + widths[block]))
+            start += widths[block]
         return np.concatenate(out)
 
 
@@ -224,10 +226,10 @@ def tree_margin(booster: xgb.Booster, X: np.ndarray, rows: np.ndarray | None = N
                 cols: np.ndarray | None = None) -> np.ndarray:
     """Log-odds of the trees (best iteration) for ``rows`` of ``X`` (all rows by default) on
     columns ``cols`` (all by default)."""
-    data = _take(X, rows, cols)
     it = booster.best_iteration + 1 if booster.attr("best_iteration") is not None else 0
-    d = xgb.DMatrix(data, feature_names=booster.feature_names)
-    return booster.predict(d, output_margin=True, iteration_range=(0, it)).astype(np.float32)
+    # in place: no DMatrix copy of the rows (at 1M accounts that copy took longer than the trees)
+    out = booster.inplace_predict(_take(X, rows, cols), iteration_range=(0, it), predict_type="margin")
+    return np.asarray(out, np.float32)
 
 
 def _take(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> np.ndarray:
@@ -262,6 +264,7 @@ class HybridModel:
     with_max: bool = True
     metrics: dict[str, Any] = field(default_factory=dict)
     views: list[str] = field(default_factory=lambda: [ALL_BLOCKS])
+    blocks: tuple[str, ...] = BLOCKS  # column order of the tree input it was trained on
 
     @property
     def columns(self) -> list[np.ndarray]:
@@ -280,7 +283,7 @@ class HybridModel:
         idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
         known = self.train_labels.join(idx, on="account_id", how="inner")
         gnn_block, _ = score_features(fs.adj, self.gnn_score(graph, device), "gnn")
-        X, _ = fs.matrix(BLOCKS, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
+        X, _ = fs.matrix(self.blocks, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
         return X, fs
 
     def margin(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -297,13 +300,14 @@ class HybridModel:
             booster.save_model(str(directory / _trees_file(k)))
         self.train_labels.write_parquet(directory / TRAIN_LABELS_FILE)
         (directory / HYBRID_FILE).write_text(json.dumps({"platt": [self.platt.a, self.platt.b], "names": self.names,
-                                                         "with_max": self.with_max, "blocks": list(BLOCKS),
+                                                         "with_max": self.with_max, "blocks": list(self.blocks),
                                                          "views": self.views, "bags": len(self.boosters)}, indent=2))
 
     @classmethod
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridModel:
         meta = json.loads((directory / HYBRID_FILE).read_text())
-        if tuple(meta.get("blocks", ())) != BLOCKS:
+        blocks = tuple(meta.get("blocks", ()))
+        if sorted(blocks) != sorted(BLOCKS):
             raise InputError(f"model {directory.name} was trained with feature blocks {meta.get('blocks')}; this version "
                              f"scores with {list(BLOCKS)}: retrain it (`ringwatch train`)")
         boosters = []
@@ -313,7 +317,7 @@ class HybridModel:
             booster.set_param({"nthread": 2})
             boosters.append(booster)
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),
-                   meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])))
+                   meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks)
 
 
 def _trees_file(k: int) -> str:

@@ -154,8 +154,7 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
     hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], cfg)
     X, fs = hyb.features(graph)
     own, graph_cols = len(stats.names), len(fs.graph_names)
-    assert [list(c) for c in hyb.columns] == [list(range(own)), list(range(own + graph_cols)) + list(
-        range(own + graph_cols + len(fs.spread_names), own + graph_cols + len(fs.spread_names) + 6))]
+    assert [list(c) for c in hyb.columns] == [list(range(own)), list(range(own + graph_cols + 6))]  # prefixes of the input
     assert hyb.boosters[0].feature_names == [n for n in fs.own_names]
     per_view = [tree_margin(b, X, None, c) for b, c in zip(hyb.boosters, hyb.columns)]
     np.testing.assert_allclose(hyb.margin(X), np.mean(per_view, axis=0), rtol=1e-6)
@@ -170,7 +169,7 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
 
 
 def test_view_names_are_checked() -> None:
-    assert view_blocks("all") == ("own", "graph", "spread", "labels", "gnn")
+    assert view_blocks("all") == ("own", "graph", "labels", "spread", "gnn")
     assert view_blocks("gnn+own") == ("own", "gnn")
     with pytest.raises(InputError, match="unknown block.*'friends'.*valid"):
         view_blocks("own+friends")
