@@ -46,6 +46,17 @@ def _index(graph: GraphTensors, ids: list[str] | np.ndarray) -> np.ndarray:
     return pl.DataFrame({"account_id": list(ids)}).join(idx, on="account_id", how="left", maintain_order="left")["_i"].to_numpy()
 
 
+def user_table(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per editor of a ``u, ts, label`` log: ``u`` (string), first edit, first ban edit (null if never).
+
+    Sorted by ``u``: the seeded splits index this order, and ``group_by`` alone gives another
+    order on every run (the splits, and so every number, moved between identical runs).
+    """
+    return events.group_by("u").agg(pl.col("ts").min().alias("first"),
+                                    pl.col("ts").filter(pl.col("label") == 1).min().alias("ban")).with_columns(
+        pl.col("u").cast(pl.String)).sort("u")
+
+
 def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: np.ndarray, y_tr: np.ndarray, va_ids: np.ndarray,
                  y_va: np.ndarray, te_ids: np.ndarray, cfg: TrainConfig, models: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Train on graph ``ga``, score test accounts on graph ``gb`` (inductive); return test scores."""
@@ -81,8 +92,7 @@ def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     ev = pl.read_csv(path)
     cut_rel = int(cut_fraction * ev["ts"].max())
     cut = dt.datetime.fromtimestamp(ORIGIN + cut_rel, dt.timezone.utc)
-    users = ev.group_by("u").agg(pl.col("ts").min().alias("first"),
-                                 pl.col("ts").filter(pl.col("label") == 1).min().alias("ban")).with_columns(pl.col("u").cast(pl.String))
+    users = user_table(ev)
     early_users = users.filter(pl.col("first") < cut_rel)
     late_users = users.filter(pl.col("first") >= cut_rel)
     t = time.perf_counter()
