@@ -32,7 +32,7 @@ import numpy as np
 from gnn.calibration import Calibrator
 from gnn.data import load_graph
 from gnn.evaluate import ranking_metrics
-from gnn.hybrid import BLOCKS, FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
@@ -120,7 +120,7 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
             t = time.perf_counter()
             hyb, raw_fit = fit_hybrid(graph, names, graph.account_ids, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
             # test rows as deployed: the full-data GNN block, training labels only
-            X, _ = fs.matrix(BLOCKS, ntr, ytr, gs.block(fs.adj, fitting=False))
+            X, _ = fs.matrix(hyb.blocks, ntr, ytr, gs.block(fs.adj, fitting=False))
             raw = hyb.margin(X)
             scores["hybrid"] = raw[nte]
             cal = Calibrator.fit(raw_fit[nva], yva)

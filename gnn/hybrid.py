@@ -233,10 +233,11 @@ def tree_margin(booster: xgb.Booster, X: np.ndarray, rows: np.ndarray | None = N
 
 
 def _take(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> np.ndarray:
-    """``X[rows][:, cols]``, slicing instead of copying where the columns are one contiguous run."""
-    if cols is not None and len(cols) < X.shape[1]:
-        contiguous = len(cols) > 0 and cols[-1] - cols[0] == len(cols) - 1
-        X = X[:, cols[0]: cols[-1] + 1] if contiguous else X[:, cols]
+    """``X[rows][:, cols]``, slicing instead of copying where the columns are one increasing run."""
+    if cols is not None:
+        if len(cols) == 0 or not bool(np.all(np.diff(cols) == 1)):
+            return X[:, cols] if rows is None else X[np.ix_(rows, cols)]
+        X = X[:, cols[0]: cols[-1] + 1]
     return X if rows is None else X[rows]
 
 

@@ -204,3 +204,15 @@ def test_static_import_of_real_datasets_when_present() -> None:
         g = read_static(root / rel, **opts)
         assert g.num_nodes > 1000 and g.edges.shape[1] == 2 and (g.labels == 1).sum() > 100, name
     assert isinstance(g, StaticGraph)
+
+
+def test_view_columns_are_sliced_where_they_run_and_copied_in_order_otherwise() -> None:
+    from gnn.hybrid import _take
+
+    X = np.arange(20, dtype=np.float32).reshape(5, 4)
+    rows = np.array([3, 1])
+    for cols in ([1, 2], [0, 2, 3], [2, 0], [0, 1, 2, 3]):
+        c = np.array(cols)
+        assert np.array_equal(_take(X, rows, c), X[rows][:, c])
+        assert np.array_equal(_take(X, None, c), X[:, c])
+    assert np.shares_memory(_take(X, None, np.array([1, 2])), X)  # a run is a view, not a copy
