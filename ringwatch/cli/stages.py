@@ -143,19 +143,27 @@ def train_cmd(
     label_cutoff: Annotated[Optional[str], typer.Option(help="Use only labels known at this time (ISO).")] = None,
     epochs: Annotated[int, typer.Option(help="Maximum GNN epochs.")] = 150,
     model: ModelFlag = "hybrid",
+    tree_views: Annotated[Optional[str], typer.Option(
+        help="The hybrid's tree views, comma-separated, one booster each, averaged: 'all' or '+'-joined blocks "
+             "(own, graph, labels, spread, gnn). Default: own,own+graph+labels,all.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the scorer (default: GNN inside gradient-boosted trees) on a snapshot and labels; publish models/vN."""
+    from gnn.hybrid import view_blocks
     from gnn.labels import read_labels
     from gnn.train import MODELS, TrainConfig, train
 
     if model not in MODELS:
         raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    views = tuple(v.strip() for v in tree_views.split(",") if v.strip()) if tree_views else ()
+    for view in views:
+        view_blocks(view)  # a clear error before any work
     s = settings()
     home = Home(s.home)
     table = read_labels(_label_paths(home, labels, snapshot), _parse_time(label_cutoff, "--label-cutoff"))
     with console.status(f"training ({model})"):
-        manifest = train(home, table, TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model), snapshot)
+        cfg = TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model, **({"tree_views": views} if views else {}))
+        manifest = train(home, table, cfg, snapshot)
     home.models.prune(s.keep_versions)
     if as_json:
         emit_json(manifest)

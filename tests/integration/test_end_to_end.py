@@ -88,3 +88,6 @@ def test_cli_bad_inputs_fail_clearly_without_traceback(tmp_path: Path) -> None:
     assert empty.returncode != 0 and "no event files" in empty.stderr and "Traceback" not in empty.stderr
     no_scores = ringwatch(home, "score", check=False)
     assert no_scores.returncode != 0 and "no models published" in no_scores.stderr and "Traceback" not in no_scores.stderr
+    bad_view = ringwatch(home, "train", "--tree-views", "own,own+friends", check=False)
+    assert bad_view.returncode != 0 and "unknown block" in bad_view.stderr and "valid" in bad_view.stderr
+    assert "Traceback" not in bad_view.stderr
