@@ -242,14 +242,16 @@ def _take(X: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None) -> np
 
 
 def _safe(names: list[str] | None) -> list[str] | None:
+    """Column names XGBoost accepts, unique: a repeat gets ``#i`` (its position) until it is new."""
     if names is None:
         return None
     out = [n.replace("[", "(").replace("]", ")").replace("<", "lt") for n in names]
-    seen: dict[str, int] = {}
+    seen: set[str] = set()
     for i, n in enumerate(out):
-        if n in seen:
-            out[i] = f"{n}#{i}"
-        seen[n] = i
+        while n in seen:
+            n = f"{n}#{i}"
+        out[i] = n
+        seen.add(n)
     return out
 
 

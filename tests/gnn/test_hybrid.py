@@ -216,3 +216,13 @@ def test_view_columns_are_sliced_where_they_run_and_copied_in_order_otherwise() 
         assert np.array_equal(_take(X, rows, c), X[rows][:, c])
         assert np.array_equal(_take(X, None, c), X[:, c])
     assert np.shares_memory(_take(X, None, np.array([1, 2])), X)  # a run is a view, not a copy
+
+
+def test_tree_column_names_are_unique_and_stable_under_renaming() -> None:
+    from gnn.hybrid import _safe
+
+    assert _safe(["a", "a", "a"]) == ["a", "a#1", "a#2"]
+    assert _safe(["a", "a", "a#1"]) == ["a", "a#1", "a#1#2"]  # a repeat's new name never collides
+    renamed = _safe(["x[0]", "a", "a", "a#1"])
+    assert renamed == ["x(0)", "a", "a#2", "a#1"]
+    assert _safe(renamed) == renamed  # a view's names, taken from the full list, stay as they are
