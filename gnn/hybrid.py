@@ -290,8 +290,8 @@ class HybridModel:
         return X, fs
 
     def margin(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Mean log-odds of the boosters for ``rows`` of ``X`` (all rows by default)."""
-        return mean_margin(self.boosters, self.columns, X, rows)
+        """Mean log-odds of the boosters, each on its columns, for ``rows`` of ``X`` (all rows by default)."""
+        return np.mean([tree_margin(b, X, rows, c) for b, c in zip(self.boosters, self.columns)], axis=0).astype(np.float32)
 
     def raw(self, graph: GraphTensors, device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Tree log-odds per account, and the tree input used."""
@@ -325,12 +325,6 @@ class HybridModel:
 
 def _trees_file(k: int) -> str:
     return TREES_FILE if k == 0 else TREES_FILE.replace(".json", f".{k}.json")
-
-
-def mean_margin(boosters: list[xgb.Booster], columns: list[np.ndarray], X: np.ndarray,
-                rows: np.ndarray | None = None) -> np.ndarray:
-    """Mean log-odds of ``boosters`` (each on its ``columns`` of ``X``) for ``rows`` of ``X``."""
-    return np.mean([tree_margin(b, X, rows, c) for b, c in zip(boosters, columns)], axis=0).astype(np.float32)
 
 
 def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -397,20 +391,17 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     X, names = fs.matrix(BLOCKS, tr, y_tr, gs.block(fs.adj, fitting=True))
     safe = _safe(names) or []
     views = list(cfg.tree_views) or [ALL_BLOCKS]
-    boosters, columns = [], []
+    boosters = []
     for k, view in enumerate(views):
         cols = fs.columns(BLOCKS, view_blocks(view))
         Xv = _take(X, None, cols)
-        for b in range(max(int(cfg.tree_bags), 1)):
-            boosters.append(fit_trees(Xv, tr, y_tr, va, y_va, replace(cfg, seed=cfg.seed * 1000 + 100 * k + b),
-                                      [safe[c] for c in cols]))
-            columns.append(cols)
-    raw = mean_margin(boosters, columns, X)
+        boosters += [fit_trees(Xv, tr, y_tr, va, y_va, replace(cfg, seed=cfg.seed * 1000 + 100 * k + b), [safe[c] for c in cols])
+                     for b in range(max(int(cfg.tree_bags), 1))]
     labels = pl.DataFrame({"account_id": account_ids[tr], "label": np.asarray(y_tr, np.int64)})
     with_max = any(n.startswith("nbr1_max_") for n in names)
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
     model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views)
-    return model, raw
+    return model, model.margin(X)
 
 
 def contributions(model: HybridModel, X: np.ndarray, rows: np.ndarray) -> np.ndarray:
