@@ -32,10 +32,10 @@ import polars as pl
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary
 from gnn.calibration import Calibrator
-from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph, load_relations
+from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
 from gnn.evaluate import ranking_metrics, recall_at_fpr
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
-from gnn.rings import find_rings
+from gnn.rings import RingEdges, find_rings
 from gnn.train import TrainConfig, gnn_logits, label_index, stratified_split
 from ringwatch.types import SNAPSHOT_ACCOUNTS
 from ringwatch.versions import Home
@@ -105,8 +105,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         names = feature_names(pl.read_parquet(pa / SNAPSHOT_ACCOUNTS))
         stats = FeatureStats.fit(pl.read_parquet(pa / SNAPSHOT_ACCOUNTS), names)
         ga, _ = load_graph(pa, stats)
-        rel_b = load_relations(pb)
-        gb, _ = load_graph(pb, stats, tables=rel_b)
+        gb, _ = load_graph(pb, stats)
         labels_a = pl.read_parquet(root / f"log-{1000 + seed}" / "labels.parquet")
         labels_b = pl.read_parquet(root / f"log-{2000 + seed}" / "labels.parquet")
         truth = pl.read_parquet(root / f"log-{2000 + seed}" / "ground_truth.parquet")
@@ -136,7 +135,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["hybrid"] = deployed.margin(X)
             cal = Calibrator.fit(raw_fit[nodes_a[va]], y_a[va])
             risk = cal(raw["hybrid"])
-            extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, rel_b,
+            extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, RingEdges.of(gb),
                                                                               risk_floor=cal.thresholds[floor])[0], truth,
                                                    set(labelled_b))
                               for floor in RING_FLOORS}

@@ -1,33 +1,132 @@
 """Rings: clusters of coordinated, risky accounts.
 
-Accounts at or above a risk floor are linked by the coordination relations (co-action,
-shared device, same text); each connected component of at least ``min_size`` accounts is a
-ring. Whole-graph work uses SciPy sparse components, not per-node Python.
+Two stages over the accounts at or above a risk floor:
+
+1. The coordination relations (co-action, shared device, same text) link risky accounts;
+   each connected component of at least ``min_size`` of them is a ring.
+2. The risky accounts stage 1 left out of every ring are linked by **shared customers**: two
+   of them acted on at least ``min_shared_targets`` of the same targets, counting only targets
+   whose audience is mostly risky (at least ``min_risky_share`` of the actor rows on them come
+   from risky accounts). Co-action needs two actions inside one short window; a campaign that
+   spreads its work over the day or over days (slow drips, residential-proxy pools,
+   camouflaged farms) shows no lockstep but still serves the same few customers (CopyCatch's
+   target-set view). Bot cover activity (following stars, liking a community like anyone)
+   lands on targets with a mostly organic audience and links no one. Stage 2 never touches a
+   stage-1 ring, so a customer two campaigns both serve cannot merge their rings.
+
+Whole-graph work uses NumPy, Polars and SciPy sparse components, not per-node Python.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from gnn.data import NODE, GraphTensors
+from graphs.relations import NON_COACTION_TYPES
+from ringwatch.types import UNDIRECTED_RELATIONS
+
 COORDINATION_RELATIONS = ("coaction", "shared_device", "same_text")
 
+Edges = tuple[np.ndarray, np.ndarray]
+"""``(src, dst)`` node indices."""
 
-def find_rings(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str, pl.DataFrame],
-               risk_floor: float = 0.25, min_size: int = 3,
-               index_edges: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, pl.DataFrame]:
-    """Cluster risky accounts along coordination edges.
+
+@dataclass(frozen=True)
+class RingEdges:
+    """The edges rings are made of, as node indices.
+
+    Attributes:
+        links: Coordination relation → its pairs, each stored once.
+        actions: Actor → target edges of the direct relations that can serve a customer
+            (every event type with a target except unfollows), one row per relation and pair.
+    """
+
+    links: dict[str, Edges]
+    actions: Edges
+
+    @classmethod
+    def of(cls, graph: GraphTensors) -> RingEdges:
+        """Read the ring edges out of a loaded graph."""
+        links: dict[str, Edges] = {}
+        src, dst = [], []
+        for (_, name, _), ei in graph.edge_index.items():
+            e = ei.numpy()
+            if name in COORDINATION_RELATIONS:
+                if name in UNDIRECTED_RELATIONS:  # load_graph stored both directions: keep the first half
+                    e = e[:, : e.shape[1] // 2]
+                links[name] = (e[0], e[1])
+            elif (NODE, f"rev_{name}", NODE) in graph.edge_index and name not in NON_COACTION_TYPES:
+                src.append(e[0])
+                dst.append(e[1])
+        empty = np.zeros(0, np.int64)
+        return cls(links, (np.concatenate(src), np.concatenate(dst)) if src else (empty, empty))
+
+
+def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_risky_share: float,
+                        linkable: np.ndarray | None = None, max_risky_rows: int = 1000) -> Edges:
+    """Pairs of risky accounts that acted on at least ``min_shared`` of the same customers.
+
+    A customer is a target whose audience is mostly risky: at least ``min_risky_share`` of the
+    actor rows on it come from risky accounts (a bought audience), and at least two do. The
+    cover activity of bots (following stars, liking their community like anyone) lands on
+    targets whose audience is mostly organic, so it links no one.
+
+    Args:
+        actions: Actor → target edges (one row per relation and pair; repeats are fine).
+        risky: Mask of the risky accounts, ``[num_nodes]``.
+        min_shared: Fewest distinct shared customers for a pair.
+        min_risky_share: Smallest share of a target's actor rows that come from risky
+            accounts for the target to count as a customer.
+        linkable: Mask of the risky accounts that may be paired (default: all of them).
+        max_risky_rows: Customers with more risky actor rows than this link none of them
+            (bounds the pairs one target makes; such a target is its own alert).
+
+    Returns:
+        ``(a, b)`` with ``a < b``, each pair once.
+    """
+    src, dst = actions
+    n = len(risky)
+    from_risky = risky[src] & (src != dst)
+    rows = np.bincount(dst, minlength=n)
+    risky_rows = np.bincount(dst[from_risky], minlength=n)
+    customer = (risky_rows >= 2) & (risky_rows >= min_risky_share * rows) & (risky_rows <= max_risky_rows)
+    keep = from_risky & customer[dst] & (risky if linkable is None else linkable)[src]
+    if not keep.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    acts = pl.DataFrame({"a": src[keep].astype(np.int64), "t": dst[keep].astype(np.int64)}).unique()
+    pairs = (acts.join(acts, on="t", suffix="_b").filter(pl.col("a") < pl.col("a_b"))
+             .group_by("a", "a_b").len().filter(pl.col("len") >= min_shared))
+    return pairs["a"].to_numpy(), pairs["a_b"].to_numpy()
+
+
+def _in_rings(n: int, risky: np.ndarray, src: list[np.ndarray], dst: list[np.ndarray], min_size: int) -> np.ndarray:
+    """Mask of the risky accounts in a component of at least ``min_size`` risky accounts."""
+    s, d = (np.concatenate(src), np.concatenate(dst)) if src else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    _, comp = connected_components(sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr(), directed=False)
+    size = np.bincount(comp[risky], minlength=n)
+    return risky & (size[comp] >= min_size)
+
+
+def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk_floor: float = 0.25,
+               min_size: int = 3, min_shared_targets: int = 2,
+               min_risky_share: float = 0.3) -> tuple[np.ndarray, pl.DataFrame]:
+    """Cluster risky accounts along coordination edges, then the rest along shared customers.
 
     Args:
         account_ids: Sorted account ids (node order).
         risk: Calibrated risk per node.
-        relations: Relation tables (``src, dst, count``) by name.
+        edges: The graph's ring edges (:meth:`RingEdges.of`).
         risk_floor: Accounts below this risk are not ring members.
         min_size: Smallest ring.
-        index_edges: Relation → ``(src, dst)`` node indices already resolved (e.g. from the
-            loaded graph); used instead of looking the ids of ``relations`` up again.
+        min_shared_targets: Fewest distinct customers two accounts must share to be linked
+            without a coordination edge (one shared target is what any two fans have).
+        min_risky_share: Share of a target's actor rows from risky accounts that makes it a
+            customer (see :func:`shared_target_pairs`).
 
     Returns:
         ``ring_id`` per node (``None`` outside rings) and a ring table with ``ring_id, size,
@@ -36,42 +135,33 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str, p
     n = len(account_ids)
     risky = risk >= risk_floor
     src_all, dst_all = [], []
-    for name in COORDINATION_RELATIONS:
-        if index_edges is not None:
-            if name in index_edges:
-                s, d = index_edges[name]
-                keep = risky[s] & risky[d]
-                src_all.append(s[keep])
-                dst_all.append(d[keep])
-            continue
-        table = relations.get(name)
-        if table is None or table.is_empty():
-            continue
-        s = np.searchsorted(account_ids, table["src"].to_numpy())
-        d = np.searchsorted(account_ids, table["dst"].to_numpy())
-        ok = (s < n) & (d < n)
-        s, d = s[ok], d[ok]
-        ok = (account_ids[s] == table["src"].to_numpy()[ok]) & (account_ids[d] == table["dst"].to_numpy()[ok])
-        s, d = s[ok], d[ok]
+    for s, d in edges.links.values():
         keep = risky[s] & risky[d]
         src_all.append(s[keep])
         dst_all.append(d[keep])
+    # shared customers only link accounts the coordination relations left out of every ring, so
+    # a customer two campaigns both serve cannot merge their rings
+    placed = _in_rings(n, risky, src_all, dst_all, min_size)
+    s, d = shared_target_pairs(edges.actions, risky, min_shared_targets, min_risky_share, linkable=risky & ~placed)
+    src_all.append(s)
+    dst_all.append(d)
     ring_of = np.full(n, None, dtype=object)
     empty = pl.DataFrame(schema={"ring_id": pl.String, "size": pl.Int64, "edges": pl.Int64, "density": pl.Float64,
                                  "mean_risk": pl.Float64, "ring_score": pl.Float64, "members": pl.List(pl.String)})
-    if not src_all or sum(len(s) for s in src_all) == 0:
+    if sum(len(s) for s in src_all) == 0:
         return ring_of, empty
     s = np.concatenate(src_all)
     d = np.concatenate(dst_all)
     adj = sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr()
     _, comp = connected_components(adj, directed=False)
     frame = pl.DataFrame({"node": np.arange(n), "comp": comp, "risky": risky, "risk": risk})
-    edges = pl.DataFrame({"comp": comp[s], "a": s, "b": d}).unique(["a", "b"]).group_by("comp").len().rename({"len": "edges"})
+    pair = pl.DataFrame({"a": np.minimum(s, d), "b": np.maximum(s, d)}).unique()
+    links = pair.group_by(pl.Series("comp", comp[pair["a"].to_numpy()])).len().rename({"len": "edges"})
     groups = (
         frame.filter(pl.col("risky")).group_by("comp")
         .agg(pl.len().alias("size"), pl.col("risk").mean().alias("mean_risk"), pl.col("node"))
         .filter(pl.col("size") >= min_size)
-        .join(edges, on="comp", how="left")
+        .join(links, on="comp", how="left")
         .with_columns((pl.col("edges") / (pl.col("size") * (pl.col("size") - 1) / 2)).clip(0, 1).alias("density"))
         .with_columns((pl.col("mean_risk") * (0.5 + 0.5 * pl.col("density")) * (1 - (-pl.col("size").cast(pl.Float64) / 5).exp())).alias("ring_score"))
         .sort("ring_score", descending=True)

@@ -16,31 +16,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gnn.data import NODE, GraphTensors, load_graph, load_relations, read_accounts, with_node_codes
+from gnn.data import load_graph, load_relations, read_accounts, with_node_codes
 from gnn.device import pick_device
 from gnn.hybrid import contributions
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
-from gnn.rings import COORDINATION_RELATIONS, find_rings
+from gnn.rings import RingEdges, find_rings
 from gnn.train import gnn_logits, load_hybrid, load_model
-from ringwatch.types import RISK_LEVELS, SCORES_TABLE, UNDIRECTED_RELATIONS
+from ringwatch.types import RISK_LEVELS, SCORES_TABLE
 from ringwatch.versions import Home
 
 RINGS_TABLE = "rings.parquet"
 EXPLANATIONS_TABLE = "explanations.parquet"
-
-
-def _coordination_edges(graph: GraphTensors) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Node-index edges of the coordination relations, each stored pair once."""
-    out = {}
-    for name in COORDINATION_RELATIONS:
-        ei = graph.edge_index.get((NODE, name, NODE))
-        if ei is None:
-            continue
-        e = ei.numpy()
-        if name in UNDIRECTED_RELATIONS:  # load_graph stored both directions: keep the first half
-            e = e[:, : e.shape[1] // 2]
-        out[name] = (e[0], e[1])
-    return out
 
 
 class _Clock:
@@ -98,7 +84,7 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         contrib = contributions(hybrid, X, explain_nodes)
         reasons = reasons_for(graph, hybrid.names, explain_nodes, contrib, values=X)
     clock("reasons")
-    ring_of, rings = find_rings(graph.account_ids, risk, relations, risk_floor=floor, index_edges=_coordination_edges(graph))
+    ring_of, rings = find_rings(graph.account_ids, risk, RingEdges.of(graph), risk_floor=floor)
     clock("rings")
     explanations = top_neighbors(graph.account_ids, risk, relations, explain_nodes).with_columns(
         pl.Series("reasons", [json.dumps(r) for r in reasons], dtype=pl.String)).sort("account_id")

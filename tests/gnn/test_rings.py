@@ -1,0 +1,93 @@
+"""Rings on hand-made graphs: coordination links, shared targets, and what must not link."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import torch
+
+from gnn.data import NODE, GraphTensors
+from gnn.rings import RingEdges, find_rings, shared_target_pairs
+
+NO_LINKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _edges(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    a = np.array(pairs, np.int64).reshape(-1, 2)
+    return a[:, 0], a[:, 1]
+
+
+def _pairs(edges: tuple[np.ndarray, np.ndarray]) -> set[tuple[int, int]]:
+    return set(zip(edges[0].tolist(), edges[1].tolist(), strict=True))
+
+
+def test_accounts_serving_the_same_customers_are_paired() -> None:
+    # 0, 1, 2 each act on customers 10 and 11 (1 twice, by two relations); 3 acts on 10 only
+    actions = _edges([(0, 10), (0, 11), (1, 10), (1, 10), (1, 11), (2, 11), (2, 10), (3, 10)])
+    risky = np.ones(12, bool)
+    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5)) == {(0, 1), (0, 2), (1, 2)}
+    # a repeated row is one target, not two: with three shared targets needed nobody pairs
+    assert _pairs(shared_target_pairs(actions, risky, 3, min_risky_share=0.5)) == set()
+    # customer 10 has five risky actor rows: above the cap it links no one, so no pair is left
+    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5, max_risky_rows=4)) == set()
+
+
+def test_targets_with_a_mostly_organic_audience_and_accounts_below_the_floor_link_no_one() -> None:
+    fans = [(a, 20) for a in range(10)] + [(a, 21) for a in range(10)]  # ten accounts follow stars 20 and 21
+    actions = _edges(fans + [(0, 15), (1, 15)])
+    risky = np.zeros(22, bool)
+    risky[[0, 1, 2, 3]] = True  # four of each star's ten followers are risky
+    # 0 and 1 share the stars and the small account 15: 15 alone is a customer, one is not enough
+    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5)) == set()
+    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.4)) == {
+        (0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)}
+    risky[1] = False
+    assert (1, 2) not in _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.4))
+
+
+def test_a_slow_campaign_without_lockstep_is_one_ring() -> None:
+    # accounts 0-4 each serve two or three of customers 20-22 on different days: no co-action
+    # edge, no shared device; account 5 (risky) shares one customer only; 6-19 are organic
+    n = 23
+    actions = _edges([(0, 20), (0, 21), (1, 21), (1, 22), (2, 20), (2, 22), (3, 20), (3, 21), (3, 22),
+                      (4, 22), (4, 20), (5, 20)] + [(a, 6 + (a + 1) % 14) for a in range(6, 20)])
+    risk = np.full(n, 0.05)
+    risk[:6] = 0.9
+    ids = np.array([f"a{i:02d}" for i in range(n)])
+    ring_of, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25)
+    assert table.height == 1
+    assert table["members"][0].to_list() == [f"a{i:02d}" for i in range(5)]
+    # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4
+    assert table["size"][0] == 5 and table["edges"][0] == 5 and table["density"][0] == 0.5
+    assert ring_of[5] is None and all(r is None for r in ring_of[6:])
+
+
+def test_shared_customers_never_merge_rings_the_coordination_relations_found() -> None:
+    # two campaigns, each one ring by its coordination links, both serving customers 20 and 21;
+    # 13-15 have no coordination edge but serve customers 22 and 23; 16 (risky) is alone
+    links = {"shared_device": _edges([(0, 1), (10, 11)]), "coaction": _edges([(1, 2), (11, 12), (7, 8)])}
+    both = [(a, c) for a in (0, 1, 2, 10, 11, 12) for c in (20, 21)]
+    actions = _edges(both + [(a, c) for a in (13, 14, 15) for c in (22, 23)] + [(16, 20), (16, 21)])
+    risk = np.full(24, 0.05)
+    risk[[0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 7]] = 0.9  # 8 is below the floor, so 7 has no partner
+    ids = np.array([f"a{i:02d}" for i in range(24)])
+    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25)
+    assert sorted(table["members"].to_list()) == [["a00", "a01", "a02"], ["a10", "a11", "a12"], ["a13", "a14", "a15"]]
+    assert table.filter(pl.col("members").list.first() == "a13")["edges"][0] == 3  # 13-14, 13-15, 14-15
+    # 16 serves the same two customers as both campaigns, but their members are already in rings
+    assert ring_of[16] is None and ring_of[7] is None and ring_of[8] is None
+
+
+def test_ring_edges_of_a_graph() -> None:
+    ei = {
+        (NODE, "follow", NODE): torch.tensor([[0, 1], [2, 2]]),
+        (NODE, "rev_follow", NODE): torch.tensor([[2, 2], [0, 1]]),
+        (NODE, "unfollow", NODE): torch.tensor([[0], [3]]),
+        (NODE, "rev_unfollow", NODE): torch.tensor([[3], [0]]),
+        (NODE, "coaction", NODE): torch.tensor([[0, 1], [1, 0]]),  # both directions, stored once
+        (NODE, "shared_ip", NODE): torch.tensor([[2, 3], [3, 2]]),  # infrastructure, not a ring link
+    }
+    graph = GraphTensors(np.array(["a", "b", "c", "d"]), None, torch.zeros(4, 1), ei, {})  # type: ignore[arg-type]
+    edges = RingEdges.of(graph)
+    assert set(edges.links) == {"coaction"} and _pairs(edges.links["coaction"]) == {(0, 1)}
+    assert _pairs(edges.actions) == {(0, 2), (1, 2)}  # no unfollows, no reverse edges
