@@ -32,6 +32,7 @@ import polars as pl
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary
 from gnn.calibration import Calibrator
+from gnn.coordination import coordination_score
 from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
 from gnn.evaluate import ranking_metrics, recall_at_fpr
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
@@ -116,6 +117,8 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
     fa, fb = FeatureSet.of(ga, names, cfg.nbr_max), FeatureSet.of(gb, names, cfg.nbr_max)
     cfg = replace(cfg, seed=seed)
     raw: dict[str, np.ndarray] = {}
+    if "coordination" in models:
+        raw["coordination"] = coordination_score(gb)
     for model, blk in BASELINE_BLOCKS.items():
         if model in models:
             Xa, cols = fa.matrix(blk, nodes_a[tr], y_a[tr])

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress, _summary, datasets_root
+from gnn.coordination import coordination_score
 from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
 from gnn.evaluate import ranking_metrics
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
@@ -63,6 +64,8 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
     fa, fb = FeatureSet.of(ga, names, cfg.nbr_max), FeatureSet.of(gb, names, cfg.nbr_max)
     tr_a, va_a, tr_b, te_b = _index(ga, tr_ids), _index(ga, va_ids), _index(gb, tr_ids), _index(gb, te_ids)
     out: dict[str, np.ndarray] = {}
+    if "coordination" in models:
+        out["coordination"] = coordination_score(gb)[te_b]
     for model, blk in BASELINE_BLOCKS.items():
         if model in models:
             Xa, cols = fa.matrix(blk, tr_a, y_tr)

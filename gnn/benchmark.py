@@ -10,7 +10,8 @@ Protocols (see the README's results table):
   test labels are only ever compared with finished scores. Neighbour-label features use
   training labels only.
 
-Models, all in the same run: ``xgb_own`` (trees on own features), ``xgb_graph`` (+ mean/max of
+Models, all in the same run: ``coordination`` (label-free co-action density,
+:mod:`gnn.coordination`), ``xgb_own`` (trees on own features), ``xgb_graph`` (+ mean/max of
 1- and 2-hop neighbours' features and degree), ``xgb_graph_labels`` (+ training-neighbour
 label shares), ``gnn`` (the relation-aware GraphSAGE-style GNN alone) and ``hybrid`` (ours:
 the GNN inside the trees, :mod:`gnn.hybrid`).
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gnn.calibration import Calibrator
+from gnn.coordination import coordination_score
 from gnn.data import load_graph
 from gnn.evaluate import ranking_metrics
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
@@ -37,7 +39,7 @@ from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
 
-MODELS = ("xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "hybrid")
+MODELS = ("coordination", "xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "hybrid")
 BASELINE_BLOCKS = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
 """The tree baselines and the feature blocks (:class:`gnn.hybrid.FeatureSet`) each one sees."""
 METRICS = ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")
@@ -98,6 +100,8 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
     ytr, yva, yte = y[tr], y[va], y[te]
     scores: dict[str, np.ndarray] = {}
     times: dict[str, float] = {}
+    if "coordination" in models:
+        scores["coordination"] = coordination_score(graph)[nte]
     for model, blk in BASELINE_BLOCKS.items():
         if model not in models:
             continue
