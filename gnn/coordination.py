@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from gnn.data import GraphTensors
-from gnn.rings import COORDINATION_RELATIONS
+from ringwatch.types import COORDINATION_RELATIONS
 
 
 def coordination_score(graph: GraphTensors) -> np.ndarray:

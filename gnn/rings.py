@@ -28,9 +28,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gnn.data import NODE, GraphTensors
 from graphs.relations import NON_COACTION_TYPES
-from ringwatch.types import UNDIRECTED_RELATIONS
-
-COORDINATION_RELATIONS = ("coaction", "shared_device", "same_text")
+from ringwatch.types import COORDINATION_RELATIONS, UNDIRECTED_RELATIONS
 
 Edges = tuple[np.ndarray, np.ndarray]
 """``(src, dst)`` node indices."""

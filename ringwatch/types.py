@@ -35,6 +35,9 @@ SNAPSHOT_ACCOUNT_IP: Final = "account_ip.parquet"
 """``account_id``, ``ip``, ``count``, ``first_ts``, ``last_ts``."""
 UNDIRECTED_RELATIONS: Final = frozenset({"shared_device", "shared_ip", "coaction", "same_text"})
 """Relations stored once per pair with ``src < dst``; all others are directed actor → target."""
+COORDINATION_RELATIONS: Final = ("coaction", "shared_device", "same_text")
+"""Relations that are evidence of coordination between two accounts (lockstep, one handset, one
+scripted text); shared IPs are not (carrier NAT, campus Wi-Fi, residential proxies)."""
 
 # --- scores (gnn → services) ----------------------------------------------------------
 SCORES_TABLE: Final = "scores.parquet"
