@@ -74,18 +74,31 @@ RETURN coalesce(g1.id, g2.id) AS ring_id""",
     "The ring an account belongs to (or the ring with that id).",
 )
 
+NOT_ACTIONS = ("COACTION", "SHARED_DEVICE", "SHARED_IP", "SAME_TEXT", "UNFOLLOW")
+"""Account → account relationship types that are not an action on a target."""
+MAX_CUSTOMER_AUDIENCE = 1000
+"""Targets with more incoming relationships are not expanded by the ring query (a star's
+audience would make it slow, and a star is nobody's customer)."""
+
 RING_MEMBERS = CypherQuery(
     "ring",
     """MATCH (g:Ring {id: $ring_id})<-[:MEMBER_OF]-(m:Account)
 OPTIONAL MATCH (m)-[k:COACTION|SHARED_DEVICE|SHARED_IP]-(o:Account)-[:MEMBER_OF]->(g)
 WITH g, m, count(DISTINCT CASE WHEN type(k) = 'COACTION' THEN o END) AS coaction_peers,
      count(DISTINCT CASE WHEN type(k) <> 'COACTION' THEN o END) AS infra_peers
+CALL (g, m) {
+  OPTIONAL MATCH (m)-[r]->(t:Account)<-[r2]-(c:Account)-[:MEMBER_OF]->(g)
+  WHERE c <> m AND NOT type(r) IN $not_actions AND NOT type(r2) IN $not_actions
+    AND COUNT { (t)<--() } <= $max_audience
+  RETURN count(DISTINCT c) AS customer_peers
+}
 RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.density AS density,
        m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
-       coaction_peers, infra_peers
+       coaction_peers, infra_peers, customer_peers
 ORDER BY coalesce(m.risk, -1.0) DESC, account_id
 LIMIT $limit""",
-    "Members of a ring with how many other members each acts in lockstep / shares infrastructure with.",
+    "Members of a ring with how many other members each acts in lockstep / shares infrastructure / "
+    "shares a customer (an account both acted on) with.",
 )
 
 WHY = CypherQuery(
@@ -228,7 +241,11 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
 
     Returns:
         Rows ``ring_id, ring_size, ring_score, density, account_id, risk, level, verdict,
-        coaction_peers, infra_peers``; empty when the account is in no ring.
+        coaction_peers, infra_peers, customer_peers``; empty when the account is in no ring.
+        ``customer_peers`` counts the members that acted on an account this one acted on too
+        (the link of a ring found by shared customers, :mod:`gnn.rings`); targets with more
+        than :data:`MAX_CUSTOMER_AUDIENCE` incoming relationships are popular, not customers,
+        and are not expanded.
 
     Raises:
         NotFoundError: Neither an account nor a ring has that id.
@@ -239,7 +256,12 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
     if ring_id is None:
         _require_account(driver, account_or_ring_id, database)
         return []
-    return run_query(driver, RING_MEMBERS, {"ring_id": ring_id, "limit": limit}, database=database)
+    return run_query(driver, RING_MEMBERS, ring_params(ring_id, limit), database=database)
+
+
+def ring_params(ring_id: str, limit: int) -> dict[str, Any]:
+    """The parameters of :data:`RING_MEMBERS` for a ring."""
+    return {"ring_id": ring_id, "limit": limit, "not_actions": list(NOT_ACTIONS), "max_audience": MAX_CUSTOMER_AUDIENCE}
 
 
 def why(driver: neo4j.Driver, account_id: str, *, database: str | None = None) -> dict[str, Any]:

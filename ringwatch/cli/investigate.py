@@ -90,7 +90,7 @@ def ring(
 
     if show_cypher:
         _show_cypher(investigate.RING_OF.text, {"account_id": account})
-        _show_cypher(investigate.RING_MEMBERS.text, {"ring_id": "<ring_id from the query above>", "limit": limit})
+        _show_cypher(investigate.RING_MEMBERS.text, investigate.ring_params("<ring_id from the query above>", limit))
     with _driver() as driver:
         rows = investigate.ring(driver, account, limit=limit)
     if as_json:
@@ -101,7 +101,7 @@ def ring(
         return
     head = rows[0]
     _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')})", rows,
-           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "verdict"))
+           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "verdict"))
 
 
 @app.command("why")

@@ -64,6 +64,7 @@ def test_ring(planted: neo4j.Driver) -> None:
     rows = investigate.ring(planted, "r3")
     assert {r["account_id"] for r in rows} == set(RING)
     assert all(r["ring_id"] == "R1" and r["coaction_peers"] == 3 and r["infra_peers"] == 3 for r in rows)
+    assert all(r["customer_peers"] == 3 for r in rows)  # every member likes b1
     assert investigate.ring(planted, "R1") == rows
     assert investigate.ring(planted, "b1") == []
 
