@@ -28,7 +28,7 @@ def coordination_score(graph: GraphTensors) -> np.ndarray:
     Returns:
         Score per node, ``[num_nodes]`` (float64).
     """
-    chosen = [t for t in graph.edge_index if t[1] in COORDINATION_RELATIONS]
+    chosen = [t for t, ei in graph.edge_index.items() if t[1] in COORDINATION_RELATIONS and ei.numel()]
     if not chosen:  # no lockstep relations built: the graph's own relations (both ways) are its co-action
         chosen = list(graph.edge_index)
     score = torch.zeros(graph.num_nodes, dtype=torch.float64)

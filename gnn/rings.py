@@ -6,13 +6,15 @@ Two stages over the accounts at or above a risk floor:
    each connected component of at least ``min_size`` of them is a ring.
 2. The risky accounts stage 1 left out of every ring are linked by **shared customers**: two
    of them acted on at least ``min_shared_targets`` of the same targets, counting only targets
-   whose audience is mostly risky (at least ``min_risky_share`` of the actor rows on them come
+   whose audience is largely risky (at least ``min_risky_share`` of the actor rows on them come
    from risky accounts). Co-action needs two actions inside one short window; a campaign that
    spreads its work over the day or over days (slow drips, residential-proxy pools,
    camouflaged farms) shows no lockstep but still serves the same few customers (CopyCatch's
    target-set view). Bot cover activity (following stars, liking a community like anyone)
    lands on targets with a mostly organic audience and links no one. Stage 2 never touches a
-   stage-1 ring, so a customer two campaigns both serve cannot merge their rings.
+   stage-1 ring, so a customer two campaigns both serve cannot merge a campaign into a ring
+   the coordination relations found (two campaigns both found only by stage 2 that share two
+   customers do end up in one ring).
 
 Whole-graph work uses NumPy, Polars and SciPy sparse components, not per-node Python.
 """
@@ -40,8 +42,9 @@ class RingEdges:
 
     Attributes:
         links: Coordination relation → its pairs, each stored once.
-        actions: Actor → target edges of the direct relations that can serve a customer
-            (every event type with a target except unfollows), one row per relation and pair.
+        actions: Actor → target edges of the directed relations (those loaded with a
+            ``rev_`` twin) other than :data:`graphs.relations.NON_COACTION_TYPES` (unfollows,
+            own posts, sessions), one row per relation and pair.
     """
 
     links: dict[str, Edges]
@@ -53,7 +56,7 @@ class RingEdges:
         links: dict[str, Edges] = {}
         src, dst = [], []
         for (_, name, _), ei in graph.edge_index.items():
-            e = ei.numpy()
+            e = ei.cpu().numpy()
             if name in COORDINATION_RELATIONS:
                 if name in UNDIRECTED_RELATIONS:  # load_graph stored both directions: keep the first half
                     e = e[:, : e.shape[1] // 2]
@@ -66,13 +69,17 @@ class RingEdges:
 
 
 def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_risky_share: float,
-                        linkable: np.ndarray | None = None, max_risky_rows: int = 1000) -> Edges:
+                        linkable: np.ndarray | None = None) -> Edges:
     """Pairs of risky accounts that acted on at least ``min_shared`` of the same customers.
 
-    A customer is a target whose audience is mostly risky: at least ``min_risky_share`` of the
+    A customer is a target whose audience is largely risky: at least ``min_risky_share`` of the
     actor rows on it come from risky accounts (a bought audience), and at least two do. The
     cover activity of bots (following stars, liking their community like anyone) lands on
     targets whose audience is mostly organic, so it links no one.
+
+    The shared counts come from one sparse product (linkable accounts × customers times its
+    transpose), so memory follows the number of distinct pairs, not the sum over customers of
+    their audience squared (a 1,000-bot farm on 100 customers: 0.5M pairs, not 50M join rows).
 
     Args:
         actions: Actor → target edges (one row per relation and pair; repeats are fine).
@@ -81,8 +88,6 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
         min_risky_share: Smallest share of a target's actor rows that come from risky
             accounts for the target to count as a customer.
         linkable: Mask of the risky accounts that may be paired (default: all of them).
-        max_risky_rows: Customers with more risky actor rows than this link none of them
-            (bounds the pairs one target makes; such a target is its own alert).
 
     Returns:
         ``(a, b)`` with ``a < b``, each pair once.
@@ -92,14 +97,17 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
     from_risky = risky[src] & (src != dst)
     rows = np.bincount(dst, minlength=n)
     risky_rows = np.bincount(dst[from_risky], minlength=n)
-    customer = (risky_rows >= 2) & (risky_rows >= min_risky_share * rows) & (risky_rows <= max_risky_rows)
+    customer = (risky_rows >= 2) & (risky_rows >= min_risky_share * rows)
     keep = from_risky & customer[dst] & (risky if linkable is None else linkable)[src]
     if not keep.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    acts = pl.DataFrame({"a": src[keep].astype(np.int64), "t": dst[keep].astype(np.int64)}).unique()
-    pairs = (acts.join(acts, on="t", suffix="_b").filter(pl.col("a") < pl.col("a_b"))
-             .group_by("a", "a_b").len().filter(pl.col("len") >= min_shared))
-    return pairs["a"].to_numpy(), pairs["a_b"].to_numpy()
+    actors, a = np.unique(src[keep], return_inverse=True)
+    targets, t = np.unique(dst[keep], return_inverse=True)
+    m = sp.csr_matrix((np.ones(len(a), np.float32), (a, t)), shape=(len(actors), len(targets)))
+    m.data[:] = 1.0  # a target acted on by several relations is one shared customer
+    shared = sp.triu(m @ m.T, k=1).tocoo()
+    ok = shared.data >= min_shared
+    return actors[shared.row[ok]].astype(np.int64), actors[shared.col[ok]].astype(np.int64)
 
 
 def _in_rings(n: int, risky: np.ndarray, src: list[np.ndarray], dst: list[np.ndarray], min_size: int) -> np.ndarray:

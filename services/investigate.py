@@ -14,7 +14,9 @@ from typing import Any
 import neo4j
 from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
+from graphs.relations import NON_COACTION_TYPES
 from ringwatch.errors import ConfigError, NotFoundError, ServiceError
+from ringwatch.types import UNDIRECTED_RELATIONS
 
 MAX_PATH_HOPS = 8
 """Longest path ``path`` searches; longer ones say little to an investigator and cost a lot."""
@@ -74,8 +76,11 @@ RETURN coalesce(g1.id, g2.id) AS ring_id""",
     "The ring an account belongs to (or the ring with that id).",
 )
 
-NOT_ACTIONS = ("COACTION", "SHARED_DEVICE", "SHARED_IP", "SAME_TEXT", "UNFOLLOW")
-"""Account → account relationship types that are not an action on a target."""
+NOT_ACTIONS = tuple(sorted(r.upper() for r in UNDIRECTED_RELATIONS | set(NON_COACTION_TYPES)))
+"""Account → account relationship types that are not an action on a target (links, unfollows,
+own posts, sessions): the same rule as :class:`gnn.rings.RingEdges`."""
+MIN_SHARED_CUSTOMERS = 2
+"""Targets two members must share to count as customer peers (as :func:`gnn.rings.find_rings`)."""
 MAX_CUSTOMER_AUDIENCE = 1000
 """Targets with more incoming relationships are not expanded by the ring query (a star's
 audience would make it slow, and a star is nobody's customer)."""
@@ -90,7 +95,8 @@ CALL (g, m) {
   OPTIONAL MATCH (m)-[r]->(t:Account)<-[r2]-(c:Account)-[:MEMBER_OF]->(g)
   WHERE c <> m AND NOT type(r) IN $not_actions AND NOT type(r2) IN $not_actions
     AND COUNT { (t)<--() } <= $max_audience
-  RETURN count(DISTINCT c) AS customer_peers
+  WITH c, count(DISTINCT t) AS shared
+  RETURN count(CASE WHEN shared >= $min_shared THEN c END) AS customer_peers
 }
 RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.density AS density,
        m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
@@ -98,7 +104,7 @@ RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.densi
 ORDER BY coalesce(m.risk, -1.0) DESC, account_id
 LIMIT $limit""",
     "Members of a ring with how many other members each acts in lockstep / shares infrastructure / "
-    "shares a customer (an account both acted on) with.",
+    "shares at least two customers (accounts both acted on) with.",
 )
 
 WHY = CypherQuery(
@@ -242,10 +248,12 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
     Returns:
         Rows ``ring_id, ring_size, ring_score, density, account_id, risk, level, verdict,
         coaction_peers, infra_peers, customer_peers``; empty when the account is in no ring.
-        ``customer_peers`` counts the members that acted on an account this one acted on too
-        (the link of a ring found by shared customers, :mod:`gnn.rings`); targets with more
-        than :data:`MAX_CUSTOMER_AUDIENCE` incoming relationships are popular, not customers,
-        and are not expanded.
+        ``customer_peers`` counts the members that acted on at least
+        :data:`MIN_SHARED_CUSTOMERS` of the accounts this one acted on (the link of a ring
+        found by shared customers, :mod:`gnn.rings`, without its risky-audience test: Neo4j
+        holds scores, not the floor the rings were cut at); targets with more than
+        :data:`MAX_CUSTOMER_AUDIENCE` incoming relationships are popular, not customers, and
+        are not expanded.
 
     Raises:
         NotFoundError: Neither an account nor a ring has that id.
@@ -261,7 +269,8 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
 
 def ring_params(ring_id: str, limit: int) -> dict[str, Any]:
     """The parameters of :data:`RING_MEMBERS` for a ring."""
-    return {"ring_id": ring_id, "limit": limit, "not_actions": list(NOT_ACTIONS), "max_audience": MAX_CUSTOMER_AUDIENCE}
+    return {"ring_id": ring_id, "limit": limit, "not_actions": list(NOT_ACTIONS), "max_audience": MAX_CUSTOMER_AUDIENCE,
+            "min_shared": MIN_SHARED_CUSTOMERS}
 
 
 def why(driver: neo4j.Driver, account_id: str, *, database: str | None = None) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from gnn.data import NODE, GraphTensors
 
 
 def _graph(edges: dict[str, tuple[list[list[int]], list[float]]], n: int) -> GraphTensors:
-    ei = {(NODE, r, NODE): torch.tensor(e) for r, (e, _) in edges.items()}
-    ew = {(NODE, r, NODE): torch.tensor(w) for r, (_, w) in edges.items()}
+    ei = {(NODE, r, NODE): torch.tensor(e, dtype=torch.long) for r, (e, _) in edges.items()}
+    ew = {(NODE, r, NODE): torch.tensor(w, dtype=torch.float32) for r, (_, w) in edges.items()}
     return GraphTensors(np.array([f"a{i}" for i in range(n)]), None, torch.zeros(n, 1), ei, ew)  # type: ignore[arg-type]
 
 
@@ -36,3 +36,8 @@ def test_a_static_graph_s_own_relation_is_its_co_action() -> None:
                     "rev_upu": ([[1, 2, 2], [0, 0, 1]], [1.0, 1.0, 1.0])}, 3)
     # both directions count: out- plus in-degree
     assert np.allclose(coordination_score(graph), [math.log1p(2.0), 2 * math.log1p(1.0), math.log1p(2.0)])
+
+
+def test_empty_coordination_relations_fall_back_to_the_graph_s_own() -> None:
+    graph = _graph({"coaction": ([[], []], []), "upu": ([[0], [1]], [1.0]), "rev_upu": ([[1], [0]], [1.0])}, 2)
+    assert np.allclose(coordination_score(graph), [math.log1p(1.0), math.log1p(1.0)])

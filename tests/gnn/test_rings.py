@@ -28,8 +28,18 @@ def test_accounts_serving_the_same_customers_are_paired() -> None:
     assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5)) == {(0, 1), (0, 2), (1, 2)}
     # a repeated row is one target, not two: with three shared targets needed nobody pairs
     assert _pairs(shared_target_pairs(actions, risky, 3, min_risky_share=0.5)) == set()
-    # customer 10 has five risky actor rows: above the cap it links no one, so no pair is left
-    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5, max_risky_rows=4)) == set()
+    # 3 shares one customer with each of them: no pair
+
+
+def test_nobody_risky_or_no_actions_gives_no_pairs_and_no_rings() -> None:
+    actions = _edges([(0, 5), (1, 5), (0, 6), (1, 6)])
+    assert _pairs(shared_target_pairs(actions, np.zeros(7, bool), 2, min_risky_share=0.3)) == set()
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert _pairs(shared_target_pairs(none, np.ones(7, bool), 2, min_risky_share=0.3)) == set()
+    ids = np.array([f"a{i}" for i in range(7)])
+    ring_of, table = find_rings(ids, np.full(7, 0.1), RingEdges({}, actions), risk_floor=0.25)
+    assert table.is_empty() and all(r is None for r in ring_of)
+    assert table.columns == ["ring_id", "size", "edges", "density", "mean_risk", "ring_score", "members"]
 
 
 def test_targets_with_a_mostly_organic_audience_and_accounts_below_the_floor_link_no_one() -> None:

@@ -28,7 +28,7 @@ def planted(neo4j_driver: neo4j.Driver, data_home: Path) -> neo4j.Driver:
         RING + BENIGN + [SNEAKY],
         {
             "follow": [("b1", "b2", 1), ("b2", "b3", 1), ("b3", "r1", 1), ("b4", "b5", 1)],
-            "like": [(r, "b1", 3) for r in RING],
+            "like": [(r, "b1", 3) for r in RING] + [(r, "b3", 1) for r in RING[:3]],
             "coaction": lockstep,
             "shared_device": lockstep,
         },
@@ -64,7 +64,8 @@ def test_ring(planted: neo4j.Driver) -> None:
     rows = investigate.ring(planted, "r3")
     assert {r["account_id"] for r in rows} == set(RING)
     assert all(r["ring_id"] == "R1" and r["coaction_peers"] == 3 and r["infra_peers"] == 3 for r in rows)
-    assert all(r["customer_peers"] == 3 for r in rows)  # every member likes b1
+    # r1-r3 like b1 and b3; r4 likes b1 only, and one shared target is not a customer link
+    assert {r["account_id"]: r["customer_peers"] for r in rows} == {"r1": 2, "r2": 2, "r3": 2, "r4": 0}
     assert investigate.ring(planted, "R1") == rows
     assert investigate.ring(planted, "b1") == []
 
