@@ -138,7 +138,8 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["hybrid"] = deployed.margin(X)
             cal = Calibrator.fit(raw_fit[nodes_a[va]], y_a[va])
             risk = cal(raw["hybrid"])
-            extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, RingEdges.of(gb),
+            ring_edges = RingEdges.of(gb)  # once: both floors cut the same edges
+            extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, ring_edges,
                                                                               risk_floor=cal.thresholds[floor])[0], truth,
                                                    set(labelled_b))
                               for floor in RING_FLOORS}

@@ -36,6 +36,10 @@ Edges = tuple[np.ndarray, np.ndarray]
 """``(src, dst)`` node indices."""
 
 
+def _no_edges() -> Edges:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+
+
 @dataclass(frozen=True)
 class RingEdges:
     """The edges rings are made of, as node indices.
@@ -64,8 +68,7 @@ class RingEdges:
             elif (NODE, f"rev_{name}", NODE) in graph.edge_index and name not in NON_COACTION_TYPES:
                 src.append(e[0])
                 dst.append(e[1])
-        empty = np.zeros(0, np.int64)
-        return cls(links, (np.concatenate(src), np.concatenate(dst)) if src else (empty, empty))
+        return cls(links, (np.concatenate(src), np.concatenate(dst)) if src else _no_edges())
 
 
 def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_risky_share: float,
@@ -100,7 +103,7 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
     customer = (risky_rows >= 2) & (risky_rows >= min_risky_share * rows)
     keep = from_risky & customer[dst] & (risky if linkable is None else linkable)[src]
     if not keep.any():
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return _no_edges()
     actors, a = np.unique(src[keep], return_inverse=True)
     targets, t = np.unique(dst[keep], return_inverse=True)
     m = sp.csr_matrix((np.ones(len(a), np.float32), (a, t)), shape=(len(actors), len(targets)))
@@ -112,7 +115,7 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
 
 def _in_rings(n: int, risky: np.ndarray, src: list[np.ndarray], dst: list[np.ndarray], min_size: int) -> np.ndarray:
     """Mask of the risky accounts in a component of at least ``min_size`` risky accounts."""
-    s, d = (np.concatenate(src), np.concatenate(dst)) if src else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    s, d = (np.concatenate(src), np.concatenate(dst)) if src else _no_edges()
     _, comp = connected_components(sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr(), directed=False)
     size = np.bincount(comp[risky], minlength=n)
     return risky & (size[comp] >= min_size)
