@@ -114,7 +114,8 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
     tr, va = stratified_split(y_a, 0.2, seed)
     known_b, y_known_b = _known(gb, labels_b)
     labelled_b = gb.account_ids[known_b].tolist()  # visible to the scorer: never in a metric
-    fa, fb = FeatureSet.of(ga, names, cfg.nbr_max), FeatureSet.of(gb, names, cfg.nbr_max)
+    fa = FeatureSet.of(ga, names, cfg.nbr_max)
+    fb = FeatureSet.of(gb, names, cfg.nbr_max, fa.link_relations)  # the same columns as the training platform
     cfg = replace(cfg, seed=seed)
     raw: dict[str, np.ndarray] = {}
     if "coordination" in models:

@@ -8,7 +8,9 @@ block               columns
 own                 the account's standardised features (:mod:`gnn.data`)
 graph               degree; mean and max of neighbours' features at 1 and 2 hops
 spread              neighbours' 1-hop std and min, and the account minus their mean
-labels              abusive / labelled *training* neighbours at 1 and 2 hops and their share
+labels              abusive / labelled *training* neighbours at 1 and 2 hops and their share;
+                    and along each coordination relation alone (co-action, shared device,
+                    same text: a handset or a script shared with a banned account)
 gnn                 the GNN's score for the account, and the mean / max of its neighbours'
                     GNN scores at 1 and 2 hops (the GNN propagates evidence the trees lack)
 ==================  ========================================================================
@@ -55,8 +57,18 @@ import xgboost as xgb
 
 from gnn.data import GraphTensors
 from gnn.model import RingwatchGNN
-from gnn.neighbors import LABEL_NAMES, adjacency, graph_features, label_features, mean_agg, score_features, spread_features
+from gnn.neighbors import (
+    LABEL_NAMES,
+    adjacency,
+    graph_features,
+    label_features,
+    link_label_features,
+    mean_agg,
+    score_features,
+    spread_features,
+)
 from ringwatch.errors import InputError
+from ringwatch.types import COORDINATION_RELATIONS
 
 if TYPE_CHECKING:
     from gnn.train import TrainConfig
@@ -108,16 +120,31 @@ class FeatureSet:
     own_names: list[str]
     spread: np.ndarray
     spread_names: list[str]
+    links: dict[str, sp.csr_matrix] = field(default_factory=dict)
+
+    @property
+    def link_relations(self) -> tuple[str, ...]:
+        return tuple(self.links)
 
     @classmethod
-    def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True) -> FeatureSet:
+    def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True,
+           link_relations: tuple[str, ...] | None = None) -> FeatureSet:
+        """Build the label-free blocks of ``graph``.
+
+        ``link_relations``: the coordination relations the label block reads one by one (a
+        model's own list when scoring; by default those the graph has, so an imported static
+        graph has none and its tree input is unchanged).
+        """
         x = graph.x.cpu().numpy()
         adj = adjacency(graph)
         m1 = mean_agg(adj, x)  # shared by both blocks
         g, names = graph_features(x, adj, with_max=with_max, m1=m1)
         sp_, sp_names = spread_features(x, adj, with_min=with_max, m1=m1)
+        if link_relations is None:
+            link_relations = tuple(r for r in COORDINATION_RELATIONS if any(et[1] == r for et in graph.edge_index))
+        links = {r: adjacency(graph, (r,)) for r in link_relations}
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
-                   [_readable(n, own_names) for n in sp_names])
+                   [_readable(n, own_names) for n in sp_names], links)
 
     def matrix(self, blocks: tuple[str, ...], train_nodes: np.ndarray | None = None, train_y: np.ndarray | None = None,
                gnn_block: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
@@ -137,8 +164,9 @@ class FeatureSet:
             elif block == "labels":
                 assert train_nodes is not None and train_y is not None
                 lf, ln = label_features(self.adj, len(self.x), train_nodes, train_y)
-                parts.append(lf)
-                names += ln
+                kf, kn = link_label_features(self.links, len(self.x), train_nodes, train_y)
+                parts += [lf, kf]
+                names += ln + kn
             elif block == "gnn":
                 assert gnn_block is not None
                 parts.append(gnn_block)
@@ -148,7 +176,7 @@ class FeatureSet:
     def columns(self, blocks: tuple[str, ...], view: tuple[str, ...]) -> np.ndarray:
         """Positions of the ``view`` blocks' columns in a :meth:`matrix` of ``blocks``."""
         widths = {"own": len(self.own_names), "graph": len(self.graph_names), "spread": len(self.spread_names),
-                  "labels": len(LABEL_NAMES), "gnn": len(GNN_COLUMNS)}
+                  "labels": len(LABEL_NAMES) + 2 * len(self.links), "gnn": len(GNN_COLUMNS)}
         start, out = 0, []
         for block in blocks:
             if block in view:
@@ -268,6 +296,7 @@ class HybridModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     views: list[str] = field(default_factory=lambda: [ALL_BLOCKS])
     blocks: tuple[str, ...] = BLOCKS  # column order of the tree input it was trained on
+    link_relations: tuple[str, ...] = ()  # the relations its label block reads one by one
 
     @property
     def columns(self) -> list[np.ndarray]:
@@ -282,7 +311,8 @@ class HybridModel:
 
     def features(self, graph: GraphTensors, fs: FeatureSet | None = None, device: torch.device | None = None) -> tuple[np.ndarray, FeatureSet]:
         """The tree input for every account of ``graph`` (inductive: from features, edges, training labels)."""
-        fs = fs or FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max)
+        if fs is None or fs.link_relations != self.link_relations:
+            fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations)
         idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
         known = self.train_labels.join(idx, on="account_id", how="inner")
         gnn_block, _ = score_features(fs.adj, self.gnn_score(graph, device), "gnn")
@@ -304,7 +334,8 @@ class HybridModel:
         self.train_labels.write_parquet(directory / TRAIN_LABELS_FILE)
         (directory / HYBRID_FILE).write_text(json.dumps({"platt": [self.platt.a, self.platt.b], "names": self.names,
                                                          "with_max": self.with_max, "blocks": list(self.blocks),
-                                                         "views": self.views, "bags": len(self.boosters)}, indent=2))
+                                                         "views": self.views, "bags": len(self.boosters),
+                                                         "link_relations": list(self.link_relations)}, indent=2))
 
     @classmethod
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridModel:
@@ -320,7 +351,8 @@ class HybridModel:
             booster.set_param({"nthread": 2})
             boosters.append(booster)
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),
-                   meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks)
+                   meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks,
+                   link_relations=tuple(meta.get("link_relations", ())))
 
 
 def _trees_file(k: int) -> str:
@@ -400,7 +432,8 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     labels = pl.DataFrame({"account_id": account_ids[tr], "label": np.asarray(y_tr, np.int64)})
     with_max = any(n.startswith("nbr1_max_") for n in names)
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
-    model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views)
+    model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views,
+                        link_relations=fs.link_relations)
     return model, model.margin(X)
 
 

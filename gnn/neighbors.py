@@ -24,14 +24,16 @@ import scipy.sparse as sp
 from gnn.data import GraphTensors
 
 
-def adjacency(graph: GraphTensors) -> sp.csr_matrix:
-    """Binary, symmetric, self-loop-free union of every relation of ``graph`` (CSR, float32).
+def adjacency(graph: GraphTensors, relations: tuple[str, ...] | None = None) -> sp.csr_matrix:
+    """Binary, symmetric, self-loop-free union of the relations of ``graph`` (CSR, float32).
 
-    ``rev_*`` relations are the transposes of stored ones and are skipped; the union is
-    symmetrised with one sparse transpose-add (linear-time COO→CSR, no global sort).
+    ``relations``: the relation names to take (default: every relation). ``rev_*`` relations
+    are the transposes of stored ones and are skipped; the union is symmetrised with one
+    sparse transpose-add (linear-time COO→CSR, no global sort).
     """
     n = graph.num_nodes
-    parts = [ei.cpu().numpy() for et, ei in graph.edge_index.items() if ei.numel() and not et[1].startswith("rev_")]
+    parts = [ei.cpu().numpy() for et, ei in graph.edge_index.items()
+             if ei.numel() and not et[1].startswith("rev_") and (relations is None or et[1] in relations)]
     if not parts:
         return sp.csr_matrix((n, n), dtype=np.float32)
     e = np.concatenate(parts, axis=1)
@@ -150,6 +152,39 @@ def label_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray, train_y:
     share2 = np.where(l2 > 0, p2 / np.maximum(l2, 1e-9), -1.0)
     out = np.stack([np.log1p(p1), np.log1p(l1), share1, np.log1p(np.maximum(p2, 0)), np.log1p(np.maximum(l2, 0)), share2], axis=1)
     return out.astype(np.float32), list(LABEL_NAMES)
+
+
+def link_label_features(links: dict[str, sp.csr_matrix], n: int, train_nodes: np.ndarray,
+                        train_y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Training-label evidence along each coordination relation on its own.
+
+    :func:`label_features` pools every relation, so one shared handset or one scripted text
+    with a banned account drowns among a bot's hundreds of follows and likes; here each
+    relation counts alone: how many of the account's neighbours *by that relation* are
+    training accounts labelled abusive, and their share among its labelled neighbours there.
+
+    Args:
+        links: Relation name → binary symmetric adjacency without self loops.
+        n: Number of nodes.
+        train_nodes: Node indices whose labels may be used.
+        train_y: Their 0/1 labels.
+
+    Returns:
+        ``[n, 2 * len(links)]`` features (``{relation}_abusive``, ``{relation}_abusive_share``;
+        the share is -1 where no neighbour there is labelled) and their names. A node's own
+        label never enters its own row.
+    """
+    pos = np.zeros(n, np.float32)
+    lab = np.zeros(n, np.float32)
+    pos[train_nodes] = np.asarray(train_y, np.float32)
+    lab[train_nodes] = 1.0
+    cols, names = [], []
+    for rel, adj in links.items():
+        p, lb = adj @ pos, adj @ lab
+        cols += [np.log1p(p), np.where(lb > 0, p / np.maximum(lb, 1e-9), -1.0)]
+        names += [f"{rel}_abusive", f"{rel}_abusive_share"]
+    out = np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+    return out.astype(np.float32), names
 
 
 def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.ndarray, list[str]]:

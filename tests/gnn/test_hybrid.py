@@ -29,7 +29,7 @@ from gnn.hybrid import (
     view_blocks,
 )
 from gnn.model import mean_operator
-from gnn.neighbors import label_features, max_agg, score_features, spread_features
+from gnn.neighbors import label_features, link_label_features, max_agg, score_features, spread_features
 from gnn.score import score
 from gnn.train import TrainConfig, label_index, stratified_split, train
 from graphs.import_static import StaticGraph, publish_static, read_static
@@ -104,6 +104,21 @@ def test_label_features_never_see_own_or_untrained_labels() -> None:
     assert base[2, 4] == pytest.approx(np.log1p(0.0))  # no labelled 2-hop neighbour (0, 4 unlabelled)
 
 
+def test_link_label_features_count_each_relation_alone() -> None:
+    """A handset shared with a banned account shows on its own column, whatever the other relations say."""
+    device = sp.csr_matrix((np.ones(4, np.float32), ([0, 1, 1, 2], [1, 0, 2, 1])), shape=(4, 4))  # 0-1-2 share handsets
+    text = sp.csr_matrix((4, 4), dtype=np.float32)
+    train_nodes, y = np.array([1, 2, 3]), np.array([1, 0, 1])
+    out, names = link_label_features({"shared_device": device, "same_text": text}, 4, train_nodes, y)
+    assert names == ["shared_device_abusive", "shared_device_abusive_share", "same_text_abusive", "same_text_abusive_share"]
+    assert out[0, 0] == pytest.approx(np.log1p(1.0)) and out[0, 1] == 1.0  # its only handset mate is banned
+    assert out[1, 1] == 0.0  # 1's mates: 2 (not abusive) and 0 (unlabelled); its own label is not among them
+    assert out[3, 1] == -1.0 and (out[:, 3] == -1.0).all()  # no labelled neighbour there
+    flipped, _ = link_label_features({"shared_device": device}, 4, train_nodes, np.array([0, 0, 1]))
+    assert flipped[1, 0] == out[1, 0] and flipped[0, 0] == 0.0  # own label never in own row; the neighbour sees it
+    assert link_label_features({}, 4, train_nodes, y)[0].shape == (4, 0)
+
+
 def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path) -> None:
     """Leakage: flipping every test label leaves every model's test scores unchanged."""
     home = Home(tmp_path / "home")
@@ -154,7 +169,9 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
     hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], cfg)
     X, fs = hyb.features(graph)
     own, graph_cols = len(stats.names), len(fs.graph_names)
-    assert [list(c) for c in hyb.columns] == [list(range(own)), list(range(own + graph_cols + 6))]  # prefixes of the input
+    labels_cols = 6 + 2 * len(fs.link_relations)  # pooled, and per coordination relation of the tiny graph
+    assert fs.link_relations and hyb.link_relations == fs.link_relations
+    assert [list(c) for c in hyb.columns] == [list(range(own)), list(range(own + graph_cols + labels_cols))]  # prefixes
     assert hyb.boosters[0].feature_names == [n for n in fs.own_names]
     per_view = [tree_margin(b, X, None, c) for b, c in zip(hyb.boosters, hyb.columns)]
     np.testing.assert_allclose(hyb.margin(X), np.mean(per_view, axis=0), rtol=1e-6)
@@ -164,7 +181,7 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
     (tmp_path / "model").mkdir()
     hyb.save(tmp_path / "model")
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
-    assert back.views == ["own", "labels+own+graph"]
+    assert back.views == ["own", "labels+own+graph"] and back.link_relations == hyb.link_relations
     assert np.array_equal(back.margin(X), hyb.margin(X))
 
 
