@@ -7,7 +7,7 @@ import polars as pl
 import torch
 
 from gnn.data import NODE, GraphTensors
-from gnn.rings import RingEdges, find_rings, shared_target_pairs
+from gnn.rings import RingEdges, drop_bridges, find_rings, shared_target_pairs
 
 NO_LINKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -101,3 +101,37 @@ def test_ring_edges_of_a_graph() -> None:
     edges = RingEdges.of(graph)
     assert set(edges.links) == {"coaction"} and _pairs(edges.links["coaction"]) == {(0, 1)}
     assert _pairs(edges.actions) == {(0, 2), (1, 2)}  # no unfollows, no reverse edges
+
+
+def test_a_lone_link_between_two_dense_groups_is_cut() -> None:
+    # two farms, each a 4-clique of shared devices, joined by one reused comment text (3-4)
+    clique = [(a, b) for g in (0, 4) for a in range(g, g + 4) for b in range(a + 1, g + 4)]
+    links = {"shared_device": _edges(clique), "same_text": _edges([(3, 4)])}
+    ids = np.array([f"a{i}" for i in range(8)])
+    ring_of, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25)
+    assert sorted(table["members"].to_list()) == [["a0", "a1", "a2", "a3"], ["a4", "a5", "a6", "a7"]]
+    assert table["edges"].to_list() == [6, 6] and table["density"].to_list() == [1.0, 1.0]
+    # a chain keeps every link: no end of 0-1, 1-2, 2-3 has two other links
+    ring_of, table = find_rings(ids, np.full(8, 0.9), RingEdges({"coaction": _edges([(0, 1), (1, 2), (2, 3)])}, _edges([])),
+                                risk_floor=0.25)
+    assert table["members"].to_list() == [["a0", "a1", "a2", "a3"]] and table["edges"][0] == 3
+
+
+def test_drop_bridges_matches_a_brute_force_triangle_check() -> None:
+    rng = np.random.default_rng(0)
+    n = 60
+    # dense groups (so the probe finds most triangles) plus random sparse links between them
+    pairs = [(a, b) for g in range(0, 60, 15) for a in range(g, g + 15) for b in range(a + 1, g + 15) if rng.random() < 0.6]
+    pairs += [tuple(rng.choice(n, 2, replace=False)) for _ in range(40)]
+    src, dst = _edges([(int(a), int(b)) for a, b in pairs])
+    nbr: dict[int, set[int]] = {i: set() for i in range(n)}
+    for a, b in zip(src.tolist(), dst.tolist(), strict=True):
+        if a != b:
+            nbr[a].add(b)
+            nbr[b].add(a)
+    expect = {(min(a, b), max(a, b)) for a in nbr for b in nbr[a]
+              if not (len(nbr[a]) >= 3 and len(nbr[b]) >= 3 and not (nbr[a] & nbr[b]))}
+    for probe in (1, 8, 100):
+        assert _pairs(drop_bridges(src, dst, n, probe=probe)) == expect
+    assert len(expect) < sum(len(v) for v in nbr.values()) // 2  # some links were bridges
+
