@@ -140,8 +140,10 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             cal = Calibrator.fit(raw_fit[nodes_a[va]], y_a[va])
             risk = cal(raw["hybrid"])
             ring_edges = RingEdges.of(gb)  # once: both floors cut the same edges
+            banned = deployed.known_abusive(gb)  # as `ringwatch score` seeds rings
             extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, ring_edges,
-                                                                              risk_floor=cal.thresholds[floor])[0], truth,
+                                                                              risk_floor=cal.thresholds[floor],
+                                                                              known=banned)[0], truth,
                                                    set(labelled_b))
                               for floor in RING_FLOORS}
     idx = pl.DataFrame({"account_id": gb.account_ids, "_i": np.arange(gb.num_nodes)})

@@ -319,6 +319,11 @@ class HybridModel:
         X, _ = fs.matrix(self.blocks, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
         return X, fs
 
+    def known_abusive(self, graph: GraphTensors) -> np.ndarray:
+        """Mask of the accounts of ``graph`` its training labels call abusive, ``[num_nodes]``."""
+        bad = self.train_labels.filter(pl.col("label") == 1)["account_id"]
+        return pl.Series(graph.account_ids).is_in(bad.implode()).to_numpy()
+
     def margin(self, X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Mean log-odds of the boosters, each on its columns, for ``rows`` of ``X`` (all rows by default)."""
         return np.mean([tree_margin(b, X, rows, c) for b, c in zip(self.boosters, self.columns)], axis=0).astype(np.float32)

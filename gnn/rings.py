@@ -23,6 +23,14 @@ a like farm and a follow farm) is a coincidence, not coordination, and would mer
 campaigns into one ring. Chains and small rings keep every link: an end with one or two links
 is never cut.
 
+Accounts **known** to be abusive (the labels the scorer reads) count as risky whatever their
+score: a campaign enforcement has half banned is found around its banned half. After the
+components, accounts outside every ring but at least half-way to the floor are **attached** to
+the ring where at least two distinct members share coordination links with them (the farm's
+handsets and scripts, not one reused "first!"): a campaign's quieter members score below the
+floor, but they are on the same devices and bursts as the loud ones. A ring's edges count
+every coordination link between its members.
+
 Whole-graph work uses NumPy, Polars and SciPy sparse components, not per-node Python.
 """
 
@@ -182,22 +190,58 @@ def _in_rings(n: int, risky: np.ndarray, src: list[np.ndarray], dst: list[np.nda
     return risky & (size[comp] >= min_size)
 
 
+def _attach(ring: np.ndarray, risk: np.ndarray, s: np.ndarray, d: np.ndarray, floor: float, min_links: int,
+            min_share: float) -> None:
+    """Add accounts just below the floor to the ring they are tied to (``ring`` is updated in place).
+
+    An account outside every ring with risk at least ``floor`` joins the ring holding the most
+    of its distinct coordination neighbours (links ``s``–``d``) when that is at least
+    ``min_links`` members and at least ``min_share`` of all its coordination neighbours; ties
+    go to the lower ring.
+    """
+    s, d = np.r_[s, d], np.r_[d, s]  # neighbour → candidate, in both directions
+    ok = (ring[d] < 0) & (risk[d] >= floor) & (s != d)
+    if not (ok & (ring[s] >= 0)).any():
+        return
+    nbrs = pl.DataFrame({"v": d[ok], "u": s[ok]}).unique()
+    nbrs = nbrs.with_columns(pl.Series("r", ring[nbrs["u"].to_numpy()]))
+    best = (nbrs.filter(pl.col("r") >= 0).group_by("v", "r").len()
+            .sort("len", "r", descending=[True, False]).group_by("v").first()
+            .join(nbrs.group_by("v").len().rename({"len": "all"}), on="v")
+            .filter((pl.col("len") >= min_links) & (pl.col("len") >= min_share * pl.col("all"))))
+    ring[best["v"].to_numpy()] = best["r"].to_numpy()
+
+
 def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk_floor: float = 0.25,
-               min_size: int = 3, min_shared_targets: int = 2,
-               min_risky_share: float = 0.3) -> tuple[np.ndarray, pl.DataFrame]:
+               min_size: int = 4, min_shared_targets: int = 2, min_risky_share: float = 0.3,
+               known: np.ndarray | None = None, attach_share: float = 0.5, attach_links: int = 2,
+               attach_focus: float = 2 / 3) -> tuple[np.ndarray, pl.DataFrame]:
     """Cluster risky accounts along coordination edges, then the rest along shared customers;
-    cut the bridges between dense groups.
+    cut the bridges between dense groups; then attach the accounts just below the floor that
+    are tied to a ring.
 
     Args:
         account_ids: Sorted account ids (node order).
         risk: Calibrated risk per node.
         edges: The graph's ring edges (:meth:`RingEdges.of`).
-        risk_floor: Accounts below this risk are not ring members.
-        min_size: Smallest ring.
+        risk_floor: Accounts below this risk are not ring members, unless ``known`` or attached.
+        min_size: Smallest ring (three risky accounts on shared devices are a household as
+            often as a farm; on the held-out synthetic platforms rings of three were mostly
+            households and fan groups).
         min_shared_targets: Fewest distinct customers two accounts must share to be linked
             without a coordination edge (one shared target is what any two fans have).
         min_risky_share: Share of a target's actor rows from risky accounts that makes it a
             customer (see :func:`shared_target_pairs`).
+        known: Mask of accounts already known to be abusive (the labels the scorer reads):
+            they count as risky whatever their score, so a campaign enforcement has already
+            half-banned is still found as a ring around the rest of it.
+        attach_share: Accounts at or above ``attach_share * risk_floor`` may be attached.
+        attach_links: Fewest distinct members of one ring an attached account must have
+            coordination links to (a bot on the farm's handsets and scripts, not a fan who
+            once posted the same "first!").
+        attach_focus: Smallest share of an attached account's coordination neighbours that
+            must be members of its ring (a farm's quiet bot works with the farm; a fan who
+            co-acted with the farm on one viral video co-acts with a hundred other fans too).
 
     Returns:
         ``ring_id`` per node (``None`` outside rings) and a ring table with ``ring_id, size,
@@ -205,6 +249,8 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     """
     n = len(account_ids)
     risky = risk >= risk_floor
+    if known is not None:
+        risky = risky | known
     src_all, dst_all = [], []
     for s, d in edges.links.values():
         keep = risky[s] & risky[d]
@@ -222,19 +268,28 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     if sum(len(s) for s in src_all) == 0:
         return ring_of, empty
     s, d = drop_bridges(np.concatenate(src_all), np.concatenate(dst_all), n)
-    adj = sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr()
-    _, comp = connected_components(adj, directed=False)
-    frame = pl.DataFrame({"node": np.arange(n), "comp": comp, "risky": risky, "risk": risk})
-    pair = pl.DataFrame({"a": s, "b": d})  # distinct, a < b
-    links = pair.group_by(pl.Series("comp", comp[pair["a"].to_numpy()])).len().rename({"len": "edges"})
+    _, comp = connected_components(sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr(), directed=False)
+    size = np.bincount(comp[risky], minlength=n)
+    ring = np.where(risky & (size[comp] >= min_size), comp, -1)
+    if not (ring >= 0).any():
+        return ring_of, empty
+    ls = np.concatenate([e[0] for e in edges.links.values()]) if edges.links else _no_edges()[0]
+    ld = np.concatenate([e[1] for e in edges.links.values()]) if edges.links else _no_edges()[1]
+    _attach(ring, risk, ls, ld, attach_share * risk_floor, attach_links, attach_focus)
+    # a ring's edges: the links that made it, and every coordination link between its members
+    a, b = np.r_[s, np.minimum(ls, ld)], np.r_[d, np.maximum(ls, ld)]
+    inside = (ring[a] >= 0) & (ring[a] == ring[b]) & (a != b)
+    pair = pl.DataFrame({"a": a[inside], "b": b[inside]}).unique()
+    links = pair.group_by(pl.Series("ring", ring[pair["a"].to_numpy()])).len().rename({"len": "edges"})
+    frame = pl.DataFrame({"node": np.arange(n), "ring": ring, "risk": risk})
     groups = (
-        frame.filter(pl.col("risky")).group_by("comp")
+        frame.filter(pl.col("ring") >= 0).group_by("ring")
         .agg(pl.len().alias("size"), pl.col("risk").mean().alias("mean_risk"), pl.col("node"))
-        .filter(pl.col("size") >= min_size)
-        .join(links, on="comp", how="left")
+        .join(links, on="ring", how="left")
+        .with_columns(pl.col("edges").fill_null(0))
         .with_columns((pl.col("edges") / (pl.col("size") * (pl.col("size") - 1) / 2)).clip(0, 1).alias("density"))
         .with_columns((pl.col("mean_risk") * (0.5 + 0.5 * pl.col("density")) * (1 - (-pl.col("size").cast(pl.Float64) / 5).exp())).alias("ring_score"))
-        .sort("ring_score", descending=True)
+        .sort("ring_score", "ring", descending=[True, False])
         .with_row_index("rank", offset=1)
         .with_columns(pl.format("R{}", pl.col("rank")).alias("ring_id"))
     )

@@ -84,7 +84,8 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         contrib = contributions(hybrid, X, explain_nodes)
         reasons = reasons_for(graph, hybrid.names, explain_nodes, contrib, values=X)
     clock("reasons")
-    ring_of, rings = find_rings(graph.account_ids, risk, RingEdges.of(graph), risk_floor=floor)
+    known = None if hybrid is None else hybrid.known_abusive(graph)
+    ring_of, rings = find_rings(graph.account_ids, risk, RingEdges.of(graph), risk_floor=floor, known=known)
     clock("rings")
     explanations = top_neighbors(graph.account_ids, risk, relations, explain_nodes).with_columns(
         pl.Series("reasons", [json.dumps(r) for r in reasons], dtype=pl.String)).sort("account_id")

@@ -31,7 +31,7 @@ from gnn.hybrid import (
 from gnn.model import mean_operator
 from gnn.neighbors import label_features, link_label_features, max_agg, score_features, spread_features
 from gnn.score import score
-from gnn.train import TrainConfig, label_index, stratified_split, train
+from gnn.train import TrainConfig, label_index, load_hybrid, load_model, stratified_split, train
 from graphs.import_static import StaticGraph, publish_static, read_static
 from ringwatch.errors import InputError
 from ringwatch.types import SCORES_TABLE
@@ -148,6 +148,10 @@ def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Pa
         assert (d / f).is_file()
     stored = pl.read_parquet(d / TRAIN_LABELS_FILE)
     assert set(stored["account_id"]) < set(tiny_labels()["account_id"])  # validation labels are not feature inputs
+    hybrid = load_hybrid(d, load_model(d)[0])
+    graph, _ = load_graph(home.snapshots.path(), load_model(d)[1])
+    bad = set(stored.filter(pl.col("label") == 1)["account_id"])
+    assert bad and set(graph.account_ids[hybrid.known_abusive(graph)]) == bad  # the accounts that seed rings
     out = score(home)
     assert out["model"] == "hybrid"
     s = pl.read_parquet(home.scores.path() / SCORES_TABLE)

@@ -81,7 +81,7 @@ def test_shared_customers_never_merge_rings_the_coordination_relations_found() -
     risk = np.full(24, 0.05)
     risk[[0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 7]] = 0.9  # 8 is below the floor, so 7 has no partner
     ids = np.array([f"a{i:02d}" for i in range(24)])
-    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25)
+    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25, min_size=3)
     assert sorted(table["members"].to_list()) == [["a00", "a01", "a02"], ["a10", "a11", "a12"], ["a13", "a14", "a15"]]
     assert table.filter(pl.col("members").list.first() == "a13")["edges"][0] == 3  # 13-14, 13-15, 14-15
     # 16 serves the same two customers as both campaigns, but their members are already in rings
@@ -135,3 +135,41 @@ def test_drop_bridges_matches_a_brute_force_triangle_check() -> None:
         assert _pairs(drop_bridges(src, dst, n, probe=probe)) == expect
     assert len(expect) < sum(len(v) for v in nbr.values()) // 2  # some links were bridges
 
+
+def test_accounts_just_below_the_floor_join_the_ring_they_are_tied_to() -> None:
+    # ring 0-3 (shared devices, risk 0.9); 4 (risk 0.15) shares devices with 0 and 1; 5 (0.15)
+    # with 0 only; 6 (0.10, under half the floor) with 0, 1 and 2
+    ring = [(a, b) for a in range(4) for b in range(a + 1, 4)]
+    links = {"shared_device": _edges(ring + [(0, 4), (1, 4), (0, 5), (0, 6), (1, 6), (2, 6)])}
+    risk = np.array([0.9, 0.9, 0.9, 0.9, 0.15, 0.15, 0.10])
+    ids = np.array([f"a{i}" for i in range(7)])
+    ring_of, table = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25)
+    assert table["members"].to_list() == [["a0", "a1", "a2", "a3", "a4"]]
+    assert table["edges"][0] == 8 and table["density"][0] == 0.8  # the 6 ring links and 4's two
+    assert ring_of[4] == "R1" and ring_of[5] is None and ring_of[6] is None
+    # attaching is a choice: with it off 4 stays out; with one link enough 5 joins too
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_share=2.0)[1]["size"][0] == 4
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_links=1)[1]["size"][0] == 6
+
+
+def test_known_abusive_accounts_count_as_risky_whatever_their_score() -> None:
+    # a campaign scored low (0.3) as a whole: nothing is a ring, until its banned part is known
+    links = {"coaction": _edges([(a, b) for a in range(6) for b in range(a + 1, 6)] + [(6, 7), (7, 8)])}
+    risk = np.full(9, 0.3)
+    ids = np.array([f"a{i}" for i in range(9)])
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.5)[1].is_empty()
+    known = np.zeros(9, bool)
+    known[[0, 1, 2, 3]] = True
+    _, table = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.5, known=known)
+    # 0-3 are a ring by themselves; 4 and 5 (0.3 ≥ half the floor, four of their five partners
+    # in it) join it; 6-8 are linked to no one known and stay out
+    assert table["members"].to_list() == [[f"a{i}" for i in range(6)]] and table["density"][0] == 1.0
+
+
+def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
+    # a household shares its devices as densely as a farm; four accounts are the smallest ring
+    links = {"shared_device": _edges([(0, 1), (0, 2), (1, 2), (4, 5), (4, 6), (4, 7), (5, 6), (5, 7), (6, 7)])}
+    ids = np.array([f"a{i}" for i in range(8)])
+    _, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25)
+    assert table["members"].to_list() == [["a4", "a5", "a6", "a7"]]
+    assert find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size=3)[1].height == 2
