@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -12,6 +13,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from gnn import rings
 from gnn.benchmark import MODELS, run_split, split_stratified
 from gnn.data import load_graph
 from gnn.hybrid import (
@@ -138,7 +140,7 @@ def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path
     assert np.array_equal(extra["risk"], extra2["risk"])
 
 
-def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Path) -> None:
+def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = Home(tmp_path / "home")
     publish_tiny(home)
     manifest = train(home, tiny_labels(), FAST)
@@ -151,8 +153,16 @@ def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Pa
     hybrid = load_hybrid(d, load_model(d)[0])
     graph, _ = load_graph(home.snapshots.path(), load_model(d)[1])
     bad = set(stored.filter(pl.col("label") == 1)["account_id"])
-    assert bad and set(graph.account_ids[hybrid.known_abusive(graph)]) == bad  # the accounts that seed rings
+    assert bad and set(graph.account_ids[hybrid.known_abusive(graph)]) == bad
+    seeds: list[np.ndarray] = []
+
+    def find_rings(*args: Any, **kwargs: Any) -> Any:  # the real one, recording what seeds it
+        seeds.append(kwargs["known"])
+        return rings.find_rings(*args, **kwargs)
+
+    monkeypatch.setattr("gnn.score.find_rings", find_rings)
     out = score(home)
+    assert len(seeds) == 1 and set(graph.account_ids[seeds[0]]) == bad  # the training bans seed the rings
     assert out["model"] == "hybrid"
     s = pl.read_parquet(home.scores.path() / SCORES_TABLE)
     assert s["risk"].is_between(0, 1).all()
@@ -187,6 +197,28 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
     assert back.views == ["own", "labels+own+graph"] and back.link_relations == hyb.link_relations
     assert np.array_equal(back.margin(X), hyb.margin(X))
+
+
+def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    graph, stats = load_graph(home.snapshots.path())
+    nodes, y = label_index(graph, tiny_labels())
+    tr, va = stratified_split(y, 0.25, seed=0)
+    old_fs = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # the columns older models saw
+    hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=old_fs)
+    assert hyb.link_relations == ()
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
+    del meta["link_relations"]  # as an older release wrote it
+    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    back = HybridModel.load(tmp_path / "model", hyb.gnn)
+    assert back.link_relations == ()
+    X_old, _ = hyb.features(graph, old_fs)
+    X_back, fs_back = back.features(graph)  # rebuilt with the model's (empty) relations
+    assert fs_back.link_relations == () and X_back.shape == X_old.shape
+    np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X_old))
 
 
 def test_view_names_are_checked() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 import torch
 
+from gnn import rings
 from gnn.data import NODE, GraphTensors
 from gnn.rings import RingEdges, drop_bridges, find_rings, shared_target_pairs
 
@@ -117,7 +119,7 @@ def test_a_lone_link_between_two_dense_groups_is_cut() -> None:
     assert table["members"].to_list() == [["a0", "a1", "a2", "a3"]] and table["edges"][0] == 3
 
 
-def test_drop_bridges_matches_a_brute_force_triangle_check() -> None:
+def test_drop_bridges_matches_a_brute_force_triangle_check(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
     n = 60
     # dense groups (so the probe finds most triangles) plus random sparse links between them
@@ -133,6 +135,9 @@ def test_drop_bridges_matches_a_brute_force_triangle_check() -> None:
               if not (len(nbr[a]) >= 3 and len(nbr[b]) >= 3 and not (nbr[a] & nbr[b]))}
     for probe in (1, 8, 100):
         assert _pairs(drop_bridges(src, dst, n, probe=probe)) == expect
+    for chunk in (1, 7):  # the memory-bounded chunks give the same answer
+        monkeypatch.setattr(rings, "_CHUNK", chunk)
+        assert _pairs(drop_bridges(src, dst, n, probe=2)) == expect
     assert len(expect) < sum(len(v) for v in nbr.values()) // 2  # some links were bridges
 
 
@@ -147,7 +152,7 @@ def test_accounts_just_below_the_floor_join_the_ring_they_are_tied_to() -> None:
     assert table["members"].to_list() == [["a0", "a1", "a2", "a3", "a4"]]
     assert table["edges"][0] == 8 and table["density"][0] == 0.8  # the 6 ring links and 4's two
     assert ring_of[4] == "R1" and ring_of[5] is None and ring_of[6] is None
-    # attaching is a choice: with it off 4 stays out; with one link enough 5 joins too
+    # attaching is tunable: with the attach floor above 4's risk it stays out; with one link enough 5 joins too
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_share=2.0)[1]["size"][0] == 4
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_links=1)[1]["size"][0] == 6
 
@@ -164,6 +169,21 @@ def test_known_abusive_accounts_count_as_risky_whatever_their_score() -> None:
     # 0-3 are a ring by themselves; 4 and 5 (0.3 ≥ half the floor, four of their five partners
     # in it) join it; 6-8 are linked to no one known and stay out
     assert table["members"].to_list() == [[f"a{i}" for i in range(6)]] and table["density"][0] == 1.0
+    # a ring of banned accounts only tells an investigator nothing: not published
+    only_known = {"coaction": _edges([(a, b) for a in range(4) for b in range(a + 1, 4)])}
+    assert find_rings(ids, risk, RingEdges(only_known, _edges([])), risk_floor=0.5, known=known)[1].is_empty()
+
+
+def test_an_account_tied_to_two_rings_alike_joins_the_first() -> None:
+    # two 4-cliques; 8 (just below the floor) has two partners in each
+    cliques = [(a, b) for g in (0, 4) for a in range(g, g + 4) for b in range(a + 1, g + 4)]
+    links = {"shared_device": _edges(cliques + [(8, 0), (8, 1), (8, 4), (8, 5)])}
+    risk = np.r_[np.full(8, 0.9), 0.2]
+    ids = np.array([f"a{i}" for i in range(9)])
+    ring_of, _ = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25)
+    assert ring_of[8] is None  # half its partners in each ring: not two thirds in either
+    ring_of, _ = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_focus=0.5)
+    assert ring_of[8] == ring_of[0] != ring_of[4]
 
 
 def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
