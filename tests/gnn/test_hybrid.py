@@ -15,7 +15,7 @@ import torch
 
 from gnn import rings
 from gnn.benchmark import MODELS, run_split, split_stratified
-from gnn.data import load_graph
+from gnn.data import FeatureStats, GraphTensors, load_graph
 from gnn.hybrid import (
     HYBRID_FILE,
     TRAIN_LABELS_FILE,
@@ -173,12 +173,18 @@ def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Pa
     assert score(home)["model"] == "gnn"
 
 
-def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Path) -> None:
+def _tiny_split(tmp_path: Path) -> tuple[GraphTensors, FeatureStats, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tiny graph published and loaded, its labelled nodes and labels, and a 75/25 split of them."""
     home = Home(tmp_path / "home")
     publish_tiny(home)
     graph, stats = load_graph(home.snapshots.path())
     nodes, y = label_index(graph, tiny_labels())
     tr, va = stratified_split(y, 0.25, seed=0)
+    return graph, stats, nodes, y, tr, va
+
+
+def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Path) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     cfg = replace(FAST, tree_views=("own", "labels+own+graph"))
     hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], cfg)
     X, fs = hyb.features(graph)
@@ -200,11 +206,7 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
 
 
 def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_path: Path) -> None:
-    home = Home(tmp_path / "home")
-    publish_tiny(home)
-    graph, stats = load_graph(home.snapshots.path())
-    nodes, y = label_index(graph, tiny_labels())
-    tr, va = stratified_split(y, 0.25, seed=0)
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     old_fs = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # the columns older models saw
     hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=old_fs)
     assert hyb.link_relations == ()
