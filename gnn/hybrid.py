@@ -316,7 +316,11 @@ class HybridModel:
         idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
         known = self.train_labels.join(idx, on="account_id", how="inner")
         gnn_block, _ = score_features(fs.adj, self.gnn_score(graph, device), "gnn")
-        X, _ = fs.matrix(self.blocks, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
+        X, names = fs.matrix(self.blocks, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
+        if names != self.names:
+            changed = sorted(set(self.names) ^ set(names))[:6]
+            raise InputError(f"the model was trained on other tree columns than this version builds (differing: "
+                             f"{changed}); retrain it (`ringwatch train`)")
         return X, fs
 
     def known_abusive(self, graph: GraphTensors) -> np.ndarray:

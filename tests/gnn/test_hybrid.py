@@ -100,10 +100,14 @@ def test_label_features_never_see_own_or_untrained_labels() -> None:
     train_nodes = np.array([1, 2, 3])
     base, _ = label_features(a, 6, train_nodes, np.array([0, 1, 0]))
     flipped, _ = label_features(a, 6, train_nodes, np.array([0, 0, 0]))  # flip node 2's own label
-    assert np.allclose(base[2], flipped[2])  # its own row is blind to it
+    assert np.allclose(base[2, :3], flipped[2, :3])  # its own 1-hop columns are blind to it
     assert not np.allclose(base[1], flipped[1])  # its neighbours see it
-    # node 2's 2-hop share counts 0 and 4 (walks through 1 and 3), never itself
-    assert base[2, 4] == pytest.approx(np.log1p(0.0))  # no labelled 2-hop neighbour (0, 4 unlabelled)
+    # 2-hop columns are taken against the graph's median: the own label moves them only as
+    # much as it moves the median, as for node 5, which never sees node 2
+    moved = base - flipped
+    assert np.allclose(moved[2, 3:5], moved[5, 3:5])
+    # node 2's 2-hop neighbours are 0 and 4 (walks through 1 and 3), never itself: none labelled
+    assert base[2, 5] == flipped[2, 5] == -2.0
 
 
 def test_link_label_features_count_each_relation_alone() -> None:
@@ -203,6 +207,9 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
     assert back.views == ["own", "labels+own+graph"] and back.link_relations == hyb.link_relations
     assert np.array_equal(back.margin(X), hyb.margin(X))
+    renamed = replace(hyb, names=[n.replace("_vs_typical", "") for n in hyb.names])  # as an older release named them
+    with pytest.raises(InputError, match="other tree columns.*nbr2_abusive_share.*retrain"):
+        renamed.features(graph)
 
 
 def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_path: Path) -> None:
