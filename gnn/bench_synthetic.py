@@ -63,9 +63,12 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
     t = t.filter(~pl.col("account_id").is_in(list(exclude)))
     members = t.filter(pl.col("ring_id").is_not_null())
     precision = float(members["is_abusive"].mean()) if members.height else float("nan")
-    # each ring's majority campaign (or none), then how much of each campaign its rings hold
-    major = (members.group_by("ring_id", "campaign_id").len().sort("len", descending=True)
-             .group_by("ring_id").first().filter(pl.col("campaign_id").is_not_null()))
+    # each ring's majority campaign: more members than any other campaign and than the benign
+    # (a tie is no majority), then how much of each campaign its rings hold
+    counts = members.group_by("ring_id", "campaign_id").len()
+    top = counts.group_by("ring_id").agg(pl.col("len").max().alias("top"), (pl.col("len") == pl.col("len").max()).sum().alias("tied"))
+    major = (counts.join(top, on="ring_id").filter((pl.col("len") == pl.col("top")) & (pl.col("tied") == 1))
+             .select("ring_id", "campaign_id").filter(pl.col("campaign_id").is_not_null()))
     held = (members.join(major.select("ring_id", pl.col("campaign_id").alias("major")), on="ring_id")
             .filter(pl.col("campaign_id") == pl.col("major")).group_by("campaign_id").len().rename({"len": "held"}))
     sizes = t.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").len()

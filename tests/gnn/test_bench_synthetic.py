@@ -30,6 +30,13 @@ def test_ring_recovery_counts_dominated_campaigns_and_member_precision() -> None
     assert got["members"] == 7 and got["account_precision"] == pytest.approx(4 / 7)
     # known labels are left out: excluding the benign members makes every member abusive
     assert ring_recovery(ids, ring_of, truth, exclude={"n0", "n1", "n2"})["account_precision"] == 1.0
+    # a tie is no majority: two of campaign 2 with two benign accounts find nothing, whatever the row order
+    tied = np.full(len(ids), None, dtype=object)
+    tied[[4, 5, 8, 9]] = "R1"
+    for order in (np.arange(len(ids)), np.arange(len(ids))[::-1]):
+        assert ring_recovery(ids[order], tied[order], truth, exclude=set())["campaigns_found"] == 0
+    tied[6] = "R1"  # three against two: now it is campaign 2's ring (3 of its 4)
+    assert ring_recovery(ids, tied, truth, exclude=set())["campaigns_found"] == 1
 
 
 @pytest.mark.integration

@@ -39,7 +39,7 @@ def test_nobody_risky_or_no_actions_gives_no_pairs_and_no_rings() -> None:
     none = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     assert _pairs(shared_target_pairs(none, np.ones(7, bool), 2, min_risky_share=0.3)) == set()
     ids = np.array([f"a{i}" for i in range(7)])
-    ring_of, table = find_rings(ids, np.full(7, 0.1), RingEdges({}, actions), risk_floor=0.25)
+    ring_of, table = find_rings(ids, np.full(7, 0.1), RingEdges({}, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.is_empty() and all(r is None for r in ring_of)
     assert table.columns == ["ring_id", "size", "edges", "density", "mean_risk", "ring_score", "members"]
 
@@ -66,7 +66,7 @@ def test_a_slow_campaign_without_lockstep_is_one_ring() -> None:
     risk = np.full(n, 0.05)
     risk[:6] = 0.9
     ids = np.array([f"a{i:02d}" for i in range(n)])
-    ring_of, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25)
+    ring_of, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.height == 1
     assert table["members"][0].to_list() == [f"a{i:02d}" for i in range(5)]
     # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4
@@ -83,7 +83,7 @@ def test_shared_customers_never_merge_rings_the_coordination_relations_found() -
     risk = np.full(24, 0.05)
     risk[[0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 7]] = 0.9  # 8 is below the floor, so 7 has no partner
     ids = np.array([f"a{i:02d}" for i in range(24)])
-    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25, min_size=3)
+    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25, min_size=3, min_size_unseeded=0)
     assert sorted(table["members"].to_list()) == [["a00", "a01", "a02"], ["a10", "a11", "a12"], ["a13", "a14", "a15"]]
     assert table.filter(pl.col("members").list.first() == "a13")["edges"][0] == 3  # 13-14, 13-15, 14-15
     # 16 serves the same two customers as both campaigns, but their members are already in rings
@@ -110,12 +110,12 @@ def test_a_lone_link_between_two_dense_groups_is_cut() -> None:
     clique = [(a, b) for g in (0, 4) for a in range(g, g + 4) for b in range(a + 1, g + 4)]
     links = {"shared_device": _edges(clique), "same_text": _edges([(3, 4)])}
     ids = np.array([f"a{i}" for i in range(8)])
-    ring_of, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25)
+    ring_of, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=0)
     assert sorted(table["members"].to_list()) == [["a0", "a1", "a2", "a3"], ["a4", "a5", "a6", "a7"]]
     assert table["edges"].to_list() == [6, 6] and table["density"].to_list() == [1.0, 1.0]
     # a chain keeps every link: no end of 0-1, 1-2, 2-3 has two other links
     ring_of, table = find_rings(ids, np.full(8, 0.9), RingEdges({"coaction": _edges([(0, 1), (1, 2), (2, 3)])}, _edges([])),
-                                risk_floor=0.25)
+                                risk_floor=0.25, min_size_unseeded=0)
     assert table["members"].to_list() == [["a0", "a1", "a2", "a3"]] and table["edges"][0] == 3
 
 
@@ -148,13 +148,13 @@ def test_accounts_just_below_the_floor_join_the_ring_they_are_tied_to() -> None:
     links = {"shared_device": _edges(ring + [(0, 4), (1, 4), (0, 5), (0, 6), (1, 6), (2, 6)])}
     risk = np.array([0.9, 0.9, 0.9, 0.9, 0.15, 0.15, 0.10])
     ids = np.array([f"a{i}" for i in range(7)])
-    ring_of, table = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25)
+    ring_of, table = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=0)
     assert table["members"].to_list() == [["a0", "a1", "a2", "a3", "a4"]]
     assert table["edges"][0] == 8 and table["density"][0] == 0.8  # the 6 ring links and 4's two
     assert ring_of[4] == "R1" and ring_of[5] is None and ring_of[6] is None
     # attaching is tunable: with the attach floor above 4's risk it stays out; with one link enough 5 joins too
-    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_share=2.0)[1]["size"][0] == 4
-    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_links=1)[1]["size"][0] == 6
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_share=2.0, min_size_unseeded=0)[1]["size"][0] == 4
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_links=1, min_size_unseeded=0)[1]["size"][0] == 6
 
 
 def test_known_abusive_accounts_count_as_risky_whatever_their_score() -> None:
@@ -180,9 +180,9 @@ def test_an_account_tied_to_two_rings_alike_joins_the_first() -> None:
     links = {"shared_device": _edges(cliques + [(8, 0), (8, 1), (8, 4), (8, 5)])}
     risk = np.r_[np.full(8, 0.9), 0.2]
     ids = np.array([f"a{i}" for i in range(9)])
-    ring_of, _ = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25)
+    ring_of, _ = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=0)
     assert ring_of[8] is None  # half its partners in each ring: not two thirds in either
-    ring_of, _ = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_focus=0.5)
+    ring_of, _ = find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, attach_focus=0.5, min_size_unseeded=0)
     assert ring_of[8] == ring_of[0] != ring_of[4]
 
 
@@ -190,6 +190,19 @@ def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
     # a household shares its devices as densely as a farm; four accounts are the smallest ring
     links = {"shared_device": _edges([(0, 1), (0, 2), (1, 2), (4, 5), (4, 6), (4, 7), (5, 6), (5, 7), (6, 7)])}
     ids = np.array([f"a{i}" for i in range(8)])
-    _, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25)
+    _, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=0)
     assert table["members"].to_list() == [["a4", "a5", "a6", "a7"]]
-    assert find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size=3)[1].height == 2
+    assert find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size=3, min_size_unseeded=0)[1].height == 2
+
+
+def test_a_small_ring_needs_a_known_member() -> None:
+    # five flagged accounts on shared devices and no banned one among them: a coincidence as
+    # often as a farm (households, giveaway entrants); with one banned member it is a ring
+    links = {"shared_device": _edges([(a, b) for a in range(5) for b in range(a + 1, 5)])}
+    ids = np.array([f"a{i}" for i in range(5)])
+    risk = np.full(5, 0.9)
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25)[1].is_empty()
+    known = np.zeros(5, bool)
+    known[0] = True
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, known=known)[1]["size"].to_list() == [5]
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=5)[1]["size"].to_list() == [5]
