@@ -123,6 +123,15 @@ def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 
+def _label_vectors(n: int, train_nodes: np.ndarray, train_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: 1 where a training label says abusive, and 1 where there is a training label."""
+    pos = np.zeros(n, np.float32)
+    lab = np.zeros(n, np.float32)
+    pos[train_nodes] = np.asarray(train_y, np.float32)
+    lab[train_nodes] = 1.0
+    return pos, lab
+
+
 LABEL_NAMES = ("nbr1_abusive", "nbr1_labelled", "nbr1_abusive_share", "nbr2_abusive_vs_typical",
                "nbr2_labelled_vs_typical", "nbr2_abusive_share_vs_typical")
 """The columns of :func:`label_features`."""
@@ -150,10 +159,7 @@ def label_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray, train_y:
         labelled. A node's own label never enters its own row, except through the 2-hop
         medians, where it is one value among the graph's.
     """
-    pos = np.zeros(n, np.float32)
-    lab = np.zeros(n, np.float32)
-    pos[train_nodes] = np.asarray(train_y, np.float32)
-    lab[train_nodes] = 1.0
+    pos, lab = _label_vectors(n, train_nodes, train_y)
     deg = degree(adj)
     p1, l1 = adj @ pos, adj @ lab
     # 2-hop walks minus the deg(i) walks i→j→i that come back to i itself
@@ -189,10 +195,7 @@ def link_label_features(links: dict[str, sp.csr_matrix], n: int, train_nodes: np
         the share is -1 where no neighbour there is labelled) and their names. A node's own
         label never enters its own row.
     """
-    pos = np.zeros(n, np.float32)
-    lab = np.zeros(n, np.float32)
-    pos[train_nodes] = np.asarray(train_y, np.float32)
-    lab[train_nodes] = 1.0
+    pos, lab = _label_vectors(n, train_nodes, train_y)
     cols, names = [], []
     for rel, adj in links.items():
         p, lb = adj @ pos, adj @ lab

@@ -264,12 +264,10 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     n = len(account_ids)
     known = np.zeros(n, bool) if known is None else known
     risky = (risk >= risk_floor) | known
-    cs, cd = [], []
-    for s, d in edges.links.values():
-        keep = risky[s] & risky[d]
-        cs.append(s[keep])
-        cd.append(d[keep])
-    c_s, c_d = (np.concatenate(cs), np.concatenate(cd)) if cs else _no_edges()
+    ls, ld = (np.concatenate([e[0] for e in edges.links.values()]),
+              np.concatenate([e[1] for e in edges.links.values()])) if edges.links else _no_edges()
+    keep = risky[ls] & risky[ld]
+    c_s, c_d = ls[keep], ld[keep]
     # shared customers only link accounts the coordination relations left out of every ring, so
     # a customer two campaigns both serve cannot merge their rings. This is decided before the
     # bridges are cut: an account tied to a ring only through a cut link is not re-linked by
@@ -286,8 +284,6 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     _, comp = connected_components(sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr(), directed=False)
     size = np.bincount(comp[risky], minlength=n)
     ring = np.where(risky & (size[comp] >= min_size), comp, -1)
-    ls = np.concatenate([e[0] for e in edges.links.values()]) if edges.links else _no_edges()[0]
-    ld = np.concatenate([e[1] for e in edges.links.values()]) if edges.links else _no_edges()[1]
     _attach(ring, (risk >= attach_share * risk_floor) | known, ls, ld, attach_links, attach_focus)
     members = np.bincount(ring[ring >= 0], minlength=n)
     news = np.bincount(ring[(ring >= 0) & ~known], minlength=n)  # a ring of banned accounts only tells no one anything
