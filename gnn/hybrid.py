@@ -56,6 +56,7 @@ import torch
 import xgboost as xgb
 
 from gnn.data import GraphTensors
+from gnn.early_stopping import HoldOnTies
 from gnn.model import RingwatchGNN
 from gnn.neighbors import (
     LABEL_NAMES,
@@ -242,12 +243,13 @@ def xgb_params(cfg: TrainConfig) -> dict[str, Any]:
 
 def fit_trees(X: np.ndarray, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y_va: np.ndarray, cfg: TrainConfig,
               names: list[str] | None = None) -> xgb.Booster:
-    """Gradient-boosted trees on rows ``tr``, early-stopped on rows ``va`` (validation AUPRC)."""
+    """Gradient-boosted trees on rows ``tr``, early-stopped on rows ``va`` (validation AUPRC; a
+    round that ties the best counts as the best, see :mod:`gnn.early_stopping`)."""
     dtr = xgb.DMatrix(X[tr], label=y_tr, feature_names=_safe(names))
     dva = xgb.DMatrix(X[va], label=y_va, feature_names=_safe(names))
     evals = [(dva, "val")] if len(np.unique(y_va)) > 1 else []
     return xgb.train(xgb_params(cfg), dtr, num_boost_round=cfg.trees, evals=evals,
-                     early_stopping_rounds=cfg.tree_patience if evals else None, verbose_eval=False)
+                     callbacks=[HoldOnTies(cfg.tree_patience)] if evals else None, verbose_eval=False)
 
 
 def tree_margin(booster: xgb.Booster, X: np.ndarray, rows: np.ndarray | None = None,
