@@ -6,8 +6,8 @@ Two stages over the accounts at or above a risk floor:
    each connected component of at least ``min_size`` of them is a ring.
 2. The risky accounts stage 1 left out of every ring are linked by **shared customers**: two
    of them acted on at least ``min_shared_targets`` of the same targets, counting only targets
-   a campaign visibly serves: at least ``min_risky_actors`` distinct risky accounts act on them
-   and at least ``min_risky_share`` of the actor rows on them come from risky accounts. Co-action needs two actions inside one short window; a campaign that
+   whose audience is largely risky (at least ``min_risky_share`` of the actor rows on them come
+   from risky accounts). Co-action needs two actions inside one short window; a campaign that
    spreads its work over the day or over days (slow drips, residential-proxy pools,
    camouflaged farms) shows no lockstep but still serves the same few customers (CopyCatch's
    target-set view). Bot cover activity (following stars, liking a community like anyone)
@@ -91,12 +91,12 @@ class RingEdges:
 
 
 def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_risky_share: float,
-                        linkable: np.ndarray | None = None, min_risky_actors: int = 2) -> Edges:
+                        linkable: np.ndarray | None = None) -> Edges:
     """Pairs of risky accounts that acted on at least ``min_shared`` of the same customers.
 
-    A customer is a target with a bought audience: at least ``min_risky_actors`` distinct risky
-    accounts act on it and at least ``min_risky_share`` of the actor rows on it come from risky
-    accounts. The cover activity of bots (following stars, liking their community like anyone) lands on
+    A customer is a target whose audience is largely risky: at least ``min_risky_share`` of the
+    actor rows on it come from risky accounts (a bought audience), and at least two do. The
+    cover activity of bots (following stars, liking their community like anyone) lands on
     targets whose audience is mostly organic, so it links no one.
 
     The shared counts come from one sparse product (linkable accounts × customers times its
@@ -110,8 +110,6 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
         min_risky_share: Smallest share of a target's actor rows that come from risky
             accounts for the target to count as a customer.
         linkable: Mask of the risky accounts that may be paired (default: all of them).
-        min_risky_actors: Fewest distinct risky accounts acting on a target for it to count as
-            a customer.
 
     Returns:
         ``(a, b)`` with ``a < b``, each pair once.
@@ -121,9 +119,7 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
     from_risky = risky[src] & (src != dst)
     rows = np.bincount(dst, minlength=n)
     risky_rows = np.bincount(dst[from_risky], minlength=n)
-    key = np.unique(src[from_risky].astype(np.int64) * n + dst[from_risky])
-    risky_actors = np.bincount(key % n, minlength=n)
-    customer = (risky_actors >= min_risky_actors) & (risky_rows >= min_risky_share * rows)
+    customer = (risky_rows >= 2) & (risky_rows >= min_risky_share * rows)
     keep = from_risky & customer[dst] & (risky if linkable is None else linkable)[src]
     if not keep.any():
         return _no_edges()
@@ -225,9 +221,9 @@ def _attach(ring: np.ndarray, candidate: np.ndarray, s: np.ndarray, d: np.ndarra
 
 
 def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk_floor: float = 0.25,
-               min_size: int = 4, min_shared_targets: int = 2, min_risky_share: float = 0.2,
+               min_size: int = 4, min_shared_targets: int = 2, min_risky_share: float = 0.3,
                known: np.ndarray | None = None, attach_share: float = 0.5, attach_links: int = 2,
-               attach_focus: float = 2 / 3, min_size_unseeded: int = 8, min_risky_actors: int = 5) -> tuple[np.ndarray, pl.DataFrame]:
+               attach_focus: float = 2 / 3, min_size_unseeded: int = 8) -> tuple[np.ndarray, pl.DataFrame]:
     """Cluster risky accounts along coordination edges, then the rest along shared customers;
     cut the bridges between dense groups; then attach the accounts just below the floor that
     are tied to a ring.
@@ -243,12 +239,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         min_shared_targets: Fewest distinct customers two accounts must share to be linked
             without a coordination edge (one shared target is what any two fans have).
         min_risky_share: Share of a target's actor rows from risky accounts that makes it a
-            customer (see :func:`shared_target_pairs`). A camouflaged farm's customers are
-            small organic accounts whose bought likes are 20–45% of their rows.
-        min_risky_actors: Fewest distinct risky accounts on a customer. A campaign's burst
-            puts several bots on one customer; two wrongly flagged fans of one small account
-            are not a campaign (with a 20% share, five actors instead of two found the same
-            campaigns or more on ten synthetic seeds at higher member precision).
+            customer (see :func:`shared_target_pairs`).
         known: Mask of accounts already known to be abusive (the labels the scorer reads):
             they count as risky whatever their score, so a campaign enforcement has already
             half-banned is still found as a ring around the rest of it; a ring of known
@@ -283,8 +274,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     # shared customers (doing so found no campaign more on ten synthetic seeds and cost one
     # of them 0.982 -> 0.969 member precision), so it can end up in no ring.
     placed = _in_rings(n, risky, c_s, c_d, min_size)
-    p_s, p_d = shared_target_pairs(edges.actions, risky, min_shared_targets, min_risky_share, linkable=risky & ~placed,
-                                  min_risky_actors=min_risky_actors)
+    p_s, p_d = shared_target_pairs(edges.actions, risky, min_shared_targets, min_risky_share, linkable=risky & ~placed)
     ring_of = np.full(n, None, dtype=object)
     empty = pl.DataFrame(schema={"ring_id": pl.String, "size": pl.Int64, "edges": pl.Int64, "density": pl.Float64,
                                  "mean_risk": pl.Float64, "ring_score": pl.Float64, "members": pl.List(pl.String)})

@@ -33,17 +33,6 @@ def test_accounts_serving_the_same_customers_are_paired() -> None:
     # 3 shares one customer with each of them: no pair
 
 
-def test_a_customer_needs_enough_distinct_risky_actors() -> None:
-    # 0 and 1 serve 10 and 11; 0 acts on 10 by three relations: still two actors, not four
-    actions = _edges([(0, 10), (0, 10), (0, 10), (1, 10), (0, 11), (1, 11)])
-    risky = np.ones(12, bool)
-    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5, min_risky_actors=2)) == {(0, 1)}
-    assert _pairs(shared_target_pairs(actions, risky, 2, min_risky_share=0.5, min_risky_actors=3)) == set()
-    # a third risky account on both customers makes them customers of three
-    more = _edges([(0, 10), (1, 10), (2, 10), (0, 11), (1, 11), (2, 11)])
-    assert _pairs(shared_target_pairs(more, risky, 2, min_risky_share=0.5, min_risky_actors=3)) == {(0, 1), (0, 2), (1, 2)}
-
-
 def test_nobody_risky_or_no_actions_gives_no_pairs_and_no_rings() -> None:
     actions = _edges([(0, 5), (1, 5), (0, 6), (1, 6)])
     assert _pairs(shared_target_pairs(actions, np.zeros(7, bool), 2, min_risky_share=0.3)) == set()
@@ -77,11 +66,7 @@ def test_a_slow_campaign_without_lockstep_is_one_ring() -> None:
     risk = np.full(n, 0.05)
     risk[:6] = 0.9
     ids = np.array([f"a{i:02d}" for i in range(n)])
-    # customers 20, 21, 22 have 5, 3 and 4 risky actors: with the default five, only 20 counts
-    _, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25, min_size_unseeded=0)
-    assert table.is_empty()
-    ring_of, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25, min_size_unseeded=0,
-                                min_risky_actors=3)
+    ring_of, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.height == 1
     assert table["members"][0].to_list() == [f"a{i:02d}" for i in range(5)]
     # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4
@@ -98,8 +83,7 @@ def test_shared_customers_never_merge_rings_the_coordination_relations_found() -
     risk = np.full(24, 0.05)
     risk[[0, 1, 2, 10, 11, 12, 13, 14, 15, 16, 7]] = 0.9  # 8 is below the floor, so 7 has no partner
     ids = np.array([f"a{i:02d}" for i in range(24)])
-    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25, min_size=3, min_size_unseeded=0,
-                                min_risky_actors=3)
+    ring_of, table = find_rings(ids, risk, RingEdges(links, actions), risk_floor=0.25, min_size=3, min_size_unseeded=0)
     assert sorted(table["members"].to_list()) == [["a00", "a01", "a02"], ["a10", "a11", "a12"], ["a13", "a14", "a15"]]
     assert table.filter(pl.col("members").list.first() == "a13")["edges"][0] == 3  # 13-14, 13-15, 14-15
     # 16 serves the same two customers as both campaigns, but their members are already in rings
