@@ -248,8 +248,9 @@ def fit_trees(X: np.ndarray, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y
     dtr = xgb.DMatrix(X[tr], label=y_tr, feature_names=_safe(names))
     dva = xgb.DMatrix(X[va], label=y_va, feature_names=_safe(names))
     evals = [(dva, "val")] if len(np.unique(y_va)) > 1 else []
-    return xgb.train(xgb_params(cfg), dtr, num_boost_round=cfg.trees, evals=evals,
-                     callbacks=[HoldOnTies(cfg.tree_patience)] if evals else None, verbose_eval=False)
+    params = xgb_params(cfg)
+    stop = [HoldOnTies(cfg.tree_patience, "val", params["eval_metric"])] if evals else None
+    return xgb.train(params, dtr, num_boost_round=cfg.trees, evals=evals, callbacks=stop, verbose_eval=False)
 
 
 def tree_margin(booster: xgb.Booster, X: np.ndarray, rows: np.ndarray | None = None,
