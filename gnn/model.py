@@ -46,10 +46,12 @@ def mean_operator(edge_index: Tensor, num_nodes: int) -> Tensor:
     rows = np.diff(a.indptr)
     sums = np.add.reduceat(a.data, a.indptr[:-1][rows > 0]) if a.nnz else np.zeros(0, np.float32)
     a.data /= np.repeat(sums, rows[rows > 0])
+    parts = (torch.from_numpy(v).to(device) for v in (a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data))
     with warnings.catch_warnings():
+        # SciPy built a valid CSR; torch 2.11 warns that its invariant checks are off even when told so
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(torch.from_numpy(a.indptr.astype(np.int64)), torch.from_numpy(a.indices.astype(np.int64)),
-                                       torch.from_numpy(a.data), (num_nodes, num_nodes), check_invariants=False).to(device)
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return torch.sparse_csr_tensor(*parts, (num_nodes, num_nodes), device=device, check_invariants=False)
 
 
 def mean_operators(edge_index_dict: dict[EdgeType, Tensor], num_nodes: int) -> dict[EdgeType, Tensor]:
