@@ -236,14 +236,14 @@ def _readable(name: str, own: list[str]) -> str:
 
 
 def xgb_params(cfg: TrainConfig) -> dict[str, Any]:
-    return {"objective": "binary:logistic", "eval_metric": "aucpr", "tree_method": "hist", "nthread": cfg.threads,
+    return {"objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "nthread": cfg.threads,
             "max_depth": cfg.tree_depth, "eta": cfg.tree_lr, "subsample": 0.8, "colsample_bytree": 0.8,
             "min_child_weight": 1.0, "seed": cfg.seed, "verbosity": 0}
 
 
 def fit_trees(X: np.ndarray, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y_va: np.ndarray, cfg: TrainConfig,
               names: list[str] | None = None) -> xgb.Booster:
-    """Gradient-boosted trees on rows ``tr``, early-stopped on rows ``va`` (validation AUPRC; a
+    """Gradient-boosted trees on rows ``tr``, early-stopped on rows ``va`` (validation log-loss; a
     round that ties the best counts as the best, see :mod:`gnn.early_stopping`)."""
     dtr = xgb.DMatrix(X[tr], label=y_tr, feature_names=_safe(names))
     dva = xgb.DMatrix(X[va], label=y_va, feature_names=_safe(names))

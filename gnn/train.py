@@ -54,8 +54,8 @@ class TrainConfig:
         trees: Maximum boosting rounds.
         tree_depth: Tree depth.
         tree_lr: Boosting learning rate.
-        tree_patience: Rounds below the best validation AUPRC before the trees stop (a round
-            that ties the best is no worse: :mod:`gnn.early_stopping`).
+        tree_patience: Rounds worse than the best validation log-loss before the trees stop (a
+            round that ties the best is no worse: :mod:`gnn.early_stopping`).
         threads: XGBoost threads.
         nbr_max: Include max-of-neighbour features (mean ones are always included).
         tree_views: The hybrid's tree views, one booster each, averaged (:func:`gnn.hybrid.view_blocks`):
