@@ -178,8 +178,9 @@ def _log_seed(log: Progress | None, seed: int, metrics: dict[str, dict[str, Any]
 
 
 def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
-                       log: Progress | None = None, accounts: int = 10_000, days: int = 7) -> dict[str, Any]:
-    """Run the protocol above over ``seeds`` pairs of platforms (one local Ray for every build)."""
+                       log: Progress | None = None, accounts: int = 10_000, days: int = 7, first_seed: int = 0) -> dict[str, Any]:
+    """Run the protocol above over ``seeds`` pairs of platforms, seeds ``first_seed`` onwards (one
+    local Ray for every build; a later ``first_seed`` gives fresh platforms no rule was tuned on)."""
     import ray
 
     from graphs.build import init_ray
@@ -187,7 +188,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     per_seed, extras = [], []
     started = init_ray(None, 2, 512)
     try:
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             metrics, extra = run_seed(seed, cfg, models, accounts, days, log)
             per_seed.append(metrics)
             extras.append(extra)
@@ -199,7 +200,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
                         for c in sorted({c for s in per_seed for c in s[m]["per_campaign"]})} for m in per_seed[0]}
     rings = {floor: {k: float(np.mean([e["rings"][floor][k] for e in extras])) for k in extras[0]["rings"][floor]}
              for floor in RING_FLOORS} if extras and "rings" in extras[0] else {}
-    return {"dataset": "synthetic", "seeds": seeds, "accounts": accounts, "days": days,
+    return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
             "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
                         "(its known labels feed label features and are left out of the metrics)",
             "models": _summary(per_seed), "per_campaign_recall_at_1pct_fpr": per_campaign, "rings": rings,

@@ -204,9 +204,17 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
 
 
 def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MODELS, cfg: TrainConfig = EVAL_CONFIG,
-                     log: Progress | None = None) -> dict[str, Any]:
-    """Dispatch ``ringwatch evaluate --dataset``: a known name or a graph file path."""
+                     log: Progress | None = None, first_seed: int = 0) -> dict[str, Any]:
+    """Dispatch ``ringwatch evaluate --dataset``: a known name or a graph file path.
+
+    ``first_seed`` (synthetic only) starts the seed pairs there instead of at 0.
+    """
     name = dataset.lower()
+    if first_seed and name != "synthetic":
+        raise InputError(f"a first seed applies to the synthetic dataset only (its platforms come from seeds); "
+                         f"{dataset!r} takes --seeds alone")
+    if first_seed < 0:
+        raise InputError(f"the first seed must be 0 or more; got {first_seed}")
     if name in STATIC:
         return evaluate_static(name, None, seeds, cfg, models, log)
     if name == "wikipedia":
@@ -216,7 +224,7 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
     if name == "synthetic":
         from gnn.bench_synthetic import evaluate_synthetic
 
-        return evaluate_synthetic(seeds, cfg, models, log)
+        return evaluate_synthetic(seeds, cfg, models, log, first_seed=first_seed)
     path = Path(dataset)
     if path.is_file():
         return evaluate_static(path.stem, path, seeds, cfg, models, log)

@@ -11,14 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
+import torch
 
-from gnn.data import load_graph, load_relations, read_accounts, with_node_codes
+from gnn.calibration import Calibrator
+from gnn.data import FeatureStats, GraphTensors, load_graph, load_relations, read_accounts, with_node_codes
 from gnn.device import pick_device
-from gnn.hybrid import contributions
+from gnn.hybrid import HybridModel, contributions
+from gnn.model import RingwatchGNN
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import RingEdges, find_rings
 from gnn.train import gnn_logits, load_hybrid, load_model
@@ -42,6 +46,59 @@ class _Clock:
         self._t = now
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """A model version loaded next to the snapshot it scores.
+
+    Attributes:
+        model: The GNN (alone, or the one inside the hybrid).
+        stats: Feature statistics the model was trained with.
+        calibrator: Raw score → calibrated risk and levels.
+        hybrid: The hybrid scorer, or ``None`` for a GNN-alone model.
+        graph: The snapshot's graph tensors.
+        relations: The snapshot's relation tables with node codes.
+    """
+
+    model: RingwatchGNN
+    stats: FeatureStats
+    calibrator: Calibrator
+    hybrid: HybridModel | None
+    graph: GraphTensors
+    relations: dict[str, pl.DataFrame]
+
+    @classmethod
+    def load(cls, home: Home, model_version: str, snapshot: str) -> Scorer:
+        """Read model version ``model_version`` and snapshot ``snapshot`` (both already verified)."""
+        model_dir = home.models.path(model_version)
+        model, stats, calibrator = load_model(model_dir)
+        hybrid = load_hybrid(model_dir, model)
+        snap_path = home.snapshots.path(snapshot)
+        accounts = read_accounts(snap_path)
+        relations = with_node_codes(load_relations(snap_path, ids=False), accounts["account_id"])
+        graph, _ = load_graph(snap_path, stats, tables=relations, accounts=accounts)
+        return cls(model, stats, calibrator, hybrid, graph, relations)
+
+    def raw(self, device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw score of every account, and the hybrid's tree input (``None`` for the GNN alone)."""
+        if self.hybrid is None:
+            return gnn_logits(self.model, self.graph, device), None
+        return self.hybrid.raw(self.graph, device)
+
+    def attribute(self, nodes: np.ndarray, X: np.ndarray | None, top_k: int = 3) -> tuple[list[list[str]], np.ndarray]:
+        """Reasons for ``nodes`` and the attribution behind them (TreeSHAP for the hybrid, whose
+        tree input ``X`` is given; gradient × input for the GNN alone), ``[len(nodes), columns]``."""
+        if self.hybrid is None:
+            attr = attributions(self.model, self.graph, nodes)
+            return reasons_for(self.graph, self.stats.names, nodes, attr, top_k), attr
+        attr = contributions(self.hybrid, X, nodes)
+        return reasons_for(self.graph, self.hybrid.names, nodes, attr, top_k, values=X), attr
+
+    @property
+    def columns(self) -> list[str]:
+        """Names of the attribution columns."""
+        return self.stats.names if self.hybrid is None else self.hybrid.names
+
+
 def score(home: Home, model_version: str | None = None, snapshot: str | None = None, device: str = "auto",
           explain_floor: str = "MEDIUM") -> dict[str, Any]:
     """Score all accounts and publish a score set.
@@ -59,30 +116,17 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     model_manifest = home.models.verify(model_version)
     snap_manifest = home.snapshots.verify(snapshot)
     clock = _Clock()
-    model_dir = home.models.path(model_manifest["version"])
-    model, stats, calibrator = load_model(model_dir)
-    hybrid = load_hybrid(model_dir, model)
-    snap_path = home.snapshots.path(snap_manifest["version"])
-    accounts = read_accounts(snap_path)
-    relations = with_node_codes(load_relations(snap_path, ids=False), accounts["account_id"])
-    graph, _ = load_graph(snap_path, stats, tables=relations, accounts=accounts)
+    scorer = Scorer.load(home, model_manifest["version"], snap_manifest["version"])
+    calibrator, hybrid, graph, relations = scorer.calibrator, scorer.hybrid, scorer.graph, scorer.relations
     clock("load")
     dev = pick_device(device)
-    if hybrid is None:
-        raw = gnn_logits(model, graph, dev)
-    else:
-        raw, X = hybrid.raw(graph, dev)
+    raw, X = scorer.raw(dev)
     clock("model")
     risk = calibrator(raw)
     levels = calibrator.levels(risk)
     floor = calibrator.thresholds[explain_floor]
     explain_nodes = np.flatnonzero(risk >= floor)
-    if hybrid is None:
-        attr = attributions(model, graph, explain_nodes)
-        reasons = reasons_for(graph, stats.names, explain_nodes, attr)
-    else:
-        contrib = contributions(hybrid, X, explain_nodes)
-        reasons = reasons_for(graph, hybrid.names, explain_nodes, contrib, values=X)
+    reasons, _ = scorer.attribute(explain_nodes, X)
     clock("reasons")
     known = None if hybrid is None else hybrid.known_abusive(graph)
     ring_of, rings = find_rings(graph.account_ids, risk, RingEdges.of(graph), risk_floor=floor, known=known)

@@ -195,6 +195,44 @@ def score_cmd(
                   f"{manifest['rings']} rings; model {manifest['model_version']}, snapshot {manifest['snapshot_version']}")
 
 
+def explain_cmd(
+    account_ids: Annotated[list[str], typer.Argument(metavar="ACCOUNT...", help="Accounts to explain, at any risk level.")],
+    scores: Annotated[Optional[str], typer.Option(help="Score version (default: current); its model and snapshot are reloaded.")] = None,
+    neighbors: Annotated[int, typer.Option(help="Top neighbours per account.")] = 5,
+    features: Annotated[int, typer.Option(help="Top attributed columns per account.")] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Explain published scores on demand: reasons, attributions and top neighbours of any account.
+
+    Scoring stores explanations for MEDIUM and above only; this recomputes them for any account
+    from the score set's own model and snapshot (TreeSHAP for the hybrid, gradient x input for
+    the GNN alone).
+    """
+    from gnn.explain import explain_accounts
+
+    s = settings()
+    with console.status("loading the model and snapshot behind the score set"):
+        result = explain_accounts(Home(s.home), account_ids, scores, s.device, neighbors, features)
+    if as_json:
+        emit_json(result)
+        return
+    console.print(f"score set {result['score_set']} ({result['model']} model {result['model_version']}, "
+                  f"snapshot {result['snapshot_version']})")
+    for acc in result["accounts"]:
+        ring = f", ring {acc['ring_id']}" if acc["ring_id"] else ""
+        console.print(f"\n[bold]{acc['account_id']}[/]: risk {acc['risk']:.4f} ({acc['level']}{ring})")
+        for reason in acc["reasons"]:
+            console.print(f"  - {reason}")
+        table = Table("feature", "value", "contribution (log-odds)", title="what moved the score")
+        for c in acc["contributions"]:
+            table.add_row(c["feature"], f"{c['value']:.4g}", f"{c['contribution']:+.4f}")
+        console.print(table)
+        nbrs = Table("neighbour", "relation", "weight", title="top neighbours")
+        for nb in acc["top_neighbors"]:
+            nbrs.add_row(str(nb["account_id"]), str(nb["relation"]), f"{nb['weight']:.3f}")
+        console.print(nbrs)
+
+
 def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
     if isinstance(as_json, str) and as_json not in ("", "-"):
         Path(as_json).parent.mkdir(parents=True, exist_ok=True)
@@ -206,14 +244,16 @@ def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
         console.print_json(json.dumps(result, default=str))
 
 
-def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None) -> None:
+def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
+                      first_seed: int = 0) -> None:
     from gnn.benchmark import MODELS, evaluate_dataset, write_report
 
     chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
     unknown = [m for m in chosen if m not in MODELS]
     if unknown:
         raise ConfigError(f"--models: unknown {unknown}; valid: {', '.join(MODELS)}")
-    result = evaluate_dataset(dataset, seeds=seeds, models=chosen, log=lambda msg: console.print(f"[dim]{msg}[/]"))
+    result = evaluate_dataset(dataset, seeds=seeds, models=chosen, log=lambda msg: console.print(f"[dim]{msg}[/]"),
+                              first_seed=first_seed)
     table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
@@ -239,6 +279,7 @@ def evaluate_cmd(
     seeds: Annotated[int, typer.Option(help="Seeds (random splits) for --dataset; Tolokers uses its given splits.")] = 5,
     report: Annotated[Optional[Path], typer.Option(help="Folder for the HTML report with ROC/PR/histogram/calibration PNGs (--dataset).")] = None,
     models: Annotated[Optional[str], typer.Option(help="Comma-separated models for --dataset (default: all baselines and ours).")] = None,
+    first_seed: Annotated[int, typer.Option(help="--dataset synthetic: first seed pair (fresh platforms: e.g. 10 after tuning on 0-9).")] = 0,
     as_json: Annotated[Optional[str], typer.Option("--json", help="Write the result as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
     """Evaluate: a score set against held-out truth, or (--dataset) every model on a labelled benchmark.
@@ -248,7 +289,7 @@ def evaluate_cmd(
     labels, GNN) and ours (hybrid) run on the same splits; metrics are mean ± std over seeds.
     """
     if dataset:
-        _evaluate_dataset(dataset, seeds, as_json or None, report, models)
+        _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed)
         return
     if truth is None:
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")
@@ -305,5 +346,6 @@ def register(app: typer.Typer) -> None:
     app.command("build")(build_cmd)
     app.command("train")(train_cmd)
     app.command("score")(score_cmd)
+    app.command("explain")(explain_cmd)
     app.command("evaluate")(evaluate_cmd)
     app.command("label")(label_cmd)

@@ -7,8 +7,9 @@ import polars as pl
 import pytest
 
 from gnn.bench_synthetic import evaluate_synthetic, ring_recovery
-from gnn.benchmark import MODELS
+from gnn.benchmark import MODELS, evaluate_dataset
 from gnn.train import TrainConfig
+from ringwatch.errors import InputError
 
 
 def _truth() -> pl.DataFrame:
@@ -43,8 +44,8 @@ def test_ring_recovery_counts_dominated_campaigns_and_member_precision() -> None
 @pytest.mark.slow
 def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     fast = TrainConfig(hidden=8, epochs=20, min_epochs=5, patience=5, device="cpu", trees=40, gnn_folds=2, tree_bags=1)
-    result = evaluate_synthetic(1, fast, MODELS, accounts=1500, days=3)
-    assert set(result["models"]) == set(MODELS)
+    result = evaluate_synthetic(1, fast, MODELS, accounts=1500, days=3, first_seed=1)
+    assert set(result["models"]) == set(MODELS) and result["seeds"] == 1 and result["first_seed"] == 1
     for model, metrics in result["models"].items():
         assert 0.5 < metrics["auroc"]["mean"] <= 1.0, model  # planted campaigns are found on a platform never trained on
     assert result["held_out"][0]["held_out_abusive"] > 0
@@ -52,3 +53,10 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     assert rings["campaigns"] > 0 and 0.0 <= rings["found_share"] <= 1.0
     assert set(result["per_campaign_recall_at_1pct_fpr"]["hybrid"]) <= {
         "follow_farm", "like_farm", "comment_spam", "message_blast", "device_farm", "proxy_pool", "sleeper", "camouflage", "slow"}
+
+
+def test_a_first_seed_is_for_the_synthetic_platforms_only() -> None:
+    with pytest.raises(InputError, match="synthetic dataset only"):
+        evaluate_dataset("amazon", seeds=1, first_seed=3)
+    with pytest.raises(InputError, match="0 or more"):
+        evaluate_dataset("synthetic", seeds=1, first_seed=-1)
