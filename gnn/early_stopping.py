@@ -39,7 +39,9 @@ class HoldOnTies(xgb.callback.TrainingCallback):
     def __init__(self, rounds: int, data: str = "val", metric: str = "aucpr", maximize: bool | None = None) -> None:
         super().__init__()
         self.rounds, self.data, self.metric = rounds, data, metric
-        self.sign = 1.0 if (metric.split("@")[0] in MAXIMIZED if maximize is None else maximize) else -1.0
+        if maximize is None:  # XGBoost's own reading: a prefix match (``ndcg@5``, ``map-``), MAPE excepted
+            maximize = metric != "mape" and metric.startswith(MAXIMIZED)
+        self.sign = 1.0 if maximize else -1.0
         self.best_score = -self.sign * float("inf")
         self.best_iteration = 0
 

@@ -19,7 +19,7 @@ import polars as pl
 
 from gnn.device import pick_device
 from gnn.reasons import top_neighbors
-from gnn.score import Scorer
+from gnn.score import EXPLAIN_FLOOR, Scorer
 from ringwatch.errors import InputError, IntegrityError, NotFoundError
 from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
@@ -58,25 +58,30 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
     if neighbors < 1 or features < 1:
         raise InputError(f"neighbors and features must be at least 1; got {neighbors} and {features}")
     manifest = home.scores.verify(scores)
-    version = manifest["version"]
+    version, snapshot = manifest["version"], manifest["snapshot_version"]
     published = pl.read_parquet(home.scores.path(version) / SCORES_TABLE)
     found = published.filter(pl.col("account_id").is_in(ids))
     missing = sorted(set(ids) - set(found["account_id"].to_list()))
     if missing:
         raise NotFoundError(f"score set {version} holds no account {', '.join(missing[:5])}"
-                            f"{f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''}")
+                            f"{f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''}; it explains the accounts of "
+                            f"snapshot {snapshot} (an account created since needs `ringwatch build` and `ringwatch score` first)")
     home.models.verify(manifest["model_version"])
-    home.snapshots.verify(manifest["snapshot_version"])
-    scorer = Scorer.load(home, manifest["model_version"], manifest["snapshot_version"])
+    home.snapshots.verify(snapshot)
+    scorer = Scorer.load(home, manifest["model_version"], snapshot)
     graph = scorer.graph
     if not np.array_equal(published["account_id"].to_numpy(), graph.account_ids):
-        raise IntegrityError(f"score set {version} does not list the accounts of snapshot {manifest['snapshot_version']}")
+        raise IntegrityError(f"score set {version} does not list the accounts of snapshot {snapshot}")
     nodes = np.searchsorted(graph.account_ids, np.asarray(ids, dtype=graph.account_ids.dtype))
-    _, X = scorer.raw(pick_device(device))
-    reasons, attr = scorer.attribute(nodes, X)
-    values = X if X is not None else graph.x.numpy()  # the GNN's own inputs are normalised: show stored values by name
-    stored = {c: graph.accounts[c].to_numpy() for c in scorer.columns if c in graph.accounts.columns}
     risk = published["risk"].to_numpy()
+    X: np.ndarray | None = None
+    if scorer.hybrid is None:
+        reasons, attr = _gnn_attribution(scorer, nodes, risk)
+    else:  # TreeSHAP is per row: the same answer alone or among others
+        raw, X = scorer.raw(pick_device(device))
+        _check_recomputed(raw[nodes], published["raw_score"].to_numpy()[nodes], version)
+        reasons, attr = scorer.attribute(nodes, X)
+    stored = {c: graph.accounts[c].to_numpy() for c in scorer.columns if c in graph.accounts.columns}  # as stored, not normalised
     nbrs = top_neighbors(graph.account_ids, risk, scorer.relations, nodes, k=neighbors)
     nbr_of = dict(zip(nbrs["account_id"].to_list(), nbrs["top_neighbors"].to_list()))
     names = scorer.columns
@@ -87,10 +92,41 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
         out.append({
             "account_id": record["account_id"], "risk": record["risk"], "level": record["level"], "ring_id": record["ring_id"],
             "reasons": reasons[row],
-            "contributions": [{"feature": names[j], "value": float(stored[names[j]][node] if names[j] in stored else values[node, j]),
+            "contributions": [{"feature": names[j],
+                               "value": float(stored[names[j]][node] if names[j] in stored else X[node, j] if X is not None else np.nan),
                                "contribution": float(attr[row, j])}
                               for j in top if attr[row, j] != 0],
             "top_neighbors": json.loads(nbr_of.get(record["account_id"], "[]")),
         })
     return {"score_set": version, "model_version": manifest["model_version"], "snapshot_version": manifest["snapshot_version"],
             "model": "gnn" if scorer.hybrid is None else "hybrid", "accounts": out}
+
+
+def _gnn_attribution(scorer: Scorer, nodes: np.ndarray, risk: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+    """Gradient × input for the GNN alone, taken as scoring took it.
+
+    Scoring attributes every account at :data:`gnn.score.EXPLAIN_FLOOR` or above in one backward
+    pass (a row also carries a little of its influence on the others), so the asked accounts in
+    that set are attributed within the same set and get the stored reasons; the others are
+    attributed together in a second pass.
+    """
+    floor = scorer.calibrator.thresholds[EXPLAIN_FLOOR]
+    in_set = risk[nodes] >= floor
+    reasons: list[list[str]] = [[] for _ in nodes]
+    attr = np.zeros((len(nodes), len(scorer.columns)), np.float32)
+    for part, batch in ((in_set, np.flatnonzero(risk >= floor)), (~in_set, nodes[~in_set])):
+        if not part.any():
+            continue
+        r, a = scorer.attribute(batch, None)
+        at = np.searchsorted(batch, nodes[part]) if part is in_set else np.arange(int(part.sum()))
+        for k, row in zip(np.flatnonzero(part), at):
+            reasons[k], attr[k] = r[row], a[row]
+    return reasons, attr
+
+
+def _check_recomputed(raw: np.ndarray, published: np.ndarray, version: str, atol: float = 1e-3) -> None:
+    """The scores being explained must be the published ones (same model, same snapshot)."""
+    gap = float(np.max(np.abs(raw.astype(np.float64) - published))) if len(raw) else 0.0
+    if not gap <= atol:
+        raise IntegrityError(f"recomputed raw scores differ from score set {version}'s by up to {gap:.3g} (at most {atol} "
+                             f"is expected): its model or snapshot changed since; score again (`ringwatch score`)")

@@ -31,6 +31,8 @@ from ringwatch.versions import Home
 
 RINGS_TABLE = "rings.parquet"
 EXPLANATIONS_TABLE = "explanations.parquet"
+EXPLAIN_FLOOR = "MEDIUM"
+"""Scoring stores reasons and top neighbours for the accounts at this level or above."""
 
 
 class _Clock:
@@ -100,7 +102,7 @@ class Scorer:
 
 
 def score(home: Home, model_version: str | None = None, snapshot: str | None = None, device: str = "auto",
-          explain_floor: str = "MEDIUM") -> dict[str, Any]:
+          explain_floor: str = EXPLAIN_FLOOR) -> dict[str, Any]:
     """Score all accounts and publish a score set.
 
     Args:

@@ -58,5 +58,6 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
 def test_a_first_seed_is_for_the_synthetic_platforms_only() -> None:
     with pytest.raises(InputError, match="synthetic dataset only"):
         evaluate_dataset("amazon", seeds=1, first_seed=3)
-    with pytest.raises(InputError, match="0 or more"):
-        evaluate_dataset("synthetic", seeds=1, first_seed=-1)
+    for first, seeds in ((-1, 1), (995, 10)):  # seed 1000 would train on seed 0's held-out platform
+        with pytest.raises(InputError, match="from 0 to 999"):
+            evaluate_dataset("synthetic", seeds=seeds, first_seed=first)

@@ -44,7 +44,7 @@ def test_train_and_score_on_device(home: Home, device: str, model: str) -> None:
     assert s.filter(pl.col("account_id").is_in(RING[6:]))["risk"].min() > s.filter(pl.col("account_id").is_in(NORMAL[30:]))["risk"].max()
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("device", DEVICES[1:])
 def test_device_logits_match_cpu(home: Home, device: str) -> None:
     train(home, tiny_labels(), replace(FAST, device=device, model="gnn"))
     model, stats, _ = load_model(home.models.path())

@@ -15,8 +15,8 @@ from gnn.explain import explain_accounts
 from gnn.score import EXPLANATIONS_TABLE, score
 from gnn.train import TrainConfig, train
 from ringwatch.cli import app
-from ringwatch.errors import InputError, NotFoundError
-from ringwatch.types import SCORES_TABLE
+from ringwatch.errors import InputError, IntegrityError, NotFoundError
+from ringwatch.types import SCORES_TABLE, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR
 from ringwatch.versions import Home
 from tests.gnn.tiny import NORMAL, RING, publish_tiny, tiny_labels
 
@@ -33,7 +33,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 
 def _follows(home: Home, account: str) -> set[str]:
-    rel = pl.read_parquet(home.snapshots.path() / "relations" / "follow.parquet")
+    rel = pl.read_parquet(home.snapshots.path() / SNAPSHOT_RELATIONS_DIR / "follow.parquet")
     return set(rel.filter(pl.col("src") == account)["dst"].to_list()) | set(rel.filter(pl.col("dst") == account)["src"].to_list())
 
 
@@ -62,16 +62,30 @@ def test_the_gnn_alone_is_explained_by_gradient_times_input(tmp_path: Path) -> N
     publish_tiny(h)
     train(h, tiny_labels(), replace(FAST, model="gnn"))
     score(h)
-    out = explain_accounts(h, [NORMAL[40]], features=3)
+    stored = pl.read_parquet(h.scores.path() / EXPLANATIONS_TABLE)
+    assert RING[7] in stored["account_id"].to_list() and NORMAL[40] not in stored["account_id"].to_list()
+    out = explain_accounts(h, [NORMAL[40], RING[7]], features=3)
     assert out["model"] == "gnn"
-    (acc,) = out["accounts"]
-    names = {c["feature"] for c in acc["contributions"]}
-    assert names and len(names) <= 3 and names <= {"n_events", "share_gaps_under_1m", "hour_entropy", "coaction_degree"}
-    assert all(np.isfinite(c["value"]) for c in acc["contributions"])
+    quiet, member = out["accounts"]
+    accounts = pl.read_parquet(h.snapshots.path() / SNAPSHOT_ACCOUNTS)
+    for acc in (quiet, member):
+        assert acc["contributions"] and len(acc["contributions"]) <= 3
+        for c in acc["contributions"]:  # the stored values, not the model's normalised inputs
+            assert c["value"] == pytest.approx(accounts.filter(pl.col("account_id") == acc["account_id"])[c["feature"]][0])
+    # attributed within the set scoring attributed together, whoever else is asked about
+    assert member["reasons"] == json.loads(stored.filter(pl.col("account_id") == RING[7])["reasons"][0])
+
+
+def test_explaining_scores_that_no_longer_match_is_refused() -> None:
+    from gnn.explain import _check_recomputed
+
+    _check_recomputed(np.array([0.5, -2.0], np.float32), np.array([0.5, -2.0005]), "v3")
+    with pytest.raises(IntegrityError, match="score set v3's by up to 0.25"):
+        _check_recomputed(np.array([0.5, -2.0], np.float32), np.array([0.75, -2.0]), "v3")
 
 
 def test_unknown_accounts_and_bad_limits_are_clear_errors(home: Home) -> None:
-    with pytest.raises(NotFoundError, match="no account nobody"):
+    with pytest.raises(NotFoundError, match="no account nobody; it explains the accounts of snapshot v1"):
         explain_accounts(home, ["nobody", RING[0]])
     with pytest.raises(InputError, match="between 1 and"):
         explain_accounts(home, [])
