@@ -45,6 +45,7 @@ labels of its neighbours), so it is scored like any other.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -313,12 +314,19 @@ class HybridModel:
         return self.platt(gnn_logits(self.gnn, graph, device))
 
     def features(self, graph: GraphTensors, fs: FeatureSet | None = None, device: torch.device | None = None) -> tuple[np.ndarray, FeatureSet]:
-        """The tree input for every account of ``graph`` (inductive: from features, edges, training labels)."""
-        if fs is None or fs.link_relations != self.link_relations:
-            fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations)
-        idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
-        known = self.train_labels.join(idx, on="account_id", how="inner")
-        gnn_block, _ = score_features(fs.adj, self.gnn_score(graph, device), "gnn")
+        """The tree input for every account of ``graph`` (inductive: from features, edges, training labels).
+
+        The GNN scores the graph in a worker thread while the neighbour blocks are built: torch
+        and SciPy's sparse products both release the GIL, and the two are independent (1M
+        accounts / 10M edges: the GNN's 2–3 s hide behind the blocks' 4–6 s; same numbers).
+        """
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            gnn = pool.submit(self.gnn_score, graph, device)
+            if fs is None or fs.link_relations != self.link_relations:
+                fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations)
+            idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
+            known = self.train_labels.join(idx, on="account_id", how="inner")
+            gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn")
         X, names = fs.matrix(self.blocks, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
         if names != self.names:
             changed = sorted(set(self.names) ^ set(names))[:6]
