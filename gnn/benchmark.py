@@ -213,7 +213,7 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
     if first_seed and name != "synthetic":
         raise InputError(f"a first seed applies to the synthetic dataset only (its platforms come from seeds); "
                          f"{dataset!r} takes --seeds alone")
-    if first_seed < 0 or first_seed + seeds > 1000:  # platforms are seeds 1000+s and 2000+s: past 999 they repeat
+    if name == "synthetic" and (first_seed < 0 or first_seed + seeds > 1000):  # platforms are seeds 1000+s and 2000+s: past 999 they repeat
         raise InputError(f"synthetic seeds run from 0 to 999 (seed s trains on platform 1000+s, scores 2000+s); "
                          f"got {first_seed} to {first_seed + seeds - 1}")
     if name in STATIC:

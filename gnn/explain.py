@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gnn.data import GraphTensors
 from gnn.device import pick_device
 from gnn.reasons import top_neighbors
 from gnn.score import EXPLAIN_FLOOR, Scorer
@@ -81,7 +82,6 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
         raw, X = scorer.raw(pick_device(device))
         _check_recomputed(raw[nodes], published["raw_score"].to_numpy()[nodes], version)
         reasons, attr = scorer.attribute(nodes, X)
-    stored = {c: graph.accounts[c].to_numpy() for c in scorer.columns if c in graph.accounts.columns}  # as stored, not normalised
     nbrs = top_neighbors(graph.account_ids, risk, scorer.relations, nodes, k=neighbors)
     nbr_of = dict(zip(nbrs["account_id"].to_list(), nbrs["top_neighbors"].to_list()))
     names = scorer.columns
@@ -93,7 +93,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
             "account_id": record["account_id"], "risk": record["risk"], "level": record["level"], "ring_id": record["ring_id"],
             "reasons": reasons[row],
             "contributions": [{"feature": names[j],
-                               "value": float(stored[names[j]][node] if names[j] in stored else X[node, j] if X is not None else np.nan),
+                               "value": _value(graph, names[j], int(node), X, j),
                                "contribution": float(attr[row, j])}
                               for j in top if attr[row, j] != 0],
             "top_neighbors": json.loads(nbr_of.get(record["account_id"], "[]")),
@@ -114,14 +114,23 @@ def _gnn_attribution(scorer: Scorer, nodes: np.ndarray, risk: np.ndarray) -> tup
     in_set = risk[nodes] >= floor
     reasons: list[list[str]] = [[] for _ in nodes]
     attr = np.zeros((len(nodes), len(scorer.columns)), np.float32)
-    for part, batch in ((in_set, np.flatnonzero(risk >= floor)), (~in_set, nodes[~in_set])):
+    stored_set = np.flatnonzero(risk >= floor)
+    for part, batch, rows in ((in_set, stored_set, np.searchsorted(stored_set, nodes[in_set])),
+                              (~in_set, nodes[~in_set], np.arange(int((~in_set).sum())))):
         if not part.any():
             continue
         r, a = scorer.attribute(batch, None)
-        at = np.searchsorted(batch, nodes[part]) if part is in_set else np.arange(int(part.sum()))
-        for k, row in zip(np.flatnonzero(part), at):
+        for k, row in zip(np.flatnonzero(part), rows):
             reasons[k], attr[k] = r[row], a[row]
     return reasons, attr
+
+
+def _value(graph: GraphTensors, name: str, node: int, X: np.ndarray | None, column: int) -> float:
+    """A column's value for an investigator: the stored account value by name (the GNN's own
+    inputs are normalised), else the tree input's."""
+    if name in graph.accounts.columns:
+        return float(graph.accounts[name][node])
+    return float(X[node, column]) if X is not None else float("nan")
 
 
 def _check_recomputed(raw: np.ndarray, published: np.ndarray, version: str, atol: float = 1e-3) -> None:

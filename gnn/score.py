@@ -89,11 +89,8 @@ class Scorer:
     def attribute(self, nodes: np.ndarray, X: np.ndarray | None, top_k: int = 3) -> tuple[list[list[str]], np.ndarray]:
         """Reasons for ``nodes`` and the attribution behind them (TreeSHAP for the hybrid, whose
         tree input ``X`` is given; gradient × input for the GNN alone), ``[len(nodes), columns]``."""
-        if self.hybrid is None:
-            attr = attributions(self.model, self.graph, nodes)
-            return reasons_for(self.graph, self.stats.names, nodes, attr, top_k), attr
-        attr = contributions(self.hybrid, X, nodes)
-        return reasons_for(self.graph, self.hybrid.names, nodes, attr, top_k, values=X), attr
+        attr = attributions(self.model, self.graph, nodes) if self.hybrid is None else contributions(self.hybrid, X, nodes)
+        return reasons_for(self.graph, self.columns, nodes, attr, top_k, values=X), attr
 
     @property
     def columns(self) -> list[str]:

@@ -61,3 +61,5 @@ def test_a_first_seed_is_for_the_synthetic_platforms_only() -> None:
     for first, seeds in ((-1, 1), (995, 10)):  # seed 1000 would train on seed 0's held-out platform
         with pytest.raises(InputError, match="from 0 to 999"):
             evaluate_dataset("synthetic", seeds=seeds, first_seed=first)
+    with pytest.raises(InputError, match="unknown dataset"):  # the synthetic seed range binds no other dataset
+        evaluate_dataset("no-such-dataset", seeds=1001)
