@@ -78,6 +78,30 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
             "campaigns_found": found, "found_share": found / max(sizes.height, 1)}
 
 
+def synchrony_by_type(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame,
+                      truth: pl.DataFrame) -> dict[str, list[float]]:
+    """Each ring's synchrony, grouped by the campaign type most of its members belong to
+    (``"benign"`` for a ring whose members are mostly organic; a tie is ``"mixed"``).
+
+    Args:
+        account_ids: Node order of ``ring_of``.
+        ring_of: Ring id per node (``None`` outside rings).
+        table: The ring table of :func:`gnn.rings.find_rings` (``ring_id, synchrony``).
+        truth: ``account_id, campaign_type`` (null for organic accounts).
+    """
+    members = (pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
+               .filter(pl.col("ring_id").is_not_null())
+               .join(truth.select("account_id", pl.col("campaign_type").fill_null("benign")), on="account_id", how="left"))
+    counts = members.group_by("ring_id", "campaign_type").len()
+    kind = (counts.group_by("ring_id").agg(pl.col("campaign_type").sort_by("len", descending=True).first(),
+                                           ((pl.col("len") == pl.col("len").max()).sum() > 1).alias("tied"))
+            .select("ring_id", pl.when(pl.col("tied")).then(pl.lit("mixed")).otherwise(pl.col("campaign_type")).alias("kind")))
+    out: dict[str, list[float]] = {}
+    for k, s in table.join(kind, on="ring_id").select("kind", "synchrony").iter_rows():
+        out.setdefault(str(k), []).append(float(s))
+    return out
+
+
 def _platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, dict[str, Any]]:
     """Generate one platform's log and build its snapshot; return the snapshot path and manifest."""
     from graphs.build import BuildParams, build_snapshot
@@ -144,11 +168,11 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             risk = cal(raw["hybrid"])
             ring_edges = RingEdges.of(gb)  # once: both floors cut the same edges
             banned = deployed.known_abusive(gb)  # as `ringwatch score` seeds rings
-            extra["rings"] = {floor: ring_recovery(gb.account_ids, find_rings(gb.account_ids, risk, ring_edges,
-                                                                              risk_floor=cal.thresholds[floor],
-                                                                              known=banned)[0], truth,
-                                                   set(labelled_b))
-                              for floor in RING_FLOORS}
+            found = {floor: find_rings(gb.account_ids, risk, ring_edges, risk_floor=cal.thresholds[floor], known=banned)
+                     for floor in RING_FLOORS}
+            extra["rings"] = {floor: ring_recovery(gb.account_ids, ring_of, truth, set(labelled_b))
+                              for floor, (ring_of, _) in found.items()}
+            extra["synchrony"] = synchrony_by_type(gb.account_ids, *found["MEDIUM"], truth)
     idx = pl.DataFrame({"account_id": gb.account_ids, "_i": np.arange(gb.num_nodes)})
     t_b = truth.join(idx, on="account_id", how="inner").filter(~pl.col("account_id").is_in(labelled_b))
     rows, y = t_b["_i"].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
@@ -200,10 +224,16 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
                         for c in sorted({c for s in per_seed for c in s[m]["per_campaign"]})} for m in per_seed[0]}
     rings = {floor: {k: float(np.mean([e["rings"][floor][k] for e in extras])) for k in extras[0]["rings"][floor]}
              for floor in RING_FLOORS} if extras and "rings" in extras[0] else {}
+    sync: dict[str, list[float]] = {}
+    for e in extras:
+        for kind, values in e.get("synchrony", {}).items():
+            sync.setdefault(kind, []).extend(values)
     return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
             "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
                         "(its known labels feed label features and are left out of the metrics)",
             "models": _summary(per_seed), "per_campaign_recall_at_1pct_fpr": per_campaign, "rings": rings,
+            "ring_synchrony_by_majority_type": {k: {"rings": len(v), "mean": float(np.mean(v)), "median": float(np.median(v))}
+                                                for k, v in sorted(sync.items())},
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",
             "held_out": [{k: e[k] for k in ("held_out_accounts", "held_out_abusive")} for e in extras],
             "goal": {"recall_at_1pct_fpr": 0.90, "campaigns_found_as_rings": 0.95, "ring_account_precision": 0.99},

@@ -84,12 +84,13 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
 
 
 def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
-                       log: Progress | None = None, cut_fraction: float = 0.7) -> dict[str, Any]:
-    """Run the protocol above; return results with and without observation-length features."""
+                       log: Progress | None = None, cut_fraction: float = 0.7, datasets: Path | None = None) -> dict[str, Any]:
+    """Run the protocol above (the log read under ``datasets``, see :func:`gnn.benchmark.datasets_root`);
+    return results with and without observation-length features."""
     from graphs.build import BuildParams, build_snapshot
     from graphs.mapping import EventMapping
 
-    path = datasets_root() / "jodie-wikipedia" / "wikipedia_events.csv.gz"
+    path = datasets_root(datasets) / "jodie-wikipedia" / "wikipedia_events.csv.gz"
     if not path.is_file():
         raise InputError(f"{path} not found; the datasets live in ../shared/datasets next to the repository")
     mapping = EventMapping.from_toml(Path(__file__).resolve().parents[1] / "graphs" / "mappings" / "wikipedia.toml")

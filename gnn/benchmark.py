@@ -20,7 +20,6 @@ the GNN inside the trees, :mod:`gnn.hybrid`).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,12 +55,10 @@ EVAL_CONFIG = TrainConfig(hidden=32, epochs=80, min_epochs=15, patience=15, lr=0
 Progress = Callable[[str], None]
 
 
-def datasets_root(repo: Path | None = None) -> Path:
-    """``../shared/datasets`` next to the repository (``RINGWATCH_DATASETS`` overrides)."""
-    if os.environ.get("RINGWATCH_DATASETS"):
-        return Path(os.environ["RINGWATCH_DATASETS"])
-    repo = repo or Path(__file__).resolve().parents[1]
-    return (repo / ".." / "shared" / "datasets").resolve()
+def datasets_root(root: Path | None = None) -> Path:
+    """Where the labelled datasets are: ``root`` when given (the CLI passes
+    :attr:`ringwatch.settings.Settings.datasets`), else ``../shared/datasets`` next to the repository."""
+    return root if root is not None else (Path(__file__).resolve().parents[2] / "shared" / "datasets")
 
 
 def split_stratified(y: np.ndarray, seed: int, fractions: tuple[float, float] = (0.4, 0.2)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,15 +135,17 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
 
 
 def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG,
-                    models: tuple[str, ...] = MODELS, log: Progress | None = None) -> dict[str, Any]:
-    """Run the static-graph protocol on a named dataset or a file path."""
+                    models: tuple[str, ...] = MODELS, log: Progress | None = None,
+                    datasets: Path | None = None) -> dict[str, Any]:
+    """Run the static-graph protocol on a named dataset (read under ``datasets``, see
+    :func:`datasets_root`) or a file path."""
     from graphs.import_static import publish_static, read_static
 
     if path is None:
         if name not in STATIC:
             raise InputError(f"unknown dataset {name!r}; valid: {', '.join([*STATIC, 'wikipedia', 'synthetic'])} or a path")
         rel, opts = STATIC[name]
-        path = datasets_root() / rel
+        path = datasets_root(datasets) / rel
         if not path.is_file():
             raise InputError(f"dataset file {path} not found; the datasets live in ../shared/datasets next to the repository "
                              "(or set RINGWATCH_DATASETS)")
@@ -204,10 +203,11 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
 
 
 def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MODELS, cfg: TrainConfig = EVAL_CONFIG,
-                     log: Progress | None = None, first_seed: int = 0) -> dict[str, Any]:
+                     log: Progress | None = None, first_seed: int = 0, datasets: Path | None = None) -> dict[str, Any]:
     """Dispatch ``ringwatch evaluate --dataset``: a known name or a graph file path.
 
-    ``first_seed`` (synthetic only) starts the seed pairs there instead of at 0.
+    ``first_seed`` (synthetic only) starts the seed pairs there instead of at 0; ``datasets``
+    is where the named real datasets are (:func:`datasets_root`).
     """
     name = dataset.lower()
     if first_seed and name != "synthetic":
@@ -217,11 +217,11 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
         raise InputError(f"synthetic seeds run from 0 to 999 (seed s trains on platform 1000+s, scores 2000+s); "
                          f"got {first_seed} to {first_seed + seeds - 1}")
     if name in STATIC:
-        return evaluate_static(name, None, seeds, cfg, models, log)
+        return evaluate_static(name, None, seeds, cfg, models, log, datasets)
     if name == "wikipedia":
         from gnn.bench_temporal import evaluate_wikipedia
 
-        return evaluate_wikipedia(seeds, cfg, models, log)
+        return evaluate_wikipedia(seeds, cfg, models, log, datasets=datasets)
     if name == "synthetic":
         from gnn.bench_synthetic import evaluate_synthetic
 

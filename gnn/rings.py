@@ -132,6 +132,35 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
     return actors[shared.row[ok]].astype(np.int64), actors[shared.col[ok]].astype(np.int64)
 
 
+def ring_synchrony(ring: np.ndarray, coaction: Edges) -> np.ndarray:
+    """How much of a ring works in lockstep, per ring: the share of its members with a
+    ``coaction`` link to another member (they acted on the same target within the co-action
+    window in enough episodes: SynchroTrap's point that a farm's bots do the same thing *at the
+    same time*).
+
+    A like farm's bursts or a sleeper cell's wake-up come out high; a slow drip, a camouflaged
+    farm that serves the same customers hours apart, or a message blast to strangers near 0.
+    Counting members rather than pairs keeps the bots' shared cover (every bot follows the same
+    stars, at any time) from diluting it.
+
+    Args:
+        ring: Ring label per node, ``[num_nodes]``; negative outside every ring.
+        coaction: The co-action links, ``(src, dst)``.
+
+    Returns:
+        Synchrony in ``[0, 1]`` per ring label, ``[num_nodes]`` (0 where no ring has the label).
+    """
+    n = len(ring)
+    s, d = coaction
+    ok = (ring[s] >= 0) & (ring[s] == ring[d]) & (s != d)
+    paced = np.zeros(n, bool)
+    paced[s[ok]] = True
+    paced[d[ok]] = True
+    inside = ring >= 0
+    members = np.bincount(ring[inside], minlength=n)
+    return np.divide(np.bincount(ring[paced], minlength=n), members, out=np.zeros(n), where=members > 0)
+
+
 _CHUNK = 1 << 22
 """Most (pair, neighbour) probes held at once by :func:`_has_common_neighbour` (~200 MB)."""
 
@@ -259,7 +288,8 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
 
     Returns:
         ``ring_id`` per node (``None`` outside rings) and a ring table with ``ring_id, size,
-        edges, density, mean_risk, ring_score, members``, best ring first.
+        edges, density, synchrony, mean_risk, ring_score, members``, best ring first
+        (synchrony: :func:`ring_synchrony`).
     """
     n = len(account_ids)
     known = np.zeros(n, bool) if known is None else known
@@ -277,7 +307,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     p_s, p_d = shared_target_pairs(edges.actions, risky, min_shared_targets, min_risky_share, linkable=risky & ~placed)
     ring_of = np.full(n, None, dtype=object)
     empty = pl.DataFrame(schema={"ring_id": pl.String, "size": pl.Int64, "edges": pl.Int64, "density": pl.Float64,
-                                 "mean_risk": pl.Float64, "ring_score": pl.Float64, "members": pl.List(pl.String)})
+                                 "synchrony": pl.Float64, "mean_risk": pl.Float64, "ring_score": pl.Float64, "members": pl.List(pl.String)})
     if len(c_s) + len(p_s) == 0:
         return ring_of, empty
     s, d = drop_bridges(np.r_[c_s, p_s], np.r_[c_d, p_d], n)
@@ -297,10 +327,11 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     inside = (ring[a] >= 0) & (ring[a] == ring[b]) & (a != b)
     pair = pl.DataFrame({"a": a[inside], "b": b[inside]}).unique()
     links = pair.group_by(pl.Series("ring", ring[pair["a"].to_numpy()])).len().rename({"len": "edges"})
-    frame = pl.DataFrame({"node": np.arange(n), "ring": ring, "risk": risk})
+    sync = ring_synchrony(ring, edges.links.get("coaction", _no_edges()))
+    frame = pl.DataFrame({"node": np.arange(n), "ring": ring, "risk": risk, "synchrony": sync[np.maximum(ring, 0)]})
     groups = (
         frame.filter(pl.col("ring") >= 0).group_by("ring")
-        .agg(pl.len().alias("size"), pl.col("risk").mean().alias("mean_risk"), pl.col("node"))
+        .agg(pl.len().alias("size"), pl.col("risk").mean().alias("mean_risk"), pl.col("synchrony").first(), pl.col("node"))
         .join(links, on="ring", how="left")
         .with_columns(pl.col("edges").fill_null(0))
         .with_columns((pl.col("edges") / (pl.col("size") * (pl.col("size") - 1) / 2)).clip(0, 1).alias("density"))
@@ -314,5 +345,6 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         ring_of[np.asarray(nodes)] = ring_id
         members.append(sorted(account_ids[np.asarray(nodes)].tolist()))
     table = groups.with_columns(pl.Series("members", members, dtype=pl.List(pl.String))).select(
-        "ring_id", pl.col("size").cast(pl.Int64), pl.col("edges").cast(pl.Int64), "density", "mean_risk", "ring_score", "members")
+        "ring_id", pl.col("size").cast(pl.Int64), pl.col("edges").cast(pl.Int64), "density", "synchrony", "mean_risk", "ring_score",
+        "members")
     return ring_of, table

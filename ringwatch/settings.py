@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         description="Password for NEO4J_URI; the embedded server generates and stores its own.",
     )
     neo4j_bolt_port: int = Field(default=7687, ge=0, le=65535, description="Neo4j's standard Bolt port.")
+    datasets: Path = Field(
+        default=(_CHECKOUT.parent / "shared" / "datasets").resolve(),
+        description="Labelled evaluation data: the shared folder next to the checkout, read in place, never copied in.",
+    )
     keep_versions: int = Field(default=5, ge=1, description="Versions kept per artefact; older ones are pruned after a publish.")
 
     def ensure_home(self) -> Path:

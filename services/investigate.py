@@ -99,7 +99,7 @@ CALL (g, m) {
   RETURN count(CASE WHEN shared >= $min_shared THEN c END) AS customer_peers
 }
 RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.density AS density,
-       m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
+       g.synchrony AS synchrony, m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
        coaction_peers, infra_peers, customer_peers
 ORDER BY coalesce(m.risk, -1.0) DESC, account_id
 LIMIT $limit""",
@@ -143,7 +143,8 @@ CALL (g) {
   WITH m ORDER BY coalesce(m.risk, -1.0) DESC, m.id
   RETURN count(m) AS members, avg(m.risk) AS mean_risk, collect(m.id)[..5] AS top_members
 }
-RETURN g.id AS ring_id, g.ring_score AS ring_score, members, mean_risk, g.density AS density, top_members""",
+RETURN g.id AS ring_id, g.ring_score AS ring_score, members, mean_risk, g.density AS density,
+       g.synchrony AS synchrony, top_members""",
     "The highest-scoring rings with their riskiest members.",
 )
 
@@ -246,7 +247,7 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
     """The members of the ring an account belongs to (or of the ring with that id).
 
     Returns:
-        Rows ``ring_id, ring_size, ring_score, density, account_id, risk, level, verdict,
+        Rows ``ring_id, ring_size, ring_score, density, synchrony, account_id, risk, level, verdict,
         coaction_peers, infra_peers, customer_peers``; empty when the account is in no ring.
         ``customer_peers`` counts the members that acted on at least
         :data:`MIN_SHARED_CUSTOMERS` of the accounts this one acted on (the link of a ring
@@ -289,7 +290,7 @@ def top_rings(driver: neo4j.Driver, *, limit: int = 10, database: str | None = N
     """The highest-scoring rings.
 
     Returns:
-        Rows ``ring_id, ring_score, members, mean_risk, density, top_members``.
+        Rows ``ring_id, ring_score, members, mean_risk, density, synchrony, top_members``.
     """
     _check_limit(limit)
     return run_query(driver, TOP_RINGS, {"limit": limit}, database=database)

@@ -4,7 +4,7 @@ The graph in Neo4j (what investigators query)::
 
     (:Account {id, first_ms, last_ms, <features>, risk, level, ring_id, reasons,
                snapshot_version, scores_version, model_version, verdict, label, verdict_note})
-    (:Device {id})  (:IP {id})  (:Ring {id, size, edges, density, mean_risk, ring_score})
+    (:Device {id})  (:IP {id})  (:Ring {id, size, edges, density, synchrony, mean_risk, ring_score})
     (:Account)-[:FOLLOW|LIKE|COMMENT|MESSAGE|SHARE|... {count, first_ms, last_ms}]->(:Account)
     (:Account)-[:SHARED_DEVICE|SHARED_IP|COACTION|SAME_TEXT {count, ...}]->(:Account)  (src < dst; query undirected)
     (:Account)-[:USES_DEVICE {count, first_ms, last_ms}]->(:Device)
@@ -224,11 +224,12 @@ def _scores_rows(scores: Path) -> pl.DataFrame:
     ).unique(subset="id", keep="last", maintain_order=True)
 
 
-_RING_TYPES = {"size": pl.Int64, "edges": pl.Int64, "density": pl.Float64, "mean_risk": pl.Float64, "ring_score": pl.Float64}
+_RING_TYPES = {"size": pl.Int64, "edges": pl.Int64, "density": pl.Float64, "synchrony": pl.Float64,
+               "mean_risk": pl.Float64, "ring_score": pl.Float64}
 
 
 def _rings_rows(scores: Path, score_rows: pl.DataFrame) -> pl.DataFrame:
-    stats = ("size", "edges", "density", "mean_risk", "ring_score")
+    stats = tuple(_RING_TYPES)
     path = scores / RINGS_TABLE
     if path.is_file():
         df = _read(path, ("ring_id",))
@@ -241,7 +242,7 @@ def _rings_rows(scores: Path, score_rows: pl.DataFrame) -> pl.DataFrame:
         .group_by("ring_id", maintain_order=True)
         .agg(pl.len().cast(pl.Int64).alias("size"), pl.col("risk").mean().alias("mean_risk"))
         .select(pl.col("ring_id").alias("id"), "size", pl.lit(None, dtype=pl.Int64).alias("edges"),
-                pl.lit(None, dtype=pl.Float64).alias("density"), "mean_risk",
+                pl.lit(None, dtype=pl.Float64).alias("density"), pl.lit(None, dtype=pl.Float64).alias("synchrony"), "mean_risk",
                 pl.lit(None, dtype=pl.Float64).alias("ring_score"))
     )
 
@@ -523,7 +524,7 @@ def _bulk_csvs(t: _Tables, out: Path) -> tuple[list[tuple[str, Path]], list[tupl
     if t.rings is not None and t.members is not None:
         rings = t.rings.select("id", pl.col("size").alias("size:long"),
                                pl.col("edges").alias("edges:long"), pl.col("density").alias("density:double"),
-                               pl.col("mean_risk").alias("mean_risk:double"), pl.col("ring_score").alias("ring_score:double"),
+                               pl.col("synchrony").alias("synchrony:double"), pl.col("mean_risk").alias("mean_risk:double"), pl.col("ring_score").alias("ring_score:double"),
                                pl.lit(t.scores_version).alias("scores_version"))
         node_file("Ring", rings, "rings")
         # The Cypher path's MATCH skips members of rings the rings table lacks; the join in rel_file does too.
@@ -763,7 +764,7 @@ def _cypher_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, datab
                                                    {"version": scores_version, "model": t.model_version})
             writer.batches(
                 "rings", f"UNWIND $rows AS r {node_verb} (g:Ring {{id: r.id}}) "
-                "SET g.size = r.size, g.edges = r.edges, g.density = r.density, g.mean_risk = r.mean_risk, "
+                "SET g.size = r.size, g.edges = r.edges, g.density = r.density, g.synchrony = r.synchrony, g.mean_risk = r.mean_risk, "
                 "g.ring_score = r.ring_score, g.scores_version = $version",
                 t.rings, batch_size, {"version": scores_version},
             )

@@ -199,6 +199,7 @@ class RingInfo:
     density: float
     mean_risk: float
     ring_score: float
+    synchrony: float
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ class LevelChange:
 
 
 def _ring(msg: risk_pb2.Ring) -> RingInfo:
-    return RingInfo(msg.ring_id, msg.size, msg.density, msg.mean_risk, msg.ring_score)
+    return RingInfo(msg.ring_id, msg.size, msg.density, msg.mean_risk, msg.ring_score, msg.synchrony)
 
 
 def retry_service_config(max_attempts: int = 4) -> str:

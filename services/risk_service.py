@@ -316,7 +316,8 @@ def batch_get_risk_scores(
 def _ring_message(snapshot: ScoreSnapshot, ring_id: str) -> risk_pb2.Ring:
     ring = snapshot.ring(ring_id)
     return risk_pb2.Ring(
-        ring_id=ring.ring_id, size=ring.size, density=ring.density, mean_risk=ring.mean_risk, ring_score=ring.ring_score
+        ring_id=ring.ring_id, size=ring.size, density=ring.density, mean_risk=ring.mean_risk, ring_score=ring.ring_score,
+        synchrony=ring.synchrony,
     )
 
 

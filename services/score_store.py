@@ -180,6 +180,9 @@ class RingRecord:
     mean_risk: float
     ring_score: float
     members: tuple[str, ...]
+    synchrony: float = math.nan
+    """Share of the members with a lockstep (co-action) link to another member (NaN: a score
+    set from before it was measured)."""
 
 
 @dataclass(frozen=True)
@@ -469,6 +472,7 @@ def _load_rings(path: Path) -> dict[str, RingRecord] | None:
             mean_risk=num("mean_risk"),
             ring_score=num("ring_score"),
             members=members,
+            synchrony=num("synchrony"),
         )
     return rings
 

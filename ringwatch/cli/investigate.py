@@ -41,7 +41,7 @@ def _fmt(value: Any, column: str) -> str:
 def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     table = Table(title=title)
     for c in columns:
-        table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk") else "left")
+        table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk", "density", "synchrony") else "left")
     for row in rows:
         table.add_row(*[_fmt(row.get(c), c) for c in columns])
     console.print(table)
@@ -100,7 +100,8 @@ def ring(
         console.print(f"{account} is not in a ring")
         return
     head = rows[0]
-    _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')})", rows,
+    _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')}, "
+           f"density {_fmt(head['density'], '')}, synchrony {_fmt(head.get('synchrony'), '')})", rows,
            ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "verdict"))
 
 
@@ -150,7 +151,7 @@ def top_rings(
     if not rows:
         console.print("no rings in Neo4j; export a score set with rings first")
         return
-    _table("Top rings", rows, ("ring_id", "ring_score", "members", "mean_risk", "density", "top_members"))
+    _table("Top rings", rows, ("ring_id", "ring_score", "members", "mean_risk", "density", "synchrony", "top_members"))
 
 
 @app.command("path")

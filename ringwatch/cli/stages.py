@@ -253,7 +253,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     if unknown:
         raise ConfigError(f"--models: unknown {unknown}; valid: {', '.join(MODELS)}")
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, log=lambda msg: console.print(f"[dim]{msg}[/]"),
-                              first_seed=first_seed)
+                              first_seed=first_seed, datasets=settings().datasets)
     table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
 
-from gnn.bench_synthetic import evaluate_synthetic, ring_recovery
+from gnn.bench_synthetic import evaluate_synthetic, ring_recovery, synchrony_by_type
 from gnn.benchmark import MODELS, evaluate_dataset
 from gnn.train import TrainConfig
 from ringwatch.errors import InputError
@@ -40,6 +42,21 @@ def test_ring_recovery_counts_dominated_campaigns_and_member_precision() -> None
     assert ring_recovery(ids, tied, truth, exclude=set())["campaigns_found"] == 1
 
 
+def test_ring_synchrony_is_grouped_by_the_majority_campaign_type() -> None:
+    truth = _truth().with_columns(
+        pl.when(pl.col("campaign_id") == 1).then(pl.lit("device_farm"))
+        .when(pl.col("campaign_id") == 2).then(pl.lit("slow")).alias("campaign_type"))
+    ids = np.array(truth["account_id"].to_list())
+    ring_of = np.full(len(ids), None, dtype=object)
+    ring_of[[0, 1, 2, 8]] = "R1"  # mostly the device farm
+    ring_of[[4, 5, 6]] = "R2"  # the slow campaign
+    ring_of[[7, 9, 10]] = "R3"  # mostly benign
+    ring_of[[3, 11]] = "R4"  # one farm bot, one benign: a tie
+    table = pl.DataFrame({"ring_id": ["R1", "R2", "R3", "R4"], "synchrony": [0.9, 0.1, 0.3, 0.5]})
+    assert synchrony_by_type(ids, ring_of, table, truth) == {"device_farm": [0.9], "slow": [0.1], "benign": [0.3],
+                                                              "mixed": [0.5]}
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
@@ -51,6 +68,8 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     assert result["held_out"][0]["held_out_abusive"] > 0
     rings = result["rings"]["MEDIUM"]
     assert rings["campaigns"] > 0 and 0.0 <= rings["found_share"] <= 1.0
+    sync = result["ring_synchrony_by_majority_type"]
+    assert sum(v["rings"] for v in sync.values()) > 0 and all(0.0 <= v["mean"] <= 1.0 for v in sync.values())
     assert set(result["per_campaign_recall_at_1pct_fpr"]["hybrid"]) <= {
         "follow_farm", "like_farm", "comment_spam", "message_blast", "device_farm", "proxy_pool", "sleeper", "camouflage", "slow"}
 
@@ -63,3 +82,18 @@ def test_a_first_seed_is_for_the_synthetic_platforms_only() -> None:
             evaluate_dataset("synthetic", seeds=seeds, first_seed=first)
     with pytest.raises(InputError, match="unknown dataset"):  # the synthetic seed range binds no other dataset
         evaluate_dataset("no-such-dataset", seeds=1001)
+
+
+def test_the_datasets_folder_comes_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ringwatch.cli import app, common
+
+    monkeypatch.setenv("RINGWATCH_DATASETS", str(tmp_path / "elsewhere"))
+    common.settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["evaluate", "--dataset", "amazon", "--seeds", "1"])
+    finally:
+        common.settings.cache_clear()
+    assert isinstance(result.exception, InputError)
+    assert str(tmp_path / "elsewhere" / "yelpchi-amazon-tam" / "Amazon.zip") in str(result.exception)

@@ -9,7 +9,7 @@ import torch
 
 from gnn import rings
 from gnn.data import NODE, GraphTensors
-from gnn.rings import RingEdges, drop_bridges, find_rings, shared_target_pairs
+from gnn.rings import RingEdges, drop_bridges, find_rings, ring_synchrony, shared_target_pairs
 
 NO_LINKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -41,7 +41,7 @@ def test_nobody_risky_or_no_actions_gives_no_pairs_and_no_rings() -> None:
     ids = np.array([f"a{i}" for i in range(7)])
     ring_of, table = find_rings(ids, np.full(7, 0.1), RingEdges({}, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.is_empty() and all(r is None for r in ring_of)
-    assert table.columns == ["ring_id", "size", "edges", "density", "mean_risk", "ring_score", "members"]
+    assert table.columns == ["ring_id", "size", "edges", "density", "synchrony", "mean_risk", "ring_score", "members"]
 
 
 def test_targets_with_a_mostly_organic_audience_and_accounts_below_the_floor_link_no_one() -> None:
@@ -71,6 +71,7 @@ def test_a_slow_campaign_without_lockstep_is_one_ring() -> None:
     assert table["members"][0].to_list() == [f"a{i:02d}" for i in range(5)]
     # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4
     assert table["size"][0] == 5 and table["edges"][0] == 5 and table["density"][0] == 0.5
+    assert table["synchrony"][0] == 0.0  # they share customers, never in lockstep
     assert ring_of[5] is None and all(r is None for r in ring_of[6:])
 
 
@@ -206,3 +207,25 @@ def test_a_small_ring_needs_a_known_member() -> None:
     known[0] = True
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, known=known)[1]["size"].to_list() == [5]
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=5)[1]["size"].to_list() == [5]
+
+
+def test_synchrony_is_the_share_of_members_in_lockstep_with_another_member() -> None:
+    # ring 0: members 0-3; 0-1 co-acted -> 2 of 4; ring 1: 4-7 in a co-action chain -> 1; the
+    # 3-4 link crosses rings and 11-2 leaves them (11 is in no ring): they count for neither.
+    # Ring 2 (8, 9) never co-acted -> 0.
+    ring = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, -1, -1])
+    coaction = _edges([(0, 1), (1, 0), (3, 4), (11, 2), (4, 5), (6, 5), (7, 6)])
+    sync = ring_synchrony(ring, coaction)
+    assert sync[:3].tolist() == [0.5, 1.0, 0.0]
+    assert ring_synchrony(np.full(12, -1), coaction).tolist() == [0.0] * 12
+
+
+def test_a_farm_in_lockstep_has_synchrony_one_in_the_ring_table() -> None:
+    # five bots on one device liking customer 9 in the same bursts
+    clique = [(a, b) for a in range(5) for b in range(a + 1, 5)]
+    links = {"shared_device": _edges(clique), "coaction": _edges(clique)}
+    ids = np.array([f"a{i}" for i in range(10)])
+    _, table = find_rings(ids, np.full(10, 0.9), RingEdges(links, _edges([(a, 9) for a in range(5)])),
+                          risk_floor=0.25, min_size_unseeded=0)
+    assert table["members"].to_list() == [[f"a{i}" for i in range(5)]]
+    assert table["synchrony"].to_list() == [1.0] and table["density"].to_list() == [1.0]

@@ -81,6 +81,7 @@ def publish_scores(
                 "size": pa.array([len(rings[r]) for r in sorted(rings)], pa.int64()),
                 "edges": pa.array([3] * len(rings), pa.int64()),
                 "density": pa.array([1.0] * len(rings), pa.float64()),
+                "synchrony": pa.array([0.75] * len(rings), pa.float64()),
                 "mean_risk": pa.array([0.9] * len(rings), pa.float64()),
                 "ring_score": pa.array([0.95] * len(rings), pa.float64()),
                 "members": pa.array([rings[r] for r in sorted(rings)], pa.list_(pa.string())),

@@ -28,7 +28,7 @@ from tests.services.swap_load import calls_during
 pytestmark = pytest.mark.integration
 
 IDS = [f"acct_{i:04d}" for i in range(200)]
-RING = {"ring_id": "ring_1", "size": 3, "density": 0.67, "mean_risk": 0.8, "ring_score": 0.9,
+RING = {"ring_id": "ring_1", "size": 3, "density": 0.67, "synchrony": 0.5, "mean_risk": 0.8, "ring_score": 0.9,
         "members": ["acct_0001", "acct_0002", "acct_0003"]}
 
 
@@ -137,6 +137,7 @@ def test_get_ring(client: RiskClient) -> None:
     ring = client.get_ring("ring_1")
     assert ring.member_ids == ("acct_0003", "acct_0002", "acct_0001")  # riskiest first
     assert ring.member_levels == ("LOW", "LOW", "LOW") and ring.ring.density == pytest.approx(0.67)
+    assert ring.ring.synchrony == 0.5
     assert ring.score_set.score_version == "v1"
     assert client.get_ring("ring_1", max_members=1).member_ids == ("acct_0003",)
 

@@ -66,8 +66,9 @@ def test_export_counts_and_idempotence(neo4j_driver: neo4j.Driver, data_home: Pa
     assert rec["reasons"] == ["shares a device with ring R1"]
     assert datetime.fromtimestamp(rec["first"] / 1000, timezone.utc).year == 2025
     assert rec["deg"] == 0.0
-    ring = neo4j_driver.execute_query("MATCH (g:Ring {id: 'R1'})<-[:MEMBER_OF]-(a) RETURN g.size AS size, count(a) AS n").records[0]
-    assert (ring["size"], ring["n"]) == (3, 3)
+    ring = neo4j_driver.execute_query("MATCH (g:Ring {id: 'R1'})<-[:MEMBER_OF]-(a) "
+                                      "RETURN g.size AS size, g.synchrony AS synchrony, count(a) AS n").records[0]
+    assert (ring["size"], ring["n"], ring["synchrony"]) == (3, 3, 0.75)
     meta = neo4j_driver.execute_query("MATCH (m:RingwatchExport) RETURN m.snapshot_version AS s, m.scores_version AS v").records[0]
     assert (meta["s"], meta["v"]) == (snap, "v1")
 

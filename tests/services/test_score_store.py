@@ -84,6 +84,7 @@ def test_explanation_and_rings(scores: VersionedDir) -> None:
     assert snap.explanation("b") == (("reason of b",), ())  # falls back to the score's reasons
     ring = snap.ring("r1")
     assert ring.members == ("a", "c") and ring.size == 2
+    assert math.isnan(ring.synchrony)  # a rings table from before synchrony was measured
     with pytest.raises(NotFoundError):
         snap.ring("nope")
 

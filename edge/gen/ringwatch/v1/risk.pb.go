@@ -750,7 +750,10 @@ type Ring struct {
 	Density  float32 `protobuf:"fixed32,3,opt,name=density,proto3" json:"density,omitempty"`
 	MeanRisk float32 `protobuf:"fixed32,4,opt,name=mean_risk,json=meanRisk,proto3" json:"mean_risk,omitempty"`
 	// The ring's own score (how coordinated and how risky), larger = worse.
-	RingScore     float32 `protobuf:"fixed32,5,opt,name=ring_score,json=ringScore,proto3" json:"ring_score,omitempty"`
+	RingScore float32 `protobuf:"fixed32,5,opt,name=ring_score,json=ringScore,proto3" json:"ring_score,omitempty"`
+	// Share of the members with a lockstep (co-action) link to another member, in [0, 1]:
+	// near 1 for a farm's bursts, near 0 for a slow drip; NaN for a score set from before it.
+	Synchrony     float32 `protobuf:"fixed32,6,opt,name=synchrony,proto3" json:"synchrony,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -816,6 +819,13 @@ func (x *Ring) GetMeanRisk() float32 {
 func (x *Ring) GetRingScore() float32 {
 	if x != nil {
 		return x.RingScore
+	}
+	return 0
+}
+
+func (x *Ring) GetSynchrony() float32 {
+	if x != nil {
+		return x.Synchrony
 	}
 	return 0
 }
@@ -1154,14 +1164,15 @@ const file_ringwatch_v1_risk_proto_rawDesc = "" +
 	"\areasons\x18\x04 \x03(\tR\areasons\x12;\n" +
 	"\rtop_neighbors\x18\x05 \x03(\v2\x16.ringwatch.v1.NeighborR\ftopNeighbors\x12&\n" +
 	"\x04ring\x18\x06 \x01(\v2\x12.ringwatch.v1.RingR\x04ring\x123\n" +
-	"\tscore_set\x18\a \x01(\v2\x16.ringwatch.v1.ScoreSetR\bscoreSet\"\x89\x01\n" +
+	"\tscore_set\x18\a \x01(\v2\x16.ringwatch.v1.ScoreSetR\bscoreSet\"\xa7\x01\n" +
 	"\x04Ring\x12\x17\n" +
 	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\rR\x04size\x12\x18\n" +
 	"\adensity\x18\x03 \x01(\x02R\adensity\x12\x1b\n" +
 	"\tmean_risk\x18\x04 \x01(\x02R\bmeanRisk\x12\x1d\n" +
 	"\n" +
-	"ring_score\x18\x05 \x01(\x02R\tringScore\"J\n" +
+	"ring_score\x18\x05 \x01(\x02R\tringScore\x12\x1c\n" +
+	"\tsynchrony\x18\x06 \x01(\x02R\tsynchrony\"J\n" +
 	"\x0eGetRingRequest\x12\x17\n" +
 	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x1f\n" +
 	"\vmax_members\x18\x02 \x01(\rR\n" +
