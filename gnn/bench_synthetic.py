@@ -81,7 +81,8 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
 def synchrony_by_type(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame,
                       truth: pl.DataFrame) -> dict[str, list[float]]:
     """Each ring's synchrony, grouped by the campaign type most of its members belong to
-    (``"benign"`` for a ring whose members are mostly organic; a tie is ``"mixed"``).
+    (``"benign"`` for a ring whose members are mostly organic; a tie is ``"mixed"``). Unlike
+    :func:`ring_recovery`, labelled members count: this describes the rings as published.
 
     Args:
         account_ids: Node order of ``ring_of``.

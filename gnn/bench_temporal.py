@@ -92,7 +92,8 @@ def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
 
     path = datasets_root(datasets) / "jodie-wikipedia" / "wikipedia_events.csv.gz"
     if not path.is_file():
-        raise InputError(f"{path} not found; the datasets live in ../shared/datasets next to the repository")
+        raise InputError(f"{path} not found; the datasets are read from {datasets_root(datasets)} "
+                         "(../shared/datasets next to the repository unless RINGWATCH_DATASETS says otherwise)")
     mapping = EventMapping.from_toml(Path(__file__).resolve().parents[1] / "graphs" / "mappings" / "wikipedia.toml")
     ev = pl.read_csv(path)
     cut_rel = int(cut_fraction * ev["ts"].max())

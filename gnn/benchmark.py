@@ -147,8 +147,8 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
         rel, opts = STATIC[name]
         path = datasets_root(datasets) / rel
         if not path.is_file():
-            raise InputError(f"dataset file {path} not found; the datasets live in ../shared/datasets next to the repository "
-                             "(or set RINGWATCH_DATASETS)")
+            raise InputError(f"dataset file {path} not found; the datasets are read from {datasets_root(datasets)} "
+                             "(../shared/datasets next to the repository unless RINGWATCH_DATASETS says otherwise)")
     else:
         opts = {}
     g = read_static(path, **opts)

@@ -289,7 +289,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     Returns:
         ``ring_id`` per node (``None`` outside rings) and a ring table with ``ring_id, size,
         edges, density, synchrony, mean_risk, ring_score, members``, best ring first
-        (synchrony: :func:`ring_synchrony`).
+        (synchrony: :func:`ring_synchrony`; NaN when the graph has no co-action relation).
     """
     n = len(account_ids)
     known = np.zeros(n, bool) if known is None else known
@@ -327,7 +327,8 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     inside = (ring[a] >= 0) & (ring[a] == ring[b]) & (a != b)
     pair = pl.DataFrame({"a": a[inside], "b": b[inside]}).unique()
     links = pair.group_by(pl.Series("ring", ring[pair["a"].to_numpy()])).len().rename({"len": "edges"})
-    sync = ring_synchrony(ring, edges.links.get("coaction", _no_edges()))
+    # a graph without a co-action relation (an imported static graph) cannot say: NaN, not 0
+    sync = ring_synchrony(ring, edges.links["coaction"]) if "coaction" in edges.links else np.full(n, np.nan)
     frame = pl.DataFrame({"node": np.arange(n), "ring": ring, "risk": risk, "synchrony": sync[np.maximum(ring, 0)]})
     groups = (
         frame.filter(pl.col("ring") >= 0).group_by("ring")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         description="Labelled evaluation data: the shared folder next to the checkout, read in place, never copied in.",
     )
     keep_versions: int = Field(default=5, ge=1, description="Versions kept per artefact; older ones are pruned after a publish.")
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _empty_datasets_is_unset(cls, value: object) -> object:
+        """``RINGWATCH_DATASETS=`` (empty) means the default, not the working directory."""
+        return cls.model_fields["datasets"].default if value in ("", None) else value
 
     def ensure_home(self) -> Path:
         """Create the home directory if needed and return it."""

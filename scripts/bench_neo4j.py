@@ -119,7 +119,7 @@ def generate(home: Path, n: int, seed: int = 7) -> dict[str, int]:
     rings = pl.DataFrame({
         "ring_id": [f"R{i + 1}" for i in range(n_rings)],
         "size": [RING_SIZE] * n_rings, "edges": [RING_SIZE * (RING_SIZE - 1) // 2] * n_rings,
-        "density": [1.0] * n_rings, "mean_risk": rng.uniform(0.8, 1.0, n_rings),
+        "density": [1.0] * n_rings, "synchrony": rng.uniform(0.0, 1.0, n_rings), "mean_risk": rng.uniform(0.8, 1.0, n_rings),
         "ring_score": rng.uniform(0.5, 1.0, n_rings),
         "members": [sorted(f"u{m:07d}" for m in row) for row in ring_members],
     })

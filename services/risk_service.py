@@ -358,6 +358,7 @@ def explain_risk_score(
             response.ring.CopyFrom(_ring_message(snapshot, record.ring_id))
         except NotFoundError:  # ring id without a rings table: name it, no statistics
             response.ring.ring_id = record.ring_id
+            response.ring.synchrony = math.nan  # unknown, not "no lockstep"
     return response
 
 

@@ -258,8 +258,9 @@ def test_static_import_publishes_the_contract_layout(tmp_path: Path) -> None:
 
 def test_static_import_of_real_datasets_when_present() -> None:
     from gnn.benchmark import STATIC, datasets_root
+    from ringwatch.settings import Settings
 
-    root = datasets_root()
+    root = datasets_root(Settings().datasets)
     if not root.is_dir():
         pytest.skip(f"real datasets not found at {root} (../shared/datasets next to the repository)")
     for name, (rel, opts) in STATIC.items():

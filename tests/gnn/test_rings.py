@@ -66,7 +66,8 @@ def test_a_slow_campaign_without_lockstep_is_one_ring() -> None:
     risk = np.full(n, 0.05)
     risk[:6] = 0.9
     ids = np.array([f"a{i:02d}" for i in range(n)])
-    ring_of, table = find_rings(ids, risk, RingEdges(NO_LINKS, actions), risk_floor=0.25, min_size_unseeded=0)
+    no_lockstep = {"coaction": _edges([])}  # the graph has the relation; none of them is in it
+    ring_of, table = find_rings(ids, risk, RingEdges(no_lockstep, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.height == 1
     assert table["members"][0].to_list() == [f"a{i:02d}" for i in range(5)]
     # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4
@@ -193,6 +194,7 @@ def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
     ids = np.array([f"a{i}" for i in range(8)])
     _, table = find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=0)
     assert table["members"].to_list() == [["a4", "a5", "a6", "a7"]]
+    assert np.isnan(table["synchrony"][0])  # no co-action relation in the graph: unknown, not "never in lockstep"
     assert find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size=3, min_size_unseeded=0)[1].height == 2
 
 

@@ -142,6 +142,21 @@ def test_get_ring(client: RiskClient) -> None:
     assert client.get_ring("ring_1", max_members=1).member_ids == ("acct_0003",)
 
 
+def test_a_ring_from_before_synchrony_reads_nan(scores: VersionedDir) -> None:
+    risks = [(i % 100) / 100 for i in range(len(IDS))]
+    old = {k: v for k, v in RING.items() if k != "synchrony"}  # a rings table written before synchrony
+    publish_scores(scores, IDS, risks, ring_ids=["ring_1" if i in (1, 2, 3) else None for i in range(len(IDS))], rings=[old])
+    store = ScoreStore(scores)
+    assert store.refresh()
+    srv = _serve(store)
+    try:
+        with RiskClient(f"127.0.0.1:{srv.port}", timeout_s=5) as c:
+            ring = c.get_ring("ring_1").ring
+            assert math.isnan(ring.synchrony) and ring.density == pytest.approx(0.67)
+    finally:
+        srv.stop()
+
+
 def test_watch_streams_level_changes(scores: VersionedDir, store: ScoreStore, stub: risk_pb2_grpc.RiskServiceStub) -> None:
     stream = stub.WatchRiskScores(
         risk_pb2.WatchRiskScoresRequest(account_ids=["acct_0000", "acct_0050"], min_level=risk_pb2.RISK_LEVEL_LOW), timeout=10

@@ -64,6 +64,7 @@ def test_ring(planted: neo4j.Driver) -> None:
     rows = investigate.ring(planted, "r3")
     assert {r["account_id"] for r in rows} == set(RING)
     assert all(r["ring_id"] == "R1" and r["coaction_peers"] == 3 and r["infra_peers"] == 3 for r in rows)
+    assert all(r["density"] == 1.0 and r["synchrony"] == 0.75 for r in rows)  # the ring's own statistics
     # r1-r3 like b1 and b3; r4 likes b1 only, and one shared target is not a customer link
     assert {r["account_id"]: r["customer_peers"] for r in rows} == {"r1": 2, "r2": 2, "r3": 2, "r4": 0}
     assert investigate.ring(planted, "R1") == rows
@@ -85,6 +86,7 @@ def test_top_rings(planted: neo4j.Driver) -> None:
     assert len(rows) == 1
     assert rows[0]["ring_id"] == "R1" and rows[0]["members"] == 4
     assert rows[0]["top_members"][0] == "r4"
+    assert rows[0]["density"] == 1.0 and rows[0]["synchrony"] == 0.75
 
 
 def test_path(planted: neo4j.Driver) -> None:

@@ -752,7 +752,8 @@ type Ring struct {
 	// The ring's own score (how coordinated and how risky), larger = worse.
 	RingScore float32 `protobuf:"fixed32,5,opt,name=ring_score,json=ringScore,proto3" json:"ring_score,omitempty"`
 	// Share of the members with a lockstep (co-action) link to another member, in [0, 1]:
-	// near 1 for a farm's bursts, near 0 for a slow drip; NaN for a score set from before it.
+	// near 1 for a farm's bursts, near 0 for a slow drip; NaN where unknown (no co-action
+	// relation in the graph, a score set from before it).
 	Synchrony     float32 `protobuf:"fixed32,6,opt,name=synchrony,proto3" json:"synchrony,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
