@@ -31,6 +31,7 @@ import numpy as np
 import polars as pl
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary
+from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
@@ -153,6 +154,8 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             Xa, cols = fa.matrix(blk, nodes_a[tr], y_a[tr])
             booster = fit_trees(Xa, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, cols)
             raw[model] = tree_margin(booster, fb.matrix(blk, known_b, y_known_b)[0])
+    if "bwgnn" in models:
+        raw["bwgnn"] = bwgnn_logits(fit_bwgnn(ga, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg), gb)
     extra: dict[str, Any] = {}
     if "gnn" in models or "hybrid" in models:
         gs = oof_gnn(ga, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg)

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress, _summary, datasets_root
+from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
 from gnn.evaluate import ranking_metrics
@@ -73,6 +74,8 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
             booster = fit_trees(Xa, tr_a, y_tr, va_a, y_va, cfg, cols)
             Xb, _ = fb.matrix(blk, tr_b, y_tr)
             out[model] = tree_margin(booster, Xb, te_b)
+    if "bwgnn" in models:
+        out["bwgnn"] = bwgnn_logits(fit_bwgnn(ga, tr_a, y_tr, va_a, y_va, cfg), gb)[te_b]
     if "gnn" in models or "hybrid" in models:
         gs = oof_gnn(ga, tr_a, y_tr, va_a, y_va, cfg)
         out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]

@@ -13,8 +13,8 @@ Protocols (see the README's results table):
 Models, all in the same run: ``coordination`` (label-free co-action density,
 :mod:`gnn.coordination`), ``xgb_own`` (trees on own features), ``xgb_graph`` (+ mean/max of
 1- and 2-hop neighbours' features and degree), ``xgb_graph_labels`` (+ training-neighbour
-label shares), ``gnn`` (the relation-aware GraphSAGE-style GNN alone) and ``hybrid`` (ours:
-the GNN inside the trees, :mod:`gnn.hybrid`).
+label shares), ``gnn`` (the relation-aware GraphSAGE-style GNN alone), ``bwgnn`` (the published
+Beta Wavelet GNN, :mod:`gnn.bwgnn`) and ``hybrid`` (ours: the GNN inside the trees, :mod:`gnn.hybrid`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import load_graph
@@ -38,7 +39,7 @@ from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
 
-MODELS = ("coordination", "xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "hybrid")
+MODELS = ("coordination", "xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "bwgnn", "hybrid")
 BASELINE_BLOCKS = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
 """The tree baselines and the feature blocks (:class:`gnn.hybrid.FeatureSet`) each one sees."""
 METRICS = ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")
@@ -109,6 +110,12 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
         times[model] = time.perf_counter() - t
         if log:
             log(f"{model}: {times[model]:.1f}s")
+    if "bwgnn" in models:
+        t = time.perf_counter()
+        scores["bwgnn"] = bwgnn_logits(fit_bwgnn(graph, ntr, ytr, nva, yva, cfg), graph)[nte]
+        times["bwgnn"] = time.perf_counter() - t
+        if log:
+            log(f"bwgnn: {times['bwgnn']:.1f}s")
     extra: dict[str, Any] = {}
     if "gnn" in models or "hybrid" in models:
         t = time.perf_counter()

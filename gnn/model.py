@@ -16,6 +16,7 @@ Design choices, for fraud graphs in particular:
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,12 +47,18 @@ def mean_operator(edge_index: Tensor, num_nodes: int) -> Tensor:
     rows = np.diff(a.indptr)
     sums = np.add.reduceat(a.data, a.indptr[:-1][rows > 0]) if a.nnz else np.zeros(0, np.float32)
     a.data /= np.repeat(sums, rows[rows > 0])
+    return csr_tensor(a, device)
+
+
+def csr_tensor(a: Any, device: torch.device) -> Tensor:
+    """A SciPy CSR matrix (``float32`` data) as a torch sparse CSR tensor built on ``device``
+    (copying a sparse tensor to a GPU warns on torch 2.11)."""
     parts = (torch.from_numpy(v).to(device) for v in (a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data))
     with warnings.catch_warnings():
         # SciPy built a valid CSR; torch 2.11 warns that its invariant checks are off even when told so
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-        return torch.sparse_csr_tensor(*parts, (num_nodes, num_nodes), device=device, check_invariants=False)
+        return torch.sparse_csr_tensor(*parts, a.shape, device=device, check_invariants=False)
 
 
 def mean_operators(edge_index_dict: dict[EdgeType, Tensor], num_nodes: int) -> dict[EdgeType, Tensor]:
