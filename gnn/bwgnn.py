@@ -82,13 +82,20 @@ class BWGNN(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.head = nn.Sequential(nn.Linear(hidden * (order + 1), hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
-    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
-        h = self.encoder(x)
+    def filter_bank(self, h: Tensor, adj: Tensor) -> Tensor:
+        """Every Beta-wavelet filter applied to ``h``: ``W_p h = sum_k theta_pk L^k h``.
+
+        Shapes:
+            - **input:** ``h`` ``[num_nodes, d]``, ``adj`` ``[num_nodes, num_nodes]``
+            - **output:** ``[order + 1, num_nodes, d]``
+        """
         powers = [h]  # L^k h, with L h = h - A_norm h
         for _ in range(self.theta.shape[1] - 1):
             powers.append(powers[-1] - adj @ powers[-1])
-        stacked = torch.stack(powers)  # [C + 1, N, hidden]
-        filtered = torch.einsum("pk,knd->pnd", self.theta, stacked)  # every filter: sum_k theta_pk L^k h
+        return torch.einsum("pk,knd->pnd", self.theta, torch.stack(powers))
+
+    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
+        filtered = self.filter_bank(self.encoder(x), adj)
         return self.head(torch.cat(list(filtered), dim=-1)).squeeze(-1)
 
 
