@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from gnn.data import GraphTensors
 from gnn.device import pick_device
 from gnn.model import csr_tensor
+from gnn.neighbors import adjacency, degree
 from gnn.train import TrainConfig, torch_threads
 
 
@@ -51,12 +52,8 @@ def normalized_adjacency(graph: GraphTensors, device: torch.device | None = None
     Shapes:
         - **output:** sparse CSR ``[num_nodes, num_nodes]``
     """
-    n = graph.num_nodes
-    ei = np.concatenate([e.cpu().numpy() for e in graph.edge_index.values()], axis=1) if graph.edge_index else np.zeros((2, 0), np.int64)
-    ei = ei[:, ei[0] != ei[1]]
-    a = sp.csr_matrix((np.ones(ei.shape[1], np.float32), (ei[0], ei[1])), shape=(n, n))
-    a = ((a + a.T) > 0).astype(np.float32).tocsr()  # the union, both directions, each pair once
-    inv_sqrt = 1.0 / np.sqrt(np.maximum(np.diff(a.indptr), 1)).astype(np.float32)
+    a = adjacency(graph)  # the union, both directions, each pair once
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(degree(a), 1.0))
     a = sp.csr_matrix(sp.diags(inv_sqrt) @ a @ sp.diags(inv_sqrt), dtype=np.float32)
     a.sort_indices()
     return csr_tensor(a, device or torch.device("cpu"))
