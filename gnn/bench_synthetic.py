@@ -64,12 +64,9 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
     t = t.filter(~pl.col("account_id").is_in(list(exclude)))
     members = t.filter(pl.col("ring_id").is_not_null())
     precision = float(members["is_abusive"].mean()) if members.height else float("nan")
-    # each ring's majority campaign: more members than any other campaign and than the benign
-    # (a tie is no majority), then how much of each campaign its rings hold
-    counts = members.group_by("ring_id", "campaign_id").len()
-    top = counts.group_by("ring_id").agg(pl.col("len").max().alias("top"), (pl.col("len") == pl.col("len").max()).sum().alias("tied"))
-    major = (counts.join(top, on="ring_id").filter((pl.col("len") == pl.col("top")) & (pl.col("tied") == 1))
-             .select("ring_id", "campaign_id").filter(pl.col("campaign_id").is_not_null()))
+    # each ring's majority campaign (more members than any other campaign and than the benign),
+    # then how much of each campaign its rings hold
+    major = _majority(members, "campaign_id").filter(pl.col("campaign_id").is_not_null())
     held = (members.join(major.select("ring_id", pl.col("campaign_id").alias("major")), on="ring_id")
             .filter(pl.col("campaign_id") == pl.col("major")).group_by("campaign_id").len().rename({"len": "held"}))
     sizes = t.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").len()
@@ -77,6 +74,14 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
     found = int((cover["held"] >= FOUND_COVERAGE).sum())
     return {"members": members.height, "account_precision": precision, "campaigns": sizes.height,
             "campaigns_found": found, "found_share": found / max(sizes.height, 1)}
+
+
+def _majority(members: pl.DataFrame, by: str) -> pl.DataFrame:
+    """``ring_id, <by>``: each ring's value of ``by`` held by more of its members than any other
+    value (a null value counts as one); a ring with a tie at the top is left out."""
+    counts = members.group_by("ring_id", by).len()
+    top = counts.group_by("ring_id").agg(pl.col("len").max().alias("top"), (pl.col("len") == pl.col("len").max()).sum().alias("tied"))
+    return counts.join(top, on="ring_id").filter((pl.col("len") == pl.col("top")) & (pl.col("tied") == 1)).select("ring_id", by)
 
 
 def synchrony_by_type(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame,
@@ -94,12 +99,10 @@ def synchrony_by_type(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.Da
     members = (pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
                .filter(pl.col("ring_id").is_not_null())
                .join(truth.select("account_id", pl.col("campaign_type").fill_null("benign")), on="account_id", how="left"))
-    counts = members.group_by("ring_id", "campaign_type").len()
-    kind = (counts.group_by("ring_id").agg(pl.col("campaign_type").sort_by("len", descending=True).first(),
-                                           ((pl.col("len") == pl.col("len").max()).sum() > 1).alias("tied"))
-            .select("ring_id", pl.when(pl.col("tied")).then(pl.lit("mixed")).otherwise(pl.col("campaign_type")).alias("kind")))
+    kind = _majority(members, "campaign_type")
     out: dict[str, list[float]] = {}
-    for k, s in table.join(kind, on="ring_id").select("kind", "synchrony").iter_rows():
+    for k, s in (table.join(kind, on="ring_id", how="left").select(pl.col("campaign_type").fill_null("mixed"), "synchrony")
+                 .iter_rows()):
         out.setdefault(str(k), []).append(float(s))
     return out
 
