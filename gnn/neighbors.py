@@ -101,12 +101,38 @@ def graph_features(x: np.ndarray, adj: sp.csr_matrix, with_max: bool = True,
     return np.concatenate(blocks, axis=1).astype(np.float32), names
 
 
+def group_features(x: np.ndarray, adj: sp.csr_matrix, m1: np.ndarray | None = None,
+                   sq1: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Label-free group features: the mean and std of ``x`` over the account *and* its
+    neighbours in ``adj`` (the closed neighbourhood).
+
+    Where ``adj`` ties a row to the rest of its group (YelpChi's R-U-R links every review of one
+    user to every other, so the closed neighbourhood *is* the user), this is the group's profile with the account's own row
+    weighted like any other member's. Trees see the account and its neighbours' mean as separate
+    columns and cannot form this weighted mix themselves. An account without neighbours is its
+    own group (std 0). ``m1`` and ``sq1``: :func:`mean_agg` of ``x`` and of ``x * x`` over
+    ``adj``, when the caller already has them.
+
+    Shapes:
+        x: ``[n, f]``; output ``[n, 2f]``.
+    """
+    f = x.shape[1]
+    deg = degree(adj)
+    m1 = mean_agg(adj, x, deg) if m1 is None else m1
+    sq1 = mean_agg(adj, x * x, deg) if sq1 is None else sq1
+    w = deg[:, None]
+    mean = (x + w * m1) / (w + 1.0)
+    std = np.sqrt(np.maximum((x * x + w * sq1) / (w + 1.0) - mean * mean, 0.0))
+    names = [f"group_mean_{j}" for j in range(f)] + [f"group_std_{j}" for j in range(f)]
+    return np.concatenate([mean, std], axis=1).astype(np.float32), names
+
+
 def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
-                    m1: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+                    m1: np.ndarray | None = None, sq1: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Label-free neighbour spread: 1-hop std, the account minus its neighbours' mean, and (optionally) min.
 
-    Isolated accounts get std 0 and their own value as the difference. ``m1``: :func:`mean_agg`
-    of ``x``, when the caller already has it.
+    Isolated accounts get std 0 and their own value as the difference. ``m1`` and ``sq1``:
+    :func:`mean_agg` of ``x`` and of ``x * x``, when the caller already has them.
 
     Shapes:
         x: ``[n, f]``; output ``[n, 3f]`` (``2f`` without min).
@@ -114,7 +140,8 @@ def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
     f = x.shape[1]
     deg = degree(adj)
     m1 = mean_agg(adj, x, deg) if m1 is None else m1
-    std = np.sqrt(np.maximum(mean_agg(adj, x * x, deg) - m1 * m1, 0.0))
+    sq1 = mean_agg(adj, x * x, deg) if sq1 is None else sq1
+    std = np.sqrt(np.maximum(sq1 - m1 * m1, 0.0))
     blocks = [std, x - m1]
     names = [f"nbr1_std_{j}" for j in range(f)] + [f"vs_nbr1_{j}" for j in range(f)]
     if with_min:

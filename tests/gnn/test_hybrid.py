@@ -17,6 +17,8 @@ from gnn import rings
 from gnn.benchmark import MODELS, run_split, split_stratified
 from gnn.data import FeatureStats, GraphTensors, load_graph
 from gnn.hybrid import (
+    BLOCKS,
+    GNN_COLUMNS,
     HYBRID_FILE,
     TRAIN_LABELS_FILE,
     TREES_FILE,
@@ -31,7 +33,7 @@ from gnn.hybrid import (
     view_blocks,
 )
 from gnn.model import mean_operator
-from gnn.neighbors import label_features, link_label_features, max_agg, score_features, spread_features
+from gnn.neighbors import group_features, label_features, link_label_features, max_agg, score_features, spread_features
 from gnn.score import score
 from gnn.train import TrainConfig, label_index, load_hybrid, load_model, stratified_split, train
 from graphs.import_static import StaticGraph, publish_static, read_static
@@ -71,6 +73,22 @@ def test_spread_features_match_brute_force() -> None:
     assert names == ["nbr1_std_0", "vs_nbr1_0", "nbr1_min_0"]
     # node 1: neighbours 1 and 5 -> std 2, 3 - mean 3 = 0, min 1; node 0: neighbour 3 only
     assert np.allclose(got[1], [2.0, 0.0, 1.0]) and np.allclose(got[0], [0.0, -2.0, 3.0])
+
+
+def test_group_features_are_the_closed_neighbourhood() -> None:
+    """A clique is one user's rows: every member gets the user's mean and std; a loner its own row."""
+    a = sp.coo_matrix((np.ones(6, np.float32), ([0, 0, 1, 1, 2, 2], [1, 2, 0, 2, 0, 1])), shape=(4, 4)).tocsr()
+    x = np.array([[1.0, 0.0], [2.0, 0.0], [6.0, 3.0], [7.0, -1.0]], np.float32)
+    got, names = group_features(x, a)
+    assert names == ["group_mean_0", "group_mean_1", "group_std_0", "group_std_1"]
+    want = np.r_[x[:3].mean(0), x[:3].std(0)]
+    np.testing.assert_allclose(got[:3], np.tile(want, (3, 1)), rtol=1e-5)
+    np.testing.assert_allclose(got[3], [7.0, -1.0, 0.0, 0.0])
+    # on a path the weights differ from the open neighbourhood's: node 1 averages 0, 1 and 2
+    p = _path_graph(4)
+    got, _ = group_features(x[:, :1], p)
+    np.testing.assert_allclose(got[1], [x[:3, 0].mean(), x[:3, 0].std()], rtol=1e-5)
+    np.testing.assert_allclose(got[0], [x[:2, 0].mean(), x[:2, 0].std()], rtol=1e-5)
 
 
 def test_fold_rows_take_every_gnn_column_from_the_gnn_that_never_saw_them() -> None:
@@ -187,12 +205,24 @@ def _tiny_split(tmp_path: Path) -> tuple[GraphTensors, FeatureStats, np.ndarray,
     return graph, stats, nodes, y, tr, va
 
 
+def test_only_a_graph_without_coordination_relations_gets_the_group_block(tmp_path: Path) -> None:
+    """An imported graph's one relation joins a user's rows; an event-log graph's nodes are accounts."""
+    graph, stats, *_ = _tiny_split(tmp_path)
+    fs = FeatureSet.of(graph, stats.names)
+    assert fs.link_relations and fs.group.shape == (graph.num_nodes, 0) and fs.group_names == []
+    X, names = fs.matrix(BLOCKS, np.array([0]), np.array([1]), np.zeros((graph.num_nodes, len(GNN_COLUMNS)), np.float32))
+    assert X.shape[1] == len(names) and not any(n.startswith("group_") for n in names)
+    bare = FeatureSet.of(graph, stats.names, link_relations=())  # read as an imported static graph is
+    np.testing.assert_allclose(bare.group, group_features(bare.x, bare.adj)[0], rtol=1e-6)
+    assert bare.group_names[0] == f"group_mean_{stats.names[0]}" and bare.group.shape[1] == 2 * len(stats.names)
+
+
 def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Path) -> None:
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
-    cfg = replace(FAST, tree_views=("own", "labels+own+graph"))
+    cfg = replace(FAST, tree_views=("own", "labels+own+group+graph"))
     hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], cfg)
     X, fs = hyb.features(graph)
-    own, graph_cols = len(stats.names), len(fs.graph_names)
+    own, graph_cols = len(stats.names), len(fs.graph_names) + len(fs.group_names)
     labels_cols = 6 + 2 * len(fs.link_relations)  # pooled, and per coordination relation of the tiny graph
     assert fs.link_relations and hyb.link_relations == fs.link_relations
     assert [list(c) for c in hyb.columns] == [list(range(own)), list(range(own + graph_cols + labels_cols))]  # prefixes
@@ -200,12 +230,12 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
     per_view = [tree_margin(b, X, None, c) for b, c in zip(hyb.boosters, hyb.columns)]
     np.testing.assert_allclose(hyb.margin(X), np.mean(per_view, axis=0), rtol=1e-6)
     contrib = contributions(hyb, X, np.arange(graph.num_nodes))
-    unread = np.setdiff1d(np.arange(X.shape[1]), np.concatenate(hyb.columns))  # spread and gnn columns
-    assert len(unread) == len(fs.spread_names) + 4 and not contrib[:, unread].any() and contrib.any()
+    unread = np.setdiff1d(np.arange(X.shape[1]), np.concatenate(hyb.columns))
+    assert len(unread) == len(fs.spread_names) + 4 and not contrib[:, unread].any() and contrib.any()  # spread, gnn
     (tmp_path / "model").mkdir()
     hyb.save(tmp_path / "model")
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
-    assert back.views == ["own", "labels+own+graph"] and back.link_relations == hyb.link_relations
+    assert back.views == ["own", "labels+own+group+graph"] and back.link_relations == hyb.link_relations
     assert np.array_equal(back.margin(X), hyb.margin(X))
     renamed = replace(hyb, names=[n.replace("_vs_typical", "") for n in hyb.names])  # as an older release named them
     with pytest.raises(InputError, match="other tree columns.*nbr2_abusive_share.*retrain"):
@@ -230,8 +260,28 @@ def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_p
     np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X_old))
 
 
+def test_a_model_saved_before_the_group_block_scores_as_it_did(tmp_path: Path) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
+                        replace(FAST, tree_views=("own", "own+graph+labels", "all")))
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
+    meta["blocks"] = [b for b in meta["blocks"] if b != "group"]  # as an older release wrote it
+    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    back = HybridModel.load(tmp_path / "model", hyb.gnn)
+    assert "group" not in back.blocks
+    X, _ = hyb.features(graph)
+    X_back, _ = back.features(graph)
+    np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X))
+    meta["blocks"] = ["own", "graph", "labels"]  # anything else is still refused
+    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="feature blocks.*retrain"):
+        HybridModel.load(tmp_path / "model", hyb.gnn)
+
+
 def test_view_names_are_checked() -> None:
-    assert view_blocks("all") == ("own", "graph", "labels", "spread", "gnn")
+    assert view_blocks("all") == ("own", "graph", "group", "labels", "spread", "gnn")
     assert view_blocks("gnn+own") == ("own", "gnn")
     with pytest.raises(InputError, match="unknown block.*'friends'.*valid"):
         view_blocks("own+friends")
