@@ -7,14 +7,14 @@ block               columns
 ==================  ========================================================================
 own                 the account's standardised features (:mod:`gnn.data`)
 graph               degree; mean and max of neighbours' features at 1 and 2 hops
-group               on a graph without coordination relations (an imported static graph),
-                    mean and std of the features over the account and its neighbours together
-                    (on YelpChi's R-U-R, every review of the same user: the user's profile);
-                    empty on an event-log graph, whose nodes are accounts already
-spread              neighbours' 1-hop std and min, and the account minus their mean
+group               on a graph without coordination relations (such as an imported static
+                    graph), mean and std of the features over the account and its neighbours
+                    together (on YelpChi's R-U-R, every review of the same user: the user's
+                    profile); empty on an event-log graph, whose nodes are accounts already
 labels              abusive / labelled *training* neighbours at 1 and 2 hops and their share;
                     and along each coordination relation alone (co-action, shared device,
                     same text: a handset or a script shared with a banned account)
+spread              neighbours' 1-hop std and min, and the account minus their mean
 gnn                 the GNN's score for the account, and the mean / max of its neighbours'
                     GNN scores at 1 and 2 hops (the GNN propagates evidence the trees lack)
 ==================  ========================================================================
@@ -141,8 +141,8 @@ class FeatureSet:
         """Build the label-free blocks of ``graph``.
 
         ``link_relations``: the coordination relations the label block reads one by one (a
-        model's own list when scoring; by default those the graph has, so an imported static
-        graph has none and its tree input is unchanged).
+        model's own list when scoring; by default those the graph has: an imported static graph
+        has none, so its label block has no per-relation columns and it gets the group block).
         """
         x = graph.x.cpu().numpy()
         adj = adjacency(graph)
@@ -152,11 +152,11 @@ class FeatureSet:
         if link_relations is None:
             link_relations = tuple(r for r in COORDINATION_RELATIONS if any(et[1] == r for et in graph.edge_index))
         links = {r: adjacency(graph, (r,)) for r in link_relations}
-        # A graph without coordination relations (an imported static graph) gets its group profile:
-        # there one relation joins the rows of one user (YelpChi's R-U-R), the trees' group. An
-        # event-log graph's nodes are accounts already, and the group over their neighbours or
-        # coordination partners made co-acting fan groups look like farms (held-out synthetic ring
-        # precision 0.990 -> 0.976), so it has none: the block is empty there.
+        # Only a graph without coordination relations (such as an imported static graph, where one
+        # relation may join the rows of one user, e.g. YelpChi's R-U-R) gets the group block. On an
+        # event-log graph (the build writes the coordination relations) nodes are accounts already,
+        # and the group over their neighbours or coordination partners made co-acting fan groups
+        # look like farms (held-out synthetic ring precision 0.990 -> 0.976): the block is empty.
         gr, gr_names = ((np.zeros((len(x), 0), np.float32), []) if links
                         else group_features(x, adj, m1=m1, sq1=sq1))
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
@@ -457,10 +457,14 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
         out-of-fold GNN block; validation and other rows are exactly as deployed).
     """
     fs = fs or FeatureSet.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
+    views = list(cfg.tree_views) or [ALL_BLOCKS]
+    empty = [view for view in views if not len(fs.columns(BLOCKS, view_blocks(view)))]
+    if empty:  # before any GNN is trained
+        raise InputError(f"tree view(s) {empty} have no columns on this graph (the group block is empty where the "
+                         f"graph has coordination relations); name other blocks")
     gs = gnn_scores or oof_gnn(graph, tr, y_tr, va, y_va, cfg)
     X, names = fs.matrix(BLOCKS, tr, y_tr, gs.block(fs.adj, fitting=True))
     safe = _safe(names) or []
-    views = list(cfg.tree_views) or [ALL_BLOCKS]
     boosters = []
     for k, view in enumerate(views):
         cols = fs.columns(BLOCKS, view_blocks(view))

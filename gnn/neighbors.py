@@ -7,7 +7,9 @@ per-node Python. Two kinds of features:
   features at 1 and 2 hops (GADBench's "neighbour-aggregated features"); and
   (:func:`spread_features`) how the neighbours spread around their mean and how the account
   stands out from them — a camouflaged account looks normal alone and odd next to its
-  neighbours (or, in a ring, identical to them).
+  neighbours (or, in a ring, identical to them); and (:func:`group_features`) the mean and std
+  over the account and its neighbours together, a group's profile where one relation joins
+  one user's rows.
 * **from training labels only** (:func:`label_features`): how many of an account's 1- and
   2-hop neighbours are *training* accounts labelled abusive, and their share among labelled
   neighbours. An account's own label never enters its own features: the graph has no self
@@ -107,8 +109,8 @@ def group_features(x: np.ndarray, adj: sp.csr_matrix, m1: np.ndarray | None = No
     neighbours in ``adj`` (the closed neighbourhood).
 
     Where ``adj`` ties a row to the rest of its group (YelpChi's R-U-R links every review of one
-    user to every other, so the closed neighbourhood *is* the user), this is the group's profile with the account's own row
-    weighted like any other member's. Trees see the account and its neighbours' mean as separate
+    user to every other, so the closed neighbourhood *is* the user), this is the group's profile
+    with the account's own row weighted like any other member's. Trees see the account and its neighbours' mean as separate
     columns and cannot form this weighted mix themselves. An account without neighbours is its
     own group (std 0). ``m1`` and ``sq1``: :func:`mean_agg` of ``x`` and of ``x * x`` over
     ``adj``, when the caller already has them.

@@ -33,7 +33,15 @@ from gnn.hybrid import (
     view_blocks,
 )
 from gnn.model import mean_operator
-from gnn.neighbors import group_features, label_features, link_label_features, max_agg, score_features, spread_features
+from gnn.neighbors import (
+    LABEL_NAMES,
+    group_features,
+    label_features,
+    link_label_features,
+    max_agg,
+    score_features,
+    spread_features,
+)
 from gnn.score import score
 from gnn.train import TrainConfig, label_index, load_hybrid, load_model, stratified_split, train
 from graphs.import_static import StaticGraph, publish_static, read_static
@@ -244,7 +252,7 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
 
 def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_path: Path) -> None:
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
-    old_fs = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # the columns older models saw
+    old_fs = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # no per-relation label columns
     hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=old_fs)
     assert hyb.link_relations == ()
     (tmp_path / "model").mkdir()
@@ -260,24 +268,40 @@ def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_p
     np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X_old))
 
 
-def test_a_model_saved_before_the_group_block_scores_as_it_did(tmp_path: Path) -> None:
+def test_a_model_saved_before_the_group_block_scores_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read as a static graph, the tiny graph has group columns; a model from before them never reads them."""
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
-    hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
-                        replace(FAST, tree_views=("own", "own+graph+labels", "all")))
+    bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
+    assert bare.group.shape[1] > 0
+    with monkeypatch.context() as m:  # train as the release before the group block did
+        m.setattr("gnn.hybrid.BLOCKS", tuple(b for b in BLOCKS if b != "group"))
+        hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
+                              replace(FAST, tree_views=("own", "own+graph+labels", "all")), fs=bare)
+    assert not any(n.startswith("group_") for n in hyb.names)
     (tmp_path / "model").mkdir()
     hyb.save(tmp_path / "model")
     meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
-    meta["blocks"] = [b for b in meta["blocks"] if b != "group"]  # as an older release wrote it
+    meta["blocks"] = [b for b in meta["blocks"] if b != "group"]  # as that release wrote it
     (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
-    assert "group" not in back.blocks
-    X, _ = hyb.features(graph)
-    X_back, _ = back.features(graph)
-    np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X))
+    X_back, fs_back = back.features(graph)  # rebuilt by this release: the group block is there, unread
+    assert fs_back.group.shape[1] > 0 and X_back.shape[1] == len(hyb.names)
+    np.testing.assert_allclose(back.margin(X_back), raw, rtol=1e-6)
     meta["blocks"] = ["own", "graph", "labels"]  # anything else is still refused
     (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
     with pytest.raises(InputError, match="feature blocks.*retrain"):
         HybridModel.load(tmp_path / "model", hyb.gnn)
+
+
+def test_default_views_are_prefixes_with_the_group_block_and_an_empty_view_is_refused(tmp_path: Path) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
+    widths = [len(bare.own_names), len(bare.graph_names), len(bare.group_names), len(LABEL_NAMES)]
+    for view, width in (("own", widths[0]), ("own+graph+group+labels", sum(widths))):
+        np.testing.assert_array_equal(bare.columns(BLOCKS, view_blocks(view)), np.arange(width))
+    with pytest.raises(InputError, match=r"\['group'\] have no columns"):  # the event-log graph has no group block
+        fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
+                   replace(FAST, tree_views=("group",)))
 
 
 def test_view_names_are_checked() -> None:
