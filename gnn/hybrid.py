@@ -458,7 +458,8 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     """
     fs = fs or FeatureSet.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
     views = list(cfg.tree_views) or [ALL_BLOCKS]
-    empty = [view for view in views if not len(fs.columns(BLOCKS, view_blocks(view)))]
+    view_cols = [fs.columns(BLOCKS, view_blocks(view)) for view in views]
+    empty = [view for view, cols in zip(views, view_cols) if not len(cols)]
     if empty:  # before any GNN is trained
         raise InputError(f"tree view(s) {empty} have no columns on this graph (the group block is empty where the "
                          f"graph has coordination relations); name other blocks")
@@ -466,8 +467,7 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     X, names = fs.matrix(BLOCKS, tr, y_tr, gs.block(fs.adj, fitting=True))
     safe = _safe(names) or []
     boosters = []
-    for k, view in enumerate(views):
-        cols = fs.columns(BLOCKS, view_blocks(view))
+    for k, cols in enumerate(view_cols):
         Xv = _take(X, None, cols)
         boosters += [fit_trees(Xv, tr, y_tr, va, y_va, replace(cfg, seed=cfg.seed * 1000 + 100 * k + b), [safe[c] for c in cols])
                      for b in range(max(int(cfg.tree_bags), 1))]

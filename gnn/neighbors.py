@@ -110,9 +110,9 @@ def group_features(x: np.ndarray, adj: sp.csr_matrix, m1: np.ndarray | None = No
 
     Where ``adj`` ties a row to the rest of its group (YelpChi's R-U-R links every review of one
     user to every other, so the closed neighbourhood *is* the user), this is the group's profile
-    with the account's own row weighted like any other member's. Trees see the account and its neighbours' mean as separate
-    columns and cannot form this weighted mix themselves. An account without neighbours is its
-    own group (std 0). ``m1`` and ``sq1``: :func:`mean_agg` of ``x`` and of ``x * x`` over
+    with the account's own row weighted like any other member's. Trees see the account and its
+    neighbours' mean as separate columns and cannot form this weighted mix themselves. An account
+    without neighbours is its own group (std 0). ``m1`` and ``sq1``: :func:`mean_agg` of ``x`` and of ``x * x`` over
     ``adj``, when the caller already has them.
 
     Shapes:
