@@ -23,7 +23,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +141,54 @@ def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y
     return metrics, scores, extra
 
 
-def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG,
-                    models: tuple[str, ...] = MODELS, log: Progress | None = None,
-                    datasets: Path | None = None) -> dict[str, Any]:
-    """Run the static-graph protocol on a named dataset (read under ``datasets``, see
-    :func:`datasets_root`) or a file path."""
+@dataclass(frozen=True)
+class StaticData:
+    """A labelled static graph imported and loaded as the evaluation reads it.
+
+    Attributes:
+        name: The dataset name (a :data:`STATIC` key or the file's stem).
+        path: The file it was read from.
+        source: The imported graph (:class:`graphs.import_static.StaticGraph`): edges,
+            features, labels and any given splits, in the file's node order.
+        graph: The loaded snapshot.
+        names: Its own-feature names.
+        nodes: The labelled nodes, ``[num_labelled]``.
+        y: Their labels, ``[num_labelled]``.
+    """
+
+    name: str
+    path: Path
+    source: Any
+    graph: Any
+    names: list[str]
+    nodes: np.ndarray
+    y: np.ndarray
+
+    def splits(self, seeds: int) -> tuple[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        """The protocol's name and its ``(train, val, test)`` positions (into :attr:`nodes`) per seed:
+        the file's own splits where it has them (the first ``seeds``; their unlabelled nodes left out), else
+        stratified 40/20/40."""
+        given = self.source.splits
+        if not given:
+            return "stratified 40/20/40", [split_stratified(self.y, seed) for seed in range(seeds)]
+        k = min(seeds, len(given["train"]))
+        node_pos = np.full(self.source.num_nodes, -1)
+        node_pos[self.nodes] = np.arange(len(self.nodes))
+        def part(mask: np.ndarray) -> np.ndarray:
+            pos = node_pos[np.flatnonzero(mask)]
+            return np.sort(pos[pos >= 0])  # a split's unlabelled nodes are not in it
+
+        return (f"given splits (first {k} of {len(given['train'])})",
+                [(part(given["train"][i]), part(given["val"][i]), part(given["test"][i])) for i in range(k)])
+
+
+def load_static(name: str, path: Path | None = None, datasets: Path | None = None) -> StaticData:
+    """Import a named static dataset (read under ``datasets``, see :func:`datasets_root`) or a
+    graph file through the documented import path, and load it back like any built snapshot.
+
+    Raises:
+        InputError: The name is unknown or its file is missing.
+    """
     from graphs.import_static import publish_static, read_static
 
     if path is None:
@@ -164,32 +207,34 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
         manifest, labels = publish_static(home, g)
         graph, stats = load_graph(home.snapshots.path(manifest["version"]))
     nodes, y = label_index(graph, labels)
+    return StaticData(name, path, g, graph, stats.names, nodes, y)
+
+
+def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG,
+                    models: tuple[str, ...] = MODELS, log: Progress | None = None,
+                    datasets: Path | None = None) -> dict[str, Any]:
+    """Run the static-graph protocol on a named dataset (read under ``datasets``, see
+    :func:`datasets_root`) or a file path."""
+    data = load_static(name, path, datasets)
+    graph, nodes, y = data.graph, data.nodes, data.y
     t = time.perf_counter()
-    fs = FeatureSet.of(graph, stats.names, cfg.nbr_max)
+    fs = FeatureSet.of(graph, data.names, cfg.nbr_max)
     feature_s = time.perf_counter() - t
     per_seed, times = [], []
     first: dict[str, Any] = {}
-    if g.splits:
-        k = min(seeds, len(g.splits["train"]))
-        protocol = f"given splits (first {k} of {len(g.splits['train'])})"
-        node_pos = np.full(g.num_nodes, -1)
-        node_pos[nodes] = np.arange(len(nodes))
-        splits = [tuple(np.sort(node_pos[np.flatnonzero(g.splits[part][i])]) for part in ("train", "val", "test")) for i in range(k)]
-    else:
-        protocol = "stratified 40/20/40"
-        splits = [split_stratified(y, seed) for seed in range(seeds)]
+    protocol, splits = data.splits(seeds)
     for seed, (tr, va, te) in enumerate(splits):
         if log:
             log(f"{name} seed {seed}: train {len(tr)}, val {len(va)}, test {len(te)}")
-        metrics, scores, extra = run_split(graph, fs, stats.names, nodes, y, tr, va, te, replace(cfg, seed=seed), models, log)
+        metrics, scores, extra = run_split(graph, fs, data.names, nodes, y, tr, va, te, replace(cfg, seed=seed), models, log)
         per_seed.append(metrics)
         times.append(extra["times_s"])
         if seed == 0:
             first = {"y": y[te], "scores": scores, "risk": extra.get("risk")}
         if log:
             log("  " + ", ".join(f"{m} {v['auroc']:.3f}/{v['auprc']:.3f}" for m, v in metrics.items()))
-    result = {"dataset": name, "path": str(path), "protocol": protocol, "seeds": len(splits),
-              "nodes": g.num_nodes, "labelled": int(len(y)), "positives": int(y.sum()),
+    result = {"dataset": name, "path": str(data.path), "protocol": protocol, "seeds": len(splits),
+              "nodes": data.source.num_nodes, "labelled": int(len(y)), "positives": int(y.sum()),
               "models": _summary(per_seed), "goal": dict(zip(("auroc", "auprc"), GOALS.get(name, (None, None)))),
               "feature_s": feature_s, "times_s": times, "config": cfg.__dict__ if hasattr(cfg, "__dict__") else {}}
     result["_first"] = first

@@ -330,6 +330,30 @@ def test_static_import_publishes_the_contract_layout(tmp_path: Path) -> None:
     assert publish_static(home, kinds)[1].height == 2
 
 
+def test_load_static_maps_given_splits_onto_the_labelled_nodes(tmp_path: Path) -> None:
+    from gnn.benchmark import load_static
+
+    npz = tmp_path / "g.npz"
+    labels = np.array([0, 1, -1, 0, 1, 0, -1, 1])  # nodes 2 and 6 are unlabelled
+    train = np.array([[1, 1, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1, 0, 0]], bool)
+    val = np.array([[0, 0, 0, 0, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0, 0, 1]], bool)
+    np.savez(npz, node_features=np.eye(8, 3, dtype=np.float32), node_labels=labels,
+             edges=np.array([[0, 1], [1, 2], [2, 3], [4, 5], [6, 7]]), train_masks=train, val_masks=val,
+             test_masks=~(train | val))
+    data = load_static("tiny", npz)
+    assert data.name == "tiny" and data.path == npz
+    np.testing.assert_array_equal(data.nodes, [0, 1, 3, 4, 5, 7])
+    np.testing.assert_array_equal(data.y, [0, 1, 0, 1, 0, 1])
+    protocol, splits = data.splits(5)
+    assert protocol == "given splits (first 2 of 2)" and len(splits) == 2
+    for (tr, va, te), tr_mask, va_mask in zip(splits, train, val):  # positions into nodes, unlabelled nodes dropped
+        np.testing.assert_array_equal(data.nodes[tr], np.flatnonzero(tr_mask & (labels >= 0)))
+        np.testing.assert_array_equal(data.nodes[va], np.flatnonzero(va_mask & (labels >= 0)))
+        np.testing.assert_array_equal(data.nodes[te], np.flatnonzero(~(tr_mask | va_mask) & (labels >= 0)))
+    with pytest.raises(InputError, match="unknown dataset 'nope'.*valid: amazon"):
+        load_static("nope")
+
+
 def test_static_import_of_real_datasets_when_present() -> None:
     from gnn.benchmark import STATIC, datasets_root
     from ringwatch.settings import Settings
