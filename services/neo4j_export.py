@@ -315,9 +315,24 @@ class _Writer:
         return returned
 
 
+_CONSTRAINT = re.compile(r"^CREATE CONSTRAINT ([A-Za-z_][A-Za-z0-9_]*) IF NOT EXISTS ")
+
+
 def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> None:
-    """Create the constraints and indexes (idempotent) and wait until they are online."""
+    """Create the constraints and indexes (idempotent) and wait until they are online.
+
+    A server killed while it created a uniqueness constraint can come back with the
+    constraint's backing index under the constraint's name but no constraint; ``CREATE
+    CONSTRAINT ... IF NOT EXISTS`` then fails on the name for good. Such a leftover index (one of
+    :data:`SCHEMA`'s constraint names, held by an index while no constraint has it) is dropped
+    first, so the re-run an interrupted export asks for completes.
+    """
     writer = _Writer(driver, database, None)
+    ours = {m.group(1) for s in SCHEMA if (m := _CONSTRAINT.match(s))}
+    have = {r["name"] for r in writer.run("SHOW CONSTRAINTS YIELD name RETURN name")}
+    for r in writer.run("SHOW INDEXES YIELD name RETURN name"):
+        if r["name"] in ours - have:
+            writer.run(f"DROP INDEX {r['name']} IF EXISTS")  # a name from SCHEMA, never user input
     for statement in SCHEMA:
         writer.run(statement)
     writer.autocommit("CALL db.awaitIndexes(300)")

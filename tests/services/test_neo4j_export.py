@@ -113,6 +113,23 @@ def test_injection_in_ids_is_inert(neo4j_driver: neo4j.Driver, data_home: Path) 
     assert nodes["Account"] == 6
 
 
+def test_a_constraint_cut_short_by_a_crash_is_recreated(neo4j_driver: neo4j.Driver, data_home: Path) -> None:
+    """The state a server killed mid-``CREATE CONSTRAINT`` comes back with (seen in a kill test):
+    the constraint's name held by a plain index, no constraint. The export must still complete."""
+    neo4j_export.ensure_schema(neo4j_driver)
+    neo4j_driver.execute_query("DROP CONSTRAINT export_meta_id")
+    neo4j_driver.execute_query("CREATE INDEX export_meta_id FOR (m:RingwatchExport) ON (m.id)")
+    neo4j_driver.execute_query("CALL db.awaitIndexes(60)")
+    publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS)
+    report = _export(neo4j_driver, data_home)
+    assert report.nodes["Account"] == len(ACCOUNTS)
+    owner = neo4j_driver.execute_query("SHOW INDEXES YIELD name, owningConstraint WHERE name = 'export_meta_id' "
+                                       "RETURN owningConstraint").records
+    assert [r["owningConstraint"] for r in owner] == ["export_meta_id"]  # the constraint's own backing index again
+    constraints = neo4j_driver.execute_query("SHOW CONSTRAINTS YIELD name RETURN name").records
+    assert {r["name"] for r in constraints} >= {"export_meta_id", "account_id", "device_id", "ip_id", "ring_id"}
+
+
 def test_set_verdict_unknown_account(neo4j_driver: neo4j.Driver) -> None:
     with pytest.raises(NotFoundError):
         neo4j_export.set_verdict(neo4j_driver, "nobody", 0)
