@@ -25,19 +25,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
-from gnn.data import load_graph
+from gnn.data import GraphTensors, load_graph
 from gnn.evaluate import ranking_metrics
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
+
+if TYPE_CHECKING:
+    from graphs.import_static import StaticGraph
 
 MODELS = ("coordination", "xgb_own", "xgb_graph", "xgb_graph_labels", "gnn", "bwgnn", "hybrid")
 BASELINE_BLOCKS = {"xgb_own": ("own",), "xgb_graph": ("own", "graph"), "xgb_graph_labels": ("own", "graph", "labels")}
@@ -158,28 +161,40 @@ class StaticData:
 
     name: str
     path: Path
-    source: Any
-    graph: Any
+    source: StaticGraph
+    graph: GraphTensors
     names: list[str]
     nodes: np.ndarray
     y: np.ndarray
 
     def splits(self, seeds: int) -> tuple[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-        """The protocol's name and its ``(train, val, test)`` positions (into :attr:`nodes`) per seed:
-        the file's own splits where it has them (the first ``seeds``; their unlabelled nodes left out), else
-        stratified 40/20/40."""
+        """The protocol's name and its ``(train, val, test)`` positions (into :attr:`nodes`) per seed.
+
+        The file's own splits where it has them (the first ``seeds``; their unlabelled nodes left
+        out), else stratified 40/20/40.
+
+        Raises:
+            InputError: A given split leaves its validation part empty, or its training or test
+                part without both classes.
+        """
         given = self.source.splits
         if not given:
             return "stratified 40/20/40", [split_stratified(self.y, seed) for seed in range(seeds)]
         k = min(seeds, len(given["train"]))
         node_pos = np.full(self.source.num_nodes, -1)
         node_pos[self.nodes] = np.arange(len(self.nodes))
+
         def part(mask: np.ndarray) -> np.ndarray:
             pos = node_pos[np.flatnonzero(mask)]
             return np.sort(pos[pos >= 0])  # a split's unlabelled nodes are not in it
 
-        return (f"given splits (first {k} of {len(given['train'])})",
-                [(part(given["train"][i]), part(given["val"][i]), part(given["test"][i])) for i in range(k)])
+        out = [(part(given["train"][i]), part(given["val"][i]), part(given["test"][i])) for i in range(k)]
+        for i, (tr, va, te) in enumerate(out):
+            if not len(va) or any(len(np.unique(self.y[p])) < 2 for p in (tr, te)):
+                raise InputError(f"{self.path}: given split {i} has {len(tr)} / {len(va)} / {len(te)} labelled train / val / "
+                                 f"test nodes with {int(self.y[tr].sum())} / {int(self.y[va].sum())} / {int(self.y[te].sum())} "
+                                 "positives; training and test need both classes and validation at least one node")
+        return f"given splits (first {k} of {len(given['train'])})", out
 
 
 def load_static(name: str, path: Path | None = None, datasets: Path | None = None) -> StaticData:

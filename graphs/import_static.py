@@ -88,6 +88,30 @@ def _from_mat(raw: bytes | Path, relation: str) -> StaticGraph:
     return StaticGraph(x, np.stack([net.row[keep], net.col[keep]], axis=1).astype(np.int64), y, relation)
 
 
+_MASKS = ("train_masks", "val_masks", "test_masks")
+
+
+def _given_splits(path: Path, data: Any, n: int) -> dict[str, np.ndarray]:
+    """The file's ``train/val/test`` masks as ``[k, n]`` booleans (one split may be given as ``[n]``).
+
+    Raises:
+        InputError: Only some of the three are there, or one is not boolean or not ``[k, n]`` with
+            the same ``k`` as the others.
+    """
+    present = [k for k in _MASKS if k in data]
+    if not present:
+        return {}
+    if len(present) < len(_MASKS):
+        raise InputError(f"{path}: given splits need all of {', '.join(_MASKS)}; found only {', '.join(present)}")
+    masks = {k: np.atleast_2d(data[k]) for k in _MASKS}
+    shapes = {k: m.shape for k, m in masks.items()}
+    bad = [k for k, m in masks.items() if m.dtype != np.bool_ or m.ndim != 2 or m.shape[1] != n]
+    if bad or len({s[0] for s in shapes.values()}) != 1:
+        raise InputError(f"{path}: split masks must be boolean [splits, {n}] arrays with the same number of splits; "
+                         f"got {', '.join(f'{k} {masks[k].dtype}{list(shapes[k])}' for k in _MASKS)}")
+    return {k.removesuffix("_masks"): m for k, m in masks.items()}
+
+
 def read_static(path: Path, relation: str | None = None, user_nodes: int | None = None) -> StaticGraph:
     """Read a static labelled graph.
 
@@ -110,7 +134,7 @@ def read_static(path: Path, relation: str | None = None, user_nodes: int | None 
         if "node_features" in data:
             g = StaticGraph(data["node_features"].astype(np.float32), data["edges"].astype(np.int64),
                             data["node_labels"].astype(np.int64), rel)
-            g.splits = {k.removesuffix("_masks"): data[k] for k in ("train_masks", "val_masks", "test_masks") if k in data}
+            g.splits = _given_splits(path, data, g.num_nodes)
         elif "x" in data:
             ei = data["edge_index"].astype(np.int64)
             keep = ei[0] < ei[1]  # both directions and self loops are stored; keep each pair once

@@ -93,6 +93,9 @@ SCHEMA: tuple[str, ...] = (
 Indexes populate in the background and each constraint waits for its own, so on a loaded graph
 the investigator indexes are built while the constraints are (1M accounts: ~3 s less)."""
 
+_CONSTRAINT = re.compile(r"^CREATE CONSTRAINT (?P<name>\w+) IF NOT EXISTS FOR \(\w+:(?P<label>\w+)\) "
+                         r"REQUIRE \w+\.(?P<prop>\w+) IS UNIQUE$")
+"""A :data:`SCHEMA` uniqueness constraint: its name, label and property."""
 
 
 def relation_type(name: str) -> str:
@@ -315,23 +318,23 @@ class _Writer:
         return returned
 
 
-_CONSTRAINT = re.compile(r"^CREATE CONSTRAINT ([A-Za-z_][A-Za-z0-9_]*) IF NOT EXISTS ")
-
-
 def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> None:
     """Create the constraints and indexes (idempotent) and wait until they are online.
 
-    A server killed while it created a uniqueness constraint can come back with the
-    constraint's backing index under the constraint's name but no constraint; ``CREATE
-    CONSTRAINT ... IF NOT EXISTS`` then fails on the name for good. Such a leftover index (one of
-    :data:`SCHEMA`'s constraint names, held by an index while no constraint has it) is dropped
-    first, so the re-run an interrupted export asks for completes.
+    A server killed while it created a uniqueness constraint can come back with an index under
+    the constraint's name but no constraint; ``CREATE CONSTRAINT ... IF NOT EXISTS`` then fails
+    on the name for good. Such a leftover (an index that no constraint owns, with one of
+    :data:`SCHEMA`'s constraint names and that constraint's label and property) is dropped
+    first, so the re-run an interrupted export asks for completes. Any other index holding one
+    of those names is left alone and the export fails on it as before.
     """
     writer = _Writer(driver, database, None)
-    ours = {m.group(1) for s in SCHEMA if (m := _CONSTRAINT.match(s))}
-    have = {r["name"] for r in writer.run("SHOW CONSTRAINTS YIELD name RETURN name")}
-    for r in writer.run("SHOW INDEXES YIELD name RETURN name"):
-        if r["name"] in ours - have:
+    ours = {m["name"]: ([m["label"]], [m["prop"]]) for s in SCHEMA if (m := _CONSTRAINT.match(s))}
+    leftovers = writer.run("SHOW INDEXES YIELD name, owningConstraint, labelsOrTypes, properties "
+                           "WHERE owningConstraint IS NULL AND name IN $names RETURN name, labelsOrTypes, properties",
+                           {"names": sorted(ours)})
+    for r in leftovers:
+        if (list(r["labelsOrTypes"] or []), list(r["properties"] or [])) == ours[r["name"]]:
             writer.run(f"DROP INDEX {r['name']} IF EXISTS")  # a name from SCHEMA, never user input
     for statement in SCHEMA:
         writer.run(statement)

@@ -335,8 +335,8 @@ def test_load_static_maps_given_splits_onto_the_labelled_nodes(tmp_path: Path) -
 
     npz = tmp_path / "g.npz"
     labels = np.array([0, 1, -1, 0, 1, 0, -1, 1])  # nodes 2 and 6 are unlabelled
-    train = np.array([[1, 1, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1, 0, 0]], bool)
-    val = np.array([[0, 0, 0, 0, 1, 1, 0, 0], [1, 0, 0, 0, 0, 0, 0, 1]], bool)
+    train = np.array([[1, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1, 0, 0]], bool)
+    val = np.array([[0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1]], bool)
     np.savez(npz, node_features=np.eye(8, 3, dtype=np.float32), node_labels=labels,
              edges=np.array([[0, 1], [1, 2], [2, 3], [4, 5], [6, 7]]), train_masks=train, val_masks=val,
              test_masks=~(train | val))
@@ -352,6 +352,35 @@ def test_load_static_maps_given_splits_onto_the_labelled_nodes(tmp_path: Path) -
         np.testing.assert_array_equal(data.nodes[te], np.flatnonzero(~(tr_mask | va_mask) & (labels >= 0)))
     with pytest.raises(InputError, match="unknown dataset 'nope'.*valid: amazon"):
         load_static("nope")
+
+
+def test_given_splits_are_checked(tmp_path: Path) -> None:
+    from gnn.benchmark import load_static
+
+    base = {"node_features": np.eye(6, 2, dtype=np.float32), "node_labels": np.array([0, 1, 0, 1, 0, 1]),
+            "edges": np.array([[0, 1], [2, 3]])}
+    one = np.array([1, 1, 0, 0, 0, 0], bool)
+    cases = {
+        "some": ({"train_masks": one[None], "test_masks": ~one[None]}, "need all of train_masks, val_masks, test_masks; found only train_masks, test_masks"),
+        "ints": ({"train_masks": one[None].astype(int), "val_masks": one[None], "test_masks": ~one[None]}, r"boolean \[splits, 6\].*train_masks int64\[1, 6\]"),
+        "width": ({"train_masks": one[None, :5], "val_masks": one[None], "test_masks": ~one[None]}, r"train_masks bool\[1, 5\]"),
+        "counts": ({"train_masks": np.stack([one, one]), "val_masks": one[None], "test_masks": ~one[None]}, "same number of splits"),
+    }
+    for name, (masks, message) in cases.items():
+        np.savez(tmp_path / f"{name}.npz", **base, **masks)
+        with pytest.raises(InputError, match=message):
+            load_static(name, tmp_path / f"{name}.npz")
+    flat = tmp_path / "flat.npz"  # one split may come as [n]
+    np.savez(flat, **base, train_masks=np.array([1, 1, 0, 0, 0, 0], bool), val_masks=np.array([0, 0, 1, 0, 0, 0], bool),
+             test_masks=np.array([0, 0, 0, 1, 1, 1], bool))
+    protocol, splits = load_static("flat", flat).splits(3)
+    assert protocol == "given splits (first 1 of 1)"
+    np.testing.assert_array_equal(splits[0][2], [3, 4, 5])
+    lopsided = tmp_path / "lopsided.npz"  # its test part holds one class only
+    np.savez(lopsided, **base, train_masks=np.array([1, 1, 0, 0, 0, 0], bool), val_masks=np.array([0, 0, 1, 1, 0, 0], bool),
+             test_masks=np.array([0, 0, 0, 0, 0, 1], bool))
+    with pytest.raises(InputError, match="given split 0 has 2 / 2 / 1 labelled.*both classes"):
+        load_static("lopsided", lopsided).splits(1)
 
 
 def test_static_import_of_real_datasets_when_present() -> None:

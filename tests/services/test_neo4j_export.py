@@ -8,7 +8,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from ringwatch.errors import InputError, NotFoundError
+from ringwatch.errors import InputError, NotFoundError, ServiceError
 from ringwatch.versions import Home
 from services import neo4j_export
 from tests.services.conftest import publish_scores, publish_snapshot
@@ -128,6 +128,17 @@ def test_a_constraint_cut_short_by_a_crash_is_recreated(neo4j_driver: neo4j.Driv
     assert [r["owningConstraint"] for r in owner] == ["export_meta_id"]  # the constraint's own backing index again
     constraints = neo4j_driver.execute_query("SHOW CONSTRAINTS YIELD name RETURN name").records
     assert {r["name"] for r in constraints} >= {"export_meta_id", "account_id", "device_id", "ip_id", "ring_id"}
+    # an index of someone else's that holds one of the names (another label) is theirs: left alone, a clear error
+    neo4j_driver.execute_query("DROP CONSTRAINT ring_id")
+    neo4j_driver.execute_query("CREATE INDEX ring_id FOR (f:Foo) ON (f.bar)")
+    try:
+        with pytest.raises(ServiceError, match="already exists an index called 'ring_id'"):
+            _export(neo4j_driver, data_home)
+        kept = neo4j_driver.execute_query("SHOW INDEXES YIELD name, labelsOrTypes WHERE name = 'ring_id' RETURN labelsOrTypes").records
+        assert [r["labelsOrTypes"] for r in kept] == [["Foo"]]
+    finally:
+        neo4j_driver.execute_query("DROP INDEX ring_id IF EXISTS")
+        neo4j_export.ensure_schema(neo4j_driver)
 
 
 def test_set_verdict_unknown_account(neo4j_driver: neo4j.Driver) -> None:
