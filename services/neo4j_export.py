@@ -93,9 +93,13 @@ SCHEMA: tuple[str, ...] = (
 Indexes populate in the background and each constraint waits for its own, so on a loaded graph
 the investigator indexes are built while the constraints are (1M accounts: ~3 s less)."""
 
-_CONSTRAINT = re.compile(r"^CREATE CONSTRAINT (?P<name>\w+) IF NOT EXISTS FOR \(\w+:(?P<label>\w+)\) "
-                         r"REQUIRE \w+\.(?P<prop>\w+) IS UNIQUE$")
-"""A :data:`SCHEMA` uniqueness constraint: its name, label and property."""
+_UNIQUE: dict[str, tuple[list[str], list[str]]] = {
+    m["name"]: ([m["label"]], [m["prop"]])
+    for s in SCHEMA
+    if (m := re.match(r"^CREATE CONSTRAINT (?P<name>\w+) IF NOT EXISTS FOR \(\w+:(?P<label>\w+)\) "
+                      r"REQUIRE \w+\.(?P<prop>\w+) IS UNIQUE$", s))
+}
+""":data:`SCHEMA`'s uniqueness constraints: name → (labels, properties), as ``SHOW INDEXES`` lists them."""
 
 
 def relation_type(name: str) -> str:
@@ -329,12 +333,11 @@ def ensure_schema(driver: neo4j.Driver, database: str | None = None) -> None:
     of those names is left alone and the export fails on it as before.
     """
     writer = _Writer(driver, database, None)
-    ours = {m["name"]: ([m["label"]], [m["prop"]]) for s in SCHEMA if (m := _CONSTRAINT.match(s))}
     leftovers = writer.run("SHOW INDEXES YIELD name, owningConstraint, labelsOrTypes, properties "
                            "WHERE owningConstraint IS NULL AND name IN $names RETURN name, labelsOrTypes, properties",
-                           {"names": sorted(ours)})
+                           {"names": sorted(_UNIQUE)})
     for r in leftovers:
-        if (list(r["labelsOrTypes"] or []), list(r["properties"] or [])) == ours[r["name"]]:
+        if (list(r["labelsOrTypes"] or []), list(r["properties"] or [])) == _UNIQUE[r["name"]]:
             writer.run(f"DROP INDEX {r['name']} IF EXISTS")  # a name from SCHEMA, never user input
     for statement in SCHEMA:
         writer.run(statement)
