@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from sklearn.metrics import roc_auc_score
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
@@ -84,27 +85,50 @@ def _majority(members: pl.DataFrame, by: str) -> pl.DataFrame:
     return counts.join(top, on="ring_id").filter((pl.col("len") == pl.col("top")) & (pl.col("tied") == 1)).select("ring_id", by)
 
 
-def synchrony_by_type(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame,
-                      truth: pl.DataFrame) -> dict[str, list[float]]:
-    """Each ring's synchrony, grouped by the campaign type most of its members belong to
-    (``"benign"`` for a ring whose members are mostly organic; a tie is ``"mixed"``). Unlike
-    :func:`ring_recovery`, labelled members count: this describes the rings as published.
+RING_COLUMNS = ("synchrony", "ring_score", "mean_risk", "density", "size")
+"""The ring table's columns whose power to tell campaign rings from mostly-benign ones is reported."""
+
+
+def ring_kinds(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """Each ring's kind: the campaign type most of its members belong to (``"benign"`` for a ring
+    whose members are mostly organic; a tie is ``"mixed"``). Unlike :func:`ring_recovery`,
+    labelled members count: this describes the rings as published.
 
     Args:
         account_ids: Node order of ``ring_of``.
         ring_of: Ring id per node (``None`` outside rings).
-        table: The ring table of :func:`gnn.rings.find_rings` (``ring_id, synchrony``).
+        table: The ring table of :func:`gnn.rings.find_rings` (``ring_id`` and :data:`RING_COLUMNS`).
         truth: ``account_id, campaign_type`` (null for organic accounts).
+
+    Returns:
+        ``ring_id, kind`` and :data:`RING_COLUMNS` (as float), one row per ring of ``table``.
     """
     members = (pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
                .filter(pl.col("ring_id").is_not_null())
                .join(truth.select("account_id", pl.col("campaign_type").fill_null("benign")), on="account_id", how="left"))
     kind = _majority(members, "campaign_type")
-    out: dict[str, list[float]] = {}
-    for k, s in (table.join(kind, on="ring_id", how="left").select(pl.col("campaign_type").fill_null("mixed"), "synchrony")
-                 .iter_rows()):
-        out.setdefault(str(k), []).append(float(s))
-    return out
+    return (table.join(kind, on="ring_id", how="left")
+            .select("ring_id", pl.col("campaign_type").fill_null("mixed").alias("kind"),
+                    *(pl.col(c).cast(pl.Float64) for c in RING_COLUMNS)))
+
+
+def ring_kind_summary(kinds: pl.DataFrame) -> dict[str, Any]:
+    """Synchrony by kind of ring, and how well each ring column ranks campaign rings above the
+    mostly-benign ones (AUROC, ties half; mixed rings left out; ``None`` without both kinds).
+
+    Args:
+        kinds: Rows of :func:`ring_kinds`, from any number of platforms.
+    """
+    by_type = {str(k): {"rings": n, "mean": mean, "median": median} for k, n, mean, median in (
+        kinds.group_by("kind").agg(pl.len(), pl.col("synchrony").mean().alias("mean"), pl.col("synchrony").median().alias("m"))
+        .sort("kind").iter_rows())}
+    decided = kinds.filter(pl.col("kind") != "mixed")
+    is_campaign = (decided["kind"] != "benign").to_numpy()
+    both = 0 < is_campaign.sum() < len(is_campaign)
+    auroc = {c: float(roc_auc_score(is_campaign, decided[c].to_numpy())) if both else None for c in RING_COLUMNS}
+    return {"synchrony_by_majority_type": by_type,
+            "separation": {"campaign_rings": int(is_campaign.sum()), "benign_rings": int((~is_campaign).sum()),
+                           "auroc_campaign_vs_benign": auroc}}
 
 
 def _platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, dict[str, Any]]:
@@ -179,7 +203,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
                      for floor in RING_FLOORS}
             extra["rings"] = {floor: ring_recovery(gb.account_ids, ring_of, truth, set(labelled_b))
                               for floor, (ring_of, _) in found.items()}
-            extra["synchrony"] = synchrony_by_type(gb.account_ids, *found["MEDIUM"], truth)
+            extra["ring_kinds"] = ring_kinds(gb.account_ids, *found["MEDIUM"], truth)
     idx = pl.DataFrame({"account_id": gb.account_ids, "_i": np.arange(gb.num_nodes)})
     t_b = truth.join(idx, on="account_id", how="inner").filter(~pl.col("account_id").is_in(labelled_b))
     rows, y = t_b["_i"].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
@@ -231,16 +255,14 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
                         for c in sorted({c for s in per_seed for c in s[m]["per_campaign"]})} for m in per_seed[0]}
     rings = {floor: {k: float(np.mean([e["rings"][floor][k] for e in extras])) for k in extras[0]["rings"][floor]}
              for floor in RING_FLOORS} if extras and "rings" in extras[0] else {}
-    sync: dict[str, list[float]] = {}
-    for e in extras:
-        for kind, values in e.get("synchrony", {}).items():
-            sync.setdefault(kind, []).extend(values)
+    kinds = [e["ring_kinds"] for e in extras if "ring_kinds" in e]
+    ring_kind = ring_kind_summary(pl.concat(kinds)) if kinds else {}
     return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
             "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
                         "(its known labels feed label features and are left out of the metrics)",
             "models": _summary(per_seed), "per_campaign_recall_at_1pct_fpr": per_campaign, "rings": rings,
-            "ring_synchrony_by_majority_type": {k: {"rings": len(v), "mean": float(np.mean(v)), "median": float(np.median(v))}
-                                                for k, v in sorted(sync.items())},
+            "ring_synchrony_by_majority_type": ring_kind.get("synchrony_by_majority_type", {}),
+            "ring_kind_separation": ring_kind.get("separation", {}),
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",
             "held_out": [{k: e[k] for k in ("held_out_accounts", "held_out_abusive")} for e in extras],
             "goal": {"recall_at_1pct_fpr": 0.90, "campaigns_found_as_rings": 0.95, "ring_account_precision": 0.99},

@@ -90,7 +90,7 @@ def _summary(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
     return out
 
 
-def run_split(graph: Any, fs: FeatureSet, names: list[str], nodes: np.ndarray, y: np.ndarray, tr: np.ndarray,
+def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.ndarray, y: np.ndarray, tr: np.ndarray,
               va: np.ndarray, te: np.ndarray, cfg: TrainConfig, models: tuple[str, ...] = MODELS,
               log: Progress | None = None) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], dict[str, Any]]:
     """Fit every model on one split; return test metrics, test scores and the hybrid's calibrated test risk.

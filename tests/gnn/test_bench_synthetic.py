@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gnn.bench_synthetic import evaluate_synthetic, ring_recovery, synchrony_by_type
+from gnn.bench_synthetic import evaluate_synthetic, ring_kind_summary, ring_kinds, ring_recovery
 from gnn.benchmark import MODELS, evaluate_dataset
 from gnn.train import TrainConfig
 from ringwatch.errors import InputError
@@ -42,7 +42,7 @@ def test_ring_recovery_counts_dominated_campaigns_and_member_precision() -> None
     assert ring_recovery(ids, tied, truth, exclude=set())["campaigns_found"] == 1
 
 
-def test_ring_synchrony_is_grouped_by_the_majority_campaign_type() -> None:
+def test_rings_are_told_apart_by_their_majority_campaign_type() -> None:
     truth = _truth().with_columns(
         pl.when(pl.col("campaign_id") == 1).then(pl.lit("device_farm"))
         .when(pl.col("campaign_id") == 2).then(pl.lit("slow")).alias("campaign_type"))
@@ -52,9 +52,23 @@ def test_ring_synchrony_is_grouped_by_the_majority_campaign_type() -> None:
     ring_of[[4, 5, 6]] = "R2"  # the slow campaign
     ring_of[[7, 9, 10]] = "R3"  # mostly benign
     ring_of[[3, 11]] = "R4"  # one farm bot, one benign: a tie
-    table = pl.DataFrame({"ring_id": ["R1", "R2", "R3", "R4"], "synchrony": [0.9, 0.1, 0.3, 0.5]})
-    assert synchrony_by_type(ids, ring_of, table, truth) == {"device_farm": [0.9], "slow": [0.1], "benign": [0.3],
-                                                              "mixed": [0.5]}
+    table = pl.DataFrame({"ring_id": ["R1", "R2", "R3", "R4"], "size": [4, 3, 3, 2], "density": [1.0, 0.6, 1.0, 1.0],
+                          "synchrony": [0.9, 0.1, 0.3, 0.5], "mean_risk": [0.9, 0.8, 0.5, 0.7],
+                          "ring_score": [0.8, 0.6, 0.7, 0.4]})
+    kinds = ring_kinds(ids, ring_of, table, truth)
+    assert dict(kinds.select("ring_id", "kind").iter_rows()) == {"R1": "device_farm", "R2": "slow", "R3": "benign",
+                                                                  "R4": "mixed"}
+    summary = ring_kind_summary(kinds)
+    assert summary["synchrony_by_majority_type"] == {
+        "benign": {"rings": 1, "mean": 0.3, "median": 0.3}, "device_farm": {"rings": 1, "mean": 0.9, "median": 0.9},
+        "mixed": {"rings": 1, "mean": 0.5, "median": 0.5}, "slow": {"rings": 1, "mean": 0.1, "median": 0.1}}
+    sep = summary["separation"]
+    assert sep["campaign_rings"] == 2 and sep["benign_rings"] == 1  # the tie is left out
+    auroc = sep["auroc_campaign_vs_benign"]
+    # synchrony 0.9 and 0.1 around the benign ring's 0.3: one pair of two is ordered right
+    assert auroc["synchrony"] == 0.5 and auroc["mean_risk"] == 1.0 and auroc["density"] == 0.25  # a tie counts half
+    assert ring_kind_summary(kinds.filter(pl.col("kind") != "benign"))["separation"]["auroc_campaign_vs_benign"] == {
+        c: None for c in auroc}  # one kind only: nothing to rank
 
 
 @pytest.mark.integration
@@ -70,6 +84,9 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     assert rings["campaigns"] > 0 and 0.0 <= rings["found_share"] <= 1.0
     sync = result["ring_synchrony_by_majority_type"]
     assert sum(v["rings"] for v in sync.values()) > 0 and all(0.0 <= v["mean"] <= 1.0 for v in sync.values())
+    sep = result["ring_kind_separation"]
+    assert sep["campaign_rings"] + sep["benign_rings"] <= sum(v["rings"] for v in sync.values())
+    assert all(v is None or 0.0 <= v <= 1.0 for v in sep["auroc_campaign_vs_benign"].values())
     assert set(result["per_campaign_recall_at_1pct_fpr"]["hybrid"]) <= {
         "follow_farm", "like_farm", "comment_spam", "message_blast", "device_farm", "proxy_pool", "sleeper", "camouflage", "slow"}
 
