@@ -114,7 +114,8 @@ def ring_kinds(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame
 
 def ring_kind_summary(kinds: pl.DataFrame) -> dict[str, Any]:
     """Synchrony by kind of ring, and how well each ring column ranks campaign rings above the
-    mostly-benign ones (AUROC, ties half; mixed rings left out; ``None`` without both kinds).
+    mostly-benign ones (AUROC, ties half; mixed rings and NaN values left out; ``None`` without
+    both kinds).
 
     Args:
         kinds: Rows of :func:`ring_kinds`, from any number of platforms.
@@ -124,8 +125,12 @@ def ring_kind_summary(kinds: pl.DataFrame) -> dict[str, Any]:
         .sort("kind").iter_rows())}
     decided = kinds.filter(pl.col("kind") != "mixed")
     is_campaign = (decided["kind"] != "benign").to_numpy()
-    both = 0 < is_campaign.sum() < len(is_campaign)
-    auroc = {c: float(roc_auc_score(is_campaign, decided[c].to_numpy())) if both else None for c in RING_COLUMNS}
+    auroc: dict[str, float | None] = {}
+    for c in RING_COLUMNS:
+        v = decided[c].to_numpy()
+        said = np.isfinite(v)  # synchrony is NaN where a graph has no co-action relation
+        both = 0 < is_campaign[said].sum() < said.sum()
+        auroc[c] = float(roc_auc_score(is_campaign[said], v[said])) if both else None
     return {"synchrony_by_majority_type": by_type,
             "separation": {"campaign_rings": int(is_campaign.sum()), "benign_rings": int((~is_campaign).sum()),
                            "auroc_campaign_vs_benign": auroc}}

@@ -69,6 +69,8 @@ def test_rings_are_told_apart_by_their_majority_campaign_type() -> None:
     assert auroc["synchrony"] == 0.5 and auroc["mean_risk"] == 1.0 and auroc["density"] == 0.25  # a tie counts half
     assert ring_kind_summary(kinds.filter(pl.col("kind") != "benign"))["separation"]["auroc_campaign_vs_benign"] == {
         c: None for c in auroc}  # one kind only: nothing to rank
+    unsaid = ring_kind_summary(kinds.with_columns(pl.lit(float("nan")).alias("synchrony")))["separation"]
+    assert unsaid["auroc_campaign_vs_benign"]["synchrony"] is None and unsaid["auroc_campaign_vs_benign"]["size"] == 0.75
 
 
 @pytest.mark.integration
