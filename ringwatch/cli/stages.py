@@ -261,6 +261,11 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     for floor, r in result.get("rings", {}).items():
         console.print(f"rings at {floor}: {r['found_share']:.0%} of campaigns found as rings, account precision "
                       f"{r['account_precision']:.3f} ({r['members']:.0f} members, mean over seeds)")
+    sep = result.get("ring_kind_separation")
+    if sep:
+        ranks = ", ".join(f"{c} {'–' if v is None else f'{v:.2f}'}" for c, v in sep["auroc_campaign_vs_benign"].items())
+        console.print(f"rings at MEDIUM: {sep['campaign_rings']} campaign rings, {sep['benign_rings']} mostly benign; "
+                      f"AUROC of each column, campaign vs benign: {ranks}")
     if json_out in ("-",):
         result.pop("_first", None)
         emit_json(result)

@@ -116,3 +116,25 @@ def test_the_datasets_folder_comes_from_the_settings(tmp_path: Path, monkeypatch
         common.settings.cache_clear()
     assert isinstance(result.exception, InputError)
     assert str(tmp_path / "elsewhere" / "yelpchi-amazon-tam" / "Amazon.zip") in str(result.exception)
+
+
+def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import gnn.benchmark
+    from ringwatch.cli import app
+
+    metric = {"mean": 0.9, "std": 0.01, "values": [0.9]}
+    result = {"dataset": "synthetic", "protocol": "held-out platform", "seeds": 1,
+              "models": {"hybrid": {k: metric for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")}},
+              "rings": {"MEDIUM": {"found_share": 0.75, "account_precision": 0.99, "members": 40.0}},
+              "ring_kind_separation": {"campaign_rings": 9, "benign_rings": 2,
+                                       "auroc_campaign_vs_benign": {"synchrony": 0.45, "ring_score": 0.97, "size": None}}}
+    # the CLI's printing is under test here, not the evaluation (run for real above)
+    monkeypatch.setattr(gnn.benchmark, "evaluate_dataset", lambda *a, **k: dict(result))
+    out = CliRunner().invoke(app, ["evaluate", "--dataset", "synthetic", "--seeds", "1"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())  # the console wraps long lines
+    assert "rings at MEDIUM: 75% of campaigns found as rings" in text
+    assert ("rings at MEDIUM: 9 campaign rings, 2 mostly benign; AUROC of each column, campaign vs benign: "
+            "synchrony 0.45, ring_score 0.97, size –") in text
