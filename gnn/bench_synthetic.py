@@ -44,6 +44,8 @@ from ringwatch.types import SNAPSHOT_ACCOUNTS
 from ringwatch.versions import Home
 
 RING_FLOORS = ("MEDIUM", "HIGH")
+RING_KIND_FLOOR = "MEDIUM"
+"""The floor whose rings are described by kind (:func:`ring_kinds`)."""
 FOUND_COVERAGE = 0.5
 """A campaign is found as a ring when rings it dominates hold at least this share of it."""
 
@@ -114,14 +116,20 @@ def ring_kinds(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame
 
 def ring_kind_summary(kinds: pl.DataFrame) -> dict[str, Any]:
     """Synchrony by kind of ring, and how well each ring column ranks campaign rings above the
-    mostly-benign ones (AUROC, ties half; mixed rings and NaN values left out; ``None`` without
-    both kinds).
+    mostly-benign ones.
 
     Args:
         kinds: Rows of :func:`ring_kinds`, from any number of platforms.
+
+    Returns:
+        ``synchrony_by_majority_type``: per kind, its rings and their synchrony's mean and median
+        (NaN synchrony left out; ``None`` where a kind has none). ``separation``: the counts of
+        campaign and mostly-benign rings, and per column of :data:`RING_COLUMNS` its AUROC (ties
+        half; mixed rings and NaN values left out; ``None`` without both kinds).
     """
+    sync = pl.col("synchrony").fill_nan(None)
     by_type = {str(k): {"rings": n, "mean": mean, "median": median} for k, n, mean, median in (
-        kinds.group_by("kind").agg(pl.len(), pl.col("synchrony").mean().alias("mean"), pl.col("synchrony").median().alias("m"))
+        kinds.group_by("kind").agg(pl.len(), sync.mean().alias("mean"), sync.median().alias("median"))
         .sort("kind").iter_rows())}
     decided = kinds.filter(pl.col("kind") != "mixed")
     is_campaign = (decided["kind"] != "benign").to_numpy()
@@ -132,7 +140,7 @@ def ring_kind_summary(kinds: pl.DataFrame) -> dict[str, Any]:
         both = 0 < is_campaign[said].sum() < said.sum()
         auroc[c] = float(roc_auc_score(is_campaign[said], v[said])) if both else None
     return {"synchrony_by_majority_type": by_type,
-            "separation": {"campaign_rings": int(is_campaign.sum()), "benign_rings": int((~is_campaign).sum()),
+            "separation": {"floor": RING_KIND_FLOOR, "campaign_rings": int(is_campaign.sum()), "benign_rings": int((~is_campaign).sum()),
                            "auroc_campaign_vs_benign": auroc}}
 
 
@@ -208,7 +216,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
                      for floor in RING_FLOORS}
             extra["rings"] = {floor: ring_recovery(gb.account_ids, ring_of, truth, set(labelled_b))
                               for floor, (ring_of, _) in found.items()}
-            extra["ring_kinds"] = ring_kinds(gb.account_ids, *found["MEDIUM"], truth)
+            extra["ring_kinds"] = ring_kinds(gb.account_ids, *found[RING_KIND_FLOOR], truth)
     idx = pl.DataFrame({"account_id": gb.account_ids, "_i": np.arange(gb.num_nodes)})
     t_b = truth.join(idx, on="account_id", how="inner").filter(~pl.col("account_id").is_in(labelled_b))
     rows, y = t_b["_i"].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()

@@ -264,7 +264,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     sep = result.get("ring_kind_separation")
     if sep:
         ranks = ", ".join(f"{c} {'–' if v is None else f'{v:.2f}'}" for c, v in sep["auroc_campaign_vs_benign"].items())
-        console.print(f"rings at MEDIUM: {sep['campaign_rings']} campaign rings, {sep['benign_rings']} mostly benign; "
+        console.print(f"rings at {sep['floor']}: {sep['campaign_rings']} campaign rings, {sep['benign_rings']} mostly benign; "
                       f"AUROC of each column, campaign vs benign: {ranks}")
     if json_out in ("-",):
         result.pop("_first", None)

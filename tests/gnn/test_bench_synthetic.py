@@ -63,14 +63,16 @@ def test_rings_are_told_apart_by_their_majority_campaign_type() -> None:
         "benign": {"rings": 1, "mean": 0.3, "median": 0.3}, "device_farm": {"rings": 1, "mean": 0.9, "median": 0.9},
         "mixed": {"rings": 1, "mean": 0.5, "median": 0.5}, "slow": {"rings": 1, "mean": 0.1, "median": 0.1}}
     sep = summary["separation"]
-    assert sep["campaign_rings"] == 2 and sep["benign_rings"] == 1  # the tie is left out
+    assert sep["floor"] == "MEDIUM" and sep["campaign_rings"] == 2 and sep["benign_rings"] == 1  # the tie is left out
     auroc = sep["auroc_campaign_vs_benign"]
     # synchrony 0.9 and 0.1 around the benign ring's 0.3: one pair of two is ordered right
     assert auroc["synchrony"] == 0.5 and auroc["mean_risk"] == 1.0 and auroc["density"] == 0.25  # a tie counts half
     assert ring_kind_summary(kinds.filter(pl.col("kind") != "benign"))["separation"]["auroc_campaign_vs_benign"] == {
         c: None for c in auroc}  # one kind only: nothing to rank
-    unsaid = ring_kind_summary(kinds.with_columns(pl.lit(float("nan")).alias("synchrony")))["separation"]
-    assert unsaid["auroc_campaign_vs_benign"]["synchrony"] is None and unsaid["auroc_campaign_vs_benign"]["size"] == 0.75
+    unsaid = ring_kind_summary(kinds.with_columns(pl.lit(float("nan")).alias("synchrony")))  # no co-action relation
+    assert unsaid["separation"]["auroc_campaign_vs_benign"]["synchrony"] is None
+    assert unsaid["separation"]["auroc_campaign_vs_benign"]["size"] == 0.75
+    assert unsaid["synchrony_by_majority_type"]["slow"] == {"rings": 1, "mean": None, "median": None}  # valid JSON
 
 
 @pytest.mark.integration
@@ -128,7 +130,7 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
     result = {"dataset": "synthetic", "protocol": "held-out platform", "seeds": 1,
               "models": {"hybrid": {k: metric for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")}},
               "rings": {"MEDIUM": {"found_share": 0.75, "account_precision": 0.99, "members": 40.0}},
-              "ring_kind_separation": {"campaign_rings": 9, "benign_rings": 2,
+              "ring_kind_separation": {"floor": "MEDIUM", "campaign_rings": 9, "benign_rings": 2,
                                        "auroc_campaign_vs_benign": {"synchrony": 0.45, "ring_score": 0.97, "size": None}}}
     # the CLI's printing is under test here, not the evaluation (run for real above)
     monkeypatch.setattr(gnn.benchmark, "evaluate_dataset", lambda *a, **k: dict(result))
