@@ -14,6 +14,10 @@ group               on a graph without coordination relations (such as an import
 labels              abusive / labelled *training* neighbours at 1 and 2 hops and their share;
                     and along each coordination relation alone (co-action, shared device,
                     same text: a handset or a script shared with a banned account)
+nbr_shares          on a graph without coordination relations, each neighbour's own share of
+                    abusive training neighbours (the account left out), at worst and on
+                    average over the account's neighbours (on Tolokers, the worst co-worker's
+                    company); empty on an event-log graph, like the group block
 spread              neighbours' 1-hop std and min, and the account minus their mean
 gnn                 the GNN's score for the account, and the mean / max of its neighbours'
                     GNN scores at 1 and 2 hops (the GNN propagates evidence the trees lack)
@@ -21,7 +25,7 @@ gnn                 the GNN's score for the account, and the mean / max of its n
 
 The scorer averages the log-odds of several boosters, one per **view** (``tree_views``): a
 view is a subset of the blocks, and ``all`` is every block. By default the own features
-alone, own + graph + group + labels, and all blocks (with the GNN): where the own features carry the
+alone, own + graph + group + labels + nbr_shares, and all blocks (with the GNN): where the own features carry the
 signal (Amazon) the narrow view keeps the wide ones from adding variance, where the
 neighbourhood does (YelpChi) the wide ones lead; on every evaluated dataset the average was
 level with or above the best single view (the README's evaluation). ``tree_bags`` boosters
@@ -65,12 +69,14 @@ from gnn.early_stopping import HoldOnTies
 from gnn.model import RingwatchGNN
 from gnn.neighbors import (
     LABEL_NAMES,
+    NEIGHBOUR_SHARE_NAMES,
     adjacency,
     graph_features,
     group_features,
     label_features,
     link_label_features,
     mean_agg,
+    neighbour_share_features,
     score_features,
     spread_features,
 )
@@ -83,13 +89,17 @@ if TYPE_CHECKING:
 TREES_FILE = "trees.json"
 HYBRID_FILE = "hybrid.json"
 TRAIN_LABELS_FILE = "train_labels.parquet"
-BLOCKS = ("own", "graph", "group", "labels", "spread", "gnn")
+BLOCKS = ("own", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
 """The tree input's blocks, in column order: each default view (:data:`gnn.train.TrainConfig.tree_views`)
 is a prefix of it, so its booster reads a slice of the matrix, never a copy."""
 GNN_COLUMNS = ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
 """The ``gnn`` block (:func:`gnn.neighbors.score_features` of a GNN's scores)."""
 ALL_BLOCKS = "all"
 """The view name for every block."""
+STATIC_ONLY_BLOCKS = frozenset({"group", "nbr_shares"})
+"""Blocks with columns only on graphs without coordination relations (:attr:`FeatureSet.static`).
+They are also the blocks added since the first hybrid: a model saved before one of them lacks it in
+its block list and scores as it did."""
 MAX_FEATURES_UP_TO = 500_000
 """Max-of-neighbour features are built for graphs up to this many accounts (``nbr_max``);
 above it the mean aggregates (sparse products) carry the neighbourhood, which keeps scoring
@@ -135,6 +145,11 @@ class FeatureSet:
     def link_relations(self) -> tuple[str, ...]:
         return tuple(self.links)
 
+    @property
+    def static(self) -> bool:
+        """Whether the graph has no coordination relations, so the :data:`STATIC_ONLY_BLOCKS` have columns."""
+        return not self.links
+
     @classmethod
     def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True,
            link_relations: tuple[str, ...] | None = None) -> FeatureSet:
@@ -157,6 +172,8 @@ class FeatureSet:
         # event-log graph (the build writes the coordination relations) nodes are accounts already,
         # and the group over their neighbours or coordination partners made co-acting fan groups
         # look like farms (held-out synthetic ring precision 0.990 -> 0.976): the block is empty.
+        # The same holds for the nbr_shares block (ring member precision 0.990 -> 0.982), built from
+        # training labels in :meth:`matrix`: both are the STATIC_ONLY_BLOCKS (see :attr:`static`).
         gr, gr_names = ((np.zeros((len(x), 0), np.float32), []) if links
                         else group_features(x, adj, m1=m1, sq1=sq1))
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
@@ -164,8 +181,8 @@ class FeatureSet:
 
     def matrix(self, blocks: tuple[str, ...], train_nodes: np.ndarray | None = None, train_y: np.ndarray | None = None,
                gnn_block: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
-        """Concatenate the requested blocks, in the order given (``labels`` needs training
-        labels, ``gnn`` a :meth:`GnnScores.block`)."""
+        """Concatenate the requested blocks, in the order given (``labels`` and ``nbr_shares``
+        need training labels, ``gnn`` a :meth:`GnnScores.block`)."""
         parts, names = [], []
         for block in blocks:
             if block == "own":
@@ -180,6 +197,12 @@ class FeatureSet:
             elif block == "group":
                 parts.append(self.group)
                 names += self.group_names
+            elif block == "nbr_shares":
+                assert train_nodes is not None and train_y is not None
+                if self.static:
+                    shares, share_names = neighbour_share_features(self.adj, len(self.x), train_nodes, train_y)
+                    parts.append(shares)
+                    names += share_names
             elif block == "labels":
                 assert train_nodes is not None and train_y is not None
                 lf, ln = label_features(self.adj, len(self.x), train_nodes, train_y)
@@ -196,7 +219,8 @@ class FeatureSet:
         """Positions of the ``view`` blocks' columns in a :meth:`matrix` of ``blocks``."""
         widths = {"own": len(self.own_names), "graph": len(self.graph_names), "spread": len(self.spread_names),
                   "group": len(self.group_names),
-                  "labels": len(LABEL_NAMES) + 2 * len(self.links), "gnn": len(GNN_COLUMNS)}
+                  "labels": len(LABEL_NAMES) + 2 * len(self.links),
+                  "nbr_shares": len(NEIGHBOUR_SHARE_NAMES) if self.static else 0, "gnn": len(GNN_COLUMNS)}
         start, out = 0, []
         for block in blocks:
             if block in view:
@@ -379,7 +403,8 @@ class HybridModel:
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridModel:
         meta = json.loads((directory / HYBRID_FILE).read_text())
         blocks = tuple(meta.get("blocks", ()))
-        if sorted(blocks) not in (sorted(BLOCKS), sorted(set(BLOCKS) - {"group"})):  # a model from before the group block scores as it did
+        # a model from before the group or nbr_shares block lacks it and scores as it did
+        if len(set(blocks)) != len(blocks) or not set(blocks) <= set(BLOCKS) or not set(BLOCKS) - set(blocks) <= STATIC_ONLY_BLOCKS:
             raise InputError(f"model {directory.name} was trained with feature blocks {meta.get('blocks')}; this version "
                              f"scores with {list(BLOCKS)}: retrain it (`ringwatch train`)")
         boosters = []
@@ -461,8 +486,8 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     view_cols = [fs.columns(BLOCKS, view_blocks(view)) for view in views]
     empty = [view for view, cols in zip(views, view_cols) if not len(cols)]
     if empty:  # before any GNN is trained
-        raise InputError(f"tree view(s) {empty} have no columns on this graph (the group block is empty where the "
-                         f"graph has coordination relations); name other blocks")
+        raise InputError(f"tree view(s) {empty} have no columns on this graph (the {' and '.join(sorted(STATIC_ONLY_BLOCKS))} "
+                         f"blocks are empty where the graph has coordination relations); name other blocks")
     gs = gnn_scores or oof_gnn(graph, tr, y_tr, va, y_va, cfg)
     X, names = fs.matrix(BLOCKS, tr, y_tr, gs.block(fs.adj, fitting=True))
     safe = _safe(names) or []
@@ -475,7 +500,7 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     with_max = any(n.startswith("nbr1_max_") for n in names)
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
     model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views,
-                        link_relations=fs.link_relations)
+                        blocks=BLOCKS, link_relations=fs.link_relations)
     return model, model.margin(X)
 
 

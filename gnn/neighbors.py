@@ -234,6 +234,52 @@ def link_label_features(links: dict[str, sp.csr_matrix], n: int, train_nodes: np
     return out.astype(np.float32), names
 
 
+NEIGHBOUR_SHARE_NAMES = ("nbr1_worst_abusive_share", "nbr1_mean_abusive_share")
+"""The columns of :func:`neighbour_share_features`."""
+
+
+def neighbour_share_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray, train_y: np.ndarray,
+                             smooth: float = 3.0) -> tuple[np.ndarray, list[str]]:
+    """The company each neighbour keeps: its share of abusive *training* neighbours, at worst and on average.
+
+    :func:`label_features` pools an account's neighbourhood; one neighbour surrounded by banned
+    accounts (a worker's co-worker on a task farm, a user's worst subreddit) drowns among its
+    ordinary ones. Here each neighbour ``j`` of account ``i`` gets its own share of abusive
+    training neighbours, with ``i`` itself left out (else ``i``'s label would come back to
+    ``i`` through every neighbour) and smoothed toward the training base rate with ``smooth``
+    pseudo-neighbours (one labelled neighbour is weak evidence)::
+
+        s_ij = (abusive_j - pos_i + smooth * prior) / (labelled_j - lab_i + smooth)
+
+    and the account's row is the max and the mean of ``s_ij`` over its neighbours.
+
+    Args:
+        adj: Binary symmetric adjacency without self loops.
+        n: Number of nodes.
+        train_nodes: Node indices whose labels may be used.
+        train_y: Their 0/1 labels.
+        smooth: Pseudo-neighbours at the base rate added to every neighbour's count.
+
+    Returns:
+        ``[n, 2]`` features (both -1 where the account has no neighbour) and their names. A
+        node's own label never enters its own row.
+    """
+    pos, lab = _label_vectors(n, train_nodes, train_y)
+    prior = float(np.mean(train_y)) if len(train_y) else 0.0
+    p1, l1 = adj @ pos, adj @ lab
+    deg = np.diff(adj.indptr)
+    rows = np.repeat(np.arange(n), deg)
+    cols = adj.indices
+    share = (p1[cols] - pos[rows] + smooth * prior) / (l1[cols] - lab[rows] + smooth)
+    out = np.full((n, 2), -1.0, np.float32)
+    has = deg > 0
+    starts = adj.indptr[:-1][has]
+    if len(starts):
+        out[has, 0] = np.maximum.reduceat(share, starts)
+        out[has, 1] = np.add.reduceat(share.astype(np.float64), starts) / deg[has]
+    return out, list(NEIGHBOUR_SHARE_NAMES)
+
+
 def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.ndarray, list[str]]:
     """An account's own model score next to its neighbours' mean and max at 1 and 2 hops."""
     deg = degree(adj)

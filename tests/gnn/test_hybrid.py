@@ -35,10 +35,12 @@ from gnn.hybrid import (
 from gnn.model import mean_operator
 from gnn.neighbors import (
     LABEL_NAMES,
+    NEIGHBOUR_SHARE_NAMES,
     group_features,
     label_features,
     link_label_features,
     max_agg,
+    neighbour_share_features,
     score_features,
     spread_features,
 )
@@ -149,6 +151,52 @@ def test_link_label_features_count_each_relation_alone() -> None:
     flipped, _ = link_label_features({"shared_device": device}, 4, train_nodes, np.array([0, 0, 1]))
     assert flipped[1, 0] == out[1, 0] and flipped[0, 0] == 0.0  # own label never in own row; the neighbour sees it
     assert link_label_features({}, 4, train_nodes, y)[0].shape == (4, 0)
+
+
+def test_neighbour_shares_take_each_neighbours_company_without_the_account() -> None:
+    """Max / mean over neighbours of their smoothed abusive share, the account's own label left out."""
+    edges = np.array([[0, 1], [1, 2], [1, 3], [0, 4]])  # node 5 has no neighbour
+    a = sp.csr_matrix((np.ones(8, np.float32), (edges.ravel(), edges[:, ::-1].ravel())), shape=(6, 6))
+    train_nodes = np.array([1, 2, 3, 5])
+    out, names = neighbour_share_features(a, 6, train_nodes, np.array([1, 1, 0, 0]))  # base rate 0.5
+    assert names == list(NEIGHBOUR_SHARE_NAMES)
+    # node 3's only neighbour, 1, has labelled neighbours 2 (abusive) and 3 itself (left out): (1 + 3·0.5) / (1 + 3)
+    assert out[3] == pytest.approx([2.5 / 4, 2.5 / 4])
+    # node 0: neighbour 1 keeps 2 and 3, (1 + 1.5) / (2 + 3); neighbour 4 keeps no one but 0, the prior
+    assert out[0] == pytest.approx([0.5, 0.5])
+    assert (out[5] == -1.0).all()
+    # flip node 2's own label, and node 5's to keep the base rate: node 2's row is blind to it, node 3 sees it via 1
+    flipped, _ = neighbour_share_features(a, 6, train_nodes, np.array([1, 0, 0, 1]))
+    np.testing.assert_array_equal(flipped[2], out[2])
+    assert flipped[3, 0] == pytest.approx(1.5 / 4)
+
+
+def test_neighbour_shares_match_the_edge_by_edge_definition() -> None:
+    """Max and mean differ, isolated accounts sit between others, CSR indices unsorted: the formula, edge by edge."""
+    rng = np.random.default_rng(0)
+    n = 30
+    e = rng.integers(0, n, size=(2, 60))
+    e = e[:, (e[0] != e[1]) & (e[0] != 7) & (e[1] != 7)]  # node 7 has no neighbour
+    a = sp.csr_matrix((np.ones(2 * e.shape[1], np.float32), (np.r_[e[0], e[1]], np.r_[e[1], e[0]])), shape=(n, n))
+    a.data[:] = 1.0
+    for i in range(n):  # each row's neighbours in descending order
+        a.indices[a.indptr[i]:a.indptr[i + 1]] = np.sort(a.indices[a.indptr[i]:a.indptr[i + 1]])[::-1]
+    a.has_sorted_indices = False
+    train_nodes = rng.choice(n, 18, replace=False)
+    train_y = (rng.random(18) < 0.3).astype(np.int64)
+    out, _ = neighbour_share_features(a, n, train_nodes, train_y)
+    pos, lab = np.zeros(n), np.zeros(n)
+    pos[train_nodes], lab[train_nodes] = train_y, 1
+    prior = train_y.mean()
+    dense = a.toarray() > 0
+    for i in range(n):
+        nbrs = np.flatnonzero(dense[i])
+        if not len(nbrs):
+            assert (out[i] == -1).all()
+            continue
+        s_ij = [((pos[dense[j]].sum() - pos[i]) + 3 * prior) / ((lab[dense[j]].sum() - lab[i]) + 3) for j in nbrs]
+        assert out[i] == pytest.approx([max(s_ij), np.mean(s_ij)], rel=1e-5)
+    assert (out[7] == -1).all() and (out[:, 0] > out[:, 1] + 1e-3).any()
 
 
 def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path) -> None:
@@ -268,44 +316,52 @@ def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_p
     np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X_old))
 
 
-def test_a_model_saved_before_the_group_block_scores_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read as a static graph, the tiny graph has group columns; a model from before them never reads them."""
+@pytest.mark.parametrize("missing", [("group",), ("nbr_shares",), ("group", "nbr_shares")])
+def test_a_model_saved_before_the_static_only_blocks_scores_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      missing: tuple[str, ...]) -> None:
+    """Read as a static graph, the tiny graph has group and neighbour-share columns; a model from
+    before them never reads them."""
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
-    assert bare.group.shape[1] > 0
-    with monkeypatch.context() as m:  # train as the release before the group block did
-        m.setattr("gnn.hybrid.BLOCKS", tuple(b for b in BLOCKS if b != "group"))
+    assert bare.group.shape[1] > 0 and bare.columns(BLOCKS, ("nbr_shares",)).size == len(NEIGHBOUR_SHARE_NAMES)
+    with monkeypatch.context() as m:  # train as the release before those blocks did
+        m.setattr("gnn.hybrid.BLOCKS", tuple(b for b in BLOCKS if b not in missing))
         hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
                               replace(FAST, tree_views=("own", "own+graph+labels", "all")), fs=bare)
-    assert not any(n.startswith("group_") for n in hyb.names)
+    assert not set(missing) & set(hyb.blocks)
+    assert ("group" in missing) != any(n.startswith("group_") for n in hyb.names)
+    assert ("nbr_shares" in missing) != bool(set(NEIGHBOUR_SHARE_NAMES) & set(hyb.names))
     (tmp_path / "model").mkdir()
     hyb.save(tmp_path / "model")
     meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
-    meta["blocks"] = [b for b in meta["blocks"] if b != "group"]  # as that release wrote it
-    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    assert meta["blocks"] == [b for b in BLOCKS if b not in missing]  # as that release wrote it
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
-    X_back, fs_back = back.features(graph)  # rebuilt by this release: the group block is there, unread
+    X_back, fs_back = back.features(graph)  # rebuilt by this release: every block is there, the old ones read
     assert fs_back.group.shape[1] > 0 and X_back.shape[1] == len(hyb.names)
-    np.testing.assert_allclose(back.margin(X_back), raw, rtol=1e-6)
-    meta["blocks"] = ["own", "graph", "labels"]  # anything else is still refused
-    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
-    with pytest.raises(InputError, match="feature blocks.*retrain"):
-        HybridModel.load(tmp_path / "model", hyb.gnn)
+    deployed = np.setdiff1d(np.arange(graph.num_nodes), nodes[tr])  # training rows were fitted on out-of-fold GNN columns
+    np.testing.assert_allclose(back.margin(X_back)[deployed], raw[deployed], rtol=1e-6)
+    for blocks in (["own", "graph", "labels"], [*meta["blocks"], "own"], [*meta["blocks"], "friends"]):
+        meta["blocks"] = blocks  # anything else is still refused
+        (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+        with pytest.raises(InputError, match="feature blocks.*retrain"):
+            HybridModel.load(tmp_path / "model", hyb.gnn)
 
 
-def test_default_views_are_prefixes_with_the_group_block_and_an_empty_view_is_refused(tmp_path: Path) -> None:
+def test_default_views_are_prefixes_with_the_static_only_blocks_and_an_empty_view_is_refused(tmp_path: Path) -> None:
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
-    widths = [len(bare.own_names), len(bare.graph_names), len(bare.group_names), len(LABEL_NAMES)]
-    for view, width in (("own", widths[0]), ("own+graph+group+labels", sum(widths))):
+    widths = [len(bare.own_names), len(bare.graph_names), len(bare.group_names), len(LABEL_NAMES),
+              len(NEIGHBOUR_SHARE_NAMES)]
+    for view, width in (("own", widths[0]), ("own+graph+group+labels+nbr_shares", sum(widths))):
         np.testing.assert_array_equal(bare.columns(BLOCKS, view_blocks(view)), np.arange(width))
-    with pytest.raises(InputError, match=r"\['group'\] have no columns"):  # the event-log graph has no group block
-        fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
-                   replace(FAST, tree_views=("group",)))
+    for view in ("group", "nbr_shares"):  # the event-log graph has neither
+        with pytest.raises(InputError, match=rf"\['{view}'\] have no columns"):
+            fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
+                       replace(FAST, tree_views=(view,)))
 
 
 def test_view_names_are_checked() -> None:
-    assert view_blocks("all") == ("own", "graph", "group", "labels", "spread", "gnn")
+    assert view_blocks("all") == ("own", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
     assert view_blocks("gnn+own") == ("own", "gnn")
     with pytest.raises(InputError, match="unknown block.*'friends'.*valid"):
         view_blocks("own+friends")
