@@ -12,8 +12,10 @@ per-node Python. Two kinds of features:
   one user's rows.
 * **from training labels only** (:func:`label_features`): how many of an account's 1- and
   2-hop neighbours are *training* accounts labelled abusive, and their share among labelled
-  neighbours. An account's own label never enters its own features: the graph has no self
-  loops, and 2-hop walks that return to the start are subtracted.
+  neighbours; (:func:`link_label_features`) the same along each coordination relation alone;
+  and (:func:`neighbour_share_features`) each neighbour's own share, at worst and on average.
+  An account's own label never enters its own features: the graph has no self loops, 2-hop
+  walks that return to the start are subtracted, and a neighbour's share leaves the account out.
 
 Inductive by construction: a new account's features come from its own row and its edges.
 """
