@@ -6,6 +6,11 @@ One row per account, fed to XGBoost (``hist``):
 block               columns
 ==================  ========================================================================
 own                 the account's standardised features (:mod:`gnn.data`)
+spectral            on a graph without coordination relations, the account's coordinates in
+                    the training graph's leading eigenvectors (:mod:`gnn.spectral`: which
+                    part of the graph it sits in, so the trees can learn that a feature
+                    means one thing in one region and another elsewhere); empty on an
+                    event-log graph and where the training graph had no main component
 graph               degree; mean and max of neighbours' features at 1 and 2 hops
 group               on a graph without coordination relations (such as an imported static
                     graph), mean and std of the features over the account and its neighbours
@@ -24,10 +29,11 @@ gnn                 the GNN's score for the account, and the mean / max of its n
 ==================  ========================================================================
 
 The scorer averages the log-odds of several boosters, one per **view** (``tree_views``): a
-view is a subset of the blocks, and ``all`` is every block. By default the own features
-alone, own + graph + group + labels + nbr_shares, and all blocks (with the GNN): where the own features carry the
-signal (Amazon) the narrow view keeps the wide ones from adding variance, where the
-neighbourhood does (YelpChi) the wide ones lead; on every evaluated dataset the average was
+view is a subset of the blocks, and ``all`` is every block. By default the own features with
+the spectral coordinates, own + spectral + graph + group + labels + nbr_shares, and all blocks
+(with the GNN): where the own features carry the signal (Amazon) the narrow view keeps the wide
+ones from adding variance, where the neighbourhood does (YelpChi) the wide ones lead; the
+spectral coordinates sit in the narrow view too, so that one learns per region (Tolokers); on every evaluated dataset the average was
 level with or above the best single view (the README's evaluation). ``tree_bags`` boosters
 with different seeds per view (one by default).
 
@@ -80,6 +86,7 @@ from gnn.neighbors import (
     score_features,
     spread_features,
 )
+from gnn.spectral import SPECTRAL_NAMES, SpectralBasis
 from ringwatch.errors import InputError
 from ringwatch.types import COORDINATION_RELATIONS
 
@@ -89,14 +96,14 @@ if TYPE_CHECKING:
 TREES_FILE = "trees.json"
 HYBRID_FILE = "hybrid.json"
 TRAIN_LABELS_FILE = "train_labels.parquet"
-BLOCKS = ("own", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
+BLOCKS = ("own", "spectral", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
 """The tree input's blocks, in column order: each default view (:data:`gnn.train.TrainConfig.tree_views`)
 is a prefix of it, so its booster reads a slice of the matrix, never a copy."""
 GNN_COLUMNS = ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
 """The ``gnn`` block (:func:`gnn.neighbors.score_features` of a GNN's scores)."""
 ALL_BLOCKS = "all"
 """The view name for every block."""
-STATIC_ONLY_BLOCKS = frozenset({"group", "nbr_shares"})
+STATIC_ONLY_BLOCKS = frozenset({"group", "nbr_shares", "spectral"})
 """Blocks with columns only on graphs without coordination relations (:attr:`FeatureSet.static`).
 They are also the blocks added since the first hybrid: a model saved before one of them lacks it in
 its block list and scores as it did."""
@@ -140,6 +147,8 @@ class FeatureSet:
     group: np.ndarray
     group_names: list[str]
     links: dict[str, sp.csr_matrix] = field(default_factory=dict)
+    basis: SpectralBasis | None = None  # the spectral block's basis (static graphs only)
+    spectral: np.ndarray | None = None  # its coordinates for every account, ``[n, SPECTRAL_DIMS]``
 
     @property
     def link_relations(self) -> tuple[str, ...]:
@@ -152,12 +161,14 @@ class FeatureSet:
 
     @classmethod
     def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True,
-           link_relations: tuple[str, ...] | None = None) -> FeatureSet:
+           link_relations: tuple[str, ...] | None = None, basis: SpectralBasis | None = None) -> FeatureSet:
         """Build the label-free blocks of ``graph``.
 
         ``link_relations``: the coordination relations the label block reads one by one (a
         model's own list when scoring; by default those the graph has: an imported static graph
         has none, so its label block has no per-relation columns and it gets the group block).
+        ``basis``: the spectral basis to place the accounts in (a model's own when scoring); on a
+        static graph without one, it is fitted on ``graph`` (training).
         """
         x = graph.x.cpu().numpy()
         adj = adjacency(graph)
@@ -176,8 +187,14 @@ class FeatureSet:
         # training labels in :meth:`matrix`: both are the STATIC_ONLY_BLOCKS (see :attr:`static`).
         gr, gr_names = ((np.zeros((len(x), 0), np.float32), []) if links
                         else group_features(x, adj, m1=m1, sq1=sq1))
+        spectral = None
+        if not links:
+            basis = basis if basis is not None else SpectralBasis.fit(adj, graph.account_ids)
+            if len(basis.account_ids):  # else no main component: no columns (the basis decides, not the graph)
+                spectral = basis.coordinates(adj, graph.account_ids)
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
-                   [_readable(n, own_names) for n in sp_names], gr, [_readable(n, own_names) for n in gr_names], links)
+                   [_readable(n, own_names) for n in sp_names], gr, [_readable(n, own_names) for n in gr_names], links,
+                   basis if not links else None, spectral)
 
     def matrix(self, blocks: tuple[str, ...], train_nodes: np.ndarray | None = None, train_y: np.ndarray | None = None,
                gnn_block: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
@@ -203,6 +220,10 @@ class FeatureSet:
                     shares, share_names = neighbour_share_features(self.adj, len(self.x), train_nodes, train_y)
                     parts.append(shares)
                     names += share_names
+            elif block == "spectral":
+                if self.spectral is not None:
+                    parts.append(self.spectral)
+                    names += SPECTRAL_NAMES
             elif block == "labels":
                 assert train_nodes is not None and train_y is not None
                 lf, ln = label_features(self.adj, len(self.x), train_nodes, train_y)
@@ -220,7 +241,8 @@ class FeatureSet:
         widths = {"own": len(self.own_names), "graph": len(self.graph_names), "spread": len(self.spread_names),
                   "group": len(self.group_names),
                   "labels": len(LABEL_NAMES) + 2 * len(self.links),
-                  "nbr_shares": len(NEIGHBOUR_SHARE_NAMES) if self.static else 0, "gnn": len(GNN_COLUMNS)}
+                  "nbr_shares": len(NEIGHBOUR_SHARE_NAMES) if self.static else 0,
+                  "spectral": len(SPECTRAL_NAMES) if self.spectral is not None else 0, "gnn": len(GNN_COLUMNS)}
         start, out = 0, []
         for block in blocks:
             if block in view:
@@ -343,6 +365,7 @@ class HybridModel:
     views: list[str] = field(default_factory=lambda: [ALL_BLOCKS])
     blocks: tuple[str, ...] = BLOCKS  # column order of the tree input it was trained on
     link_relations: tuple[str, ...] = ()  # the relations its label block reads one by one
+    spectral: SpectralBasis | None = None  # the basis of its spectral block (trained on a static graph)
 
     @property
     def columns(self) -> list[np.ndarray]:
@@ -364,8 +387,11 @@ class HybridModel:
         """
         with ThreadPoolExecutor(max_workers=1) as pool:
             gnn = pool.submit(self.gnn_score, graph, device)
-            if fs is None or fs.link_relations != self.link_relations:
-                fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations)
+            # a model without a stored basis (an event-log one, or one from before the block) reads no
+            # spectral columns, so none are fitted for it
+            basis = self.spectral if self.spectral is not None else SpectralBasis.empty()
+            if fs is None or fs.link_relations != self.link_relations or (fs.basis is not None and fs.basis is not self.spectral):
+                fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations, basis)
             idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
             known = self.train_labels.join(idx, on="account_id", how="inner")
             gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn")
@@ -394,6 +420,8 @@ class HybridModel:
         for k, booster in enumerate(self.boosters):
             booster.save_model(str(directory / _trees_file(k)))
         self.train_labels.write_parquet(directory / TRAIN_LABELS_FILE)
+        if self.spectral is not None:
+            self.spectral.save(directory)
         (directory / HYBRID_FILE).write_text(json.dumps({"platt": [self.platt.a, self.platt.b], "names": self.names,
                                                          "with_max": self.with_max, "blocks": list(self.blocks),
                                                          "views": self.views, "bags": len(self.boosters),
@@ -403,7 +431,7 @@ class HybridModel:
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridModel:
         meta = json.loads((directory / HYBRID_FILE).read_text())
         blocks = tuple(meta.get("blocks", ()))
-        # a model from before the group or nbr_shares block lacks it and scores as it did
+        # a model from before the group, nbr_shares or spectral block lacks it and scores as it did
         if len(set(blocks)) != len(blocks) or not set(blocks) <= set(BLOCKS) or not set(BLOCKS) - set(blocks) <= STATIC_ONLY_BLOCKS:
             raise InputError(f"model {directory.name} was trained with feature blocks {meta.get('blocks')}; this version "
                              f"scores with {list(BLOCKS)}: retrain it (`ringwatch train`)")
@@ -415,7 +443,7 @@ class HybridModel:
             boosters.append(booster)
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),
                    meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks,
-                   link_relations=tuple(meta.get("link_relations", ())))
+                   link_relations=tuple(meta.get("link_relations", ())), spectral=SpectralBasis.load(directory))
 
 
 def _trees_file(k: int) -> str:
@@ -486,8 +514,9 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     view_cols = [fs.columns(BLOCKS, view_blocks(view)) for view in views]
     empty = [view for view, cols in zip(views, view_cols) if not len(cols)]
     if empty:  # before any GNN is trained
-        raise InputError(f"tree view(s) {empty} have no columns on this graph (the {' and '.join(sorted(STATIC_ONLY_BLOCKS))} "
-                         f"blocks are empty where the graph has coordination relations); name other blocks")
+        raise InputError(f"tree view(s) {empty} have no columns on this graph (the {', '.join(sorted(STATIC_ONLY_BLOCKS))} "
+                         f"blocks are empty where the graph has coordination relations, spectral also where no "
+                         f"component holds half the accounts); name other blocks")
     gs = gnn_scores or oof_gnn(graph, tr, y_tr, va, y_va, cfg)
     X, names = fs.matrix(BLOCKS, tr, y_tr, gs.block(fs.adj, fitting=True))
     safe = _safe(names) or []
@@ -500,7 +529,7 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     with_max = any(n.startswith("nbr1_max_") for n in names)
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
     model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views,
-                        blocks=BLOCKS, link_relations=fs.link_relations)
+                        blocks=BLOCKS, link_relations=fs.link_relations, spectral=fs.basis)
     return model, model.margin(X)
 
 

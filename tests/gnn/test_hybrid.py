@@ -45,6 +45,7 @@ from gnn.neighbors import (
     spread_features,
 )
 from gnn.score import score
+from gnn.spectral import SPECTRAL_NAMES, SpectralBasis
 from gnn.train import TrainConfig, label_index, load_hybrid, load_model, stratified_split, train
 from graphs.import_static import StaticGraph, publish_static, read_static
 from ringwatch.errors import InputError
@@ -316,14 +317,16 @@ def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_p
     np.testing.assert_array_equal(back.margin(X_back), hyb.margin(X_old))
 
 
-@pytest.mark.parametrize("missing", [("group",), ("nbr_shares",), ("group", "nbr_shares")])
+@pytest.mark.parametrize("missing", [("group",), ("nbr_shares",), ("spectral",), ("nbr_shares", "spectral"),
+                                     ("group", "nbr_shares", "spectral")])
 def test_a_model_saved_before_the_static_only_blocks_scores_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                       missing: tuple[str, ...]) -> None:
-    """Read as a static graph, the tiny graph has group and neighbour-share columns; a model from
-    before them never reads them."""
+    """Read as a static graph, the tiny graph has group, neighbour-share and spectral columns; a
+    model from before them never reads them."""
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
     assert bare.group.shape[1] > 0 and bare.columns(BLOCKS, ("nbr_shares",)).size == len(NEIGHBOUR_SHARE_NAMES)
+    assert bare.columns(BLOCKS, ("spectral",)).size == len(SPECTRAL_NAMES)
     with monkeypatch.context() as m:  # train as the release before those blocks did
         m.setattr("gnn.hybrid.BLOCKS", tuple(b for b in BLOCKS if b not in missing))
         hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
@@ -331,10 +334,15 @@ def test_a_model_saved_before_the_static_only_blocks_scores_as_it_did(tmp_path: 
     assert not set(missing) & set(hyb.blocks)
     assert ("group" in missing) != any(n.startswith("group_") for n in hyb.names)
     assert ("nbr_shares" in missing) != bool(set(NEIGHBOUR_SHARE_NAMES) & set(hyb.names))
+    assert ("spectral" in missing) != bool(set(SPECTRAL_NAMES) & set(hyb.names))
     (tmp_path / "model").mkdir()
     hyb.save(tmp_path / "model")
     meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
     assert meta["blocks"] == [b for b in BLOCKS if b not in missing]  # as that release wrote it
+    if "spectral" in missing:  # nor did it write a basis, and scoring fits none for it
+        for f in ("spectral.parquet", "spectral.json"):
+            (tmp_path / "model" / f).unlink()
+        monkeypatch.setattr("gnn.hybrid.SpectralBasis.fit", lambda *a, **k: pytest.fail("fitted an unused basis"))
     back = HybridModel.load(tmp_path / "model", hyb.gnn)
     X_back, fs_back = back.features(graph)  # rebuilt by this release: every block is there, the old ones read
     assert fs_back.group.shape[1] > 0 and X_back.shape[1] == len(hyb.names)
@@ -347,21 +355,51 @@ def test_a_model_saved_before_the_static_only_blocks_scores_as_it_did(tmp_path: 
             HybridModel.load(tmp_path / "model", hyb.gnn)
 
 
+def test_a_static_model_stores_its_spectral_basis_and_scores_in_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    fs = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # read as an imported graph
+    assert fs.basis is not None and len(fs.basis.account_ids) > graph.num_nodes / 2
+    assert fs.spectral is not None and fs.spectral.shape == (graph.num_nodes, len(SPECTRAL_NAMES)) and fs.spectral.any()
+    hyb, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=fs)
+    assert hyb.spectral is fs.basis and set(SPECTRAL_NAMES) <= set(hyb.names)
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    assert (tmp_path / "model" / "spectral.parquet").is_file()
+    with monkeypatch.context() as m:
+        m.setattr("gnn.hybrid.SpectralBasis.fit", lambda *a, **k: pytest.fail("scoring refitted the basis"))
+        back = HybridModel.load(tmp_path / "model", hyb.gnn)
+        X_back, fs_back = back.features(graph)
+    assert fs_back is not fs
+    np.testing.assert_array_equal(fs_back.spectral, fs.spectral)
+    deployed = np.setdiff1d(np.arange(graph.num_nodes), nodes[tr])
+    np.testing.assert_allclose(back.margin(X_back)[deployed], raw[deployed], rtol=1e-6)
+    no_main = SpectralBasis.fit(sp.csr_matrix((graph.num_nodes, graph.num_nodes), dtype=np.float32), graph.account_ids)
+    scattered = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=(), basis=no_main)
+    assert scattered.spectral is None and scattered.columns(BLOCKS, ("spectral",)).size == 0  # no constant columns
+    event_log, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST)
+    assert event_log.spectral is None and not set(SPECTRAL_NAMES) & set(event_log.names)
+    (tmp_path / "event-log").mkdir()
+    event_log.save(tmp_path / "event-log")
+    assert not (tmp_path / "event-log" / "spectral.parquet").exists()
+
+
 def test_default_views_are_prefixes_with_the_static_only_blocks_and_an_empty_view_is_refused(tmp_path: Path) -> None:
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
-    widths = [len(bare.own_names), len(bare.graph_names), len(bare.group_names), len(LABEL_NAMES),
+    widths = [len(bare.own_names), len(SPECTRAL_NAMES), len(bare.graph_names), len(bare.group_names), len(LABEL_NAMES),
               len(NEIGHBOUR_SHARE_NAMES)]
-    for view, width in (("own", widths[0]), ("own+graph+group+labels+nbr_shares", sum(widths))):
+    narrow, middle, _ = TrainConfig().tree_views
+    assert (narrow, middle) == ("own+spectral", "own+spectral+graph+group+labels+nbr_shares")
+    for view, width in ((narrow, sum(widths[:2])), (middle, sum(widths))):
         np.testing.assert_array_equal(bare.columns(BLOCKS, view_blocks(view)), np.arange(width))
-    for view in ("group", "nbr_shares"):  # the event-log graph has neither
+    for view in ("group", "nbr_shares", "spectral"):  # the event-log graph has none of them
         with pytest.raises(InputError, match=rf"\['{view}'\] have no columns"):
             fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
                        replace(FAST, tree_views=(view,)))
 
 
 def test_view_names_are_checked() -> None:
-    assert view_blocks("all") == ("own", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
+    assert view_blocks("all") == ("own", "spectral", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
     assert view_blocks("gnn+own") == ("own", "gnn")
     with pytest.raises(InputError, match="unknown block.*'friends'.*valid"):
         view_blocks("own+friends")
