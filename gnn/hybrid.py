@@ -86,7 +86,7 @@ from gnn.neighbors import (
     score_features,
     spread_features,
 )
-from gnn.spectral import SPECTRAL_NAMES, SpectralBasis
+from gnn.spectral import SpectralBasis, spectral_names
 from ringwatch.errors import InputError
 from ringwatch.types import COORDINATION_RELATIONS
 
@@ -223,7 +223,7 @@ class FeatureSet:
             elif block == "spectral":
                 if self.spectral is not None:
                     parts.append(self.spectral)
-                    names += SPECTRAL_NAMES
+                    names += spectral_names(self.spectral.shape[1])
             elif block == "labels":
                 assert train_nodes is not None and train_y is not None
                 lf, ln = label_features(self.adj, len(self.x), train_nodes, train_y)
@@ -242,7 +242,7 @@ class FeatureSet:
                   "group": len(self.group_names),
                   "labels": len(LABEL_NAMES) + 2 * len(self.links),
                   "nbr_shares": len(NEIGHBOUR_SHARE_NAMES) if self.static else 0,
-                  "spectral": len(SPECTRAL_NAMES) if self.spectral is not None else 0, "gnn": len(GNN_COLUMNS)}
+                  "spectral": self.spectral.shape[1] if self.spectral is not None else 0, "gnn": len(GNN_COLUMNS)}
         start, out = 0, []
         for block in blocks:
             if block in view:
@@ -441,9 +441,13 @@ class HybridModel:
             booster.load_model(str(directory / _trees_file(k)))
             booster.set_param({"nthread": 2})
             boosters.append(booster)
+        basis = SpectralBasis.load(directory)
+        if basis is None and any(n.startswith("spectral_") for n in meta["names"]):
+            raise InputError(f"model {directory.name} reads spectral coordinates but its basis (spectral.parquet, "
+                             "spectral.json) is missing; restore the model directory or retrain (`ringwatch train`)")
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),
                    meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks,
-                   link_relations=tuple(meta.get("link_relations", ())), spectral=SpectralBasis.load(directory))
+                   link_relations=tuple(meta.get("link_relations", ())), spectral=basis)
 
 
 def _trees_file(k: int) -> str:

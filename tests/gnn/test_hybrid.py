@@ -365,10 +365,12 @@ def test_a_static_model_stores_its_spectral_basis_and_scores_in_it(tmp_path: Pat
     (tmp_path / "model").mkdir()
     hyb.save(tmp_path / "model")
     assert (tmp_path / "model" / "spectral.parquet").is_file()
+    own_fit = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # a caller's, with its own basis
     with monkeypatch.context() as m:
         m.setattr("gnn.hybrid.SpectralBasis.fit", lambda *a, **k: pytest.fail("scoring refitted the basis"))
         back = HybridModel.load(tmp_path / "model", hyb.gnn)
         X_back, fs_back = back.features(graph)
+        assert back.features(graph, own_fit)[1].basis is back.spectral  # rebuilt on the model's, not the caller's
     assert fs_back is not fs
     np.testing.assert_array_equal(fs_back.spectral, fs.spectral)
     deployed = np.setdiff1d(np.arange(graph.num_nodes), nodes[tr])
@@ -381,6 +383,10 @@ def test_a_static_model_stores_its_spectral_basis_and_scores_in_it(tmp_path: Pat
     (tmp_path / "event-log").mkdir()
     event_log.save(tmp_path / "event-log")
     assert not (tmp_path / "event-log" / "spectral.parquet").exists()
+    for f in ("spectral.parquet", "spectral.json"):  # a static model's basis lost
+        (tmp_path / "model" / f).unlink()
+    with pytest.raises(InputError, match="reads spectral coordinates but its basis.*is missing"):
+        HybridModel.load(tmp_path / "model", hyb.gnn)
 
 
 def test_default_views_are_prefixes_with_the_static_only_blocks_and_an_empty_view_is_refused(tmp_path: Path) -> None:
