@@ -126,7 +126,8 @@ class SpectralBasis:
         known[hit["_i"].to_numpy()] = self.vectors[hit["_k"].to_numpy()]
         inv = _inv_sqrt_degree(adj)[:, None]
         step = inv * np.asarray(adj @ (inv * known))  # S @ known without building S
-        scale = np.where(np.abs(self.values) > 1e-6, 1.0 / np.where(self.values == 0, 1, self.values), 0.0)
+        # a kept vector's eigenvalue is above MIN_EIGENVALUE; an unused column's is 0 and stays 0
+        scale = np.divide(1.0, self.values, out=np.zeros(dims), where=self.values != 0)
         return (step * scale).astype(np.float32)
 
     @property
@@ -190,7 +191,5 @@ def _normalised(adj: sp.csr_matrix) -> sp.csr_matrix:
 
 def _signs(vecs: np.ndarray) -> np.ndarray:
     """A sign per column that makes its largest-magnitude entry positive (a fixed orientation)."""
-    if not vecs.size:
-        return np.ones(vecs.shape[1])
     top = vecs[np.argmax(np.abs(vecs), axis=0), np.arange(vecs.shape[1])]
     return np.where(top < 0, -1.0, 1.0)
