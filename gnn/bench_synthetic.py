@@ -35,7 +35,7 @@ from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summa
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
-from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
+from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
 from gnn.evaluate import ranking_metrics, recall_at_fpr
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
 from gnn.rings import RingEdges, find_rings
@@ -217,9 +217,8 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             extra["rings"] = {floor: ring_recovery(gb.account_ids, ring_of, truth, set(labelled_b))
                               for floor, (ring_of, _) in found.items()}
             extra["ring_kinds"] = ring_kinds(gb.account_ids, *found[RING_KIND_FLOOR], truth)
-    idx = pl.DataFrame({"account_id": gb.account_ids, "_i": np.arange(gb.num_nodes)})
-    t_b = truth.join(idx, on="account_id", how="inner").filter(~pl.col("account_id").is_in(labelled_b))
-    rows, y = t_b["_i"].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
+    t_b = with_node_rows(gb.account_ids, truth).filter(~pl.col("account_id").is_in(labelled_b))
+    rows, y = t_b[NODE_ROW].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
     ctype = t_b["campaign_type"].to_numpy()
     metrics: dict[str, dict[str, Any]] = {}
     for model in models:

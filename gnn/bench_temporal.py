@@ -30,7 +30,7 @@ import polars as pl
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress, _summary, datasets_root
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
-from gnn.data import FeatureStats, GraphTensors, feature_names, load_graph
+from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
 from gnn.evaluate import ranking_metrics
 from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, gnn_logits, stratified_split
@@ -44,8 +44,10 @@ OBSERVATION_LENGTH = ("n_events", "active_days", "n_contents", "n_targets", "n_e
 
 
 def _index(graph: GraphTensors, ids: list[str] | np.ndarray) -> np.ndarray:
-    idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
-    return pl.DataFrame({"account_id": list(ids)}).join(idx, on="account_id", how="left", maintain_order="left")["_i"].to_numpy()
+    rows = with_node_rows(graph.account_ids, pl.DataFrame({"account_id": list(ids)}))[NODE_ROW].to_numpy()
+    if len(rows) != len(ids):
+        raise InputError(f"{len(ids) - len(rows)} of the protocol's {len(ids)} users are not accounts of the built graph")
+    return rows
 
 
 def user_table(events: pl.DataFrame) -> pl.DataFrame:

@@ -22,6 +22,8 @@ from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DI
 EdgeType = tuple[str, str, str]
 NODE = "account"
 _NON_FEATURES = ("account_id", "first_ts", "last_ts")
+NODE_ROW = "node"
+"""The column :func:`with_node_rows` adds."""
 
 
 @dataclass
@@ -84,6 +86,21 @@ class GraphTensors:
         return GraphTensors(self.account_ids, self.accounts, self.x.to(device),
                             {k: v.to(device) for k, v in self.edge_index.items()},
                             {k: v.to(device) for k, v in self.edge_weight.items()})
+
+
+def with_node_rows(account_ids: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` whose account is a node of a graph, with that node's row added.
+
+    Args:
+        account_ids: Account id per node (a graph's node order).
+        frame: A table with an ``account_id`` column.
+
+    Returns:
+        The matching rows of ``frame``, in its order, with ``node`` (int64) appended; rows whose
+        account is not in the graph are dropped.
+    """
+    index = pl.DataFrame({"account_id": account_ids, NODE_ROW: np.arange(len(account_ids), dtype=np.int64)})
+    return frame.join(index, on="account_id", how="inner", maintain_order="left")
 
 
 def feature_names(accounts: pl.DataFrame) -> list[str]:

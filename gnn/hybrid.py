@@ -70,7 +70,7 @@ import scipy.sparse as sp
 import torch
 import xgboost as xgb
 
-from gnn.data import GraphTensors
+from gnn.data import NODE_ROW, GraphTensors, with_node_rows
 from gnn.early_stopping import HoldOnTies
 from gnn.model import RingwatchGNN
 from gnn.neighbors import (
@@ -392,15 +392,27 @@ class HybridModel:
             basis = self.spectral if self.spectral is not None else SpectralBasis.empty()
             if fs is None or fs.link_relations != self.link_relations or (fs.basis is not None and fs.basis is not self.spectral):
                 fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations, basis)
-            idx = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
-            known = self.train_labels.join(idx, on="account_id", how="inner")
+            known = with_node_rows(graph.account_ids, self.train_labels)
             gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn")
-        X, names = fs.matrix(self.blocks, known["_i"].to_numpy(), known["label"].to_numpy(), gnn_block)
+        X, names = fs.matrix(self.blocks, known[NODE_ROW].to_numpy(), known["label"].to_numpy(), gnn_block)
         if names != self.names:
             changed = sorted(set(self.names) ^ set(names))[:6]
             raise InputError(f"the model was trained on other tree columns than this version builds (differing: "
                              f"{changed}); retrain it (`ringwatch train`)")
         return X, fs
+
+    def spectral_coverage(self, X: np.ndarray) -> float | None:
+        """Share of the accounts of a tree input ``X`` (from :meth:`features`) that the spectral basis
+        places: those with a neighbour it embeds. ``None`` where the model reads no spectral columns.
+
+        A basis is fitted only where the main component holds :data:`gnn.spectral.MIN_MAIN_SHARE`
+        of the accounts, so on its training graph this is at least that; well under it, the scored
+        graph has moved away from the one the trees learnt positions on.
+        """
+        cols = [i for i, n in enumerate(self.names) if n.startswith("spectral_")]
+        if not cols or not len(X):
+            return None
+        return float(np.any(X[:, cols] != 0, axis=1).mean())
 
     def known_abusive(self, graph: GraphTensors) -> np.ndarray:
         """Mask of the accounts of ``graph`` its training labels call abusive, ``[num_nodes]``."""

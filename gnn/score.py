@@ -25,6 +25,7 @@ from gnn.hybrid import HybridModel, contributions
 from gnn.model import RingwatchGNN
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import RingEdges, find_rings
+from gnn.spectral import MIN_MAIN_SHARE
 from gnn.train import gnn_logits, load_hybrid, load_model
 from ringwatch.types import RISK_LEVELS, SCORES_TABLE
 from ringwatch.versions import Home
@@ -146,7 +147,17 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         "scored_at": dt.datetime.now(dt.timezone.utc).isoformat(), "count": table.height, "levels": counts,
         "rings": rings.height, "thresholds": calibrator.thresholds, "device": str(dev),
         "model": "hybrid" if hybrid is not None else "gnn", "explained": int(len(explain_nodes)),
+        "warnings": [],
     }
+    coverage = None if hybrid is None or X is None else hybrid.spectral_coverage(X)
+    if coverage is not None:
+        manifest["spectral_coverage"] = round(coverage, 4)
+        if coverage < MIN_MAIN_SHARE:
+            manifest["warnings"].append(
+                f"the model's spectral basis places only {coverage:.0%} of the accounts (those with a neighbour it "
+                f"embeds; every training graph had at least {MIN_MAIN_SHARE:.0%}): the graph has moved on since "
+                f"model {model_manifest['version']} was trained, so its position columns read mostly zeros; retrain "
+                f"(`ringwatch train`)")
     with home.scores.publish(manifest) as staging:
         table.write_parquet(staging / SCORES_TABLE)
         rings.write_parquet(staging / RINGS_TABLE)

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as sla
 
+from gnn.data import NODE_ROW, with_node_rows
 from ringwatch.errors import InputError
 
 SPECTRAL_DIMS = 16
@@ -120,10 +121,8 @@ class SpectralBasis:
         known = np.zeros((n, dims), np.float64)
         if not len(self.account_ids):
             return known.astype(np.float32)
-        idx = pl.DataFrame({"account_id": account_ids, "_i": np.arange(n)})
-        hit = pl.DataFrame({"account_id": self.account_ids, "_k": np.arange(len(self.account_ids))}).join(
-            idx, on="account_id", how="inner")
-        known[hit["_i"].to_numpy()] = self.vectors[hit["_k"].to_numpy()]
+        hit = with_node_rows(account_ids, pl.DataFrame({"account_id": self.account_ids, "_k": np.arange(len(self.account_ids))}))
+        known[hit[NODE_ROW].to_numpy()] = self.vectors[hit["_k"].to_numpy()]
         inv = _inv_sqrt_degree(adj)[:, None]
         step = inv * np.asarray(adj @ (inv * known))  # S @ known without building S
         # a kept vector's eigenvalue is above MIN_EIGENVALUE; an unused column's is 0 and stays 0

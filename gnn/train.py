@@ -20,7 +20,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from gnn.calibration import Calibrator
-from gnn.data import FeatureStats, GraphTensors, load_graph
+from gnn.data import NODE_ROW, FeatureStats, GraphTensors, load_graph, with_node_rows
 from gnn.device import pick_device
 from gnn.model import RingwatchGNN, mean_operators
 from ringwatch.errors import InputError
@@ -106,9 +106,8 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
 
 def label_index(graph: GraphTensors, labels: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Node indices and 0/1 labels of the labelled accounts present in ``graph``."""
-    index = pl.DataFrame({"account_id": graph.account_ids, "_i": np.arange(graph.num_nodes)})
-    joined = labels.join(index, on="account_id", how="inner").sort("_i")
-    return joined["_i"].to_numpy(), joined["label"].to_numpy()
+    joined = with_node_rows(graph.account_ids, labels).sort(NODE_ROW)
+    return joined[NODE_ROW].to_numpy(), joined["label"].to_numpy()
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:

@@ -194,6 +194,8 @@ def score_cmd(
     levels = ", ".join(f"{k} {v:,}" for k, v in manifest["levels"].items())
     console.print(f"[green]scores {manifest['version']}[/]: {manifest['count']:,} accounts ({levels}); "
                   f"{manifest['rings']} rings; model {manifest['model_version']}, snapshot {manifest['snapshot_version']}")
+    for warning in manifest.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}")
 
 
 def explain_cmd(

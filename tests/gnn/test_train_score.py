@@ -13,6 +13,7 @@ import pytest
 from gnn.labels import read_labels
 from gnn.score import EXPLANATIONS_TABLE, RINGS_TABLE, score
 from gnn.train import TrainConfig, train
+from graphs.import_static import StaticGraph, publish_static
 from ringwatch.errors import InputError
 from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
@@ -39,6 +40,7 @@ def test_train_and_score_rank_the_ring_first(home: Home) -> None:
     assert manifest["version"] == "v1" and manifest["snapshot_version"] == "v1"
     out = score(home)
     assert out["model_version"] == "v1" and out["count"] == len(RING) + len(NORMAL)
+    assert out["warnings"] == [] and "spectral_coverage" not in out  # an event-log model reads no positions
     s = _scores(home)
     assert s["account_id"].is_sorted()
     unlabelled_ring = s.filter(pl.col("account_id").is_in(RING[6:]))["risk"].min()
@@ -105,3 +107,25 @@ def test_training_without_both_classes_is_a_clear_error(home: Home) -> None:
     with pytest.raises(InputError, match="at least 2 abusive and 2 benign"):
         train(home, only_bad, FAST)
     assert home.models.current() is None
+
+
+def test_scoring_warns_when_the_spectral_basis_no_longer_covers_the_graph(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 60
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0.6).astype(np.int64)
+    cycle = np.stack([np.arange(n), (np.arange(n) + 1) % n], axis=1)  # one component: every account embedded
+    chords = rng.integers(0, n, size=(60, 2))
+    edges = np.unique(np.sort(np.concatenate([cycle, chords[chords[:, 0] != chords[:, 1]]]), axis=1), axis=0)
+    home = Home(tmp_path / "home")
+    _, labels = publish_static(home, StaticGraph(x, edges, y, relation="rel"))
+    model = train(home, labels, FAST)
+    first = score(home)
+    assert first["spectral_coverage"] == 1.0 and first["warnings"] == []
+    publish_static(home, StaticGraph(x, edges[:4], y, relation="rel"))  # the same accounts, nearly every edge gone
+    later = score(home, model["version"])
+    assert later["snapshot_version"] != first["snapshot_version"]
+    assert later["spectral_coverage"] < 0.2
+    assert len(later["warnings"]) == 1 and "spectral basis places only" in later["warnings"][0]
+    assert "retrain" in later["warnings"][0]
+    assert _scores(home)["risk"].is_between(0, 1).all()  # still scored: a warning, not a refusal
