@@ -7,7 +7,7 @@ with the model so scoring applies the same transform to accounts never seen in t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,14 @@ from torch import Tensor
 
 from graphs.assemble import add_node_codes
 from ringwatch.errors import InputError
-from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR, UNDIRECTED_RELATIONS
+from ringwatch.types import ANSWERS_RELATION, NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR, UNDIRECTED_RELATIONS
 
 EdgeType = tuple[str, str, str]
 NODE = "account"
 _NON_FEATURES = ("account_id", "first_ts", "last_ts")
+SIDE_RELATIONS = frozenset({ANSWERS_RELATION})
+"""Relations loaded into :attr:`GraphTensors.side`, not :attr:`GraphTensors.edge_index`: no GNN
+messages, neighbour aggregates, label shares or ring links run along them."""
 NODE_ROW = "node"
 """The column :func:`with_node_rows` adds."""
 
@@ -70,6 +73,8 @@ class GraphTensors:
         edge_index: Relation → ``[2, num_edges]`` (both directions for undirected
             relations; ``rev_<rel>`` types for the reverse of directed ones).
         edge_weight: Relation → ``[num_edges]`` log-scaled counts.
+        side: Relations kept out of message passing (:data:`SIDE_RELATIONS`): name →
+            ``[2, num_edges]`` ``src → dst`` node indices, read by feature blocks only.
     """
 
     account_ids: np.ndarray
@@ -77,6 +82,7 @@ class GraphTensors:
     x: Tensor
     edge_index: dict[EdgeType, Tensor]
     edge_weight: dict[EdgeType, Tensor]
+    side: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def num_nodes(self) -> int:
@@ -85,7 +91,7 @@ class GraphTensors:
     def to(self, device: torch.device) -> GraphTensors:
         return GraphTensors(self.account_ids, self.accounts, self.x.to(device),
                             {k: v.to(device) for k, v in self.edge_index.items()},
-                            {k: v.to(device) for k, v in self.edge_weight.items()})
+                            {k: v.to(device) for k, v in self.edge_weight.items()}, self.side)
 
 
 def with_node_rows(account_ids: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
@@ -195,9 +201,13 @@ def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: lis
     chosen = {name: t for name, t in tables.items() if relations is None or name in relations}
     edge_index: dict[EdgeType, Tensor] = {}
     edge_weight: dict[EdgeType, Tensor] = {}
+    side: dict[str, Tensor] = {}
     for name, table in with_node_codes(chosen, accounts["account_id"]).items():
         s = torch.from_numpy(table[NODE_CODES[0]].to_numpy(writable=True))
         d = torch.from_numpy(table[NODE_CODES[1]].to_numpy(writable=True))
+        if name in SIDE_RELATIONS:
+            side[name] = torch.stack([s, d])
+            continue
         w = torch.from_numpy(np.log1p(table["count"].to_numpy().astype(np.float32)))
         if name in UNDIRECTED_RELATIONS:
             edge_index[(NODE, name, NODE)] = torch.stack([torch.cat([s, d]), torch.cat([d, s])])
@@ -207,4 +217,4 @@ def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: lis
             edge_index[(NODE, f"rev_{name}", NODE)] = torch.stack([d, s])
             edge_weight[(NODE, name, NODE)] = w
             edge_weight[(NODE, f"rev_{name}", NODE)] = w
-    return GraphTensors(ids, accounts, stats.transform(accounts), edge_index, edge_weight), stats
+    return GraphTensors(ids, accounts, stats.transform(accounts), edge_index, edge_weight, side), stats

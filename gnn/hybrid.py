@@ -23,6 +23,11 @@ nbr_shares          on a graph without coordination relations, each neighbour's 
                     abusive training neighbours (the account left out), at worst and on
                     average over the account's neighbours (on Tolokers, the worst co-worker's
                     company); empty on an event-log graph, like the group block
+answerers           where the build wrote the answers relation (an event log), each account
+                    that answered this one (acted next on the same target within the window:
+                    a revert) by its share of abusive training accounts among those it
+                    answered, at worst and on average, and how many answered (on Wikipedia, a
+                    patroller that reverts editors later banned); empty on an imported graph
 spread              neighbours' 1-hop std and min, and the account minus their mean
 gnn                 the GNN's score for the account, and the mean / max of its neighbours'
                     GNN scores at 1 and 2 hops (the GNN propagates evidence the trees lack)
@@ -74,9 +79,11 @@ from gnn.data import NODE_ROW, GraphTensors, with_node_rows
 from gnn.early_stopping import HoldOnTies
 from gnn.model import RingwatchGNN
 from gnn.neighbors import (
+    ANSWERER_NAMES,
     LABEL_NAMES,
     NEIGHBOUR_SHARE_NAMES,
     adjacency,
+    answerer_features,
     graph_features,
     group_features,
     label_features,
@@ -88,7 +95,7 @@ from gnn.neighbors import (
 )
 from gnn.spectral import SpectralBasis, spectral_names
 from ringwatch.errors import InputError
-from ringwatch.types import COORDINATION_RELATIONS
+from ringwatch.types import ANSWERS_RELATION, COORDINATION_RELATIONS
 
 if TYPE_CHECKING:
     from gnn.train import TrainConfig
@@ -96,7 +103,7 @@ if TYPE_CHECKING:
 TREES_FILE = "trees.json"
 HYBRID_FILE = "hybrid.json"
 TRAIN_LABELS_FILE = "train_labels.parquet"
-BLOCKS = ("own", "spectral", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
+BLOCKS = ("own", "spectral", "graph", "group", "labels", "nbr_shares", "answerers", "spread", "gnn")
 """The tree input's blocks, in column order: each default view (:data:`gnn.train.TrainConfig.tree_views`)
 is a prefix of it, so its booster reads a slice of the matrix, never a copy."""
 GNN_COLUMNS = ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
@@ -107,6 +114,10 @@ STATIC_ONLY_BLOCKS = frozenset({"group", "nbr_shares", "spectral"})
 """Blocks with columns only on graphs without coordination relations (:attr:`FeatureSet.static`).
 They are also the blocks added since the first hybrid: a model saved before one of them lacks it in
 its block list and scores as it did."""
+ANSWERS_BLOCKS = frozenset({"answerers"})
+"""Blocks with columns only where the graph (or, scoring, the model) has the answers relation
+(:data:`gnn.data.SIDE_RELATIONS`); a model saved before them lacks them and scores as it did."""
+
 MAX_FEATURES_UP_TO = 500_000
 """Max-of-neighbour features are built for graphs up to this many accounts (``nbr_max``);
 above it the mean aggregates (sparse products) carry the neighbourhood, which keeps scoring
@@ -147,6 +158,7 @@ class FeatureSet:
     group: np.ndarray
     group_names: list[str]
     links: dict[str, sp.csr_matrix] = field(default_factory=dict)
+    answers: sp.csr_matrix | None = None  # answerer → answered (binary), where the graph or model has the relation
     basis: SpectralBasis | None = None  # the spectral block's basis (static graphs only)
     spectral: np.ndarray | None = None  # its coordinates for every account, ``[n, SPECTRAL_DIMS]``
 
@@ -155,13 +167,18 @@ class FeatureSet:
         return tuple(self.links)
 
     @property
+    def side_relations(self) -> tuple[str, ...]:
+        return (ANSWERS_RELATION,) if self.answers is not None else ()
+
+    @property
     def static(self) -> bool:
         """Whether the graph has no coordination relations, so the :data:`STATIC_ONLY_BLOCKS` have columns."""
         return not self.links
 
     @classmethod
     def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True,
-           link_relations: tuple[str, ...] | None = None, basis: SpectralBasis | None = None) -> FeatureSet:
+           link_relations: tuple[str, ...] | None = None, basis: SpectralBasis | None = None,
+           side_relations: tuple[str, ...] | None = None) -> FeatureSet:
         """Build the label-free blocks of ``graph``.
 
         ``link_relations``: the coordination relations the label block reads one by one (a
@@ -169,6 +186,9 @@ class FeatureSet:
         has none, so its label block has no per-relation columns and it gets the group block).
         ``basis``: the spectral basis to place the accounts in (a model's own when scoring); on a
         static graph without one, it is fitted on ``graph`` (training).
+        ``side_relations``: whether the ``answerers`` block reads the answers relation (a model's
+        own choice when scoring, so a graph without it gives that block no answerers rather than
+        no columns; by default, whether the graph has it).
         """
         x = graph.x.cpu().numpy()
         adj = adjacency(graph)
@@ -178,6 +198,9 @@ class FeatureSet:
         if link_relations is None:
             link_relations = tuple(r for r in COORDINATION_RELATIONS if any(et[1] == r for et in graph.edge_index))
         links = {r: adjacency(graph, (r,)) for r in link_relations}
+        if side_relations is None:
+            side_relations = tuple(r for r in (ANSWERS_RELATION,) if r in graph.side)
+        answers = _answers(graph) if ANSWERS_RELATION in side_relations else None
         # Only a graph without coordination relations (such as an imported static graph, where one
         # relation may join the rows of one user, e.g. YelpChi's R-U-R) gets the group block. On an
         # event-log graph (the build writes the coordination relations) nodes are accounts already,
@@ -194,7 +217,7 @@ class FeatureSet:
                 spectral = basis.coordinates(adj, graph.account_ids)
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
                    [_readable(n, own_names) for n in sp_names], gr, [_readable(n, own_names) for n in gr_names], links,
-                   basis if not links else None, spectral)
+                   answers, basis if not links else None, spectral)
 
     def matrix(self, blocks: tuple[str, ...], train_nodes: np.ndarray | None = None, train_y: np.ndarray | None = None,
                gnn_block: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
@@ -220,6 +243,12 @@ class FeatureSet:
                     shares, share_names = neighbour_share_features(self.adj, len(self.x), train_nodes, train_y)
                     parts.append(shares)
                     names += share_names
+            elif block == "answerers":
+                assert train_nodes is not None and train_y is not None
+                if self.answers is not None:
+                    af, an = answerer_features(self.answers, len(self.x), train_nodes, train_y)
+                    parts.append(af)
+                    names += an
             elif block == "spectral":
                 if self.spectral is not None:
                     parts.append(self.spectral)
@@ -242,6 +271,7 @@ class FeatureSet:
                   "group": len(self.group_names),
                   "labels": len(LABEL_NAMES) + 2 * len(self.links),
                   "nbr_shares": len(NEIGHBOUR_SHARE_NAMES) if self.static else 0,
+                  "answerers": len(ANSWERER_NAMES) if self.answers is not None else 0,
                   "spectral": self.spectral.shape[1] if self.spectral is not None else 0, "gnn": len(GNN_COLUMNS)}
         start, out = 0, []
         for block in blocks:
@@ -249,6 +279,19 @@ class FeatureSet:
                 out.append(np.arange(start, start + widths[block]))
             start += widths[block]
         return np.concatenate(out)
+
+
+def _answers(graph: GraphTensors) -> sp.csr_matrix:
+    """The graph's answers relation as a binary answerer → answered matrix (empty where it has none)."""
+    n = graph.num_nodes
+    ei = graph.side.get(ANSWERS_RELATION)
+    if ei is None or not ei.numel():
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    e = ei.cpu().numpy()
+    keep = e[0] != e[1]
+    a = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (e[0][keep], e[1][keep])), shape=(n, n))
+    a.data[:] = 1.0
+    return a
 
 
 def view_blocks(view: str) -> tuple[str, ...]:
@@ -365,6 +408,7 @@ class HybridModel:
     views: list[str] = field(default_factory=lambda: [ALL_BLOCKS])
     blocks: tuple[str, ...] = BLOCKS  # column order of the tree input it was trained on
     link_relations: tuple[str, ...] = ()  # the relations its label block reads one by one
+    side_relations: tuple[str, ...] = ()  # the relations its answerers block reads
     spectral: SpectralBasis | None = None  # the basis of its spectral block (trained on a static graph)
 
     @property
@@ -390,8 +434,10 @@ class HybridModel:
             # a model without a stored basis (an event-log one, or one from before the block) reads no
             # spectral columns, so none are fitted for it
             basis = self.spectral if self.spectral is not None else SpectralBasis.empty()
-            if fs is None or fs.link_relations != self.link_relations or (fs.basis is not None and fs.basis is not self.spectral):
-                fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations, basis)
+            if (fs is None or fs.link_relations != self.link_relations or fs.side_relations != self.side_relations
+                    or (fs.basis is not None and fs.basis is not self.spectral)):
+                fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations, basis,
+                                   self.side_relations)
             known = with_node_rows(graph.account_ids, self.train_labels)
             gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn")
         X, names = fs.matrix(self.blocks, known[NODE_ROW].to_numpy(), known["label"].to_numpy(), gnn_block)
@@ -437,14 +483,16 @@ class HybridModel:
         (directory / HYBRID_FILE).write_text(json.dumps({"platt": [self.platt.a, self.platt.b], "names": self.names,
                                                          "with_max": self.with_max, "blocks": list(self.blocks),
                                                          "views": self.views, "bags": len(self.boosters),
-                                                         "link_relations": list(self.link_relations)}, indent=2))
+                                                         "link_relations": list(self.link_relations),
+                                                         "side_relations": list(self.side_relations)}, indent=2))
 
     @classmethod
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridModel:
         meta = json.loads((directory / HYBRID_FILE).read_text())
         blocks = tuple(meta.get("blocks", ()))
-        # a model from before the group, nbr_shares or spectral block lacks it and scores as it did
-        if len(set(blocks)) != len(blocks) or not set(blocks) <= set(BLOCKS) or not set(BLOCKS) - set(blocks) <= STATIC_ONLY_BLOCKS:
+        # a model from before the group, nbr_shares, spectral or answerers block lacks it and scores as it did
+        if (len(set(blocks)) != len(blocks) or not set(blocks) <= set(BLOCKS)
+                or not set(BLOCKS) - set(blocks) <= STATIC_ONLY_BLOCKS | ANSWERS_BLOCKS):
             raise InputError(f"model {directory.name} was trained with feature blocks {meta.get('blocks')}; this version "
                              f"scores with {list(BLOCKS)}: retrain it (`ringwatch train`)")
         boosters = []
@@ -459,7 +507,8 @@ class HybridModel:
                              "spectral.json) is missing; restore the model directory or retrain (`ringwatch train`)")
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),
                    meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks,
-                   link_relations=tuple(meta.get("link_relations", ())), spectral=basis)
+                   link_relations=tuple(meta.get("link_relations", ())), spectral=basis,
+                   side_relations=tuple(meta.get("side_relations", ())))
 
 
 def _trees_file(k: int) -> str:
@@ -532,7 +581,8 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     if empty:  # before any GNN is trained
         raise InputError(f"tree view(s) {empty} have no columns on this graph (the {', '.join(sorted(STATIC_ONLY_BLOCKS))} "
                          f"blocks are empty where the graph has coordination relations, spectral also where no "
-                         f"component holds half the accounts); name other blocks")
+                         f"component holds half the accounts; answerers where it has no answers relation); "
+                         f"name other blocks")
     gs = gnn_scores or oof_gnn(graph, tr, y_tr, va, y_va, cfg)
     X, names = fs.matrix(BLOCKS, tr, y_tr, gs.block(fs.adj, fitting=True))
     safe = _safe(names) or []
@@ -545,7 +595,8 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     with_max = any(n.startswith("nbr1_max_") for n in names)
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
     model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views,
-                        blocks=BLOCKS, link_relations=fs.link_relations, spectral=fs.basis)
+                        blocks=BLOCKS, link_relations=fs.link_relations, spectral=fs.basis,
+                        side_relations=fs.side_relations)
     return model, model.margin(X)
 
 

@@ -241,7 +241,7 @@ NEIGHBOUR_SHARE_NAMES = ("nbr1_worst_abusive_share", "nbr1_mean_abusive_share")
 
 
 def neighbour_share_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray, train_y: np.ndarray,
-                             smooth: float = 3.0) -> tuple[np.ndarray, list[str]]:
+                             smooth: float = 3.0, company: sp.csr_matrix | None = None) -> tuple[np.ndarray, list[str]]:
     """The company each neighbour keeps: its share of abusive *training* neighbours, at worst and on average.
 
     :func:`label_features` pools an account's neighbourhood; one neighbour surrounded by banned
@@ -261,6 +261,9 @@ def neighbour_share_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray
         train_nodes: Node indices whose labels may be used.
         train_y: Their 0/1 labels.
         smooth: Pseudo-neighbours at the base rate added to every neighbour's count.
+        company: Whose labels make up each neighbour's company, a binary ``[n, n]`` matrix whose
+            row ``j`` holds ``i`` wherever ``adj``'s row ``i`` holds ``j`` (default ``adj``
+            itself; the transpose of a directed ``adj``).
 
     Returns:
         ``[n, 2]`` features (both -1 where the account has no neighbour) and their names. A
@@ -268,7 +271,8 @@ def neighbour_share_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray
     """
     pos, lab = _label_vectors(n, train_nodes, train_y)
     prior = float(np.mean(train_y)) if len(train_y) else 0.0
-    p1, l1 = adj @ pos, adj @ lab
+    company = adj if company is None else company
+    p1, l1 = company @ pos, company @ lab
     deg = np.diff(adj.indptr)
     rows = np.repeat(np.arange(n), deg)
     cols = adj.indices
@@ -280,6 +284,37 @@ def neighbour_share_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray
         out[has, 0] = np.maximum.reduceat(share, starts)
         out[has, 1] = np.add.reduceat(share.astype(np.float64), starts) / deg[has]
     return out, list(NEIGHBOUR_SHARE_NAMES)
+
+
+ANSWERER_NAMES = ("answerer_worst_abusive_share", "answerer_mean_abusive_share", "answerers_log")
+"""The columns of :func:`answerer_features`."""
+
+
+def answerer_features(answers: sp.csr_matrix, n: int, train_nodes: np.ndarray,
+                      train_y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Who answers the account, by the company they keep: each answerer's share of abusive
+    *training* accounts among those it answered (the account left out), at worst and on average,
+    and how many accounts answered it.
+
+    On an edit log the accounts that revert an editor are patrollers, and a patroller that spends
+    its time reverting editors who were later banned is a stronger witness than the revert count.
+    Answer edges join a vandal to the benign accounts that undo its work, so the relation is kept
+    out of the pooled neighbourhood: this is its only reader.
+
+    Args:
+        answers: Binary answerer → answered matrix, ``[n, n]``.
+        n: Number of nodes.
+        train_nodes: Node indices whose labels may be used.
+        train_y: Their 0/1 labels.
+
+    Returns:
+        ``[n, 3]`` features and their names; the shares are -1 where no one answered the account.
+        A node's own label never enters its own row.
+    """
+    answered_by = answers.T.tocsr()
+    shares, _ = neighbour_share_features(answered_by, n, train_nodes, train_y, company=answers)
+    count = np.log1p(np.diff(answered_by.indptr)).astype(np.float32)[:, None]
+    return np.concatenate([shares, count], axis=1), list(ANSWERER_NAMES)
 
 
 def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.ndarray, list[str]]:

@@ -85,7 +85,7 @@ class TrainConfig:
     tree_patience: int = 40
     threads: int = 2
     nbr_max: bool = True
-    tree_views: tuple[str, ...] = ("own+spectral", "own+spectral+graph+group+labels+nbr_shares", "all")
+    tree_views: tuple[str, ...] = ("own+spectral", "own+spectral+graph+group+labels+nbr_shares+answerers", "all")
     tree_bags: int = 1
 
 

@@ -18,6 +18,8 @@ import polars as pl
 from graphs import relations
 from ringwatch.errors import InputError
 from ringwatch.types import (
+    ANSWERS_RELATION,
+    DERIVED_RELATIONS,
     NODE_CODES,
     SNAPSHOT_ACCOUNT_DEVICE,
     SNAPSHOT_ACCOUNT_IP,
@@ -49,6 +51,13 @@ def relation_name(event_type: str) -> str:
     """A safe relation/file name for an event type (lower case, ``[a-z0-9_]``)."""
     name = _REL_NAME.sub("_", event_type.lower()).strip("_")
     return name or "unknown"
+
+
+def _direct_name(event_type: str) -> str:
+    """The relation name of an event type's direct edges: :func:`relation_name`, with ``_event``
+    appended where that is a relation the build derives (:data:`DERIVED_RELATIONS`)."""
+    name = relation_name(event_type)
+    return f"{name}_event" if name in DERIVED_RELATIONS else name
 
 
 def _read_all(paths: list[Path]) -> pl.DataFrame | None:
@@ -148,7 +157,8 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
                                                                    "count": pl.Int64, "first_ts": pl.Datetime("us", "UTC"),
                                                                    "last_ts": pl.Datetime("us", "UTC")})
     # Named once per distinct event type, not per edge (map_elements over 7M edges took 10 s).
-    names = {t: relation_name(t) for t in direct["relation"].unique().to_list()}
+    # an event type named like a derived relation keeps its edges under another name, not overwritten by them
+    names = {t: _direct_name(t) for t in direct["relation"].unique().to_list()}
     direct = direct.with_columns(pl.col("relation").replace_strict(names, return_dtype=pl.String))
     for (rel,), part in direct.partition_by("relation", as_dict=True).items():
         tables[str(rel)] = part.drop("relation").sort("src", "dst")
@@ -197,6 +207,13 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
     counts["coaction"] = co.height
     accounts = accounts.join(_degree(co, "coaction"), on="account_id", how="left")
     accounts = accounts.join(_responses(_read_all([d / "response.parquet" for d in bucket_dirs])), on="account_id", how="left")
+
+    # Who answered whom, summed across target buckets (a pair can meet on targets of several).
+    answers = _read_all([d / "answers.parquet" for d in bucket_dirs])
+    if answers is not None:
+        tables[ANSWERS_RELATION] = answers.group_by("src", "dst").agg(
+            pl.col("count").sum(), pl.col("first_ts").min(), pl.col("last_ts").max()).sort("src", "dst")
+        counts[ANSWERS_RELATION] = tables[ANSWERS_RELATION].height
 
     end = dt.datetime.fromisoformat(end_ts) if isinstance(end_ts, str) else end_ts
     age = ((pl.lit(end) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)

@@ -41,7 +41,7 @@ from ringwatch import __version__
 from ringwatch.errors import BadRowsError, InputError
 from ringwatch.versions import Home
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Bumped when the layout or meaning of cached build outputs changes."""
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` callback."""

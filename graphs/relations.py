@@ -89,6 +89,31 @@ def response_counts(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
     )
 
 
+def answer_pairs(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
+    """Who answered whom, within one target bucket: the pairs behind :func:`response_counts`.
+
+    Args:
+        slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
+        window_s: How soon after an action another account's action counts as an answer.
+
+    Returns:
+        ``src`` (the account whose action came next on the target), ``dst`` (the account it
+        answered), ``count`` (answers), ``first_ts``, ``last_ts``. A pair can also occur in other
+        buckets; the build sums them.
+    """
+    window = pl.duration(seconds=window_s)
+    nxt = pl.col("actor_id").shift(-1)
+    answered = ((pl.col("target").shift(-1) == pl.col("target")) & (nxt != pl.col("actor_id"))
+                & (pl.col("ts").shift(-1) - pl.col("ts") <= window))
+    return (
+        slim.sort("target", "ts", "actor_id")
+        .select(nxt.alias("src"), pl.col("actor_id").alias("dst"), pl.col("ts").shift(-1).alias("ts"), answered.alias("_a"))
+        .filter(pl.col("_a"))
+        .group_by("src", "dst")
+        .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))
+    )
+
+
 def coaction_target(events: pl.DataFrame) -> pl.Expr:
     """The target key co-action is computed on: the content if any, else the account."""
     return pl.coalesce(

@@ -166,7 +166,7 @@ def _read_parts(prepared: list[str], kind: str, bucket: int) -> list[Path]:
 
 def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int, max_actors: int,
                       n_parts: int = 16, max_neighbors: int = 32) -> dict[str, Any]:
-    """Features, direct edges, infrastructure usage and co-action pairs of one bucket.
+    """Features, direct edges, infrastructure usage, co-action and answer pairs of one bucket.
 
     The actor side reads this bucket's events from every prepared file; cross-file duplicate
     ``event_id``s of the same actor are quarantined here. The target side computes co-action
@@ -207,6 +207,7 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
         schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
     pairs = relations.coaction_pairs(slim, window_s, max_actors, max_neighbors)
     relations.response_counts(slim, window_s).write_parquet(root / "response.parquet")
+    relations.answer_pairs(slim, window_s).write_parquet(root / "answers.parquet")
     # Split by hash of src so one reduce task per part sums a pair's counts over all buckets.
     (root / "coaction").mkdir()
     parts = pairs.with_columns(_bucket(pl.col("src"), n_parts).alias("_p"))

@@ -35,6 +35,13 @@ SNAPSHOT_ACCOUNT_IP: Final = "account_ip.parquet"
 """``account_id``, ``ip``, ``count``, ``first_ts``, ``last_ts``."""
 UNDIRECTED_RELATIONS: Final = frozenset({"shared_device", "shared_ip", "coaction", "same_text"})
 """Relations stored once per pair with ``src < dst``; all others are directed actor → target."""
+ANSWERS_RELATION: Final = "answers"
+"""Directed answerer → answered: ``src``'s action on a target came next after ``dst``'s, within the
+co-action window (a revert on an edit log, a pile-on elsewhere). Read by the hybrid's ``answerers``
+block only, never passed as messages, ring links or neighbour features: a patroller's edges run to
+the vandals it reverts, so the relation is heterophilous by nature."""
+DERIVED_RELATIONS: Final = frozenset(UNDIRECTED_RELATIONS | {ANSWERS_RELATION})
+"""Relations the build derives; an event type of the same name is stored as ``<name>_event``."""
 COORDINATION_RELATIONS: Final = ("coaction", "shared_device", "same_text")
 """Relations that are evidence of coordination between two accounts (lockstep, one handset, one
 scripted text); shared IPs are not (carrier NAT, campus Wi-Fi, residential proxies)."""

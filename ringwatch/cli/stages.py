@@ -145,8 +145,8 @@ def train_cmd(
     model: ModelFlag = "hybrid",
     tree_views: Annotated[Optional[str], typer.Option(
         help="The hybrid's tree views, comma-separated, one booster each, averaged: 'all' or '+'-joined blocks "
-             "(own, spectral, graph, group, labels, nbr_shares, spread, gnn). "
-             "Default: own+spectral,own+spectral+graph+group+labels+nbr_shares,all.")] = None,
+             "(own, spectral, graph, group, labels, nbr_shares, answerers, spread, gnn). "
+             "Default: own+spectral,own+spectral+graph+group+labels+nbr_shares+answerers,all.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the scorer (default: GNN inside gradient-boosted trees) on a snapshot and labels; publish models/vN."""

@@ -1,11 +1,15 @@
-"""Tests for :mod:`gnn.data`'s account-id → node-row lookup."""
+"""Tests for :mod:`gnn.data`: the account-id → node-row lookup and where relations load."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from gnn.data import NODE_ROW, with_node_rows
+from gnn.data import NODE_ROW, load_graph, load_relations, with_node_rows
+from ringwatch.versions import Home
+from tests.gnn.tiny import publish_tiny
 
 IDS = np.array(["a", "b", "c", "d"])
 
@@ -29,3 +33,18 @@ def test_an_empty_frame_or_graph_gives_no_rows() -> None:
     empty = pl.DataFrame({"account_id": pl.Series([], dtype=pl.String)})
     assert with_node_rows(IDS, empty).height == 0
     assert with_node_rows(np.array([], dtype=str), pl.DataFrame({"account_id": ["a"]})).height == 0
+
+
+def test_the_answers_relation_is_loaded_beside_the_message_passing_edges(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    snap = home.snapshots.path()
+    tables = load_relations(snap)
+    tables["answers"] = pl.DataFrame({"src": ["n01", "n02", "r0"], "dst": ["r1", "r1", "n05"], "count": [1, 2, 1]})
+    graph, _ = load_graph(snap, tables=tables)
+    assert not any("answers" in et[1] for et in graph.edge_index)  # no GNN messages, no union adjacency
+    rows = {a: i for i, a in enumerate(graph.account_ids)}
+    got = sorted(zip(*graph.side["answers"].tolist()))
+    assert got == sorted([(rows["n01"], rows["r1"]), (rows["n02"], rows["r1"]), (rows["r0"], rows["n05"])])
+    plain, _ = load_graph(snap)
+    assert plain.side == {} and plain.edge_index.keys() == graph.edge_index.keys()

@@ -34,8 +34,10 @@ from gnn.hybrid import (
 )
 from gnn.model import mean_operator
 from gnn.neighbors import (
+    ANSWERER_NAMES,
     LABEL_NAMES,
     NEIGHBOUR_SHARE_NAMES,
+    answerer_features,
     group_features,
     label_features,
     link_label_features,
@@ -100,6 +102,35 @@ def test_group_features_are_the_closed_neighbourhood() -> None:
     got, _ = group_features(x[:, :1], p)
     np.testing.assert_allclose(got[1], [x[:3, 0].mean(), x[:3, 0].std()], rtol=1e-5)
     np.testing.assert_allclose(got[0], [x[:2, 0].mean(), x[:2, 0].std()], rtol=1e-5)
+
+
+def test_answerer_shares_judge_each_answerer_by_the_accounts_it_answered_without_this_one() -> None:
+    """Directed: an answerer's company is who *it* answered, not who answered it; edge by edge, own label out."""
+    rng = np.random.default_rng(1)
+    n = 25
+    e = rng.integers(0, n, size=(2, 70))
+    e = e[:, (e[0] != e[1]) & (e[1] != 4)]  # no one answers node 4
+    r = sp.csr_matrix((np.ones(e.shape[1], np.float32), (e[0], e[1])), shape=(n, n))
+    r.data[:] = 1.0  # answerer -> answered, binary
+    train_nodes = rng.choice(n, 15, replace=False)
+    train_y = (rng.random(15) < 0.4).astype(np.int64)
+    out, names = answerer_features(r, n, train_nodes, train_y)
+    assert names == list(ANSWERER_NAMES) and out.shape == (n, 3)
+    pos, lab = np.zeros(n), np.zeros(n)
+    pos[train_nodes], lab[train_nodes] = train_y, 1
+    prior = train_y.mean()
+    dense = r.toarray() > 0
+    for i in range(n):
+        answerers = np.flatnonzero(dense[:, i])
+        assert out[i, 2] == pytest.approx(np.log1p(len(answerers)))
+        if not len(answerers):
+            assert (out[i, :2] == -1).all()
+            continue
+        s_ji = [((pos[dense[j]].sum() - pos[i]) + 3 * prior) / ((lab[dense[j]].sum() - lab[i]) + 3) for j in answerers]
+        assert out[i, :2] == pytest.approx([max(s_ji), np.mean(s_ji)], rel=1e-5)
+    assert (out[4, :2] == -1).all() and out[4, 2] == 0
+    # the transpose is another relation: being answered is not answering
+    assert not np.allclose(answerer_features(r.T.tocsr(), n, train_nodes, train_y)[0], out)
 
 
 def test_fold_rows_take_every_gnn_column_from_the_gnn_that_never_saw_them() -> None:
@@ -318,7 +349,8 @@ def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_p
 
 
 @pytest.mark.parametrize("missing", [("group",), ("nbr_shares",), ("spectral",), ("nbr_shares", "spectral"),
-                                     ("group", "nbr_shares", "spectral")])
+                                     ("group", "nbr_shares", "spectral"), ("answerers",),
+                                     ("group", "nbr_shares", "spectral", "answerers")])
 def test_a_model_saved_before_the_static_only_blocks_scores_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                       missing: tuple[str, ...]) -> None:
     """Read as a static graph, the tiny graph has group, neighbour-share and spectral columns; a
@@ -389,23 +421,59 @@ def test_a_static_model_stores_its_spectral_basis_and_scores_in_it(tmp_path: Pat
         HybridModel.load(tmp_path / "model", hyb.gnn)
 
 
+def test_the_answers_relation_feeds_the_answerers_block_only_and_travels_with_the_model(tmp_path: Path) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    n = graph.num_nodes
+    e = np.random.default_rng(0).integers(0, n, size=(2, 60))
+    answered = replace(graph, side={"answers": torch.as_tensor(e[:, e[0] != e[1]])})
+    plain = FeatureSet.of(graph, stats.names, FAST.nbr_max)
+    fs = FeatureSet.of(answered, stats.names, FAST.nbr_max)
+    assert plain.side_relations == () and fs.side_relations == ("answers",)
+    assert (fs.adj != plain.adj).nnz == 0  # not in the pooled neighbourhood the other blocks read
+    gnn_cols = np.zeros((n, len(GNN_COLUMNS)), np.float32)
+    _, names = fs.matrix(BLOCKS, nodes[tr], y[tr], gnn_cols)
+    _, plain_names = plain.matrix(BLOCKS, nodes[tr], y[tr], gnn_cols)
+    assert [c for c in names if c not in plain_names] == list(ANSWERER_NAMES)
+    hyb, raw = fit_hybrid(answered, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=fs)
+    assert hyb.side_relations == ("answers",) and set(ANSWERER_NAMES) <= set(hyb.names)
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    back = HybridModel.load(tmp_path / "model", hyb.gnn)
+    assert back.side_relations == ("answers",)
+    deployed = np.setdiff1d(np.arange(n), nodes[tr])
+    np.testing.assert_allclose(back.margin(back.features(answered)[0])[deployed], raw[deployed], rtol=1e-6)
+    # a snapshot without the relation: the same columns, saying no one answered
+    X_none, _ = back.features(graph, plain)
+    cols = [hyb.names.index(c) for c in ANSWERER_NAMES]
+    assert (X_none[:, cols[:2]] == -1).all() and (X_none[:, cols[2]] == 0).all()
+    # a model trained without the relation never reads it, even where a snapshot has it
+    before, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=plain)
+    assert before.side_relations == () and not set(ANSWERER_NAMES) & set(before.names)
+    assert before.features(answered)[1].answers is None
+
+
 def test_default_views_are_prefixes_with_the_static_only_blocks_and_an_empty_view_is_refused(tmp_path: Path) -> None:
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     bare = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())
     widths = [len(bare.own_names), len(SPECTRAL_NAMES), len(bare.graph_names), len(bare.group_names), len(LABEL_NAMES),
               len(NEIGHBOUR_SHARE_NAMES)]
     narrow, middle, _ = TrainConfig().tree_views
-    assert (narrow, middle) == ("own+spectral", "own+spectral+graph+group+labels+nbr_shares")
-    for view, width in ((narrow, sum(widths[:2])), (middle, sum(widths))):
+    assert (narrow, middle) == ("own+spectral", "own+spectral+graph+group+labels+nbr_shares+answerers")
+    for view, width in ((narrow, sum(widths[:2])), (middle, sum(widths))):  # no answers relation: no answerers columns
         np.testing.assert_array_equal(bare.columns(BLOCKS, view_blocks(view)), np.arange(width))
-    for view in ("group", "nbr_shares", "spectral"):  # the event-log graph has none of them
+    answered = FeatureSet.of(replace(graph, side={"answers": torch.tensor([[0], [1]])}), stats.names, FAST.nbr_max)
+    cols = answered.columns(BLOCKS, view_blocks(middle))  # an event log with answers: a prefix too, ending in them
+    np.testing.assert_array_equal(cols, np.arange(len(cols)))
+    names = answered.matrix(BLOCKS, nodes[tr], y[tr], np.zeros((graph.num_nodes, len(GNN_COLUMNS)), np.float32))[1]
+    assert names[len(cols) - len(ANSWERER_NAMES): len(cols)] == list(ANSWERER_NAMES)
+    for view in ("group", "nbr_shares", "spectral", "answerers"):  # the event-log graph has none of them
         with pytest.raises(InputError, match=rf"\['{view}'\] have no columns"):
             fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
                        replace(FAST, tree_views=(view,)))
 
 
 def test_view_names_are_checked() -> None:
-    assert view_blocks("all") == ("own", "spectral", "graph", "group", "labels", "nbr_shares", "spread", "gnn")
+    assert view_blocks("all") == ("own", "spectral", "graph", "group", "labels", "nbr_shares", "answerers", "spread", "gnn")
     assert view_blocks("gnn+own") == ("own", "gnn")
     with pytest.raises(InputError, match="unknown block.*'friends'.*valid"):
         view_blocks("own+friends")

@@ -50,9 +50,12 @@ def _write(tmp: Path, rows: list[dict[str, object]]) -> Path:
 
 def test_build_publishes_snapshot_with_relations_and_features(tmp_path: Path, ray_local: None) -> None:
     home = Home(tmp_path / "home")
-    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows()))], coaction_window_s=300))
+    # an event type named like a relation the build derives keeps its edges under another name
+    named_like_answers = {"ts": T0.isoformat(), "actor_id": "d", "event_type": "answers", "target_account_id": "c"}
+    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows() + [named_like_answers]))],
+                                                coaction_window_s=300))
     assert manifest["version"] == "v1" and home.snapshots.current() == "v1"
-    assert manifest["counts"]["events"] == 8 and manifest["counts"]["bad_rows"] == 0
+    assert manifest["counts"]["events"] == 9 and manifest["counts"]["bad_rows"] == 0
     snap = home.snapshots.path()
     home.snapshots.verify()
     accounts = pl.read_parquet(snap / SNAPSHOT_ACCOUNTS)
@@ -63,6 +66,10 @@ def test_build_publishes_snapshot_with_relations_and_features(tmp_path: Path, ra
     assert dev.height == 3
     follow = pl.read_parquet(snap / "relations" / "follow.parquet")
     assert follow.select("src", "dst").sort("src").rows() == [("a", "d"), ("d", "a")]
+    # on v1 and on v2, b liked 10 s after a and c 10 s after b: each answered the one before, twice
+    answers = pl.read_parquet(snap / "relations" / "answers.parquet")
+    assert answers.select("src", "dst", "count").sort("src").rows() == [("b", "a", 2), ("c", "b", 2)]
+    assert pl.read_parquet(snap / "relations" / "answers_event.parquet").select("src", "dst").rows() == [("d", "c")]
     a = accounts.filter(pl.col("account_id") == "a").row(0, named=True)
     assert a["n_like"] == 2 and a["n_follow"] == 1 and a["follow_reciprocity"] == 1.0
     assert a["coaction_degree"] == 2 and a["accounts_per_device_max"] == 3

@@ -8,7 +8,15 @@ import random
 import polars as pl
 
 from graphs.features import actor_features
-from graphs.relations import coaction_pairs, coacts, direct_edges, key_usage, response_counts, shared_key_pairs
+from graphs.relations import (
+    answer_pairs,
+    coaction_pairs,
+    coacts,
+    direct_edges,
+    key_usage,
+    response_counts,
+    shared_key_pairs,
+)
 
 T0 = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -115,3 +123,16 @@ def test_responses_count_answers_and_replies_from_other_accounts_only() -> None:
     got = {r[0]: r[1:] for r in response_counts(slim, window_s=300).sort("actor_id").rows()}
     # a: 3 actions; answered once (0 -> b at 60); replied once (90 after b at 60)
     assert got == {"a": (3, 1, 1), "b": (2, 1, 1), "c": (1, 0, 0)}
+
+
+def test_answer_pairs_name_who_answered_whom_and_agree_with_the_response_counts() -> None:
+    # t1: b answers a (60 s), a answers b (30 s), a's own repeat is no answer, b at 10_000 s answers no one;
+    # t2: b answers a again (10 s later), then c 400 s after b (outside the window)
+    slim = _slim([("t1", 0, "a"), ("t1", 60, "b"), ("t1", 90, "a"), ("t1", 100, "a"), ("t1", 10_000, "b"),
+                  ("t2", 0, "a"), ("t2", 10, "b"), ("t2", 410, "c")])
+    pairs = answer_pairs(slim, window_s=300).sort("src", "dst")
+    assert pairs.select("src", "dst", "count").rows() == [("a", "b", 1), ("b", "a", 2)]
+    b_on_a = pairs.filter(pl.col("src") == "b").row(0, named=True)
+    assert (b_on_a["first_ts"], b_on_a["last_ts"]) == (T0 + dt.timedelta(seconds=10), T0 + dt.timedelta(seconds=60))
+    answered = dict(response_counts(slim, window_s=300).select("actor_id", "n_answered").rows())
+    assert dict(pairs.group_by("dst").agg(pl.col("count").sum()).rows()) == {k: v for k, v in answered.items() if v}
