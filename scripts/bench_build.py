@@ -6,7 +6,7 @@ For each size it generates a synthetic log (cached under ``.ringwatch-bench/``),
 * **ray**: ``graphs.build.build_snapshot`` (local Ray, 2 CPUs): prepare → aggregate →
   assemble → publish, including co-action with hub targets (viral videos, giveaways).
 * **polars**: one process, no Ray, no buckets: read everything, validate, features, direct
-  edges, infrastructure usage, co-action, shared-key pairs, written to Parquet.
+  edges, infrastructure usage, co-action, answer pairs, shared-key pairs, written to Parquet.
 
 It prints events/s, wall time and peak memory (RSS of the whole process tree, Ray workers
 included) for both, and the ratio ray/polars. Usage::
@@ -116,6 +116,7 @@ def raw_polars(events_dir: Path, out: Path, window_s: int, cap: int) -> int:
     slim = ev.filter(relations.coacts()).select(
         relations.coaction_target(ev).alias("target"), "ts", "actor_id").filter(pl.col("target").is_not_null())
     relations.response_counts(slim, window_s).write_parquet(out / "response.parquet")
+    relations.answer_pairs(slim, window_s).write_parquet(out / "answers.parquet")
     relations.coaction_pairs(slim, window_s, cap).filter(pl.col("count") >= params.coaction_min_count) \
         .write_parquet(out / "coaction.parquet")
     return ev.height
