@@ -16,7 +16,7 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from graphs.relations import NON_COACTION_TYPES
 from ringwatch.errors import ConfigError, NotFoundError, ServiceError
-from ringwatch.types import UNDIRECTED_RELATIONS
+from ringwatch.types import ANSWERS_RELATION, UNDIRECTED_RELATIONS
 
 MAX_PATH_HOPS = 8
 """Longest path ``path`` searches; longer ones say little to an investigator and cost a lot."""
@@ -76,9 +76,10 @@ RETURN coalesce(g1.id, g2.id) AS ring_id""",
     "The ring an account belongs to (or the ring with that id).",
 )
 
-NOT_ACTIONS = tuple(sorted(r.upper() for r in UNDIRECTED_RELATIONS | set(NON_COACTION_TYPES)))
+NOT_ACTIONS = tuple(sorted(r.upper() for r in UNDIRECTED_RELATIONS | set(NON_COACTION_TYPES) | {ANSWERS_RELATION}))
 """Account → account relationship types that are not an action on a target (links, unfollows,
-own posts, sessions): the same rule as :class:`gnn.rings.RingEdges`."""
+own posts, sessions, answers): the same rule as :class:`gnn.rings.RingEdges`, which never sees the
+answers relation (:data:`gnn.data.SIDE_RELATIONS`)."""
 MIN_SHARED_CUSTOMERS = 2
 """Targets two members must share to count as customer peers (as :func:`gnn.rings.find_rings`)."""
 MAX_CUSTOMER_AUDIENCE = 1000

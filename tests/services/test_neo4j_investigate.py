@@ -31,6 +31,8 @@ def planted(neo4j_driver: neo4j.Driver, data_home: Path) -> neo4j.Driver:
             "like": [(r, "b1", 3) for r in RING] + [(r, "b3", 1) for r in RING[:3]],
             "coaction": lockstep,
             "shared_device": lockstep,
+            # r1 and r4 both answered b2, and r4 answered b3: answers are not actions on a target
+            "answers": [("r1", "b2", 1), ("r4", "b2", 1), ("r4", "b3", 2)],
         },
         [(r, "farm-phone", 20) for r in RING] + [(b, f"phone-{b}", 5) for b in BENIGN] + [(SNEAKY, "farm-phone", 1)],
         [(r, "203.0.113.7", 20) for r in RING] + [("b1", "198.51.100.1", 2)],
@@ -65,7 +67,7 @@ def test_ring(planted: neo4j.Driver) -> None:
     assert {r["account_id"] for r in rows} == set(RING)
     assert all(r["ring_id"] == "R1" and r["coaction_peers"] == 3 and r["infra_peers"] == 3 for r in rows)
     assert all(r["density"] == 1.0 and r["synchrony"] == 0.75 for r in rows)  # the ring's own statistics
-    # r1-r3 like b1 and b3; r4 likes b1 only, and one shared target is not a customer link
+    # r1-r3 like b1 and b3; r4 likes b1 only, and one shared target is not a customer link (nor are answers)
     assert {r["account_id"]: r["customer_peers"] for r in rows} == {"r1": 2, "r2": 2, "r3": 2, "r4": 0}
     assert investigate.ring(planted, "R1") == rows
     assert investigate.ring(planted, "b1") == []
