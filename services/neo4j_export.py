@@ -7,6 +7,7 @@ The graph in Neo4j (what investigators query)::
     (:Device {id})  (:IP {id})  (:Ring {id, size, edges, density, synchrony, mean_risk, ring_score})
     (:Account)-[:FOLLOW|LIKE|COMMENT|MESSAGE|SHARE|... {count, first_ms, last_ms}]->(:Account)
     (:Account)-[:SHARED_DEVICE|SHARED_IP|COACTION|SAME_TEXT {count, ...}]->(:Account)  (src < dst; query undirected)
+    (:Account)-[:ANSWERS {count, first_ms, last_ms}]->(:Account)  (answerer → answered: who acted next on a target)
     (:Account)-[:USES_DEVICE {count, first_ms, last_ms}]->(:Device)
     (:Account)-[:USES_IP {count, first_ms, last_ms}]->(:IP)
     (:Account)-[:MEMBER_OF]->(:Ring)
