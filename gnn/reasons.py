@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from gnn.data import GraphTensors
+from gnn.data import SIDE_RELATIONS, GraphTensors
 from gnn.model import RingwatchGNN
 from ringwatch.types import NODE_CODES
 
@@ -86,8 +86,9 @@ def top_neighbors(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str
     """The neighbours that most plausibly drove each node's score.
 
     A neighbour's weight is ``log1p(edge count) × neighbour risk``, over every relation in
-    both directions; the top ``k`` per node are kept (ties in any order). Edges are found by
-    node code, never by joining string ids.
+    both directions but the :data:`gnn.data.SIDE_RELATIONS` (a patroller's answers run to the
+    vandals it reverted, who did not drive its score); the top ``k`` per node are kept (ties in
+    any order). Edges are found by node code, never by joining string ids.
 
     Args:
         account_ids: Sorted account ids (node order).
@@ -101,7 +102,7 @@ def top_neighbors(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str
     """
     chosen = np.zeros(len(account_ids), bool)
     chosen[nodes] = True
-    parts = [_incident(table, name, chosen) for name, table in relations.items()]
+    parts = [_incident(table, name, chosen) for name, table in relations.items() if name not in SIDE_RELATIONS]
     if not parts:
         return pl.DataFrame({"account_id": account_ids[nodes], "top_neighbors": ["[]"] * len(nodes)}, schema={
             "account_id": pl.String, "top_neighbors": pl.String})

@@ -97,14 +97,18 @@ def answer_pairs(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
         window_s: How soon after an action another account's action counts as an answer.
 
     Returns:
-        ``src`` (the account whose action came next on the target), ``dst`` (the account it
-        answered), ``count`` (answers), ``first_ts``, ``last_ts``. A pair can also occur in other
-        buckets; the build sums them.
+        ``src`` (the account whose action came next on the target, strictly later), ``dst`` (the
+        account it answered), ``count`` (answers), ``first_ts``, ``last_ts``. A pair can also occur
+        in other buckets; the build sums them. Unlike :func:`response_counts`, an action in the
+        same instant is no answer.
     """
     window = pl.duration(seconds=window_s)
     nxt = pl.col("actor_id").shift(-1)
+    gap = pl.col("ts").shift(-1) - pl.col("ts")
+    # strictly later: accounts acting in the same instant are in lockstep, and sorting by id would
+    # otherwise make one "answer" the other
     answered = ((pl.col("target").shift(-1) == pl.col("target")) & (nxt != pl.col("actor_id"))
-                & (pl.col("ts").shift(-1) - pl.col("ts") <= window))
+                & (gap <= window) & (gap > pl.duration(seconds=0)))
     return (
         slim.sort("target", "ts", "actor_id")
         .select(nxt.alias("src"), pl.col("actor_id").alias("dst"), pl.col("ts").shift(-1).alias("ts"), answered.alias("_a"))

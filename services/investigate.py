@@ -84,7 +84,9 @@ MIN_SHARED_CUSTOMERS = 2
 """Targets two members must share to count as customer peers (as :func:`gnn.rings.find_rings`)."""
 MAX_CUSTOMER_AUDIENCE = 1000
 """Targets with more incoming relationships are not expanded by the ring query (a star's
-audience would make it slow, and a star is nobody's customer)."""
+audience would make it slow, and a star is nobody's customer). Every type counts, answers and
+lockstep links too: Neo4j answers an untyped degree from its count store without expanding the
+star, which a filter on types would have to do."""
 
 RING_MEMBERS = CypherQuery(
     "ring",

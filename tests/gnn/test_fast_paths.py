@@ -140,3 +140,7 @@ def test_top_neighbors_match_a_brute_force_ranking(home: Home) -> None:
         want = sorted(want, reverse=True)[:3]
         assert row["account_id"] == ids[node]
         assert [(n["weight"], n["account_id"], n["relation"]) for n in json.loads(row["top_neighbors"])] == want
+    # the answers relation names no neighbour that drove a score (a patroller's run to the vandals it reverted)
+    answered = {**tables, "answers": pl.DataFrame({"src": [ids[0], ids[3]], "dst": [ids[1], ids[0]], "count": [50, 50]})}
+    with_answers = top_neighbors(ids, risk, with_node_codes(answered, accounts["account_id"]), nodes, k=3)
+    assert with_answers.equals(got)

@@ -129,6 +129,19 @@ def test_answerer_shares_judge_each_answerer_by_the_accounts_it_answered_without
         s_ji = [((pos[dense[j]].sum() - pos[i]) + 3 * prior) / ((lab[dense[j]].sum() - lab[i]) + 3) for j in answerers]
         assert out[i, :2] == pytest.approx([max(s_ji), np.mean(s_ji)], rel=1e-5)
     assert (out[4, :2] == -1).all() and out[4, 2] == 0
+    # an account's own label never reaches its row: swap it with a training account's of the other class
+    # (the base rate stays) that no answerer of this account answered, and the row stays the same
+    checked = 0
+    for k, node in enumerate(train_nodes):
+        company = np.flatnonzero(dense[np.flatnonzero(dense[:, node])].any(axis=0))
+        others = [m for m in range(len(train_nodes)) if train_y[m] != train_y[k] and train_nodes[m] not in company]
+        if node not in company or not others:
+            continue
+        swapped = train_y.copy()
+        swapped[[k, others[0]]] = swapped[[others[0], k]]
+        np.testing.assert_array_equal(answerer_features(r, n, train_nodes, swapped)[0][node], out[node])
+        checked += 1
+    assert checked >= 3
     # the transpose is another relation: being answered is not answering
     assert not np.allclose(answerer_features(r.T.tocsr(), n, train_nodes, train_y)[0], out)
 
@@ -349,7 +362,6 @@ def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_p
 
 
 @pytest.mark.parametrize("missing", [("group",), ("nbr_shares",), ("spectral",), ("nbr_shares", "spectral"),
-                                     ("group", "nbr_shares", "spectral"), ("answerers",),
                                      ("group", "nbr_shares", "spectral", "answerers")])
 def test_a_model_saved_before_the_static_only_blocks_scores_as_it_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                       missing: tuple[str, ...]) -> None:
@@ -425,10 +437,13 @@ def test_the_answers_relation_feeds_the_answerers_block_only_and_travels_with_th
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     n = graph.num_nodes
     e = np.random.default_rng(0).integers(0, n, size=(2, 60))
-    answered = replace(graph, side={"answers": torch.as_tensor(e[:, e[0] != e[1]])})
+    e = np.concatenate([e, e[:, :5], [[3], [3]]], axis=1)  # repeated pairs and a self-loop
+    answered = replace(graph, side={"answers": torch.as_tensor(e)})
     plain = FeatureSet.of(graph, stats.names, FAST.nbr_max)
     fs = FeatureSet.of(answered, stats.names, FAST.nbr_max)
     assert plain.side_relations == () and fs.side_relations == ("answers",)
+    assert fs.answers is not None and set(fs.answers.data) == {1.0} and not fs.answers.diagonal().any()
+    assert fs.answers.nnz == len({(a, b) for a, b in e.T if a != b})
     assert (fs.adj != plain.adj).nnz == 0  # not in the pooled neighbourhood the other blocks read
     gnn_cols = np.zeros((n, len(GNN_COLUMNS)), np.float32)
     _, names = fs.matrix(BLOCKS, nodes[tr], y[tr], gnn_cols)
@@ -450,6 +465,27 @@ def test_the_answers_relation_feeds_the_answerers_block_only_and_travels_with_th
     before, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=plain)
     assert before.side_relations == () and not set(ANSWERER_NAMES) & set(before.names)
     assert before.features(answered)[1].answers is None
+
+
+def test_a_model_saved_before_the_answerers_block_scores_a_graph_with_answers_as_it_did(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    e = np.random.default_rng(2).integers(0, graph.num_nodes, size=(2, 60))
+    answered = replace(graph, side={"answers": torch.as_tensor(e[:, e[0] != e[1]])})
+    with monkeypatch.context() as m:  # trained as the release before the block
+        m.setattr("gnn.hybrid.BLOCKS", tuple(b for b in BLOCKS if b != "answerers"))
+        old, raw = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va],
+                              replace(FAST, tree_views=("own", "own+graph+labels", "all")))
+    (tmp_path / "model").mkdir()
+    old.save(tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
+    del meta["side_relations"]  # as that release wrote it
+    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    back = HybridModel.load(tmp_path / "model", old.gnn)
+    X, fs = back.features(answered)  # a snapshot the new build wrote
+    assert back.side_relations == () and fs.answers is None and X.shape[1] == len(old.names)
+    deployed = np.setdiff1d(np.arange(graph.num_nodes), nodes[tr])
+    np.testing.assert_allclose(back.margin(X)[deployed], raw[deployed], rtol=1e-6)
 
 
 def test_default_views_are_prefixes_with_the_static_only_blocks_and_an_empty_view_is_refused(tmp_path: Path) -> None:

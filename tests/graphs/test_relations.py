@@ -136,3 +136,9 @@ def test_answer_pairs_name_who_answered_whom_and_agree_with_the_response_counts(
     assert (b_on_a["first_ts"], b_on_a["last_ts"]) == (T0 + dt.timedelta(seconds=10), T0 + dt.timedelta(seconds=60))
     answered = dict(response_counts(slim, window_s=300).select("actor_id", "n_answered").rows())
     assert dict(pairs.group_by("dst").agg(pl.col("count").sum()).rows()) == {k: v for k, v in answered.items() if v}
+
+
+def test_an_action_in_the_same_instant_is_no_answer() -> None:
+    # a and b in lockstep (the same second): no pair, either way; c answers b 5 s later
+    slim = _slim([("t", 0, "a"), ("t", 0, "b"), ("t", 5, "c")])
+    assert answer_pairs(slim, window_s=300).select("src", "dst").rows() == [("c", "b")]
