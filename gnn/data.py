@@ -7,6 +7,7 @@ with the model so scoring applies the same transform to accounts never seen in t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,15 @@ from torch import Tensor
 
 from graphs.assemble import add_node_codes
 from ringwatch.errors import InputError
-from ringwatch.types import ANSWERS_RELATION, NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR, UNDIRECTED_RELATIONS
+from ringwatch.types import (
+    ANSWERS_RELATION,
+    NODE_CODES,
+    SNAPSHOT_ACCOUNTS,
+    SNAPSHOT_FORMAT,
+    SNAPSHOT_RELATIONS_DIR,
+    UNDIRECTED_RELATIONS,
+)
+from ringwatch.versions import MANIFEST
 
 EdgeType = tuple[str, str, str]
 NODE = "account"
@@ -178,6 +187,18 @@ def with_node_codes(tables: dict[str, pl.DataFrame], account_ids: pl.Series) -> 
     return out
 
 
+def side_relations(snapshot: Path) -> frozenset[str]:
+    """The :data:`SIDE_RELATIONS` a snapshot holds as such: none where the event-log build wrote it
+    before it derived them (its manifest has a ``code_version`` but no ``format``), since there a
+    relation of that name is an event type's own edges (:data:`ringwatch.types.SNAPSHOT_FORMAT`)."""
+    try:
+        manifest = json.loads((Path(snapshot) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return SIDE_RELATIONS
+    built_before = "code_version" in manifest and int(manifest.get("format", 1)) < SNAPSHOT_FORMAT
+    return frozenset() if built_before else SIDE_RELATIONS
+
+
 def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: list[str] | None = None,
                tables: dict[str, pl.DataFrame] | None = None,
                accounts: pl.DataFrame | None = None) -> tuple[GraphTensors, FeatureStats]:
@@ -202,10 +223,11 @@ def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: lis
     edge_index: dict[EdgeType, Tensor] = {}
     edge_weight: dict[EdgeType, Tensor] = {}
     side: dict[str, Tensor] = {}
+    side_names = side_relations(snapshot)
     for name, table in with_node_codes(chosen, accounts["account_id"]).items():
         s = torch.from_numpy(table[NODE_CODES[0]].to_numpy(writable=True))
         d = torch.from_numpy(table[NODE_CODES[1]].to_numpy(writable=True))
-        if name in SIDE_RELATIONS:
+        if name in side_names:
             side[name] = torch.stack([s, d])
             continue
         w = torch.from_numpy(np.log1p(table["count"].to_numpy().astype(np.float32)))

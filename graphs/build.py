@@ -39,6 +39,7 @@ from graphs.mapping import EventMapping
 from graphs.readers import discover
 from ringwatch import __version__
 from ringwatch.errors import BadRowsError, InputError
+from ringwatch.types import SNAPSHOT_FORMAT
 from ringwatch.versions import Home
 
 FORMAT_VERSION = 4
@@ -214,6 +215,7 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         max_ts = max(p["max_ts"] for p in prepared if p["max_ts"] is not None)
         manifest: dict[str, Any] = {
             "kind": "snapshot",
+            "format": SNAPSHOT_FORMAT,
             "code_version": _code_version(),
             "built_at": now.isoformat(),
             "sources": files,

@@ -40,6 +40,10 @@ ANSWERS_RELATION: Final = "answers"
 co-action window (a revert on an edit log, a pile-on elsewhere). Read by the hybrid's ``answerers``
 block only, never passed as messages, ring links or neighbour features: a patroller's edges run to
 the vandals it reverts, so the relation is heterophilous by nature."""
+SNAPSHOT_FORMAT: Final = 2
+"""The event-log build's snapshot layout, recorded as ``format`` in its manifest: 2 derives
+:data:`ANSWERS_RELATION`. A snapshot it wrote before (no ``format``) may hold an event type named
+``answers`` under that name, which is then read as that event type's edges."""
 DERIVED_RELATIONS: Final = frozenset(UNDIRECTED_RELATIONS | {ANSWERS_RELATION})
 """Relations the build derives; an event type of the same name is stored as ``<name>_event``."""
 COORDINATION_RELATIONS: Final = ("coaction", "shared_device", "same_text")

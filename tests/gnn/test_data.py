@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from gnn.data import NODE_ROW, load_graph, load_relations, with_node_rows
-from ringwatch.versions import Home
+from ringwatch.types import SNAPSHOT_FORMAT
+from ringwatch.versions import MANIFEST, Home
 from tests.gnn.tiny import publish_tiny
 
 IDS = np.array(["a", "b", "c", "d"])
@@ -48,3 +50,18 @@ def test_the_answers_relation_is_loaded_beside_the_message_passing_edges(tmp_pat
     assert got == sorted([(rows["n01"], rows["r1"]), (rows["n02"], rows["r1"]), (rows["r0"], rows["n05"])])
     plain, _ = load_graph(snap)
     assert plain.side == {} and plain.edge_index.keys() == graph.edge_index.keys()
+
+
+def test_a_snapshot_built_before_the_answers_relation_keeps_an_answers_event_type_as_edges(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    snap = home.snapshots.path()
+    tables = load_relations(snap)
+    tables["answers"] = pl.DataFrame({"src": ["n01"], "dst": ["r1"], "count": [1]})
+    manifest = json.loads((snap / MANIFEST).read_text())
+    for fmt, as_side in ((None, False), (1, False), (SNAPSHOT_FORMAT, True)):
+        built = {**manifest, "code_version": "0.1.0+abc"} | ({"format": fmt} if fmt is not None else {})
+        (snap / MANIFEST).write_text(json.dumps(built))
+        graph, _ = load_graph(snap, tables=tables)
+        assert ("answers" in graph.side) == as_side  # before: an event type's own edges, passed as messages
+        assert any(et[1] == "answers" for et in graph.edge_index) != as_side

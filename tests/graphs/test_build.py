@@ -13,7 +13,7 @@ import pytest
 from graphs.build import BuildParams, build_snapshot
 from graphs.mapping import EventMapping
 from ringwatch.errors import BadRowsError, InputError
-from ringwatch.types import SNAPSHOT_ACCOUNTS
+from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_FORMAT
 from ringwatch.versions import Home
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -56,6 +56,7 @@ def test_build_publishes_snapshot_with_relations_and_features(tmp_path: Path, ra
                                                 coaction_window_s=300))
     assert manifest["version"] == "v1" and home.snapshots.current() == "v1"
     assert manifest["counts"]["events"] == 9 and manifest["counts"]["bad_rows"] == 0
+    assert manifest["format"] == SNAPSHOT_FORMAT  # so readers know the answers relation is derived
     snap = home.snapshots.path()
     home.snapshots.verify()
     accounts = pl.read_parquet(snap / SNAPSHOT_ACCOUNTS)
