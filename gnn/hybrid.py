@@ -84,6 +84,7 @@ from gnn.neighbors import (
     NEIGHBOUR_SHARE_NAMES,
     adjacency,
     answerer_features,
+    binary_matrix,
     graph_features,
     group_features,
     label_features,
@@ -93,7 +94,7 @@ from gnn.neighbors import (
     score_features,
     spread_features,
 )
-from gnn.spectral import SpectralBasis, spectral_names
+from gnn.spectral import SpectralBasis, spectral_columns, spectral_names
 from ringwatch.errors import InputError
 from ringwatch.types import ANSWERS_RELATION, COORDINATION_RELATIONS
 
@@ -283,15 +284,8 @@ class FeatureSet:
 
 def _answers(graph: GraphTensors) -> sp.csr_matrix:
     """The graph's answers relation as a binary answerer → answered matrix (empty where it has none)."""
-    n = graph.num_nodes
     ei = graph.side.get(ANSWERS_RELATION)
-    if ei is None or not ei.numel():
-        return sp.csr_matrix((n, n), dtype=np.float32)
-    e = ei.cpu().numpy()
-    keep = e[0] != e[1]
-    a = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (e[0][keep], e[1][keep])), shape=(n, n))
-    a.data[:] = 1.0
-    return a
+    return binary_matrix(np.zeros((2, 0), np.int64) if ei is None else ei.cpu().numpy(), graph.num_nodes)
 
 
 def view_blocks(view: str) -> tuple[str, ...]:
@@ -455,7 +449,7 @@ class HybridModel:
         of the accounts, so on its training graph this is at least that; well under it, the scored
         graph has moved away from the one the trees learnt positions on.
         """
-        cols = [i for i, n in enumerate(self.names) if n.startswith("spectral_")]
+        cols = spectral_columns(self.names)
         if not cols or not len(X):
             return None
         return float(np.any(X[:, cols] != 0, axis=1).mean())
@@ -502,7 +496,7 @@ class HybridModel:
             booster.set_param({"nthread": 2})
             boosters.append(booster)
         basis = SpectralBasis.load(directory)
-        if basis is None and any(n.startswith("spectral_") for n in meta["names"]):
+        if basis is None and spectral_columns(meta["names"]):
             raise InputError(f"model {directory.name} reads spectral coordinates but its basis (spectral.parquet, "
                              "spectral.json) is missing; restore the model directory or retrain (`ringwatch train`)")
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),

@@ -40,12 +40,18 @@ def adjacency(graph: GraphTensors, relations: tuple[str, ...] | None = None) -> 
              if ei.numel() and not et[1].startswith("rev_") and (relations is None or et[1] in relations)]
     if not parts:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    e = np.concatenate(parts, axis=1)
-    keep = e[0] != e[1]
-    a = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (e[0][keep], e[1][keep])), shape=(n, n))
+    a = binary_matrix(np.concatenate(parts, axis=1), n)
     a = (a + a.T).tocsr()
     a.data[:] = 1.0
     a.sort_indices()
+    return a
+
+
+def binary_matrix(edges: np.ndarray, n: int) -> sp.csr_matrix:
+    """Binary ``[n, n]`` CSR (float32) of ``src → dst`` edges ``[2, E]``: repeats merged, self loops dropped."""
+    keep = edges[0] != edges[1]
+    a = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (edges[0][keep], edges[1][keep])), shape=(n, n))
+    a.data[:] = 1.0
     return a
 
 

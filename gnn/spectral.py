@@ -46,6 +46,7 @@ MIN_MAIN_SHARE = 0.5
 """The main component must hold this share of the accounts to be embedded."""
 DENSE_UP_TO = 1_500
 """Components up to this many accounts are decomposed densely (ARPACK needs more nodes than vectors)."""
+_PREFIX = "spectral_"
 _FILE = "spectral.parquet"
 _META = "spectral.json"
 
@@ -171,7 +172,12 @@ def _inv_sqrt_degree(adj: sp.csr_matrix) -> np.ndarray:
 
 def spectral_names(width: int) -> list[str]:
     """``spectral_1`` … ``spectral_{width}``."""
-    return [f"spectral_{k + 1}" for k in range(width)]
+    return [f"{_PREFIX}{k + 1}" for k in range(width)]
+
+
+def spectral_columns(names: list[str]) -> list[int]:
+    """Positions of the spectral coordinates among a tree input's column names."""
+    return [i for i, n in enumerate(names) if n.startswith(_PREFIX)]
 
 
 SPECTRAL_NAMES = tuple(spectral_names(SPECTRAL_DIMS))
