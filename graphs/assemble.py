@@ -160,6 +160,9 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
     # an event type named like a derived relation keeps its edges under another name, not overwritten by them
     names = {t: _direct_name(t) for t in direct["relation"].unique().to_list()}
     direct = direct.with_columns(pl.col("relation").replace_strict(names, return_dtype=pl.String))
+    if len(set(names.values())) < len(names):  # types that share a name ("Like" and "like") share one relation
+        direct = direct.group_by("relation", "src", "dst").agg(
+            pl.col("count").sum(), pl.col("first_ts").min(), pl.col("last_ts").max())
     for (rel,), part in direct.partition_by("relation", as_dict=True).items():
         tables[str(rel)] = part.drop("relation").sort("src", "dst")
         counts[str(rel)] = tables[str(rel)].height

@@ -42,8 +42,13 @@ from ringwatch.errors import BadRowsError, InputError
 from ringwatch.types import SNAPSHOT_FORMAT
 from ringwatch.versions import Home
 
-FORMAT_VERSION = 4
-"""Bumped when the layout or meaning of cached build outputs changes."""
+PREPARE_FORMAT = 1
+"""Bumped when the layout or meaning of a file's cached prepared output (validated rows split into
+target buckets) changes; it keys those files only, so a change to the aggregate stage alone leaves
+them valid and an upgraded build does not prepare every file again."""
+AGGREGATE_FORMAT = 4
+"""Bumped when the layout or meaning of a bucket's cached aggregate (features, relations, pairs)
+changes."""
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` callback."""
 
@@ -132,14 +137,14 @@ def _file_key(path: str, params: BuildParams, n_buckets: int) -> str:
     except OSError:  # object-store URI: identified by its path
         ident = ["remote"]
     doc = {"path": path, "ident": ident, "mapping": asdict(params.mapping), "buckets": n_buckets,
-           "since": params.since, "until": params.until, "format": FORMAT_VERSION}
+           "since": params.since, "until": params.until, "prepare_format": PREPARE_FORMAT}
     return hashlib.sha1(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def _bucket_key(file_keys: list[str], bucket: int, params: BuildParams) -> str:
     doc = {"files": sorted(file_keys), "bucket": bucket, "window": params.coaction_window_s,
            "cap": params.coaction_max_actors,
-           "neighbors": params.coaction_max_neighbors, "format": FORMAT_VERSION}
+           "neighbors": params.coaction_max_neighbors, "format": AGGREGATE_FORMAT}
     return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from graphs import build
 from graphs.build import BuildParams, build_snapshot
 from graphs.mapping import EventMapping
 from ringwatch.errors import BadRowsError, InputError
@@ -52,10 +53,13 @@ def test_build_publishes_snapshot_with_relations_and_features(tmp_path: Path, ra
     home = Home(tmp_path / "home")
     # an event type named like a relation the build derives keeps its edges under another name
     named_like_answers = {"ts": T0.isoformat(), "actor_id": "d", "event_type": "answers", "target_account_id": "c"}
-    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows() + [named_like_answers]))],
+    # and types whose names meet ("Answers Event" is answers_event too) share one relation, their pairs merged
+    meeting = {"ts": (T0 + dt.timedelta(hours=1)).isoformat(), "actor_id": "d", "event_type": "Answers Event",
+               "target_account_id": "c"}
+    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows() + [named_like_answers, meeting]))],
                                                 coaction_window_s=300))
     assert manifest["version"] == "v1" and home.snapshots.current() == "v1"
-    assert manifest["counts"]["events"] == 9 and manifest["counts"]["bad_rows"] == 0
+    assert manifest["counts"]["events"] == 10 and manifest["counts"]["bad_rows"] == 0
     assert manifest["format"] == SNAPSHOT_FORMAT  # so readers know the answers relation is derived
     snap = home.snapshots.path()
     home.snapshots.verify()
@@ -70,7 +74,9 @@ def test_build_publishes_snapshot_with_relations_and_features(tmp_path: Path, ra
     # on v1 and on v2, b liked 10 s after a and c 10 s after b: each answered the one before, twice
     answers = pl.read_parquet(snap / "relations" / "answers.parquet")
     assert answers.select("src", "dst", "count").sort("src").rows() == [("b", "a", 2), ("c", "b", 2)]
-    assert pl.read_parquet(snap / "relations" / "answers_event.parquet").select("src", "dst").rows() == [("d", "c")]
+    answered_events = pl.read_parquet(snap / "relations" / "answers_event.parquet")
+    assert answered_events.select("src", "dst", "count").rows() == [("d", "c", 2)]
+    assert answered_events["last_ts"][0] - answered_events["first_ts"][0] == dt.timedelta(hours=1)
     a = accounts.filter(pl.col("account_id") == "a").row(0, named=True)
     assert a["n_like"] == 2 and a["n_follow"] == 1 and a["follow_reciprocity"] == 1.0
     assert a["coaction_degree"] == 2 and a["accounts_per_device_max"] == 3
@@ -162,6 +168,20 @@ def test_incremental_build_reuses_prepared_days_and_equals_a_full_build(tmp_path
     for name in a:
         assert a[name].equals(b[name]), name
     assert a["relations/coaction.parquet"].height == 3
+
+
+def test_a_new_aggregate_format_reuses_prepared_files_and_a_new_prepare_format_does_not(
+        tmp_path: Path, ray_local: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = tmp_path / "logs"
+    for day in (0, 1):
+        _write_day(logs, day)
+    home = Home(tmp_path / "home")
+    params = BuildParams(events=[str(logs)], n_buckets=4)
+    build_snapshot(home, params)
+    monkeypatch.setattr(build, "AGGREGATE_FORMAT", build.AGGREGATE_FORMAT + 1)
+    assert build_snapshot(home, params)["reused"] == {"files": 2, "buckets": 0}  # an upgrade re-aggregates only
+    monkeypatch.setattr(build, "PREPARE_FORMAT", build.PREPARE_FORMAT + 1)
+    assert build_snapshot(home, params)["reused"] == {"files": 0, "buckets": 0}
 
 
 def test_failed_run_is_resumed_without_redoing_finished_work(tmp_path: Path, ray_local: None) -> None:
