@@ -184,7 +184,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
     known_b, y_known_b = _known(gb, labels_b)
     labelled_b = gb.account_ids[known_b].tolist()  # visible to the scorer: never in a metric
     fa = FeatureSet.of(ga, names, cfg.nbr_max)
-    fb = FeatureSet.of(gb, names, cfg.nbr_max, fa.link_relations, side_relations=fa.side_relations)  # the same columns as the training platform
+    fb = fa.on(gb)  # the same columns as the training platform
     cfg = replace(cfg, seed=seed)
     raw: dict[str, np.ndarray] = {}
     if "coordination" in models:

@@ -65,7 +65,7 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
                  y_va: np.ndarray, te_ids: np.ndarray, cfg: TrainConfig, models: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Train on graph ``ga``, score test accounts on graph ``gb`` (inductive); return test scores."""
     fa = FeatureSet.of(ga, names, cfg.nbr_max)
-    fb = FeatureSet.of(gb, names, cfg.nbr_max, fa.link_relations, side_relations=fa.side_relations)  # the same columns as the early snapshot
+    fb = fa.on(gb)  # the same columns as the early snapshot
     tr_a, va_a, tr_b, te_b = _index(ga, tr_ids), _index(ga, va_ids), _index(gb, tr_ids), _index(gb, te_ids)
     out: dict[str, np.ndarray] = {}
     if "coordination" in models:

@@ -172,6 +172,15 @@ class FeatureSet:
         return (ANSWERS_RELATION,) if self.answers is not None else ()
 
     @property
+    def with_max(self) -> bool:
+        return any(n.startswith("nbr1_max_") for n in self.graph_names)
+
+    def on(self, graph: GraphTensors) -> FeatureSet:
+        """The same blocks built on another graph, with this set's columns: its own features, link
+        and side relations and spectral basis (train on one graph, score another)."""
+        return FeatureSet.of(graph, self.own_names, self.with_max, self.link_relations, self.basis, self.side_relations)
+
+    @property
     def static(self) -> bool:
         """Whether the graph has no coordination relations, so the :data:`STATIC_ONLY_BLOCKS` have columns."""
         return not self.links

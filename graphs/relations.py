@@ -61,22 +61,35 @@ def coacts() -> pl.Expr:
     return pl.col("event_type").is_in(COACTION_TYPES) | ~pl.col("event_type").is_in(NON_COACTION_TYPES)
 
 
-def response_counts(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
-    """Per actor: targeted actions, how many were answered and how many replied, within one target bucket.
+def responses(slim: pl.DataFrame, window_s: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Who answered whom within one target bucket, per actor and per pair, from one sort of its rows.
+
+    An action is *answered* when the next action on the same target, within ``window_s``, is
+    another account's; it is *replying* when the action before it on the target, within the
+    window, is another account's (on an edit log: a revert, and being reverted).
 
     Args:
         slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
         window_s: How soon after an action another account's action counts as an answer.
 
     Returns:
-        ``actor_id, n_targeted, n_answered, n_replying`` (i64). Sums over buckets are exact,
-        because a target's rows are never split.
+        ``counts``: ``actor_id, n_targeted, n_answered, n_replying`` (i64); and ``pairs``: ``src``
+        (the account whose action came next on the target, strictly later), ``dst`` (the account
+        it answered), ``count`` (answers), ``first_ts``, ``last_ts``. Sums over buckets are exact,
+        because a target's rows are never split; a pair can also occur in other buckets, and the
+        build sums them. In ``pairs``, unlike ``counts``, an action in the same instant is no answer.
     """
     if slim.is_empty():
-        return pl.DataFrame(schema={"actor_id": pl.String, "n_targeted": pl.Int64, "n_answered": pl.Int64,
-                                    "n_replying": pl.Int64})
-    window = pl.duration(seconds=window_s)
+        return (pl.DataFrame(schema={"actor_id": pl.String, "n_targeted": pl.Int64, "n_answered": pl.Int64,
+                                     "n_replying": pl.Int64}),
+                pl.DataFrame(schema={"src": pl.String, "dst": pl.String, "count": pl.Int64,
+                                     "first_ts": slim.schema["ts"], "last_ts": slim.schema["ts"]}))
     ordered = slim.sort("target", "ts", "actor_id")
+    window = pl.duration(seconds=window_s)
+    return _response_counts(ordered, window), _answer_pairs(ordered, window)
+
+
+def _response_counts(ordered: pl.DataFrame, window: pl.Expr) -> pl.DataFrame:
     same_next = pl.col("target").shift(-1) == pl.col("target")
     same_prev = pl.col("target").shift(1) == pl.col("target")
     answered = same_next & (pl.col("actor_id").shift(-1) != pl.col("actor_id")) & (pl.col("ts").shift(-1) - pl.col("ts") <= window)
@@ -89,20 +102,7 @@ def response_counts(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
     )
 
 
-def answer_pairs(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
-    """Who answered whom, within one target bucket: the pairs behind :func:`response_counts`.
-
-    Args:
-        slim: ``target, ts, actor_id`` rows (all rows of each target are in this bucket).
-        window_s: How soon after an action another account's action counts as an answer.
-
-    Returns:
-        ``src`` (the account whose action came next on the target, strictly later), ``dst`` (the
-        account it answered), ``count`` (answers), ``first_ts``, ``last_ts``. A pair can also occur
-        in other buckets; the build sums them. Unlike :func:`response_counts`, an action in the
-        same instant is no answer.
-    """
-    window = pl.duration(seconds=window_s)
+def _answer_pairs(ordered: pl.DataFrame, window: pl.Expr) -> pl.DataFrame:
     nxt = pl.col("actor_id").shift(-1)
     gap = pl.col("ts").shift(-1) - pl.col("ts")
     # strictly later: accounts acting in the same instant are in lockstep, and sorting by id would
@@ -110,8 +110,7 @@ def answer_pairs(slim: pl.DataFrame, window_s: int) -> pl.DataFrame:
     answered = ((pl.col("target").shift(-1) == pl.col("target")) & (nxt != pl.col("actor_id"))
                 & (gap <= window) & (gap > pl.duration(seconds=0)))
     return (
-        slim.sort("target", "ts", "actor_id")
-        .select(nxt.alias("src"), pl.col("actor_id").alias("dst"), pl.col("ts").shift(-1).alias("ts"), answered.alias("_a"))
+        ordered.select(nxt.alias("src"), pl.col("actor_id").alias("dst"), pl.col("ts").shift(-1).alias("ts"), answered.alias("_a"))
         .filter(pl.col("_a"))
         .group_by("src", "dst")
         .agg(pl.len().cast(pl.Int64).alias("count"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"))

@@ -206,8 +206,9 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
     slim = pl.read_parquet(target_files) if target_files else pl.DataFrame(
         schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
     pairs = relations.coaction_pairs(slim, window_s, max_actors, max_neighbors)
-    relations.response_counts(slim, window_s).write_parquet(root / "response.parquet")
-    relations.answer_pairs(slim, window_s).write_parquet(root / "answers.parquet")
+    counts, answers = relations.responses(slim, window_s)
+    counts.write_parquet(root / "response.parquet")
+    answers.write_parquet(root / "answers.parquet")
     # Split by hash of src so one reduce task per part sums a pair's counts over all buckets.
     (root / "coaction").mkdir()
     parts = pairs.with_columns(_bucket(pl.col("src"), n_parts).alias("_p"))

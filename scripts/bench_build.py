@@ -115,8 +115,9 @@ def raw_polars(events_dir: Path, out: Path, window_s: int, cap: int) -> int:
         relations.shared_key_pairs(usage, "key", cap_k).write_parquet(out / f"shared_{key}.parquet")
     slim = ev.filter(relations.coacts()).select(
         relations.coaction_target(ev).alias("target"), "ts", "actor_id").filter(pl.col("target").is_not_null())
-    relations.response_counts(slim, window_s).write_parquet(out / "response.parquet")
-    relations.answer_pairs(slim, window_s).write_parquet(out / "answers.parquet")
+    counts, answers = relations.responses(slim, window_s)
+    counts.write_parquet(out / "response.parquet")
+    answers.write_parquet(out / "answers.parquet")
     relations.coaction_pairs(slim, window_s, cap).filter(pl.col("count") >= params.coaction_min_count) \
         .write_parquet(out / "coaction.parquet")
     return ev.height

@@ -422,6 +422,7 @@ def test_a_static_model_stores_its_spectral_basis_and_scores_in_it(tmp_path: Pat
     no_main = SpectralBasis.fit(sp.csr_matrix((graph.num_nodes, graph.num_nodes), dtype=np.float32), graph.account_ids)
     scattered = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=(), basis=no_main)
     assert scattered.spectral is None and scattered.columns(BLOCKS, ("spectral",)).size == 0  # no constant columns
+    assert fs.on(graph).basis is fs.basis  # another graph is placed in the training graph's basis, not refitted
     event_log, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST)
     assert event_log.spectral is None and not set(SPECTRAL_NAMES) & set(event_log.names)
     (tmp_path / "event-log").mkdir()
@@ -461,6 +462,12 @@ def test_the_answers_relation_feeds_the_answerers_block_only_and_travels_with_th
     X_none, _ = back.features(graph, plain)
     cols = [hyb.names.index(c) for c in ANSWERER_NAMES]
     assert (X_none[:, cols[:2]] == -1).all() and (X_none[:, cols[2]] == 0).all()
+    # a caller scoring another graph with the training set's columns (the inductive benchmarks)
+    on_plain = fs.on(graph)
+    assert on_plain.side_relations == ("answers",) and on_plain.answers is not None and on_plain.answers.nnz == 0
+    assert on_plain.link_relations == fs.link_relations and on_plain.with_max == fs.with_max
+    assert on_plain.matrix(BLOCKS, nodes[tr], y[tr], gnn_cols)[1] == names
+    assert plain.on(answered).answers is None
     # a model trained without the relation never reads it, even where a snapshot has it
     before, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=plain)
     assert before.side_relations == () and not set(ANSWERER_NAMES) & set(before.names)

@@ -9,12 +9,11 @@ import polars as pl
 
 from graphs.features import actor_features
 from graphs.relations import (
-    answer_pairs,
     coaction_pairs,
     coacts,
     direct_edges,
     key_usage,
-    response_counts,
+    responses,
     shared_key_pairs,
 )
 
@@ -120,7 +119,7 @@ def test_responses_count_answers_and_replies_from_other_accounts_only() -> None:
     # t1: a edits, b answers 60 s later, a answers b 30 s later; a's own repeat does not count;
     # t2: c acts alone; t1 at 10_000 s: b acts long after everyone (no answer, no reply).
     slim = _slim([("t1", 0, "a"), ("t1", 60, "b"), ("t1", 90, "a"), ("t1", 100, "a"), ("t2", 50, "c"), ("t1", 10_000, "b")])
-    got = {r[0]: r[1:] for r in response_counts(slim, window_s=300).sort("actor_id").rows()}
+    got = {r[0]: r[1:] for r in responses(slim, window_s=300)[0].sort("actor_id").rows()}
     # a: 3 actions; answered once (0 -> b at 60); replied once (90 after b at 60)
     assert got == {"a": (3, 1, 1), "b": (2, 1, 1), "c": (1, 0, 0)}
 
@@ -130,15 +129,21 @@ def test_answer_pairs_name_who_answered_whom_and_agree_with_the_response_counts(
     # t2: b answers a again (10 s later), then c 400 s after b (outside the window)
     slim = _slim([("t1", 0, "a"), ("t1", 60, "b"), ("t1", 90, "a"), ("t1", 100, "a"), ("t1", 10_000, "b"),
                   ("t2", 0, "a"), ("t2", 10, "b"), ("t2", 410, "c")])
-    pairs = answer_pairs(slim, window_s=300).sort("src", "dst")
+    pairs = responses(slim, window_s=300)[1].sort("src", "dst")
     assert pairs.select("src", "dst", "count").rows() == [("a", "b", 1), ("b", "a", 2)]
     b_on_a = pairs.filter(pl.col("src") == "b").row(0, named=True)
     assert (b_on_a["first_ts"], b_on_a["last_ts"]) == (T0 + dt.timedelta(seconds=10), T0 + dt.timedelta(seconds=60))
-    answered = dict(response_counts(slim, window_s=300).select("actor_id", "n_answered").rows())
+    answered = dict(responses(slim, window_s=300)[0].select("actor_id", "n_answered").rows())
     assert dict(pairs.group_by("dst").agg(pl.col("count").sum()).rows()) == {k: v for k, v in answered.items() if v}
+
+
+def test_responses_of_an_empty_bucket_are_empty_tables_with_their_columns() -> None:
+    counts, pairs = responses(_slim([]), window_s=300)
+    assert counts.is_empty() and counts.columns == ["actor_id", "n_targeted", "n_answered", "n_replying"]
+    assert pairs.is_empty() and pairs.columns == ["src", "dst", "count", "first_ts", "last_ts"]
 
 
 def test_an_action_in_the_same_instant_is_no_answer() -> None:
     # a and b in lockstep (the same second): no pair, either way; c answers b 5 s later
     slim = _slim([("t", 0, "a"), ("t", 0, "b"), ("t", 5, "c")])
-    assert answer_pairs(slim, window_s=300).select("src", "dst").rows() == [("c", "b")]
+    assert responses(slim, window_s=300)[1].select("src", "dst").rows() == [("c", "b")]
