@@ -31,8 +31,9 @@ from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress,
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
+from gnn.ensemble import fit_hybrid_scorer, scorer_members
 from gnn.evaluate import ranking_metrics
-from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import FeatureSet, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, gnn_logits, stratified_split
 from ringwatch.errors import InputError
 from ringwatch.types import SNAPSHOT_ACCOUNTS
@@ -79,10 +80,13 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
     if "bwgnn" in models:
         out["bwgnn"] = bwgnn_logits(fit_bwgnn(ga, tr_a, y_tr, va_a, y_va, cfg), gb)[te_b]
     if "gnn" in models or "hybrid" in models:
-        gs = oof_gnn(ga, tr_a, y_tr, va_a, y_va, cfg)
-        out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]
+        one_hybrid = "hybrid" in models and scorer_members(cfg, ga.num_nodes, y_tr) == 1
+        gs = None
+        if "gnn" in models or one_hybrid:  # the out-of-fold GNNs feed one hybrid; an ensemble's members train their own
+            gs = oof_gnn(ga, tr_a, y_tr, va_a, y_va, cfg if one_hybrid else replace(cfg, gnn_folds=0))
+            out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]
         if "hybrid" in models:
-            hyb, _ = fit_hybrid(ga, names, ga.account_ids, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs)
+            hyb, _ = fit_hybrid_scorer(ga, names, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs)
             X, _ = hyb.features(gb, fb)
             out["hybrid"] = hyb.margin(X, te_b)
     return {m: s for m, s in out.items() if m in models}

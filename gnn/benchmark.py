@@ -33,8 +33,9 @@ from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import GraphTensors, load_graph
+from gnn.ensemble import HybridEnsemble, fit_hybrid_scorer, scorer_members
 from gnn.evaluate import ranking_metrics
-from gnn.hybrid import FeatureSet, fit_hybrid, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import FeatureSet, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
@@ -121,24 +122,26 @@ def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.n
             log(f"bwgnn: {times['bwgnn']:.1f}s")
     extra: dict[str, Any] = {}
     if "gnn" in models or "hybrid" in models:
-        t = time.perf_counter()
-        gs = oof_gnn(graph, ntr, ytr, nva, yva, cfg if "hybrid" in models else replace(cfg, gnn_folds=0))
-        times["gnn_oof"] = time.perf_counter() - t
-        scores["gnn"] = gs.full[nte]
-        if log:
-            log(f"gnn (+{gs.metrics['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
+        one_hybrid = "hybrid" in models and scorer_members(cfg, graph.num_nodes, ytr) == 1
+        gs = None
+        if "gnn" in models or one_hybrid:  # the out-of-fold GNNs feed one hybrid; an ensemble's members train their own
+            t = time.perf_counter()
+            gs = oof_gnn(graph, ntr, ytr, nva, yva, cfg if one_hybrid else replace(cfg, gnn_folds=0))
+            times["gnn_oof"] = time.perf_counter() - t
+            scores["gnn"] = gs.full[nte]
+            if log:
+                log(f"gnn (+{gs.metrics['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
         if "hybrid" in models:
             t = time.perf_counter()
-            hyb, raw_fit = fit_hybrid(graph, names, graph.account_ids, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
-            # test rows as deployed: the full-data GNN block, training labels only
-            X, _ = fs.matrix(hyb.blocks, ntr, ytr, gs.block(fs.adj, fitting=False))
-            raw = hyb.margin(X)
-            scores["hybrid"] = raw[nte]
-            cal = Calibrator.fit(raw_fit[nva], yva)
-            extra = {"risk": cal(raw[nte]), "trees": hyb.metrics["trees"]}
-            times["hybrid"] = time.perf_counter() - t + times["gnn_oof"]
+            hyb, held = fit_hybrid_scorer(graph, names, ntr, ytr, nva, yva, cfg, fs=fs,
+                                                  gnn_scores=gs)
+            inputs, _ = hyb.features(graph, fs)  # test rows as deployed: the labels it trained on only
+            scores["hybrid"] = hyb.margin(inputs, nte)
+            extra = {"risk": Calibrator.fit(held, yva)(scores["hybrid"]), "trees": hyb.metrics["trees"],
+                     "members": len(hyb.members) if isinstance(hyb, HybridEnsemble) else 1}
+            times["hybrid"] = time.perf_counter() - t + (times["gnn_oof"] if one_hybrid else 0.0)
             if log:
-                log(f"hybrid: {times['hybrid']:.1f}s")
+                log(f"hybrid ({extra['members']} member(s)): {times['hybrid']:.1f}s")
     metrics = {m: ranking_metrics(yte, s.astype(np.float64)) for m, s in scores.items()}
     extra["times_s"] = times
     return metrics, scores, extra

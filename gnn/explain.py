@@ -75,7 +75,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
         raise IntegrityError(f"score set {version} does not list the accounts of snapshot {snapshot}")
     nodes = np.searchsorted(graph.account_ids, np.asarray(ids, dtype=graph.account_ids.dtype))
     risk = published["risk"].to_numpy()
-    X: np.ndarray | None = None
+    X: Any = None
     if scorer.hybrid is None:
         reasons, attr = _gnn_attribution(scorer, nodes, risk)
     else:  # TreeSHAP is per row: the same answer alone or among others
@@ -85,6 +85,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
     nbrs = top_neighbors(graph.account_ids, risk, scorer.relations, nodes, k=neighbors)
     nbr_of = dict(zip(nbrs["account_id"].to_list(), nbrs["top_neighbors"].to_list()))
     names = scorer.columns
+    values = scorer.values(X)
     out = []
     for row, node in enumerate(nodes):
         top = np.argsort(-np.abs(attr[row]), kind="stable")[:features]
@@ -93,7 +94,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
             "account_id": record["account_id"], "risk": record["risk"], "level": record["level"], "ring_id": record["ring_id"],
             "reasons": reasons[row],
             "contributions": [{"feature": names[j],
-                               "value": _value(graph, names[j], int(node), X, j),
+                               "value": _value(graph, names[j], int(node), values, j),
                                "contribution": float(attr[row, j])}
                               for j in top if attr[row, j] != 0],
             "top_neighbors": json.loads(nbr_of.get(record["account_id"], "[]")),

@@ -477,6 +477,14 @@ class HybridModel:
         X, _ = self.features(graph, device=device)
         return self.margin(X), X
 
+    def contributions(self, X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """See :func:`contributions`."""
+        return contributions(self, X, rows)
+
+    def values(self, X: np.ndarray) -> np.ndarray:
+        """The column values reasons quote, ``[num_nodes, columns]``: the tree input itself."""
+        return X
+
     def save(self, directory: Path) -> None:
         for k, booster in enumerate(self.boosters):
             booster.save_model(str(directory / _trees_file(k)))

@@ -21,7 +21,8 @@ import torch
 from gnn.calibration import Calibrator
 from gnn.data import FeatureStats, GraphTensors, load_graph, load_relations, read_accounts, with_node_codes
 from gnn.device import pick_device
-from gnn.hybrid import HybridModel, contributions
+from gnn.ensemble import HybridEnsemble
+from gnn.hybrid import HybridModel
 from gnn.model import RingwatchGNN
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import RingEdges, find_rings
@@ -57,7 +58,7 @@ class Scorer:
         model: The GNN (alone, or the one inside the hybrid).
         stats: Feature statistics the model was trained with.
         calibrator: Raw score → calibrated risk and levels.
-        hybrid: The hybrid scorer, or ``None`` for a GNN-alone model.
+        hybrid: The hybrid scorer (one hybrid or a cross-fitted ensemble), or ``None`` for a GNN-alone model.
         graph: The snapshot's graph tensors.
         relations: The snapshot's relation tables with node codes.
     """
@@ -65,7 +66,7 @@ class Scorer:
     model: RingwatchGNN
     stats: FeatureStats
     calibrator: Calibrator
-    hybrid: HybridModel | None
+    hybrid: HybridModel | HybridEnsemble | None
     graph: GraphTensors
     relations: dict[str, pl.DataFrame]
 
@@ -81,17 +82,22 @@ class Scorer:
         graph, _ = load_graph(snap_path, stats, tables=relations, accounts=accounts)
         return cls(model, stats, calibrator, hybrid, graph, relations)
 
-    def raw(self, device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw score of every account, and the hybrid's tree input (``None`` for the GNN alone)."""
+    def raw(self, device: torch.device) -> tuple[np.ndarray, Any]:
+        """Raw score of every account, and the hybrid's tree input (one matrix, or one per member of
+        an ensemble; ``None`` for the GNN alone)."""
         if self.hybrid is None:
             return gnn_logits(self.model, self.graph, device), None
         return self.hybrid.raw(self.graph, device)
 
-    def attribute(self, nodes: np.ndarray, X: np.ndarray | None, top_k: int = 3) -> tuple[list[list[str]], np.ndarray]:
+    def attribute(self, nodes: np.ndarray, X: Any, top_k: int = 3) -> tuple[list[list[str]], np.ndarray]:
         """Reasons for ``nodes`` and the attribution behind them (TreeSHAP for the hybrid, whose
-        tree input ``X`` is given; gradient × input for the GNN alone), ``[len(nodes), columns]``."""
-        attr = attributions(self.model, self.graph, nodes) if self.hybrid is None else contributions(self.hybrid, X, nodes)
-        return reasons_for(self.graph, self.columns, nodes, attr, top_k, values=X), attr
+        tree input ``X`` from :meth:`raw` is given; gradient × input for the GNN alone), ``[len(nodes), columns]``."""
+        attr = attributions(self.model, self.graph, nodes) if self.hybrid is None else self.hybrid.contributions(X, nodes)
+        return reasons_for(self.graph, self.columns, nodes, attr, top_k, values=self.values(X)), attr
+
+    def values(self, X: Any) -> np.ndarray | None:
+        """The column values of the tree input ``X`` from :meth:`raw` that reasons quote (``None`` for the GNN alone)."""
+        return None if self.hybrid is None or X is None else self.hybrid.values(X)
 
     @property
     def columns(self) -> list[str]:

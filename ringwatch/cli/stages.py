@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -147,6 +148,10 @@ def train_cmd(
         help="The hybrid's tree views, comma-separated, one booster each, averaged: 'all' or '+'-joined blocks "
              "(own, spectral, graph, group, labels, nbr_shares, answerers, spread, gnn). "
              "Default: own+spectral,own+spectral+graph+group+labels+nbr_shares+answerers,all.")] = None,
+    cross_fit: Annotated[Optional[int], typer.Option(
+        help="Members of the cross-fitted hybrid, each trained on all but one fold of the training labels, averaged "
+             "and calibrated on the validation labels "
+             "(default 1: one hybrid on a train/validation split; graphs over 200,000 accounts always get one).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the scorer (default: GNN inside gradient-boosted trees) on a snapshot and labels; publish models/vN."""
@@ -156,6 +161,7 @@ def train_cmd(
 
     if model not in MODELS:
         raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {model!r}")
+    _check_cross_fit(cross_fit)
     views = tuple(v.strip() for v in tree_views.split(",") if v.strip()) if tree_views else ()
     for view in views:
         view_blocks(view)  # a clear error before any work
@@ -163,7 +169,8 @@ def train_cmd(
     home = Home(s.home)
     table = read_labels(_label_paths(home, labels, snapshot), _parse_time(label_cutoff, "--label-cutoff"))
     with console.status(f"training ({model})"):
-        cfg = TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model, **({"tree_views": views} if views else {}))
+        cfg = TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model, **({"tree_views": views} if views else {}),
+                          **({"cross_fit": cross_fit} if cross_fit is not None else {}))
         manifest = train(home, table, cfg, snapshot)
     home.models.prune(s.keep_versions)
     if as_json:
@@ -172,7 +179,9 @@ def train_cmd(
     m = manifest["metrics"]
     console.print(f"[green]model {manifest['version']}[/] ({manifest['model']}) on snapshot {manifest['snapshot_version']} ({m['device']}): "
                   f"validation AUROC {m['validation']['auroc']:.3f}, AUPRC {m['validation']['auprc']:.3f} "
-                  f"({m['validation']['n']} held-out labels), best GNN epoch {m['best_epoch']}")
+                  f"({m['validation']['n']} held-out labels"
+                  + (f", each scored by the one of {m['members']} members that never saw it" if m.get("members", 1) > 1 else "")
+                  + f"), best GNN epoch {m['best_epoch']}")
 
 
 def score_cmd(
@@ -247,15 +256,22 @@ def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
         console.print_json(json.dumps(result, default=str))
 
 
+def _check_cross_fit(cross_fit: int | None) -> None:
+    if cross_fit is not None and cross_fit < 1:
+        raise ConfigError(f"--cross-fit must be 1 (one hybrid) or more (members), got {cross_fit}")
+
+
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
-                      first_seed: int = 0) -> None:
-    from gnn.benchmark import MODELS, evaluate_dataset, write_report
+                      first_seed: int = 0, cross_fit: int | None = None) -> None:
+    from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
 
     chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
     unknown = [m for m in chosen if m not in MODELS]
     if unknown:
         raise ConfigError(f"--models: unknown {unknown}; valid: {', '.join(MODELS)}")
-    result = evaluate_dataset(dataset, seeds=seeds, models=chosen, log=lambda msg: console.print(f"[dim]{msg}[/]"),
+    _check_cross_fit(cross_fit)
+    cfg = EVAL_CONFIG if cross_fit is None else replace(EVAL_CONFIG, cross_fit=cross_fit)
+    result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
                               first_seed=first_seed, datasets=settings().datasets)
     table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
     for name, m in result["models"].items():
@@ -288,6 +304,7 @@ def evaluate_cmd(
     report: Annotated[Optional[Path], typer.Option(help="Folder for the HTML report with ROC/PR/histogram/calibration PNGs (--dataset).")] = None,
     models: Annotated[Optional[str], typer.Option(help="Comma-separated models for --dataset (default: all baselines and ours).")] = None,
     first_seed: Annotated[int, typer.Option(help="--dataset synthetic: first seed pair (fresh platforms: e.g. 10 after tuning on 0-9).")] = 0,
+    cross_fit: Annotated[Optional[int], typer.Option(help="--dataset: members of the cross-fitted hybrid (default 1: one hybrid, as `ringwatch train`).")] = None,
     as_json: Annotated[Optional[str], typer.Option("--json", help="Write the result as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
     """Evaluate: a score set against held-out truth, or (--dataset) every model on a labelled benchmark.
@@ -297,7 +314,7 @@ def evaluate_cmd(
     labels, GNN) and ours (hybrid) run on the same splits; metrics are mean ± std over seeds.
     """
     if dataset:
-        _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed)
+        _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed, cross_fit)
         return
     if truth is None:
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")

@@ -55,7 +55,8 @@ from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
 from tests.gnn.tiny import NORMAL, RING, publish_tiny, tiny_labels
 
-FAST = TrainConfig(hidden=8, epochs=30, min_epochs=5, patience=5, seed=3, device="cpu", trees=30, gnn_folds=2)
+FAST = TrainConfig(hidden=8, epochs=30, min_epochs=5, patience=5, seed=3, device="cpu", trees=30, gnn_folds=2,
+                   cross_fit=1)  # one hybrid: its mechanics; the ensemble has tests/gnn/test_ensemble.py
 
 
 def _path_graph(n: int = 6) -> sp.csr_matrix:
@@ -244,8 +245,10 @@ def test_neighbour_shares_match_the_edge_by_edge_definition() -> None:
     assert (out[7] == -1).all() and (out[:, 0] > out[:, 1] + 1e-3).any()
 
 
-def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path) -> None:
-    """Leakage: flipping every test label leaves every model's test scores unchanged."""
+@pytest.mark.parametrize("cross_fit", [1, 3])
+def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path, cross_fit: int) -> None:
+    """Leakage: flipping every test label leaves every model's test scores unchanged (one hybrid,
+    and the cross-fitted ensemble over the training and validation accounts)."""
     home = Home(tmp_path / "home")
     publish_tiny(home)
     graph, stats = load_graph(home.snapshots.path())
@@ -253,11 +256,12 @@ def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path
     nodes, y = label_index(graph, labels)
     tr, va, te = split_stratified(y, seed=0)
     fs = FeatureSet.of(graph, stats.names)
-    _, scores, extra = run_split(graph, fs, stats.names, nodes, y, tr, va, te, FAST)
+    cfg = replace(FAST, cross_fit=cross_fit)
+    _, scores, extra = run_split(graph, fs, stats.names, nodes, y, tr, va, te, cfg)
     y_flipped = y.copy()
     y_flipped[te] = 1 - y_flipped[te]
-    _, scores2, extra2 = run_split(graph, fs, stats.names, nodes, y_flipped, tr, va, te, FAST)
-    assert set(scores) == set(MODELS)
+    _, scores2, extra2 = run_split(graph, fs, stats.names, nodes, y_flipped, tr, va, te, cfg)
+    assert set(scores) == set(MODELS) and extra["members"] == extra2["members"] == cross_fit
     for model in MODELS:
         assert np.array_equal(scores[model], scores2[model]), model
     assert np.array_equal(extra["risk"], extra2["risk"])

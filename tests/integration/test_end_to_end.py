@@ -91,3 +91,7 @@ def test_cli_bad_inputs_fail_clearly_without_traceback(tmp_path: Path) -> None:
     bad_view = ringwatch(home, "train", "--tree-views", "own,own+friends", check=False)
     assert bad_view.returncode != 0 and "unknown block" in bad_view.stderr and "valid" in bad_view.stderr
     assert "Traceback" not in bad_view.stderr
+    for verb in (("train",), ("evaluate", "--dataset", "amazon")):
+        no_members = ringwatch(home, *verb, "--cross-fit", "0", check=False)
+        assert no_members.returncode != 0 and "--cross-fit must be 1" in no_members.stderr, verb
+        assert "Traceback" not in no_members.stderr

@@ -1,0 +1,125 @@
+"""The cross-fitted hybrid: members over folds, out-of-fold scores, the registry, the size rule (its leakage test is
+beside the one hybrid's in test_hybrid.py)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from gnn import ensemble
+from gnn.data import load_graph
+from gnn.ensemble import ENSEMBLE_FILE, HybridEnsemble, fit_ensemble, fit_hybrid_scorer, members_for
+from gnn.explain import explain_accounts
+from gnn.hybrid import HYBRID_FILE, FeatureSet, HybridModel, oof_gnn
+from gnn.score import score
+from gnn.train import TrainConfig, label_index, load_hybrid, load_model, train
+from ringwatch.errors import InputError
+from ringwatch.types import SCORES_TABLE
+from ringwatch.versions import Home
+from tests.gnn.tiny import RING, publish_tiny, tiny_labels
+
+FAST = TrainConfig(hidden=8, epochs=30, min_epochs=5, patience=5, seed=3, device="cpu", trees=30, gnn_folds=2, cross_fit=3)
+
+
+def _labelled(tmp_path: Path) -> tuple[Home, np.ndarray, np.ndarray]:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    graph, _ = load_graph(home.snapshots.path())
+    nodes, y = label_index(graph, tiny_labels())
+    return home, nodes, y
+
+
+def test_each_member_trains_on_the_other_folds_and_scores_its_own_out_of_fold(tmp_path: Path) -> None:
+    home, nodes, y = _labelled(tmp_path)
+    graph, stats = load_graph(home.snapshots.path())
+    fs = FeatureSet.of(graph, stats.names)
+    ens, oof = fit_ensemble(graph, stats.names, nodes, y, FAST, fs=fs)
+    assert len(ens.members) == 3 and oof.shape == (len(nodes),)
+    labelled = set(graph.account_ids[nodes])
+    held_out_by = {}
+    for k, member in enumerate(ens.members):
+        trained_on = set(member.train_labels["account_id"])
+        assert trained_on < labelled
+        for a in labelled - trained_on:
+            held_out_by.setdefault(a, []).append(k)
+    assert sorted(held_out_by) == sorted(labelled) and all(len(v) == 1 for v in held_out_by.values())  # one fold each
+    # an account's out-of-fold score is the margin of the one member that never saw it, as deployed
+    inputs, _ = ens.features(graph, fs)
+    for i, node in enumerate(nodes):
+        k = held_out_by[graph.account_ids[node]][0]
+        assert oof[i] == pytest.approx(float(ens.members[k].margin(inputs[k], np.array([node]))[0]), abs=1e-5)
+    # the score is the members' mean, and the same seed trains the same ensemble
+    np.testing.assert_allclose(ens.margin(inputs), np.mean([m.margin(X) for m, X in zip(ens.members, inputs)], axis=0),
+                               rtol=1e-6)
+    again, oof_again = fit_ensemble(graph, stats.names, nodes, y, FAST, fs=fs)
+    np.testing.assert_array_equal(oof, oof_again)
+
+
+def test_a_trained_ensemble_is_stored_scored_and_explained(tmp_path: Path) -> None:
+    home = Home(tmp_path / "home")
+    publish_tiny(home)
+    manifest = train(home, tiny_labels(), FAST)
+    # validated, and calibrated, on the accounts no member saw; no metric on training labels
+    n_val = manifest["metrics"]["validation"]["n"]
+    assert manifest["metrics"]["members"] == 3 and 0 < n_val < tiny_labels().height / 3
+    assert "train" not in manifest["metrics"]
+    d = home.models.path()
+    assert (d / ENSEMBLE_FILE).is_file() and not (d / HYBRID_FILE).exists()
+    model = load_hybrid(d, load_model(d)[0])
+    assert isinstance(model, HybridEnsemble) and len(model.members) == 3
+    assert len({id(m.spectral) for m in model.members}) == 1  # one basis: the shared blocks are built once
+    graph, _ = load_graph(home.snapshots.path(), load_model(d)[1])
+    trained = pl.concat([m.train_labels for m in model.members]).unique()
+    assert trained.height == tiny_labels().height - n_val  # each training account in all but one member
+    bad = set(trained.filter(pl.col("label") == 1)["account_id"])
+    assert bad and set(graph.account_ids[model.known_abusive(graph)]) == bad  # the training bans seed rings
+    out = score(home)
+    assert out["model"] == "hybrid"
+    table = pl.read_parquet(home.scores.path() / SCORES_TABLE)
+    raw, _ = model.raw(graph)
+    np.testing.assert_allclose(table.sort("account_id")["raw_score"].to_numpy(), raw, rtol=1e-5)
+    ring_member = RING[6]  # unlabelled
+    found = explain_accounts(home, [ring_member], features=3)["accounts"][0]
+    assert found["reasons"] and len(found["contributions"]) == 3
+    shutil.rmtree(d / "member-1")
+    with pytest.raises(InputError, match="member 1"):
+        load_hybrid(d, load_model(d)[0])
+
+
+def test_large_graphs_and_scarce_labels_get_one_hybrid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert members_for(FAST, 10) == 3 and members_for(replace(FAST, cross_fit=1), 10) == 1
+    assert members_for(FAST, ensemble.MAX_CROSS_FIT_UP_TO + 1) == 1
+    home, nodes, y = _labelled(tmp_path)
+    graph, stats = load_graph(home.snapshots.path())
+    monkeypatch.setattr(ensemble, "MAX_CROSS_FIT_UP_TO", graph.num_nodes - 1)
+    model, held = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], FAST)
+    assert isinstance(model, HybridModel) and held.shape == (len(nodes) - 30,)
+    monkeypatch.undo()
+    # one hybrid never takes GNN scores without their out-of-fold GNNs (a training row's block would carry its label)
+    one = replace(FAST, cross_fit=1)
+    no_folds = oof_gnn(graph, nodes[:30], y[:30], nodes[30:], y[30:], replace(one, gnn_folds=0))
+    given, held_given = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], one,
+                                          gnn_scores=no_folds)
+    _, held_own = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], one)
+    assert isinstance(given, HybridModel) and given.metrics["gnn_folds"] == 2
+    np.testing.assert_array_equal(held_given, held_own)
+    # two abusive training labels: two members at most, each stopped on a fold with one of them; the
+    # validation accounts train no member and are scored as deployed
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    tr, va = np.concatenate([neg[:20], pos[:2]]), np.concatenate([neg[20:], pos[2:]])
+    model, held = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], replace(FAST, cross_fit=5))
+    assert isinstance(model, HybridEnsemble) and len(model.members) == 2 and len(held) == len(va)
+    assert not set(graph.account_ids[nodes[va]]) & set(pl.concat([m.train_labels for m in model.members])["account_id"])
+    inputs, _ = model.features(graph)
+    np.testing.assert_allclose(held, model.margin(inputs, nodes[va]), rtol=1e-5)
+    two = np.concatenate([neg, pos[:2]])
+    with pytest.raises(InputError, match="at least 2 members"):
+        fit_ensemble(graph, stats.names, nodes, y, replace(FAST, cross_fit=1))
+    with pytest.raises(InputError, match="need at least 5 abusive"):
+        fit_ensemble(graph, stats.names, nodes[two], y[two], replace(FAST, cross_fit=5))
+
