@@ -68,6 +68,11 @@ def scorer_members(cfg: TrainConfig, num_nodes: int, y_tr: np.ndarray) -> int:
     return k if k >= 2 else 1
 
 
+def _label_free(graph: GraphTensors, own_names: list[str], cfg: TrainConfig) -> FeatureSet:
+    """The label-free blocks the members share, built as :func:`gnn.hybrid.fit_hybrid` builds them."""
+    return FeatureSet.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
+
+
 def _member_dir(directory: Path, k: int) -> Path:
     return directory / f"member-{k}"
 
@@ -187,6 +192,7 @@ def fit_hybrid_scorer(graph: GraphTensors, own_names: list[str], tr: np.ndarray,
     """
     k = scorer_members(cfg, graph.num_nodes, y_tr)
     if k >= 2:
+        fs = fs or _label_free(graph, own_names, cfg)  # built once: fitting and scoring the validation accounts
         ensemble, _ = fit_ensemble(graph, own_names, tr, y_tr, replace(cfg, cross_fit=k), fs)
         inputs, _ = ensemble.features(graph, fs)
         return ensemble, ensemble.margin(inputs, va)
@@ -223,7 +229,7 @@ def fit_ensemble(graph: GraphTensors, own_names: list[str], nodes: np.ndarray, y
     if counts.min() < k:
         raise InputError(f"{k} members need at least {k} abusive and {k} benign labelled accounts; found "
                          f"{counts[1]} and {counts[0]}")
-    fs = fs or FeatureSet.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
+    fs = fs or _label_free(graph, own_names, cfg)
     fold = stratified_folds(y, k, cfg.seed)
     members = []
     oof = np.zeros(len(nodes), np.float32)
