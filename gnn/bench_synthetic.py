@@ -31,14 +31,14 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary
+from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary, shared_gnn
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
-from gnn.ensemble import fit_hybrid_scorer, scorer_members, with_train_labels
+from gnn.ensemble import fit_hybrid_scorer, with_train_labels
 from gnn.evaluate import ranking_metrics, recall_at_fpr
-from gnn.hybrid import FeatureSet, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import FeatureSet, fit_trees, tree_margin
 from gnn.rings import RingEdges, find_rings
 from gnn.train import TrainConfig, gnn_logits, label_index, stratified_split
 from ringwatch.types import SNAPSHOT_ACCOUNTS
@@ -199,20 +199,17 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         raw["bwgnn"] = bwgnn_logits(fit_bwgnn(ga, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg), gb)
     extra: dict[str, Any] = {}
     if "gnn" in models or "hybrid" in models:
-        one_hybrid = "hybrid" in models and scorer_members(cfg, ga.num_nodes, y_a[tr]) == 1
-        gs = None
-        if "gnn" in models or one_hybrid:  # the out-of-fold GNNs feed one hybrid; an ensemble's members train their own
-            gs = oof_gnn(ga, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg if one_hybrid else replace(cfg, gnn_folds=0))
+        gs = shared_gnn(ga, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, models)
+        if gs is not None:
             raw["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))
         if "hybrid" in models:
-            hyb, held = fit_hybrid_scorer(ga, names, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, fs=fa,
-                                                  gnn_scores=gs)
+            hyb, raw_a = fit_hybrid_scorer(ga, names, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, fs=fa, gnn_scores=gs)
             # the held-out platform's own known labels feed its label features
             deployed = with_train_labels(hyb, pl.DataFrame(
                 {"account_id": gb.account_ids[known_b], "label": np.asarray(y_known_b, np.int64)}))
             X, _ = deployed.features(gb, fb)
             raw["hybrid"] = deployed.margin(X)
-            cal = Calibrator.fit(held, y_a[va])
+            cal = Calibrator.fit(raw_a[nodes_a[va]], y_a[va])
             risk = cal(raw["hybrid"])
             ring_edges = RingEdges.of(gb)  # once: both floors cut the same edges
             banned = deployed.known_abusive(gb)  # as `ringwatch score` seeds rings

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress, _summary, datasets_root
+from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress, _summary, datasets_root, shared_gnn
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
-from gnn.ensemble import fit_hybrid_scorer, scorer_members
+from gnn.ensemble import fit_hybrid_scorer
 from gnn.evaluate import ranking_metrics
-from gnn.hybrid import FeatureSet, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import FeatureSet, fit_trees, tree_margin
 from gnn.train import TrainConfig, gnn_logits, stratified_split
 from ringwatch.errors import InputError
 from ringwatch.types import SNAPSHOT_ACCOUNTS
@@ -80,10 +80,8 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
     if "bwgnn" in models:
         out["bwgnn"] = bwgnn_logits(fit_bwgnn(ga, tr_a, y_tr, va_a, y_va, cfg), gb)[te_b]
     if "gnn" in models or "hybrid" in models:
-        one_hybrid = "hybrid" in models and scorer_members(cfg, ga.num_nodes, y_tr) == 1
-        gs = None
-        if "gnn" in models or one_hybrid:  # the out-of-fold GNNs feed one hybrid; an ensemble's members train their own
-            gs = oof_gnn(ga, tr_a, y_tr, va_a, y_va, cfg if one_hybrid else replace(cfg, gnn_folds=0))
+        gs = shared_gnn(ga, tr_a, y_tr, va_a, y_va, cfg, models)
+        if gs is not None:
             out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]
         if "hybrid" in models:
             hyb, _ = fit_hybrid_scorer(ga, names, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs)

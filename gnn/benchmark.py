@@ -33,9 +33,9 @@ from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import GraphTensors, load_graph
-from gnn.ensemble import HybridEnsemble, fit_hybrid_scorer, scorer_members
+from gnn.ensemble import fit_hybrid_scorer, member_count, scorer_members
 from gnn.evaluate import ranking_metrics
-from gnn.hybrid import FeatureSet, fit_trees, oof_gnn, tree_margin
+from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
@@ -91,6 +91,17 @@ def _summary(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
     return out
 
 
+def shared_gnn(graph: GraphTensors, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y_va: np.ndarray,
+               cfg: TrainConfig, models: tuple[str, ...]) -> GnnScores | None:
+    """One GNN training for the ``gnn`` baseline and, where the scorer is one hybrid
+    (:func:`gnn.ensemble.scorer_members`), that hybrid's out-of-fold GNN block; an ensemble's members
+    train their own. ``None`` where neither needs it."""
+    one_hybrid = "hybrid" in models and scorer_members(cfg, graph.num_nodes, y_tr) == 1
+    if "gnn" not in models and not one_hybrid:
+        return None
+    return oof_gnn(graph, tr, y_tr, va, y_va, cfg if one_hybrid else replace(cfg, gnn_folds=0))
+
+
 def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.ndarray, y: np.ndarray, tr: np.ndarray,
               va: np.ndarray, te: np.ndarray, cfg: TrainConfig, models: tuple[str, ...] = MODELS,
               log: Progress | None = None) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray], dict[str, Any]]:
@@ -122,24 +133,20 @@ def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.n
             log(f"bwgnn: {times['bwgnn']:.1f}s")
     extra: dict[str, Any] = {}
     if "gnn" in models or "hybrid" in models:
-        one_hybrid = "hybrid" in models and scorer_members(cfg, graph.num_nodes, ytr) == 1
-        gs = None
-        if "gnn" in models or one_hybrid:  # the out-of-fold GNNs feed one hybrid; an ensemble's members train their own
-            t = time.perf_counter()
-            gs = oof_gnn(graph, ntr, ytr, nva, yva, cfg if one_hybrid else replace(cfg, gnn_folds=0))
-            times["gnn_oof"] = time.perf_counter() - t
+        t = time.perf_counter()
+        gs = shared_gnn(graph, ntr, ytr, nva, yva, cfg, models)
+        times["gnn_oof"] = time.perf_counter() - t
+        if gs is not None:
             scores["gnn"] = gs.full[nte]
             if log:
                 log(f"gnn (+{gs.metrics['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
         if "hybrid" in models:
             t = time.perf_counter()
-            hyb, held = fit_hybrid_scorer(graph, names, ntr, ytr, nva, yva, cfg, fs=fs,
-                                                  gnn_scores=gs)
-            inputs, _ = hyb.features(graph, fs)  # test rows as deployed: the labels it trained on only
-            scores["hybrid"] = hyb.margin(inputs, nte)
-            extra = {"risk": Calibrator.fit(held, yva)(scores["hybrid"]), "trees": hyb.metrics["trees"],
-                     "members": len(hyb.members) if isinstance(hyb, HybridEnsemble) else 1}
-            times["hybrid"] = time.perf_counter() - t + (times["gnn_oof"] if one_hybrid else 0.0)
+            hyb, raw = fit_hybrid_scorer(graph, names, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
+            scores["hybrid"] = raw[nte]  # as deployed: the labels it trained on only
+            extra = {"risk": Calibrator.fit(raw[nva], yva)(scores["hybrid"]), "trees": hyb.metrics["trees"],
+                     "members": member_count(hyb)}
+            times["hybrid"] = time.perf_counter() - t + (times["gnn_oof"] if extra["members"] == 1 else 0.0)
             if log:
                 log(f"hybrid ({extra['members']} member(s)): {times['hybrid']:.1f}s")
     metrics = {m: ranking_metrics(yte, s.astype(np.float64)) for m, s in scores.items()}

@@ -34,7 +34,6 @@ import torch
 
 from gnn.data import GraphTensors
 from gnn.hybrid import (
-    MAX_FEATURES_UP_TO,
     FeatureSet,
     GnnScores,
     HybridModel,
@@ -68,9 +67,9 @@ def scorer_members(cfg: TrainConfig, num_nodes: int, y_tr: np.ndarray) -> int:
     return k if k >= 2 else 1
 
 
-def _label_free(graph: GraphTensors, own_names: list[str], cfg: TrainConfig) -> FeatureSet:
-    """The label-free blocks the members share, built as :func:`gnn.hybrid.fit_hybrid` builds them."""
-    return FeatureSet.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
+def member_count(model: HybridModel | HybridEnsemble) -> int:
+    """Members of a scorer: 1 for one hybrid."""
+    return len(model.members) if isinstance(model, HybridEnsemble) else 1
 
 
 def _member_dir(directory: Path, k: int) -> Path:
@@ -188,18 +187,19 @@ def fit_hybrid_scorer(graph: GraphTensors, own_names: list[str], tr: np.ndarray,
             where :func:`scorer_members` gives one hybrid; an ensemble's members train their own.
 
     Returns:
-        The scorer, and the log-odds of the validation accounts (as deployed), ``[len(va)]``.
+        The scorer, and the log-odds of every node, ``[num_nodes]``: as deployed for every account
+        but the training ones, so the validation accounts' feed a calibrator and any other
+        account's are its score.
     """
     k = scorer_members(cfg, graph.num_nodes, y_tr)
     if k >= 2:
-        fs = fs or _label_free(graph, own_names, cfg)  # built once: fitting and scoring the validation accounts
+        fs = fs or FeatureSet.for_training(graph, own_names, cfg)  # built once: fitting and scoring the validation accounts
         ensemble, _ = fit_ensemble(graph, own_names, tr, y_tr, replace(cfg, cross_fit=k), fs)
         inputs, _ = ensemble.features(graph, fs)
-        return ensemble, ensemble.margin(inputs, va)
+        return ensemble, ensemble.margin(inputs)
     if gnn_scores is not None and gnn_scores.metrics.get("gnn_folds") != (cfg.gnn_folds if cfg.gnn_folds >= 2 else 0):
         gnn_scores = None  # without its out-of-fold GNNs a training row's GNN block would carry its own label
-    hybrid, raw = fit_hybrid(graph, own_names, graph.account_ids, tr, y_tr, va, y_va, cfg, fs, gnn_scores)
-    return hybrid, raw[va]
+    return fit_hybrid(graph, own_names, graph.account_ids, tr, y_tr, va, y_va, cfg, fs, gnn_scores)
 
 
 def fit_ensemble(graph: GraphTensors, own_names: list[str], nodes: np.ndarray, y: np.ndarray, cfg: TrainConfig,
@@ -229,7 +229,7 @@ def fit_ensemble(graph: GraphTensors, own_names: list[str], nodes: np.ndarray, y
     if counts.min() < k:
         raise InputError(f"{k} members need at least {k} abusive and {k} benign labelled accounts; found "
                          f"{counts[1]} and {counts[0]}")
-    fs = fs or _label_free(graph, own_names, cfg)
+    fs = fs or FeatureSet.for_training(graph, own_names, cfg)
     fold = stratified_folds(y, k, cfg.seed)
     members = []
     oof = np.zeros(len(nodes), np.float32)

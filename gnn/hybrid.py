@@ -175,6 +175,12 @@ class FeatureSet:
     def with_max(self) -> bool:
         return any(n.startswith("nbr1_max_") for n in self.graph_names)
 
+    @classmethod
+    def for_training(cls, graph: GraphTensors, own_names: list[str], cfg: TrainConfig) -> FeatureSet:
+        """The blocks of a training graph: max-of-neighbour features where ``cfg.nbr_max`` asks and
+        the graph has at most :data:`MAX_FEATURES_UP_TO` accounts."""
+        return cls.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
+
     def on(self, graph: GraphTensors) -> FeatureSet:
         """The same blocks built on another graph, with this set's columns: its own features, link
         and side relations and spectral basis (train on one graph, score another)."""
@@ -585,7 +591,7 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
         The model and the raw tree log-odds of every node *as trained* (training rows use the
         out-of-fold GNN block; validation and other rows are exactly as deployed).
     """
-    fs = fs or FeatureSet.of(graph, own_names, cfg.nbr_max and graph.num_nodes <= MAX_FEATURES_UP_TO)
+    fs = fs or FeatureSet.for_training(graph, own_names, cfg)
     views = list(cfg.tree_views) or [ALL_BLOCKS]
     view_cols = [fs.columns(BLOCKS, view_blocks(view)) for view in views]
     empty = [view for view, cols in zip(views, view_cols) if not len(cols)]
@@ -603,7 +609,7 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
         boosters += [fit_trees(Xv, tr, y_tr, va, y_va, replace(cfg, seed=cfg.seed * 1000 + 100 * k + b), [safe[c] for c in cols])
                      for b in range(max(int(cfg.tree_bags), 1))]
     labels = pl.DataFrame({"account_id": account_ids[tr], "label": np.asarray(y_tr, np.int64)})
-    with_max = any(n.startswith("nbr1_max_") for n in names)
+    with_max = fs.with_max
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
     model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views,
                         blocks=BLOCKS, link_relations=fs.link_relations, spectral=fs.basis,

@@ -295,16 +295,15 @@ def fit_hybrid_model(graph: GraphTensors, stats: FeatureStats, nodes: np.ndarray
                      cfg: TrainConfig) -> tuple[Any, Calibrator, dict[str, Any]]:
     """Split labelled ``nodes`` into train/validation, fit the scorer (:func:`gnn.ensemble.fit_hybrid_scorer`:
     one hybrid, or the cross-fitted ensemble over the training accounts), calibrate on validation."""
-    from gnn.ensemble import HybridEnsemble, fit_hybrid_scorer
+    from gnn.ensemble import fit_hybrid_scorer, member_count
 
     n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
     if n_pos < 2 or n_neg < 2:
         raise InputError(f"training needs at least 2 abusive and 2 benign labelled accounts in the snapshot; found {n_pos} and {n_neg}")
     tr, va = stratified_split(y, cfg.val_fraction, cfg.seed)
-    hybrid, held = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], cfg)
-    calibrator = Calibrator.fit(held, y[va])
-    metrics = {"validation": _metrics(y[va], held),
-               "members": len(hybrid.members) if isinstance(hybrid, HybridEnsemble) else 1,
+    hybrid, raw = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], cfg)
+    calibrator = Calibrator.fit(raw[nodes[va]], y[va])
+    metrics = {"validation": _metrics(y[va], raw[nodes[va]]), "members": member_count(hybrid),
                "best_epoch": hybrid.metrics["gnn_best_epoch"], "trees": hybrid.metrics["trees"],
                "device": str(pick_device(cfg.device)), "labels": {"positive": n_pos, "negative": n_neg}}
     return hybrid, calibrator, metrics

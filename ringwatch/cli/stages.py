@@ -180,7 +180,7 @@ def train_cmd(
     console.print(f"[green]model {manifest['version']}[/] ({manifest['model']}) on snapshot {manifest['snapshot_version']} ({m['device']}): "
                   f"validation AUROC {m['validation']['auroc']:.3f}, AUPRC {m['validation']['auprc']:.3f} "
                   f"({m['validation']['n']} held-out labels"
-                  + (f", each scored by the one of {m['members']} members that never saw it" if m.get("members", 1) > 1 else "")
+                  + (f", scored by the mean of {m['members']} members, none of which saw them" if m.get("members", 1) > 1 else "")
                   + f"), best GNN epoch {m['best_epoch']}")
 
 
