@@ -33,7 +33,6 @@ from sklearn.metrics import roc_auc_score
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summary, shared_gnn
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
-from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
 from gnn.ensemble import fit_hybrid_scorer, with_train_labels
@@ -203,13 +202,14 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         if gs is not None:
             raw["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))
         if "hybrid" in models:
-            hyb, raw_a = fit_hybrid_scorer(ga, names, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, fs=fa, gnn_scores=gs)
+            fit = fit_hybrid_scorer(ga, names, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, fs=fa, gnn_scores=gs)
+            hyb = fit.model
             # the held-out platform's own known labels feed its label features
             deployed = with_train_labels(hyb, pl.DataFrame(
                 {"account_id": gb.account_ids[known_b], "label": np.asarray(y_known_b, np.int64)}))
             X, _ = deployed.features(gb, fb)
             raw["hybrid"] = deployed.margin(X)
-            cal = Calibrator.fit(raw_a[nodes_a[va]], y_a[va])
+            cal = fit.calibrator()
             risk = cal(raw["hybrid"])
             ring_edges = RingEdges.of(gb)  # once: both floors cut the same edges
             banned = deployed.known_abusive(gb)  # as `ringwatch score` seeds rings

@@ -84,7 +84,7 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
         if gs is not None:
             out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]
         if "hybrid" in models:
-            hyb, _ = fit_hybrid_scorer(ga, names, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs)
+            hyb = fit_hybrid_scorer(ga, names, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs).model
             X, _ = hyb.features(gb, fb)
             out["hybrid"] = hyb.margin(X, te_b)
     return {m: s for m, s in out.items() if m in models}

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
-from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import GraphTensors, load_graph
 from gnn.ensemble import fit_hybrid_scorer, member_count, scorer_members
@@ -142,9 +141,10 @@ def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.n
                 log(f"gnn (+{gs.metrics['gnn_folds']} out-of-fold): {times['gnn_oof']:.1f}s")
         if "hybrid" in models:
             t = time.perf_counter()
-            hyb, raw = fit_hybrid_scorer(graph, names, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
-            scores["hybrid"] = raw[nte]  # as deployed: the labels it trained on only
-            extra = {"risk": Calibrator.fit(raw[nva], yva)(scores["hybrid"]), "trees": hyb.metrics["trees"],
+            fit = fit_hybrid_scorer(graph, names, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
+            hyb = fit.model
+            scores["hybrid"] = fit.raw[nte]  # as deployed: the labels it trained on only
+            extra = {"risk": fit.calibrator()(scores["hybrid"]), "trees": hyb.metrics["trees"],
                      "members": member_count(hyb)}
             times["hybrid"] = time.perf_counter() - t + (times["gnn_oof"] if extra["members"] == 1 else 0.0)
             if log:

@@ -149,9 +149,9 @@ def train_cmd(
              "(own, spectral, graph, group, labels, nbr_shares, answerers, spread, gnn). "
              "Default: own+spectral,own+spectral+graph+group+labels+nbr_shares+answerers,all.")] = None,
     cross_fit: Annotated[Optional[int], typer.Option(
-        help="Members of the cross-fitted hybrid, each trained on all but one fold of the training labels, averaged "
-             "and calibrated on the validation labels "
-             "(default 1: one hybrid on a train/validation split; graphs over 200,000 accounts always get one).")] = None,
+        help="Members of the cross-fitted hybrid, each trained on all but one fold of the training labels and half "
+             "the validation labels, averaged and calibrated on the other half (default 5; 1: one hybrid on a "
+             "train/validation split; graphs over 200,000 accounts always get one).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the scorer (default: GNN inside gradient-boosted trees) on a snapshot and labels; publish models/vN."""
@@ -304,7 +304,7 @@ def evaluate_cmd(
     report: Annotated[Optional[Path], typer.Option(help="Folder for the HTML report with ROC/PR/histogram/calibration PNGs (--dataset).")] = None,
     models: Annotated[Optional[str], typer.Option(help="Comma-separated models for --dataset (default: all baselines and ours).")] = None,
     first_seed: Annotated[int, typer.Option(help="--dataset synthetic: first seed pair (fresh platforms: e.g. 10 after tuning on 0-9).")] = 0,
-    cross_fit: Annotated[Optional[int], typer.Option(help="--dataset: members of the cross-fitted hybrid (default 1: one hybrid, as `ringwatch train`).")] = None,
+    cross_fit: Annotated[Optional[int], typer.Option(help="--dataset: members of the cross-fitted hybrid (default 5, as `ringwatch train`; 1: one hybrid).")] = None,
     as_json: Annotated[Optional[str], typer.Option("--json", help="Write the result as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
     """Evaluate: a score set against held-out truth, or (--dataset) every model on a labelled benchmark.

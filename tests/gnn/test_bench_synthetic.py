@@ -78,7 +78,8 @@ def test_rings_are_told_apart_by_their_majority_campaign_type() -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
-    fast = TrainConfig(hidden=8, epochs=20, min_epochs=5, patience=5, device="cpu", trees=40, gnn_folds=2, tree_bags=1)
+    fast = TrainConfig(hidden=8, epochs=20, min_epochs=5, patience=5, device="cpu", trees=40, gnn_folds=2, tree_bags=1,
+                       cross_fit=1)
     result = evaluate_synthetic(1, fast, MODELS, accounts=1500, days=3, first_seed=1)
     assert set(result["models"]) == set(MODELS) and result["seeds"] == 1 and result["first_seed"] == 1
     for model, metrics in result["models"].items():

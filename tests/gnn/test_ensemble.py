@@ -64,7 +64,7 @@ def test_a_trained_ensemble_is_stored_scored_and_explained(tmp_path: Path) -> No
     home = Home(tmp_path / "home")
     publish_tiny(home)
     manifest = train(home, tiny_labels(), FAST)
-    # validated, and calibrated, on the accounts no member saw; no metric on training labels
+    # validated, and calibrated, on the half of the validation accounts no member saw; no metric on training labels
     n_val = manifest["metrics"]["validation"]["n"]
     assert manifest["metrics"]["members"] == 3 and 0 < n_val < tiny_labels().height / 3
     assert "train" not in manifest["metrics"]
@@ -97,26 +97,37 @@ def test_large_graphs_and_scarce_labels_get_one_hybrid(tmp_path: Path, monkeypat
     home, nodes, y = _labelled(tmp_path)
     graph, stats = load_graph(home.snapshots.path())
     monkeypatch.setattr(ensemble, "MAX_CROSS_FIT_UP_TO", graph.num_nodes - 1)
-    model, raw = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], FAST)
-    assert isinstance(model, HybridModel) and raw.shape == (graph.num_nodes,)
+    fit = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], FAST)
+    assert isinstance(fit.model, HybridModel) and fit.raw.shape == (graph.num_nodes,)
+    np.testing.assert_array_equal(fit.held_out, nodes[30:])  # one hybrid is calibrated on all its validation accounts
     monkeypatch.undo()
     # one hybrid never takes GNN scores without their out-of-fold GNNs (a training row's block would carry its label)
     one = replace(FAST, cross_fit=1)
     no_folds = oof_gnn(graph, nodes[:30], y[:30], nodes[30:], y[30:], replace(one, gnn_folds=0))
-    given, held_given = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], one,
-                                          gnn_scores=no_folds)
-    _, held_own = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], one)
-    assert isinstance(given, HybridModel) and given.metrics["gnn_folds"] == 2
-    np.testing.assert_array_equal(held_given, held_own)
-    # two abusive training labels: two members at most, each stopped on a fold with one of them; the
-    # validation accounts train no member and are scored as deployed
+    given = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], one, gnn_scores=no_folds)
+    own = fit_hybrid_scorer(graph, stats.names, nodes[:30], y[:30], nodes[30:], y[30:], one)
+    assert isinstance(given.model, HybridModel) and given.model.metrics["gnn_folds"] == 2
+    np.testing.assert_array_equal(given.raw, own.raw)
+    # one abusive training label and two validation ones: one of those joins the members' pool, so two
+    # members at most, each stopped on a fold with one of them; the other half of the validation accounts
+    # trains no member and is scored as deployed, for the calibrator
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    tr, va = np.concatenate([neg[:20], pos[:2]]), np.concatenate([neg[20:], pos[2:]])
-    model, raw = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], replace(FAST, cross_fit=5))
-    assert isinstance(model, HybridEnsemble) and len(model.members) == 2 and raw.shape == (graph.num_nodes,)
-    assert not set(graph.account_ids[nodes[va]]) & set(pl.concat([m.train_labels for m in model.members])["account_id"])
+    tr, va = np.concatenate([neg[:20], pos[:1]]), np.concatenate([neg[20:], pos[1:3]])
+    fit = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], replace(FAST, cross_fit=5))
+    model = fit.model
+    assert isinstance(model, HybridEnsemble) and len(model.members) == 2 and fit.raw.shape == (graph.num_nodes,)
+    trained = set(pl.concat([m.train_labels for m in model.members])["account_id"])
+    held = set(graph.account_ids[fit.held_out])
+    assert held < set(graph.account_ids[nodes[va]]) and len(held) in (len(va) // 2, len(va) - len(va) // 2)
+    assert fit.y_held_out.tolist().count(1) == 1 and not held & trained
+    assert trained == set(graph.account_ids[nodes[np.concatenate([tr, va])]]) - held
     inputs, _ = model.features(graph)
-    np.testing.assert_allclose(raw[nodes[va]], model.margin(inputs, nodes[va]), rtol=1e-5)
+    np.testing.assert_allclose(fit.raw[fit.held_out], model.margin(inputs, fit.held_out), rtol=1e-5)
+    # a validation set with one label of a class cannot be halved: one hybrid, calibrated on all of it
+    va1 = np.concatenate([neg[20:], pos[1:2]])
+    single = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va1], y[va1], replace(FAST, cross_fit=5))
+    assert isinstance(single.model, HybridModel)
+    np.testing.assert_array_equal(single.held_out, nodes[va1])
     two = np.concatenate([neg, pos[:2]])
     with pytest.raises(InputError, match="at least 2 members"):
         fit_ensemble(graph, stats.names, nodes, y, replace(FAST, cross_fit=1))

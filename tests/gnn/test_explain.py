@@ -20,7 +20,8 @@ from ringwatch.types import SCORES_TABLE, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_
 from ringwatch.versions import Home
 from tests.gnn.tiny import NORMAL, RING, publish_tiny, tiny_labels
 
-FAST = TrainConfig(hidden=16, epochs=60, min_epochs=20, patience=10, seed=3, device="cpu", trees=30, gnn_folds=2)
+FAST = TrainConfig(hidden=16, epochs=60, min_epochs=20, patience=10, seed=3, device="cpu", trees=30, gnn_folds=2,
+                   cross_fit=1)  # one hybrid: the ensemble's explanations are in tests/gnn/test_ensemble.py
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from ringwatch.types import NODE_CODES, SCORES_TABLE, SNAPSHOT_ACCOUNTS, SNAPSHO
 from ringwatch.versions import Home
 from tests.gnn.tiny import publish_tiny, tiny_labels
 
-FAST = TrainConfig(hidden=16, epochs=30, min_epochs=10, patience=5, seed=3, device="cpu", trees=20)
+FAST = TrainConfig(hidden=16, epochs=30, min_epochs=10, patience=5, seed=3, device="cpu", trees=20,
+                   cross_fit=1)  # one hybrid: the ensemble has tests/gnn/test_ensemble.py
 
 
 def _publish_with_codes(home: Home, version: str, drop: str | None = None) -> str:

@@ -19,7 +19,8 @@ from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
 from tests.gnn.tiny import NORMAL, RING, T0, publish_tiny, tiny_labels, write_labels
 
-FAST = TrainConfig(hidden=16, epochs=60, min_epochs=20, patience=10, seed=3, device="cpu", tree_bags=3)
+FAST = TrainConfig(hidden=16, epochs=60, min_epochs=20, patience=10, seed=3, device="cpu", tree_bags=3,
+                   cross_fit=1)  # one hybrid: the ensemble has tests/gnn/test_ensemble.py
 """Three bagged boosters: on 27 training labels one booster's leaves put a ring-like normal
 account (n48) level with the ring; the average of three separates them."""
 
