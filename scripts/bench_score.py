@@ -111,8 +111,9 @@ def main() -> None:
         manifest = train(home, labels, cfg)
         train_s = time.perf_counter() - t
         train_peak = peak_mb()
-        print(f"training ({args.model} on {manifest['metrics']['device']}, {args.labels:,} labels, {args.epochs} GNN epochs, "
-              f"no out-of-fold GNNs): {train_s:.1f}s; "
+        members = manifest["metrics"].get("members", 1)  # the cross-fitted scorer up to 200,000 accounts
+        print(f"training ({args.model} on {manifest['metrics']['device']}, {members} member(s), {args.labels:,} labels, "
+              f"{args.epochs} GNN epochs, no out-of-fold GNNs): {train_s:.1f}s; "
               f"validation AUROC {manifest['metrics']['validation']['auroc']:.3f}; peak RSS {train_peak:,.0f} MB", flush=True)
         t = time.perf_counter()
         out = score(home, device=args.device)
@@ -122,7 +123,7 @@ def main() -> None:
         print(f"stages (s): {out['timings']}; load average {os.getloadavg()[0]:.1f}", flush=True)
         print(f"goal ≤ 15 s: {'met' if score_s <= 15 else 'missed'}")
         if args.json:
-            args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "device": out["device"], "train_s": train_s, "score_s": score_s,
+            args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "device": out["device"], "members": members, "train_s": train_s, "score_s": score_s,
                                              "train_peak_mb": train_peak, "peak_mb": peak_mb(), "timings": out.get("timings"),
                                              "load_average": os.getloadavg()}, indent=2))
 
