@@ -32,7 +32,7 @@ import numpy as np
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import GraphTensors, load_graph
-from gnn.ensemble import fit_hybrid_scorer, member_count, scorer_members
+from gnn.ensemble import ensemble_split, fit_hybrid_scorer, member_count
 from gnn.evaluate import ranking_metrics
 from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
@@ -93,9 +93,9 @@ def _summary(per_seed: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
 def shared_gnn(graph: GraphTensors, tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray, y_va: np.ndarray,
                cfg: TrainConfig, models: tuple[str, ...]) -> GnnScores | None:
     """One GNN training for the ``gnn`` baseline and, where the scorer is one hybrid
-    (:func:`gnn.ensemble.scorer_members`), that hybrid's out-of-fold GNN block; an ensemble's members
-    train their own. ``None`` where neither needs it."""
-    one_hybrid = "hybrid" in models and scorer_members(cfg, graph.num_nodes, y_tr) == 1
+    (:func:`gnn.ensemble.ensemble_split`, the rule the scorer's fit follows), that hybrid's
+    out-of-fold GNN block; an ensemble's members train their own. ``None`` where neither needs it."""
+    one_hybrid = "hybrid" in models and ensemble_split(cfg, graph.num_nodes, y_tr, y_va) is None
     if "gnn" not in models and not one_hybrid:
         return None
     return oof_gnn(graph, tr, y_tr, va, y_va, cfg if one_hybrid else replace(cfg, gnn_folds=0))

@@ -193,13 +193,20 @@ class ScorerFit:
         return Calibrator.fit(self.raw[self.held_out], self.y_held_out)
 
 
-def calibration_half(y_va: np.ndarray, seed: int) -> np.ndarray | None:
-    """Mask of the validation positions kept for the calibrator when an ensemble's members take
-    the other half (stratified halves); ``None`` where a class has fewer than 2 validation labels."""
-    counts = np.bincount(np.asarray(y_va, np.int64), minlength=2)
-    if counts.min() < 2:
+def ensemble_split(cfg: TrainConfig, num_nodes: int, y_tr: np.ndarray, y_va: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """Whether the scorer of a training / validation split is the cross-fitted ensemble, and how.
+
+    Returns:
+        The member count and the mask of the validation positions kept for the calibrator
+        (stratified halves: the members take the other half), or ``None`` where the scorer is one
+        hybrid: :func:`members_for` gives one, a class has fewer than 2 validation labels, or the
+        members' labels allow fewer than 2 (:func:`scorer_members`).
+    """
+    if members_for(cfg, num_nodes) < 2 or np.bincount(np.asarray(y_va, np.int64), minlength=2).min() < 2:
         return None
-    return stratified_folds(y_va, 2, seed + 7) == 1
+    half = stratified_folds(y_va, 2, cfg.seed + 7) == 1
+    k = scorer_members(cfg, num_nodes, np.concatenate([y_tr, y_va[~half]]))
+    return (k, half) if k >= 2 else None
 
 
 def fit_hybrid_scorer(graph: GraphTensors, own_names: list[str], tr: np.ndarray, y_tr: np.ndarray, va: np.ndarray,
@@ -208,12 +215,10 @@ def fit_hybrid_scorer(graph: GraphTensors, own_names: list[str], tr: np.ndarray,
     """Train the scorer on a training / validation split of the labelled accounts.
 
     One hybrid is trained on ``tr``, stopped on ``va`` and calibrated on ``va``. Where
-    :func:`scorer_members` gives two or more members, the cross-fitted ensemble: the validation
-    accounts are split in stratified halves (:func:`calibration_half`); the members cross-fit over
-    the training accounts and the first half (each member then trains on as many accounts as one
-    hybrid), and the second half trains and stops nothing, so it calibrates the mean as deployed.
-    One hybrid where the validation accounts hold fewer than 2 of a class or the pool allows fewer
-    than 2 members.
+    :func:`ensemble_split` says so, the cross-fitted ensemble: the validation accounts are split in
+    stratified halves; the members cross-fit over the training accounts and the first half (each
+    member then trains on as many accounts as one hybrid), and the second half trains and stops
+    nothing, so it calibrates the mean as deployed.
 
     Args:
         graph: Graph tensors.
@@ -223,20 +228,19 @@ def fit_hybrid_scorer(graph: GraphTensors, own_names: list[str], tr: np.ndarray,
         cfg: Hyper-parameters.
         fs: Precomputed label-free features.
         gnn_scores: Precomputed :func:`gnn.hybrid.oof_gnn` output (with its out-of-fold GNNs), used
-            where :func:`scorer_members` gives one hybrid; an ensemble's members train their own.
+            where :func:`ensemble_split` gives one hybrid; an ensemble's members train their own.
 
     Returns:
         The scorer, every node's log-odds, and the held-out validation accounts for its calibrator.
     """
-    half = calibration_half(y_va, cfg.seed) if members_for(cfg, graph.num_nodes) >= 2 else None
-    if half is not None:
+    split = ensemble_split(cfg, graph.num_nodes, y_tr, y_va)
+    if split is not None:
+        k, half = split
         pool, y_pool = np.concatenate([tr, va[~half]]), np.concatenate([y_tr, y_va[~half]])
-        k = scorer_members(cfg, graph.num_nodes, y_pool)
-        if k >= 2:
-            fs = fs or FeatureSet.for_training(graph, own_names, cfg)  # built once: fitting and scoring
-            ensemble, _ = fit_ensemble(graph, own_names, pool, y_pool, replace(cfg, cross_fit=k), fs)
-            inputs, _ = ensemble.features(graph, fs)
-            return ScorerFit(ensemble, ensemble.margin(inputs), va[half], y_va[half])
+        fs = fs or FeatureSet.for_training(graph, own_names, cfg)  # built once: fitting and scoring
+        ensemble, _ = fit_ensemble(graph, own_names, pool, y_pool, replace(cfg, cross_fit=k), fs)
+        inputs, _ = ensemble.features(graph, fs)
+        return ScorerFit(ensemble, ensemble.margin(inputs), va[half], y_va[half])
     if gnn_scores is not None and gnn_scores.metrics.get("gnn_folds") != (cfg.gnn_folds if cfg.gnn_folds >= 2 else 0):
         gnn_scores = None  # without its out-of-fold GNNs a training row's GNN block would carry its own label
     model, raw = fit_hybrid(graph, own_names, graph.account_ids, tr, y_tr, va, y_va, cfg, fs, gnn_scores)
