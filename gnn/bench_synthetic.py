@@ -16,7 +16,9 @@ Protocol, per seed ``s``:
    1%-FPR threshold; and for the shipped scorer, rings (:func:`gnn.rings.find_rings` on the
    calibrated risk, at the MEDIUM and HIGH floors): the share of ring members that are truly
    abusive (account precision) and the share of campaigns *found as a ring* — some ring
-   whose members are mostly that campaign's covers at least half of the campaign.
+   whose members are mostly that campaign's covers at least half of the campaign; and how well
+   its calibrated risk, fitted on the training platform, holds on the held-out one
+   (:func:`gnn.evaluate.calibration_metrics`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
 from gnn.ensemble import fit_hybrid_scorer, with_train_labels
-from gnn.evaluate import ranking_metrics, recall_at_fpr
+from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics, recall_at_fpr
 from gnn.hybrid import FeatureSet, fit_trees, tree_margin
 from gnn.rings import RingEdges, find_rings
 from gnn.train import TrainConfig, gnn_logits, label_index, stratified_split
@@ -228,6 +230,8 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         _, thr = recall_at_fpr(y, p)
         m["per_campaign"] = {str(c): float((p[ctype == c] >= thr).mean()) for c in sorted({c for c in ctype if c is not None})}
         metrics[model] = m
+    if "hybrid" in models:
+        extra["calibration"] = calibration_metrics(y, risk[rows], cal.thresholds)
     extra["first"] = {"y": y, "scores": {m: raw[m][rows] for m in models},
                       "risk": risk[rows] if "hybrid" in models else None}
     extra["held_out_accounts"] = int(len(rows))
@@ -274,6 +278,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
             "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
                         "(its known labels feed label features and are left out of the metrics)",
             "models": _summary(per_seed), "per_campaign_recall_at_1pct_fpr": per_campaign, "rings": rings,
+            "calibration": calibration_summary([e["calibration"] for e in extras if "calibration" in e]),
             "ring_synchrony_by_majority_type": ring_kind.get("synchrony_by_majority_type", {}),
             "ring_kind_separation": ring_kind.get("separation", {}),
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",

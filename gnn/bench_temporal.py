@@ -13,6 +13,8 @@ Protocol (no look-ahead):
 4. A banned user's history ends at the ban, so features that grow with observation length
    (event counts, active days, distinct pages) could carry the result. The run is repeated
    without them and both are reported.
+5. The shipped scorer's calibrator, fitted on the early period's validation users, is applied to
+   the later users: its calibration metrics say whether the levels hold across time.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import polars as pl
 
 from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, GOALS, MODELS, Progress, _summary, datasets_root, shared_gnn
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
+from gnn.calibration import Calibrator
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
 from gnn.ensemble import fit_hybrid_scorer
-from gnn.evaluate import ranking_metrics
+from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics
 from gnn.hybrid import FeatureSet, fit_trees, tree_margin
 from gnn.train import TrainConfig, gnn_logits, stratified_split
 from ringwatch.errors import InputError
@@ -63,12 +66,15 @@ def user_table(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: np.ndarray, y_tr: np.ndarray, va_ids: np.ndarray,
-                 y_va: np.ndarray, te_ids: np.ndarray, cfg: TrainConfig, models: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Train on graph ``ga``, score test accounts on graph ``gb`` (inductive); return test scores."""
+                 y_va: np.ndarray, te_ids: np.ndarray, cfg: TrainConfig,
+                 models: tuple[str, ...]) -> tuple[dict[str, np.ndarray], Calibrator | None]:
+    """Train on graph ``ga``, score test accounts on graph ``gb`` (inductive); return test scores and
+    the shipped scorer's calibrator (fitted on the early period's labels; ``None`` without it)."""
     fa = FeatureSet.of(ga, names, cfg.nbr_max)
     fb = fa.on(gb)  # the same columns as the early snapshot
     tr_a, va_a, tr_b, te_b = _index(ga, tr_ids), _index(ga, va_ids), _index(gb, tr_ids), _index(gb, te_ids)
     out: dict[str, np.ndarray] = {}
+    calibrator = None
     if "coordination" in models:
         out["coordination"] = coordination_score(gb)[te_b]
     for model, blk in BASELINE_BLOCKS.items():
@@ -84,10 +90,11 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
         if gs is not None:
             out["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))[te_b]
         if "hybrid" in models:
-            hyb = fit_hybrid_scorer(ga, names, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs).model
-            X, _ = hyb.features(gb, fb)
-            out["hybrid"] = hyb.margin(X, te_b)
-    return {m: s for m, s in out.items() if m in models}
+            fit = fit_hybrid_scorer(ga, names, tr_a, y_tr, va_a, y_va, cfg, fs=fa, gnn_scores=gs)
+            X, _ = fit.model.features(gb, fb)
+            out["hybrid"] = fit.model.margin(X, te_b)
+            calibrator = fit.calibrator()
+    return {m: s for m, s in out.items() if m in models}, calibrator
 
 
 def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
@@ -140,18 +147,25 @@ def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
                               "labelled": int(len(te_ids)), "positives": int(y_te.sum()), "relations": relations,
                               "goal": dict(zip(("auroc", "auprc"), GOALS["wikipedia"])), "variants": {}}
     first: dict[str, Any] = {}
+    calibration: dict[str, Any] = {}
     for variant, (ga, gb, names) in variants.items():
-        per_seed = []
+        per_seed, per_seed_cal = [], []
         for seed in range(seeds):
             tr, va = stratified_split(y_all, 0.2, seed)
-            scores = run_transfer(ga, gb, names, tr_all[tr], y_all[tr], tr_all[va], y_all[va], te_ids, replace(cfg, seed=seed), models)
+            scores, cal = run_transfer(ga, gb, names, tr_all[tr], y_all[tr], tr_all[va], y_all[va], te_ids,
+                                       replace(cfg, seed=seed), models)
             per_seed.append({m: ranking_metrics(y_te, s.astype(np.float64)) for m, s in scores.items()})
+            if cal is not None:
+                per_seed_cal.append(calibration_metrics(y_te, cal(scores["hybrid"]), cal.thresholds))
             if log:
                 log(f"  {variant} seed {seed}: " + ", ".join(f"{m} {v['auroc']:.3f}/{v['auprc']:.3f}" for m, v in per_seed[-1].items()))
             if seed == 0 and variant == "without_observation_length":
-                first = {"y": y_te, "scores": scores, "risk": None}
+                first = {"y": y_te, "scores": scores, "risk": cal(scores["hybrid"]) if cal is not None else None}
         result["variants"][variant] = _summary(per_seed)
+        calibration[variant] = calibration_summary(per_seed_cal)
     result["models"] = result["variants"]["without_observation_length"]
+    result["calibration"] = calibration["without_observation_length"]
+    result["calibration_by_variant"] = calibration
     result["note"] = "models = without observation-length features; see variants for both"
     result["_first"] = first
     return result

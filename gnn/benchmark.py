@@ -33,7 +33,7 @@ from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import GraphTensors, load_graph
 from gnn.ensemble import ensemble_split, fit_hybrid_scorer, member_count
-from gnn.evaluate import ranking_metrics
+from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics
 from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
@@ -144,8 +144,10 @@ def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.n
             fit = fit_hybrid_scorer(graph, names, ntr, ytr, nva, yva, cfg, fs=fs, gnn_scores=gs)
             hyb = fit.model
             scores["hybrid"] = fit.raw[nte]  # as deployed: the labels it trained on only
-            extra = {"risk": fit.calibrator()(scores["hybrid"]), "trees": hyb.metrics["trees"],
-                     "members": member_count(hyb)}
+            cal = fit.calibrator()
+            risk = cal(scores["hybrid"])
+            extra = {"risk": risk, "calibration": calibration_metrics(yte, risk, cal.thresholds),
+                     "trees": hyb.metrics["trees"], "members": member_count(hyb)}
             times["hybrid"] = time.perf_counter() - t + (times["gnn_oof"] if extra["members"] == 1 else 0.0)
             if log:
                 log(f"hybrid ({extra['members']} member(s)): {times['hybrid']:.1f}s")
@@ -245,7 +247,7 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
     t = time.perf_counter()
     fs = FeatureSet.of(graph, data.names, cfg.nbr_max)
     feature_s = time.perf_counter() - t
-    per_seed, times = [], []
+    per_seed, times, calibration = [], [], []
     first: dict[str, Any] = {}
     protocol, splits = data.splits(seeds)
     for seed, (tr, va, te) in enumerate(splits):
@@ -254,6 +256,8 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
         metrics, scores, extra = run_split(graph, fs, data.names, nodes, y, tr, va, te, replace(cfg, seed=seed), models, log)
         per_seed.append(metrics)
         times.append(extra["times_s"])
+        if "calibration" in extra:
+            calibration.append(extra["calibration"])
         if seed == 0:
             first = {"y": y[te], "scores": scores, "risk": extra.get("risk")}
         if log:
@@ -261,7 +265,7 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
     result = {"dataset": name, "path": str(data.path), "protocol": protocol, "seeds": len(splits),
               "nodes": data.source.num_nodes, "labelled": int(len(y)), "positives": int(y.sum()),
               "models": _summary(per_seed), "goal": dict(zip(("auroc", "auprc"), GOALS.get(name, (None, None)))),
-              "feature_s": feature_s, "times_s": times, "config": cfg.__dict__ if hasattr(cfg, "__dict__") else {}}
+              "calibration": calibration_summary(calibration), "feature_s": feature_s, "times_s": times, "config": cfg.__dict__ if hasattr(cfg, "__dict__") else {}}
     result["_first"] = first
     return result
 

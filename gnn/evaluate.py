@@ -1,7 +1,9 @@
 """Evaluate scores against held-out truth.
 
 Metrics: AUROC, AUPRC, recall at 1% false-positive rate, precision at the top k, and, when
-the truth table names campaigns, recall per campaign type at the 1%-FPR threshold.
+the truth table names campaigns, recall per campaign type at the 1%-FPR threshold. For calibrated
+risk, :func:`calibration_metrics` says whether the probabilities and the risk levels keep their
+promise on held-out accounts (Brier score, calibration error, each level's precision and recall).
 Accounts whose labels were used for training must be excluded by the caller (``exclude``).
 """
 
@@ -34,6 +36,52 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray, top_k: int = 100) -> dict[str,
     return {"auroc": float(roc_auc_score(y, p)), "auprc": float(average_precision_score(y, p)),
             "recall_at_1pct_fpr": rec, f"precision_at_{top_k}": float(y[top].mean()),
             "n": int(len(y)), "positives": int(y.sum())}
+
+
+CALIBRATION_BINS = 10
+"""Equal-width risk bins of the expected calibration error (the report's calibration plot uses the same)."""
+
+
+def calibration_metrics(y: np.ndarray, risk: np.ndarray, thresholds: dict[str, float]) -> dict[str, float | None]:
+    """How well calibrated risk matches held-out labels.
+
+    Args:
+        y: 0/1 labels, ``[n]``.
+        risk: Calibrated probabilities, ``[n]``.
+        thresholds: Risk level → lowest risk of the level (:attr:`gnn.calibration.Calibrator.thresholds`).
+
+    Returns:
+        ``brier`` (mean squared error of the probability), ``ece`` (expected calibration error over
+        :data:`CALIBRATION_BINS` equal-width bins: the account-weighted gap between mean risk and the
+        abusive share), and per level ``precision_at_LEVEL`` (abusive share of the accounts at or above
+        its floor; ``None`` where none is) and ``recall_at_LEVEL``.
+    """
+    y = np.asarray(y, np.float64)
+    risk = np.asarray(risk, np.float64)
+    if len(y) != len(risk) or not len(y):
+        raise InputError(f"calibration metrics need one risk per label; got {len(risk)} risks and {len(y)} labels")
+    out: dict[str, float | None] = {"brier": float(np.mean((risk - y) ** 2))}
+    bins = np.clip((risk * CALIBRATION_BINS).astype(np.int64), 0, CALIBRATION_BINS - 1)
+    gap = np.abs(np.bincount(bins, risk, CALIBRATION_BINS) - np.bincount(bins, y, CALIBRATION_BINS))
+    out["ece"] = float(gap.sum() / len(y))  # per bin |mean risk - share| weighted by its accounts
+    positives = max(float(y.sum()), 1.0)
+    for level, floor in thresholds.items():
+        at = risk >= floor
+        out[f"precision_at_{level}"] = float(y[at].mean()) if at.any() else None
+        out[f"recall_at_{level}"] = float(y[at].sum() / positives)
+    return out
+
+
+def calibration_summary(per_seed: list[dict[str, float | None]]) -> dict[str, dict[str, Any]]:
+    """Mean, standard deviation, minimum and values per seed of each :func:`calibration_metrics` figure
+    (a level no account reached on a seed is left out of its mean; ``seeds`` counts those kept)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in per_seed[0] if per_seed else ():
+        vals = [s[key] for s in per_seed]
+        kept = [v for v in vals if v is not None]
+        out[key] = {"mean": float(np.mean(kept)) if kept else None, "std": float(np.std(kept)) if kept else None,
+                    "min": float(np.min(kept)) if kept else None, "seeds": len(kept), "values": vals}
+    return out
 
 
 def evaluate_scores(scores: pl.DataFrame, truth: pl.DataFrame, exclude: set[str] | None = None, score_col: str = "risk") -> dict[str, Any]:

@@ -261,6 +261,11 @@ def _check_cross_fit(cross_fit: int | None) -> None:
         raise ConfigError(f"--cross-fit must be 1 (one hybrid) or more (members), got {cross_fit}")
 
 
+def _mean_min(summary: dict[str, Any]) -> str:
+    """``mean (min)`` of a calibration figure; ``–`` where no seed had an account at the level."""
+    return "–" if summary["mean"] is None else f"{summary['mean']:.3f} ({summary['min']:.3f})"
+
+
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
                       first_seed: int = 0, cross_fit: int | None = None) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
@@ -277,6 +282,11 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
     console.print(table)
+    cal = result.get("calibration")
+    if cal:
+        levels = ", ".join(f"{lv} {_mean_min(cal[f'precision_at_{lv}'])}" for lv in ("CRITICAL", "HIGH", "MEDIUM"))
+        console.print(f"calibrated risk of the shipped scorer on the test accounts: Brier {cal['brier']['mean']:.4f}, "
+                      f"ECE {cal['ece']['mean']:.4f}; precision at or above each level, mean (lowest seed): {levels}")
     for floor, r in result.get("rings", {}).items():
         console.print(f"rings at {floor}: {r['found_share']:.0%} of campaigns found as rings, account precision "
                       f"{r['account_precision']:.3f} ({r['members']:.0f} members, mean over seeds)")

@@ -92,6 +92,9 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     sep = result["ring_kind_separation"]
     assert sep["campaign_rings"] + sep["benign_rings"] <= sum(v["rings"] for v in sync.values())
     assert all(v is None or 0.0 <= v <= 1.0 for v in sep["auroc_campaign_vs_benign"].values())
+    cal = result["calibration"]  # the training platform's calibrator, on the held-out platform's accounts
+    assert 0.0 <= cal["brier"]["mean"] <= 0.25 and 0.0 <= cal["ece"]["mean"] <= 1.0
+    assert {"precision_at_CRITICAL", "recall_at_MEDIUM"} <= set(cal) and cal["recall_at_MEDIUM"]["seeds"] == 1
     assert set(result["per_campaign_recall_at_1pct_fpr"]["hybrid"]) <= {
         "follow_farm", "like_farm", "comment_spam", "message_blast", "device_farm", "proxy_pool", "sleeper", "camouflage", "slow"}
 
@@ -132,12 +135,17 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
               "models": {"hybrid": {k: metric for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")}},
               "rings": {"MEDIUM": {"found_share": 0.75, "account_precision": 0.99, "members": 40.0}},
               "ring_kind_separation": {"floor": "MEDIUM", "campaign_rings": 9, "benign_rings": 2,
-                                       "auroc_campaign_vs_benign": {"synchrony": 0.45, "ring_score": 0.97, "size": None}}}
+                                       "auroc_campaign_vs_benign": {"synchrony": 0.45, "ring_score": 0.97, "size": None}},
+              "calibration": {"brier": {"mean": 0.0055}, "ece": {"mean": 0.004},
+                              "precision_at_CRITICAL": {"mean": 0.997, "min": 0.972},
+                              "precision_at_HIGH": {"mean": 0.95, "min": 0.9}, "precision_at_MEDIUM": {"mean": None}}}
     # the CLI's printing is under test here, not the evaluation (run for real above)
     monkeypatch.setattr(gnn.benchmark, "evaluate_dataset", lambda *a, **k: dict(result))
     out = CliRunner().invoke(app, ["evaluate", "--dataset", "synthetic", "--seeds", "1"])
     assert out.exit_code == 0, out.output
     text = " ".join(out.output.split())  # the console wraps long lines
     assert "rings at MEDIUM: 75% of campaigns found as rings" in text
+    assert ("Brier 0.0055, ECE 0.0040; precision at or above each level, mean (lowest seed): CRITICAL 0.997 (0.972), "
+            "HIGH 0.950 (0.900), MEDIUM –") in text
     assert ("rings at MEDIUM: 9 campaign rings, 2 mostly benign; AUROC of each column, campaign vs benign: "
             "synchrony 0.45, ring_score 0.97, size –") in text

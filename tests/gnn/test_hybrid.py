@@ -265,6 +265,8 @@ def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path
     for model in MODELS:
         assert np.array_equal(scores[model], scores2[model]), model
     assert np.array_equal(extra["risk"], extra2["risk"])
+    # the calibration figures are the test labels' verdict on that risk, so they alone move with the flip
+    assert extra["calibration"]["brier"] == pytest.approx(float(np.mean((extra["risk"] - y[te]) ** 2)), rel=1e-5)
 
 
 def test_hybrid_is_the_default_and_stores_trees_and_training_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
