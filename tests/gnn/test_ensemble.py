@@ -64,7 +64,7 @@ def test_a_trained_ensemble_is_stored_scored_and_explained(tmp_path: Path) -> No
     home = Home(tmp_path / "home")
     publish_tiny(home)
     manifest = train(home, tiny_labels(), FAST)
-    # validated, and calibrated, on the half of the validation accounts no member saw; no metric on training labels
+    # validated on the half of the validation accounts no member saw; no metric on training labels
     n_val = manifest["metrics"]["validation"]["n"]
     assert manifest["metrics"]["members"] == 3 and 0 < n_val < tiny_labels().height / 3
     assert "train" not in manifest["metrics"]
@@ -123,10 +123,13 @@ def test_large_graphs_and_scarce_labels_get_one_hybrid(tmp_path: Path, monkeypat
     assert trained == set(graph.account_ids[nodes[np.concatenate([tr, va])]]) - held
     inputs, _ = model.features(graph)
     np.testing.assert_allclose(fit.raw[fit.held_out], model.margin(inputs, fit.held_out), rtol=1e-5)
+    # the calibrator also reads each member-training account once, by its out-of-fold score (the member
+    # that never trained on it: test_each_member_trains_on_the_other_folds_...), never a held-out one twice
+    assert len(fit.oof) == len(trained) and fit.y_oof.tolist().count(1) == 2
     # a validation set with one label of a class cannot be halved: one hybrid, calibrated on all of it
     va1 = np.concatenate([neg[20:], pos[1:2]])
     single = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va1], y[va1], replace(FAST, cross_fit=5))
-    assert isinstance(single.model, HybridModel)
+    assert isinstance(single.model, HybridModel) and len(single.oof) == len(single.y_oof) == 0
     np.testing.assert_array_equal(single.held_out, nodes[va1])
     two = np.concatenate([neg, pos[:2]])
     with pytest.raises(InputError, match="at least 2 members"):
