@@ -66,8 +66,8 @@ class TrainConfig:
             Amazon within the seed spread).
         cross_fit: Members of the cross-fitted hybrid (:mod:`gnn.ensemble`): each trained on all
             but one fold of the training accounts and half the validation accounts and stopped on
-            that fold, averaged, and calibrated on the other half (default 5: measured on every
-            graph of the README's table); 1 trains one hybrid. Graphs over
+            that fold, averaged, and calibrated on the other half with the members' out-of-fold
+            scores (default 5: measured on every graph of the README's table); 1 trains one hybrid. Graphs over
             :data:`gnn.ensemble.MAX_CROSS_FIT_UP_TO` accounts get one hybrid.
     """
 
@@ -294,7 +294,7 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
 def fit_hybrid_model(graph: GraphTensors, stats: FeatureStats, nodes: np.ndarray, y: np.ndarray,
                      cfg: TrainConfig) -> tuple[Any, Calibrator, dict[str, Any]]:
     """Split labelled ``nodes`` into train/validation, fit the scorer (:func:`gnn.ensemble.fit_hybrid_scorer`:
-    one hybrid, or the cross-fitted ensemble), calibrate on the validation accounts it held out."""
+    one hybrid, or the cross-fitted ensemble), calibrate on the scores :meth:`gnn.ensemble.ScorerFit.calibrator` reads."""
     from gnn.ensemble import fit_hybrid_scorer, member_count
 
     n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())

@@ -150,7 +150,8 @@ def train_cmd(
              "Default: own+spectral,own+spectral+graph+group+labels+nbr_shares+answerers,all.")] = None,
     cross_fit: Annotated[Optional[int], typer.Option(
         help="Members of the cross-fitted hybrid, each trained on all but one fold of the training labels and half "
-             "the validation labels, averaged and calibrated on the other half (default 5; 1: one hybrid on a "
+             "the validation labels, averaged and calibrated on the other half with the members' out-of-fold scores "
+             "(default 5; 1: one hybrid on a "
              "train/validation split; graphs over 200,000 accounts always get one).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
