@@ -59,21 +59,80 @@ def test_targets_with_a_mostly_organic_audience_and_accounts_below_the_floor_lin
 
 def test_a_slow_campaign_without_lockstep_is_one_ring() -> None:
     # accounts 0-4 each serve two or three of customers 20-22 on different days: no co-action
-    # edge, no shared device; account 5 (risky) shares one customer only; 6-19 are organic
-    n = 23
+    # edge, no shared device; account 5 (risky) shares one customer with them but has peers of
+    # its own (23 and 24, on customer 25); 6-19 are organic
+    n = 26
     actions = _edges([(0, 20), (0, 21), (1, 21), (1, 22), (2, 20), (2, 22), (3, 20), (3, 21), (3, 22),
-                      (4, 22), (4, 20), (5, 20)] + [(a, 6 + (a + 1) % 14) for a in range(6, 20)])
+                      (4, 22), (4, 20), (5, 20), (5, 25), (23, 25), (24, 25)] + [(a, 6 + (a + 1) % 14) for a in range(6, 20)])
     risk = np.full(n, 0.05)
-    risk[:6] = 0.9
+    risk[:6] = risk[23:25] = 0.9
     ids = np.array([f"a{i:02d}" for i in range(n)])
     no_lockstep = {"coaction": _edges([])}  # the graph has the relation; none of them is in it
     ring_of, table = find_rings(ids, risk, RingEdges(no_lockstep, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.height == 1
     assert table["members"][0].to_list() == [f"a{i:02d}" for i in range(5)]
-    # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4
-    assert table["size"][0] == 5 and table["edges"][0] == 5 and table["density"][0] == 0.5
+    # pairs with two customers in common: 0-3, 1-3, 2-3, 2-4, 3-4; the other five share one
+    # and have nearly the same peers (structural similarity 0.91 or 1)
+    assert table["size"][0] == 5 and table["edges"][0] == 10 and table["density"][0] == 1.0
     assert table["synchrony"][0] == 0.0  # they share customers, never in lockstep
     assert ring_of[5] is None and all(r is None for r in ring_of[6:])
+    # by the two-customer rule alone the same five are the ring, half as dense
+    _, alone = find_rings(ids, risk, RingEdges(no_lockstep, actions), risk_floor=0.25, min_size_unseeded=0,
+                          peer_similarity=None)
+    assert alone["members"].to_list() == table["members"].to_list() and alone["edges"][0] == 5
+    # without peers of its own, 5's peers are the campaign's (similarity 5/sqrt(30) = 0.91 with
+    # 0, 2 and 4): a risky account whose one customer is the campaign's joins it
+    lone = RingEdges(no_lockstep, (actions[0][:12], actions[1][:12]))
+    ring_of, table = find_rings(ids, risk, lone, risk_floor=0.25, min_size_unseeded=0)
+    assert table["members"].to_list() == [[f"a{i:02d}" for i in range(6)]]
+    assert find_rings(ids, risk, lone, risk_floor=0.25, min_size_unseeded=0, peer_similarity=None)[1]["size"][0] == 5
+
+
+def test_bots_with_one_job_each_are_linked_by_their_common_peers() -> None:
+    # a proxy pool on a short run: bots 0-5 each did one job, for customer 20 (no pair shares
+    # two customers); organic 9-14 also follow 20; risky fan 6 liked 20 too, but also 21 with
+    # its own friends 7, 8 and 15
+    actions = _edges([(b, 20) for b in range(7)] + [(o, 20) for o in range(9, 15)] + [(f, 21) for f in (6, 7, 8, 15)])
+    risky = np.zeros(22, bool)
+    risky[[0, 1, 2, 3, 4, 5, 6, 7, 8, 15]] = True
+    bots = {(a, b) for a in range(6) for b in range(a + 1, 6)}
+    friends = {(7, 8), (7, 15), (8, 15)}
+    # closed peer sets: a bot's is 0-6 (7), the fan's 0-8 and 15 (10): bot-fan similarity
+    # 7 / sqrt(7 * 10) = 0.84; bot-bot 1.0; the friends' {6, 7, 8, 15}: 1.0, each with the fan 0.63
+    assert _pairs(shared_target_pairs(actions, risky, 2, 0.2, peer_similarity=0.9)) == bots | friends
+    assert _pairs(shared_target_pairs(actions, risky, 2, 0.2, peer_similarity=0.8)) == bots | friends | {(b, 6) for b in range(6)}
+    assert _pairs(shared_target_pairs(actions, risky, 2, 0.2)) == set()  # the two-customer rule alone
+    ids = np.array([f"a{i:02d}" for i in range(22)])
+    ring_of, table = find_rings(ids, np.where(risky, 0.9, 0.05), RingEdges({}, actions), risk_floor=0.25, min_size_unseeded=0)
+    assert table["members"].to_list() == [[f"a{i:02d}" for i in range(6)]]  # the friends are three, under min_size
+    assert ring_of[6] is None
+
+
+def test_peer_similarity_matches_a_brute_force_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(1)
+    n_acc, n_cust = 40, 12
+    actions = _edges([(a, n_acc + int(c)) for a in range(n_acc) for c in rng.choice(n_cust, int(rng.integers(1, 3)), replace=False)])
+    risky = np.ones(n_acc + n_cust, bool)
+    cust: dict[int, set[int]] = {a: set() for a in range(n_acc)}
+    for a, t in zip(*actions, strict=True):
+        cust[int(a)].add(int(t))
+    peers = {a: {b for b in cust if b != a and cust[a] & cust[b]} for a in cust}
+    expect = set()
+    for a in cust:
+        for b in peers[a]:
+            sim = len((peers[a] | {a}) & (peers[b] | {b})) / np.sqrt((len(peers[a]) + 1) * (len(peers[b]) + 1))
+            if a < b and (len(cust[a] & cust[b]) >= 2 or (sim >= 0.75 and min(len(peers[a]), len(peers[b])) >= 2)):
+                expect.add((a, b))
+    assert _pairs(shared_target_pairs(actions, risky, 2, 0.0, peer_similarity=0.75)) == expect
+    assert len(expect) > len(_pairs(shared_target_pairs(actions, risky, 2, 0.0)))  # similarity linked some pairs
+    for chunk in (1, 7, 200):  # the memory-bounded chunks give the same answer
+        monkeypatch.setattr(rings, "_CHUNK", chunk)
+        assert _pairs(shared_target_pairs(actions, risky, 2, 0.0, peer_similarity=0.75)) == expect
+    # an account with more peers than MAX_PEERS is linked by two shared customers only
+    monkeypatch.setattr(rings, "MAX_PEERS", 8)
+    capped = {(a, b) for a, b in expect if len(cust[a] & cust[b]) >= 2 or max(len(peers[a]), len(peers[b])) <= 8}
+    assert capped != expect
+    assert _pairs(shared_target_pairs(actions, risky, 2, 0.0, peer_similarity=0.75)) == capped
 
 
 def test_shared_customers_never_merge_rings_the_coordination_relations_found() -> None:
