@@ -99,15 +99,16 @@ CALL (g, m) {
   WHERE c <> m AND NOT type(r) IN $not_actions AND NOT type(r2) IN $not_actions
     AND COUNT { (t)<--() } <= $max_audience
   WITH c, count(DISTINCT t) AS shared
-  RETURN count(CASE WHEN shared >= $min_shared THEN c END) AS customer_peers
+  RETURN count(CASE WHEN shared >= $min_shared THEN c END) AS customer_peers,
+         count(CASE WHEN shared < $min_shared THEN c END) AS one_customer_peers
 }
 RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.density AS density,
        g.synchrony AS synchrony, m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
-       coaction_peers, infra_peers, customer_peers
+       coaction_peers, infra_peers, customer_peers, one_customer_peers
 ORDER BY coalesce(m.risk, -1.0) DESC, account_id
 LIMIT $limit""",
     "Members of a ring with how many other members each acts in lockstep / shares infrastructure / "
-    "shares at least two customers (accounts both acted on) with.",
+    "shares at least two customers (accounts both acted on) / shares one customer with.",
 )
 
 WHY = CypherQuery(
@@ -251,11 +252,14 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
 
     Returns:
         Rows ``ring_id, ring_size, ring_score, density, synchrony, account_id, risk, level, verdict,
-        coaction_peers, infra_peers, customer_peers``; empty when the account is in no ring.
-        ``customer_peers`` counts the members that acted on at least
+        coaction_peers, infra_peers, customer_peers, one_customer_peers``; empty when the account
+        is in no ring. ``customer_peers`` counts the members that acted on at least
         :data:`MIN_SHARED_CUSTOMERS` of the accounts this one acted on (the link of a ring
         found by shared customers, :mod:`gnn.rings`, without its risky-audience test: Neo4j
-        holds scores, not the floor the rings were cut at); targets with more than
+        holds scores, not the floor the rings were cut at), ``one_customer_peers`` the members
+        that acted on fewer of them but at least one (the ring stage links such a pair when
+        their peers are nearly the same: an account with no lockstep, infrastructure or
+        two-customer peer is in its ring that way); targets with more than
         :data:`MAX_CUSTOMER_AUDIENCE` incoming relationships are popular, not customers, and
         are not expanded.
 

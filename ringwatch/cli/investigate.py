@@ -102,7 +102,8 @@ def ring(
     head = rows[0]
     _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')}, "
            f"density {_fmt(head['density'], '')}, synchrony {_fmt(head.get('synchrony'), '')})", rows,
-           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "verdict"))
+           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers",
+            "verdict"))
 
 
 @app.command("why")

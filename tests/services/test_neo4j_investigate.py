@@ -69,6 +69,8 @@ def test_ring(planted: neo4j.Driver) -> None:
     assert all(r["density"] == 1.0 and r["synchrony"] == 0.75 for r in rows)  # the ring's own statistics
     # r1-r3 like b1 and b3; r4 likes b1 only, and one shared target is not a customer link (nor are answers)
     assert {r["account_id"]: r["customer_peers"] for r in rows} == {"r1": 2, "r2": 2, "r3": 2, "r4": 0}
+    # ... but it is r4's link to each of them: the ring stage's one-customer peers
+    assert {r["account_id"]: r["one_customer_peers"] for r in rows} == {"r1": 1, "r2": 1, "r3": 1, "r4": 3}
     assert investigate.ring(planted, "R1") == rows
     assert investigate.ring(planted, "b1") == []
 
