@@ -158,30 +158,32 @@ def shared_target_pairs(actions: Edges, risky: np.ndarray, min_shared: int, min_
     targets, t = np.unique(dst[keep], return_inverse=True)
     m = sp.csr_matrix((np.ones(len(a), np.float32), (a, t)), shape=(len(actors), len(targets)))
     m.data[:] = 1.0  # a target acted on by several relations is one shared customer
-    shared = sp.triu(m @ m.T, k=1).tocoo()
+    peers = (m @ m.T).tocsr()  # shared customers per pair of actors
+    peers.setdiag(0)  # every actor has its own count there: zeroed in place, no new entry
+    peers.eliminate_zeros()
+    shared = sp.triu(peers, k=1).tocoo()
     ok = shared.data >= min_shared
     if peer_similarity is not None:
-        ok |= _similar_peers(shared.row, shared.col, len(actors), peer_similarity)
+        ok |= _similar_peers(peers, shared.row, shared.col, peer_similarity)
     return actors[shared.row[ok]].astype(np.int64), actors[shared.col[ok]].astype(np.int64)
 
 
-def _similar_peers(u: np.ndarray, v: np.ndarray, n: int, threshold: float) -> np.ndarray:
-    """Whether each pair ``u < v`` of a peer graph (each pair once) has structural similarity
-    of at least ``threshold`` with at least two and at most :data:`MAX_PEERS` peers at each end
-    (see :func:`shared_target_pairs`).
+def _similar_peers(peers: sp.csr_matrix, u: np.ndarray, v: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether each pair ``(u, v)`` of the peer graph ``peers`` (symmetric, no self-links; any
+    stored value is a link) has structural similarity of at least ``threshold`` with at least two
+    and at most :data:`MAX_PEERS` peers at each end (see :func:`shared_target_pairs`).
 
     Only pairs that can reach the threshold are counted: ``v`` is a peer of ``u`` but not a
     common one, so the similarity is at most ``sqrt((lo + 1) / (hi + 1))`` for the two ends'
     peer counts ``lo <= hi``. Their common peers are counted by probing every peer of the end
     with fewer (:func:`_common_neighbours`), so the work is at most :data:`MAX_PEERS` probes a pair.
     """
-    adj = sp.coo_matrix((np.ones(2 * len(u), np.int8), (np.r_[u, v], np.r_[v, u])), shape=(n, n)).tocsr()
-    adj.sort_indices()
-    deg = np.diff(adj.indptr)
+    peers.sort_indices()
+    deg = np.diff(peers.indptr)
     lo, hi = np.minimum(deg[u], deg[v]), np.maximum(deg[u], deg[v])
     check = np.flatnonzero((lo >= 2) & (hi <= MAX_PEERS) & (lo + 1 >= threshold**2 * (hi + 1)))
     similar = np.zeros(len(u), bool)
-    common = _common_neighbours(adj, u[check], v[check])
+    common = _common_neighbours(peers, u[check], v[check])
     closed = deg + 1.0
     similar[check] = (common + 2.0) / np.sqrt(closed[u[check]] * closed[v[check]]) >= threshold  # u, v in both closed sets
     return similar
