@@ -42,6 +42,12 @@ CALIBRATION_BINS = 10
 """Equal-width risk bins of the expected calibration error (the report's calibration plot uses the same)."""
 
 
+def risk_bins(risk: np.ndarray) -> np.ndarray:
+    """The :data:`CALIBRATION_BINS` equal-width bin of each calibrated risk (``0`` to ``CALIBRATION_BINS - 1``;
+    a risk of 1 is in the last), as :func:`calibration_metrics` and the report's calibration plot bin it."""
+    return np.clip((np.asarray(risk, np.float64) * CALIBRATION_BINS).astype(np.int64), 0, CALIBRATION_BINS - 1)
+
+
 def calibration_metrics(y: np.ndarray, risk: np.ndarray, thresholds: dict[str, float]) -> dict[str, float | None]:
     """How well calibrated risk matches held-out labels.
 
@@ -61,7 +67,7 @@ def calibration_metrics(y: np.ndarray, risk: np.ndarray, thresholds: dict[str, f
     if len(y) != len(risk) or not len(y):
         raise InputError(f"calibration metrics need one risk per label; got {len(risk)} risks and {len(y)} labels")
     out: dict[str, float | None] = {"brier": float(np.mean((risk - y) ** 2))}
-    bins = np.clip((risk * CALIBRATION_BINS).astype(np.int64), 0, CALIBRATION_BINS - 1)
+    bins = risk_bins(risk)
     gap = np.abs(np.bincount(bins, risk, CALIBRATION_BINS) - np.bincount(bins, y, CALIBRATION_BINS))
     out["ece"] = float(gap.sum() / len(y))  # per bin |mean risk - share| weighted by its accounts
     positives = max(float(y.sum()), 1.0)

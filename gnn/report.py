@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from gnn.evaluate import CALIBRATION_BINS, risk_bins
+
 
 def _plots(first: dict[str, Any], out: Path) -> list[str]:
     import matplotlib
@@ -59,10 +61,9 @@ def _plots(first: dict[str, Any], out: Path) -> list[str]:
     plt.close(fig)
     if first.get("risk") is not None:
         risk = np.asarray(first["risk"])
-        edges = np.linspace(0, 1, 11)
-        idx = np.clip(np.digitize(risk, edges) - 1, 0, 9)
+        idx = risk_bins(risk)  # the bins of the ECE it sits beside
         mids, freq, counts = [], [], []
-        for b in range(10):
+        for b in range(CALIBRATION_BINS):
             sel = idx == b
             if sel.sum() >= 5:
                 mids.append(risk[sel].mean())

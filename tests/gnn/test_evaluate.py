@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gnn.calibration import DEFAULT_THRESHOLDS
-from gnn.evaluate import calibration_metrics, calibration_summary
+from gnn.evaluate import calibration_metrics, calibration_summary, risk_bins
 from ringwatch.errors import InputError
 
 
@@ -44,3 +44,8 @@ def test_summary_leaves_out_seeds_without_accounts_at_a_level() -> None:
 def test_mismatched_lengths_are_rejected() -> None:
     with pytest.raises(InputError, match="one risk per label"):
         calibration_metrics(np.array([0, 1]), np.array([0.5]), DEFAULT_THRESHOLDS)
+
+
+def test_risk_bins_are_equal_width_with_one_in_the_last_bin() -> None:
+    # 0.3 is 3/10 exactly as a float times ten, so it opens bin 3 (a linspace edge would put it in 2)
+    assert risk_bins(np.array([0.0, 0.05, 0.1, 0.3, 0.95, 0.999, 1.0])).tolist() == [0, 0, 1, 3, 9, 9, 9]
