@@ -155,12 +155,13 @@ def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
             scores, cal = run_transfer(ga, gb, names, tr_all[tr], y_all[tr], tr_all[va], y_all[va], te_ids,
                                        replace(cfg, seed=seed), models)
             per_seed.append({m: ranking_metrics(y_te, s.astype(np.float64)) for m, s in scores.items()})
+            risk = None if cal is None else cal(scores["hybrid"])
             if cal is not None:
-                per_seed_cal.append(calibration_metrics(y_te, cal(scores["hybrid"]), cal.thresholds))
+                per_seed_cal.append(calibration_metrics(y_te, risk, cal.thresholds))
             if log:
                 log(f"  {variant} seed {seed}: " + ", ".join(f"{m} {v['auroc']:.3f}/{v['auprc']:.3f}" for m, v in per_seed[-1].items()))
             if seed == 0 and variant == "without_observation_length":
-                first = {"y": y_te, "scores": scores, "risk": cal(scores["hybrid"]) if cal is not None else None}
+                first = {"y": y_te, "scores": scores, "risk": risk}
         result["variants"][variant] = _summary(per_seed)
         calibration[variant] = calibration_summary(per_seed_cal)
     result["models"] = result["variants"]["without_observation_length"]
