@@ -180,6 +180,20 @@ def test_a_lone_link_between_two_dense_groups_is_cut() -> None:
     assert table["members"].to_list() == [["a0", "a1", "a2", "a3"]] and table["edges"][0] == 3
 
 
+def test_two_farms_joined_by_links_in_triangles_are_two_rings() -> None:
+    # two farms of 12 on shared devices; two bots of the first co-act with two of the second
+    # (0-12, 0-13, 1-12, 1-13: every link in a triangle, so the bridge cut keeps them all)
+    clique = [(a, b) for g in (0, 12) for a in range(g, g + 12) for b in range(a + 1, g + 12)]
+    links = {"shared_device": _edges(clique), "coaction": _edges([(0, 12), (0, 13), (1, 12), (1, 13)])}
+    ids = np.array([f"a{i:02d}" for i in range(24)])
+    ring_edges = RingEdges(links, _edges([]))
+    _, table = find_rings(ids, np.full(24, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0)
+    assert sorted(table["members"].to_list()) == [[f"a{i:02d}" for i in range(12)], [f"a{i:02d}" for i in range(12, 24)]]
+    assert table["edges"].to_list() == [66, 66]  # the links between the farms belong to neither ring
+    _, whole = find_rings(ids, np.full(24, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0, split_density=None)
+    assert whole["size"].to_list() == [24] and whole["edges"][0] == 136
+
+
 def test_drop_bridges_matches_a_brute_force_triangle_check(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(0)
     n = 60
