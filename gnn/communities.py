@@ -13,9 +13,10 @@ minus ``density`` times the squared size, per group), so a group stays whole whe
 denser than ``density`` and an account belongs with a group when it has more than ``density``
 times the group's size links into it. At 0.05: two farms of 12 joined by four links (4 of their
 144 pairs) are two rings; a device farm's handset cliques joined by co-action links (about a
-quarter of the pairs between them) stay one; a flagged benign account with one or two links into a
-farm of 40 is cut off, with three it stays; a chain stays whole up to 8 accounts and a star up to
-20 (a longer chain comes apart in pieces, a bigger star sheds leaves).
+quarter of the pairs between them) stay one; a flagged benign account with one link into a farm
+of 40 is cut off and one with three stays (two tie: it needs strictly more than 0.05 × 40); a chain
+stays whole up to 8 accounts and a star up to 20 (at 9 and 21 they tie; longer chains come apart
+in pieces, bigger stars shed leaves).
 Unlike modularity the model has no null model over the whole graph: it has no resolution limit
 (modularity merges groups much smaller than the square root of its graph's links, so a giant
 component of thousands of farms comes out in dozens), and a component's partition does not depend
@@ -46,7 +47,8 @@ def ring_communities(a: np.ndarray, b: np.ndarray, num_nodes: int, density: floa
         density: The constant Potts model's resolution: the link density below which a seam
             between two groups is cut.
         seed: Seed of Leiden's random node order; the same inputs and seed give the same labels
-            (igraph's generator is set for the run and put back to Python's ``random`` after).
+            (igraph's generator is process-wide: it is set for the run and put back to Python's
+            ``random``, igraph's default, after; not safe to call from two threads at once).
 
     Returns:
         A label per node, ``[num_nodes]``, in ``[0, num_nodes)``: linked nodes share one exactly

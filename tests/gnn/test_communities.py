@@ -39,16 +39,17 @@ def test_handset_cliques_joined_by_many_links_stay_one_farm() -> None:
 
 
 def test_an_account_with_a_link_or_two_into_a_big_farm_is_cut_off() -> None:
-    farm = _clique(0, 40)
+    farm = _clique(0, 41)  # joining needs strictly more than 0.05 * 41 = 2.05 links (at 40, two would tie)
     for links, joined in ((1, False), (2, False), (3, True)):
-        label = _label(farm + [(40, i) for i in range(links)], 41)
-        assert bool(label[40] == label[0]) == joined
-        assert len(np.unique(label[:40])) == 1
+        label = _label(farm + [(41, i) for i in range(links)], 42)
+        assert bool(label[41] == label[0]) == joined
+        assert len(np.unique(label[:41])) == 1
 
 
 def test_small_chains_and_stars_stay_whole() -> None:
-    # splitting a chain of k in halves pays when k² > 4 / density (k ≥ 9); shedding a leaf of a
-    # star of k when k - 1 ≥ 1 / density (k ≥ 21)
+    # cutting a chain in two costs one link (2 in igraph's quality) and saves density × 2 × |A| × |B|:
+    # it pays from 10 accounts (at 9, 4 + 5, it ties); shedding a leaf of a star of k pays when
+    # k - 1 > 1 / density (at 21 it ties)
     chain = [(i, i + 1) for i in range(7)]  # 8 accounts
     star = [(10, i) for i in range(11, 30)]  # 20 accounts
     unlinked = {frozenset({8}), frozenset({9})}
