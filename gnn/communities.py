@@ -55,9 +55,8 @@ def ring_communities(a: np.ndarray, b: np.ndarray, num_nodes: int, density: floa
         when they are in one community (always inside one connected component); a node with no
         link has a label of its own.
     """
-    label = np.arange(num_nodes, dtype=np.int64)
     if not len(a):
-        return label
+        return np.arange(num_nodes, dtype=np.int64)
     linked = np.zeros(num_nodes, bool)
     linked[a] = linked[b] = True
     nodes = np.flatnonzero(linked)
@@ -69,5 +68,7 @@ def ring_communities(a: np.ndarray, b: np.ndarray, num_nodes: int, density: floa
         parts = np.asarray(graph.community_leiden(objective_function="CPM", resolution=density, n_iterations=2).membership)
     finally:
         ig.set_random_number_generator(random)  # igraph's default generator
-    label[nodes] = num_nodes + parts
-    return np.unique(label, return_inverse=True)[1].astype(np.int64)
+    label = np.empty(num_nodes, np.int64)
+    label[nodes] = parts  # communities first, in Leiden's order; then each unlinked node its own
+    label[~linked] = parts.max() + 1 + np.arange(num_nodes - len(nodes))
+    return label

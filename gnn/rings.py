@@ -46,7 +46,8 @@ every coordination link between its members. A ring with no known member needs
 ``min_size_unseeded`` accounts: a handful of wrongly flagged accounts links up by coincidence
 (a household, entrants of one giveaway), and a ring of known accounts only is not published.
 
-Whole-graph work uses NumPy, Polars and SciPy sparse components, not per-node Python.
+Whole-graph work uses NumPy, Polars, SciPy sparse components and one igraph Leiden run, not
+per-node Python.
 """
 
 from __future__ import annotations
