@@ -16,7 +16,9 @@ Protocol, per seed ``s``:
    1%-FPR threshold; and for the shipped scorer, rings (:func:`gnn.rings.find_rings` on the
    calibrated risk, at the MEDIUM and HIGH floors): the share of ring members that are truly
    abusive (account precision) and the share of campaigns *found as a ring* — some ring
-   whose members are mostly that campaign's covers at least half of the campaign; and how well
+   whose members are mostly that campaign's covers at least half of the campaign; how many
+   campaigns are split over several rings and how many of those are whole through the rings'
+   related rings (:func:`split_campaigns`); and how well
    its calibrated risk, fitted on the training platform, holds on the held-out one
    (:func:`gnn.evaluate.calibration_metrics`).
 """
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,8 @@ from ringwatch.versions import Home
 
 RING_FLOORS = ("MEDIUM", "HIGH")
 RING_KIND_FLOOR = "MEDIUM"
-"""The floor whose rings are described by kind (:func:`ring_kinds`)."""
+"""The floor whose rings are described by kind (:func:`ring_kinds`) and by the campaigns they split
+(:func:`split_campaigns`)."""
 FOUND_COVERAGE = 0.5
 """A campaign is found as a ring when rings it dominates hold at least this share of it."""
 
@@ -87,6 +90,48 @@ def _majority(members: pl.DataFrame, by: str) -> pl.DataFrame:
     counts = members.group_by("ring_id", by).len()
     top = counts.group_by("ring_id").agg(pl.col("len").max().alias("top"), (pl.col("len") == pl.col("len").max()).sum().alias("tied"))
     return counts.join(top, on="ring_id").filter((pl.col("len") == pl.col("top")) & (pl.col("tied") == 1)).select("ring_id", by)
+
+
+def split_campaigns(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.DataFrame, truth: pl.DataFrame,
+                    exclude: set[str]) -> dict[str, int]:
+    """Campaigns that are the majority of more than one ring, and how many of them are whole
+    through the rings' related rings (every piece reaches every other along ``related``
+    links between rings of that campaign, named in either ring's list).
+
+    Args:
+        account_ids: Node order of ``ring_of``.
+        ring_of: Ring id per node (``None`` outside rings).
+        table: The ring table of :func:`gnn.rings.find_rings` (``ring_id``, ``related``).
+        truth: ``account_id, campaign_id``.
+        exclude: Accounts left out (known labels), as in :func:`ring_recovery`.
+
+    Returns:
+        ``split`` (campaigns in two or more rings) and ``whole_through_related``.
+    """
+    members = (pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
+               .filter(pl.col("ring_id").is_not_null() & ~pl.col("account_id").is_in(list(exclude)))
+               .join(truth.select("account_id", "campaign_id"), on="account_id", how="left"))
+    major = dict(_majority(members, "campaign_id").filter(pl.col("campaign_id").is_not_null()).iter_rows())
+    pieces: dict[Any, set[str]] = {}
+    for ring, campaign in major.items():
+        pieces.setdefault(campaign, set()).add(ring)
+    related: dict[str, set[str]] = {}
+    for ring, others in table.select("ring_id", "related").iter_rows():
+        for other in others:  # either end's list relates the two (a list is cut at its longest)
+            related.setdefault(ring, set()).add(other)
+            related.setdefault(other, set()).add(ring)
+    split = whole = 0
+    for rings in pieces.values():
+        if len(rings) < 2:
+            continue
+        split += 1
+        reached, todo = set(), [min(rings)]
+        while todo:
+            ring = todo.pop()
+            reached.add(ring)
+            todo.extend((related.get(ring, set()) & rings) - reached)
+        whole += reached == rings
+    return {"split": split, "whole_through_related": whole}
 
 
 RING_COLUMNS = ("synchrony", "ring_score", "mean_risk", "density", "size")
@@ -159,6 +204,49 @@ def _platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, di
     return home.snapshots.path(manifest["version"]), manifest
 
 
+@dataclass(frozen=True)
+class RingInputs:
+    """What the ring stage reads on one held-out platform, as :func:`run_seed` scored it.
+
+    Attributes:
+        account_ids: Sorted account ids (node order).
+        risk: The shipped scorer's calibrated risk per node.
+        floors: Level → its calibrated-risk threshold, for :data:`RING_FLOORS`.
+        edges: The platform's ring edges.
+        known: Mask of the accounts the scorer's labels call abusive (they seed rings).
+        truth: ``ground_truth.parquet`` of the platform.
+        labelled: The accounts whose labels the scorer could see: never in a metric.
+    """
+
+    account_ids: np.ndarray
+    risk: np.ndarray
+    floors: dict[str, float]
+    edges: RingEdges
+    known: np.ndarray
+    truth: pl.DataFrame
+    labelled: frozenset[str]
+
+
+def ring_report(inputs: RingInputs, **ring_settings: Any) -> dict[str, Any]:
+    """Rings at each of :data:`RING_FLOORS` and what :func:`evaluate_synthetic` reports of them.
+
+    Args:
+        inputs: One held-out platform's ring inputs.
+        **ring_settings: Keyword arguments of :func:`gnn.rings.find_rings` other than the floor
+            and the known accounts (default: the shipped settings).
+
+    Returns:
+        ``rings`` (floor → :func:`ring_recovery`), ``ring_kinds`` (:func:`ring_kinds`) and
+        ``split_campaigns`` (:func:`split_campaigns`), the last two at :data:`RING_KIND_FLOOR`.
+    """
+    found = {floor: find_rings(inputs.account_ids, inputs.risk, inputs.edges, risk_floor=inputs.floors[floor],
+                               known=inputs.known, **ring_settings) for floor in RING_FLOORS}
+    ring_of, table = found[RING_KIND_FLOOR]
+    return {"rings": {floor: ring_recovery(inputs.account_ids, r, inputs.truth, set(inputs.labelled)) for floor, (r, _) in found.items()},
+            "ring_kinds": ring_kinds(inputs.account_ids, ring_of, table, inputs.truth),
+            "split_campaigns": split_campaigns(inputs.account_ids, ring_of, table, inputs.truth, set(inputs.labelled))}
+
+
 def _known(graph: GraphTensors, labels: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     nodes, y = label_index(graph, labels.unique("account_id", keep="last"))
     return nodes, y
@@ -213,13 +301,10 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["hybrid"] = deployed.margin(X)
             cal = fit.calibrator()
             risk = cal(raw["hybrid"])
-            ring_edges = RingEdges.of(gb)  # once: both floors cut the same edges
-            banned = deployed.known_abusive(gb)  # as `ringwatch score` seeds rings
-            found = {floor: find_rings(gb.account_ids, risk, ring_edges, risk_floor=cal.thresholds[floor], known=banned)
-                     for floor in RING_FLOORS}
-            extra["rings"] = {floor: ring_recovery(gb.account_ids, ring_of, truth, set(labelled_b))
-                              for floor, (ring_of, _) in found.items()}
-            extra["ring_kinds"] = ring_kinds(gb.account_ids, *found[RING_KIND_FLOOR], truth)
+            # as `ringwatch score` seeds rings: the platform's known abusive accounts
+            extra["ring_inputs"] = RingInputs(gb.account_ids, risk, {f: cal.thresholds[f] for f in RING_FLOORS},
+                                              RingEdges.of(gb), deployed.known_abusive(gb), truth, frozenset(labelled_b))
+            extra.update(ring_report(extra["ring_inputs"]))
     t_b = with_node_rows(gb.account_ids, truth).filter(~pl.col("account_id").is_in(labelled_b))
     rows, y = t_b[NODE_ROW].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
     ctype = t_b["campaign_type"].to_numpy()
@@ -246,7 +331,9 @@ def _log_seed(log: Progress | None, seed: int, metrics: dict[str, dict[str, Any]
     log(f"  seed {seed}: " + ", ".join(f"{m} {v['auroc']:.3f}/{v['auprc']:.3f} r@1% {v['recall_at_1pct_fpr']:.3f}"
                                        for m, v in metrics.items())
         + (f"; rings: {rings['campaigns_found']}/{rings['campaigns']} campaigns, precision {rings['account_precision']:.3f}"
-           if rings else ""))
+           if rings else "")
+        + (f"; {split['split']} campaign(s) in several rings, {split['whole_through_related']} whole through related rings"
+           if (split := extra.get("split_campaigns")) else ""))
 
 
 def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
@@ -273,6 +360,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     rings = {floor: {k: float(np.mean([e["rings"][floor][k] for e in extras])) for k in extras[0]["rings"][floor]}
              for floor in RING_FLOORS} if extras and "rings" in extras[0] else {}
     kinds = [e["ring_kinds"] for e in extras if "ring_kinds" in e]
+    splits = [e["split_campaigns"] for e in extras if "split_campaigns" in e]
     ring_kind = ring_kind_summary(pl.concat(kinds)) if kinds else {}
     return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
             "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
@@ -281,6 +369,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
             "calibration": calibration_summary([e["calibration"] for e in extras if "calibration" in e]),
             "ring_synchrony_by_majority_type": ring_kind.get("synchrony_by_majority_type", {}),
             "ring_kind_separation": ring_kind.get("separation", {}),
+            "split_campaigns": {k: sum(x[k] for x in splits) for k in splits[0]} if splits else {},
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",
             "held_out": [{k: e[k] for k in ("held_out_accounts", "held_out_abusive")} for e in extras],
             "goal": {"recall_at_1pct_fpr": 0.90, "campaigns_found_as_rings": 0.95, "ring_account_precision": 0.99},

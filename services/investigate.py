@@ -103,7 +103,8 @@ CALL (g, m) {
          count(CASE WHEN shared < $min_shared THEN c END) AS one_customer_peers
 }
 RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.density AS density,
-       g.synchrony AS synchrony, m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
+       g.synchrony AS synchrony, coalesce(g.related, []) AS related, coalesce(g.related_links, []) AS related_links,
+       m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
        coaction_peers, infra_peers, customer_peers, one_customer_peers
 ORDER BY coalesce(m.risk, -1.0) DESC, account_id
 LIMIT $limit""",
@@ -148,7 +149,7 @@ CALL (g) {
   RETURN count(m) AS members, avg(m.risk) AS mean_risk, collect(m.id)[..5] AS top_members
 }
 RETURN g.id AS ring_id, g.ring_score AS ring_score, members, mean_risk, g.density AS density,
-       g.synchrony AS synchrony, top_members""",
+       g.synchrony AS synchrony, top_members, coalesce(g.related, []) AS related""",
     "The highest-scoring rings with their riskiest members.",
 )
 
@@ -251,9 +252,11 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
     """The members of the ring an account belongs to (or of the ring with that id).
 
     Returns:
-        Rows ``ring_id, ring_size, ring_score, density, synchrony, account_id, risk, level, verdict,
-        coaction_peers, infra_peers, customer_peers, one_customer_peers``; empty when the account
-        is in no ring. ``customer_peers`` counts the members that acted on at least
+        Rows ``ring_id, ring_size, ring_score, density, synchrony, related, related_links,
+        account_id, risk, level, verdict, coaction_peers, infra_peers, customer_peers,
+        one_customer_peers``; empty when the account is in no ring. ``related`` names the rings
+        whose members share links with this ring's, most first, and ``related_links`` how many
+        each (:func:`gnn.rings.find_rings`; empty for a score set from before they were listed). ``customer_peers`` counts the members that acted on at least
         :data:`MIN_SHARED_CUSTOMERS` of the accounts this one acted on (the link of a ring
         found by shared customers, :mod:`gnn.rings`, without its risky-audience test: Neo4j
         holds scores, not the floor the rings were cut at), ``one_customer_peers`` the members
@@ -297,7 +300,7 @@ def top_rings(driver: neo4j.Driver, *, limit: int = 10, database: str | None = N
     """The highest-scoring rings.
 
     Returns:
-        Rows ``ring_id, ring_score, members, mean_risk, density, synchrony, top_members``.
+        Rows ``ring_id, ring_score, members, mean_risk, density, synchrony, top_members, related``.
     """
     _check_limit(limit)
     return run_query(driver, TOP_RINGS, {"limit": limit}, database=database)

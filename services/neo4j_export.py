@@ -4,7 +4,8 @@ The graph in Neo4j (what investigators query)::
 
     (:Account {id, first_ms, last_ms, <features>, risk, level, ring_id, reasons,
                snapshot_version, scores_version, model_version, verdict, label, verdict_note})
-    (:Device {id})  (:IP {id})  (:Ring {id, size, edges, density, synchrony, mean_risk, ring_score})
+    (:Device {id})  (:IP {id})
+    (:Ring {id, size, edges, density, synchrony, mean_risk, ring_score, related, related_links})
     (:Account)-[:FOLLOW|LIKE|COMMENT|MESSAGE|SHARE|... {count, first_ms, last_ms}]->(:Account)
     (:Account)-[:SHARED_DEVICE|SHARED_IP|COACTION|SAME_TEXT {count, ...}]->(:Account)  (src < dst; query undirected)
     (:Account)-[:ANSWERS {count, first_ms, last_ms}]->(:Account)  (answerer → answered: who acted next on a target)
@@ -236,23 +237,24 @@ _RING_TYPES = {"size": pl.Int64, "edges": pl.Int64, "density": pl.Float64, "sync
                "mean_risk": pl.Float64, "ring_score": pl.Float64}
 
 
+_RING_LISTS = {"related": pl.List(pl.String), "related_links": pl.List(pl.Int64)}
+"""The ring table's list columns, written as array properties (absent where empty)."""
+
+
 def _rings_rows(scores: Path, score_rows: pl.DataFrame) -> pl.DataFrame:
-    stats = tuple(_RING_TYPES)
+    types = {**_RING_TYPES, **_RING_LISTS}
     path = scores / RINGS_TABLE
     if path.is_file():
         df = _read(path, ("ring_id",))
-        return df.select(
-            pl.col("ring_id").cast(pl.String).alias("id"),
-            *[(pl.col(c).cast(_RING_TYPES[c]) if c in df.columns else pl.lit(None, dtype=_RING_TYPES[c])).alias(c) for c in stats],
-        ).unique(subset="id", keep="last", maintain_order=True)
-    return (
-        score_rows.filter(pl.col("ring_id").is_not_null())
-        .group_by("ring_id", maintain_order=True)
-        .agg(pl.len().cast(pl.Int64).alias("size"), pl.col("risk").mean().alias("mean_risk"))
-        .select(pl.col("ring_id").alias("id"), "size", pl.lit(None, dtype=pl.Int64).alias("edges"),
-                pl.lit(None, dtype=pl.Float64).alias("density"), pl.lit(None, dtype=pl.Float64).alias("synchrony"), "mean_risk",
-                pl.lit(None, dtype=pl.Float64).alias("ring_score"))
-    )
+    else:  # a score set without a rings table: the ring ids its scores name, with what they tell
+        df = (score_rows.filter(pl.col("ring_id").is_not_null()).group_by("ring_id", maintain_order=True)
+              .agg(pl.len().alias("size"), pl.col("risk").mean().alias("mean_risk")))
+    return df.select(
+        pl.col("ring_id").cast(pl.String).alias("id"),
+        *[(pl.col(c).cast(t) if c in df.columns else pl.lit(None, dtype=t)).alias(c) for c, t in types.items()],
+    ).with_columns(
+        pl.when(pl.col(c).list.len() > 0).then(pl.col(c)).alias(c) for c in _RING_LISTS  # [] as no property, like the bulk importer
+    ).unique(subset="id", keep="last", maintain_order=True)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -477,9 +479,10 @@ def _bulk_blocker(t: _Tables) -> str | None:
     bad = [f for f in features if not _IDENT.match(f) or f in _ACCOUNT_KEYS]
     if bad:
         return f"feature column(s) {bad} are not plain identifiers distinct from the account's own properties"
-    if t.scores is not None and t.scores.select(
-            pl.col("reasons").list.eval(pl.element().str.contains(_ARRAY_DELIMITER, literal=True)).list.any().any()).item():
-        return "a reason contains the importer's array delimiter (U+001F)"
+    for df, column, what in ((t.scores, "reasons", "a reason"), (t.rings, "related", "a related ring id")):
+        if df is not None and df.select(
+                pl.col(column).list.eval(pl.element().str.contains(_ARRAY_DELIMITER, literal=True)).list.any().any()).item():
+            return f"{what} contains the importer's array delimiter (U+001F)"
     return None
 
 
@@ -547,6 +550,8 @@ def _bulk_csvs(t: _Tables, out: Path) -> tuple[list[tuple[str, Path]], list[tupl
         rings = t.rings.select("id", pl.col("size").alias("size:long"),
                                pl.col("edges").alias("edges:long"), pl.col("density").alias("density:double"),
                                pl.col("synchrony").alias("synchrony:double"), pl.col("mean_risk").alias("mean_risk:double"), pl.col("ring_score").alias("ring_score:double"),
+                               pl.col("related").list.join(_ARRAY_DELIMITER).alias("related:string[]"),
+                               pl.col("related_links").cast(pl.List(pl.String)).list.join(_ARRAY_DELIMITER).alias("related_links:long[]"),
                                pl.lit(t.scores_version).alias("scores_version"))
         node_file("Ring", rings, "rings")
         # The Cypher path's MATCH skips members of rings the rings table lacks; the join in rel_file does too.
@@ -787,7 +792,7 @@ def _cypher_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, datab
             writer.batches(
                 "rings", f"UNWIND $rows AS r {node_verb} (g:Ring {{id: r.id}}) "
                 "SET g.size = r.size, g.edges = r.edges, g.density = r.density, g.synchrony = r.synchrony, g.mean_risk = r.mean_risk, "
-                "g.ring_score = r.ring_score, g.scores_version = $version",
+                "g.ring_score = r.ring_score, g.related = r.related, g.related_links = r.related_links, g.scores_version = $version",
                 t.rings, batch_size, {"version": scores_version},
             )
             rel_fresh = fresh or _rel_count(writer, "MEMBER_OF") == 0

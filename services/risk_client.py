@@ -200,6 +200,8 @@ class RingInfo:
     mean_risk: float
     ring_score: float
     synchrony: float
+    related: tuple[tuple[str, int], ...] = ()
+    """``(ring_id, links)`` of the rings linked to this one, most links first."""
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,8 @@ class LevelChange:
 
 
 def _ring(msg: risk_pb2.Ring) -> RingInfo:
-    return RingInfo(msg.ring_id, msg.size, msg.density, msg.mean_risk, msg.ring_score, msg.synchrony)
+    return RingInfo(msg.ring_id, msg.size, msg.density, msg.mean_risk, msg.ring_score, msg.synchrony,
+                    tuple((r.ring_id, r.links) for r in msg.related))
 
 
 def retry_service_config(max_attempts: int = 4) -> str:

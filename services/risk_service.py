@@ -318,6 +318,7 @@ def _ring_message(snapshot: ScoreSnapshot, ring_id: str) -> risk_pb2.Ring:
     return risk_pb2.Ring(
         ring_id=ring.ring_id, size=ring.size, density=ring.density, mean_risk=ring.mean_risk, ring_score=ring.ring_score,
         synchrony=ring.synchrony,
+        related=[risk_pb2.RelatedRing(ring_id=r.ring_id, links=r.links) for r in ring.related],
     )
 
 

@@ -171,6 +171,15 @@ class NeighborRecord:
 
 
 @dataclass(frozen=True)
+class RelatedRing:
+    """Another ring whose members share links with a ring's members."""
+
+    ring_id: str
+    links: int
+    """Distinct links (coordination or shared customers) between the two rings' members."""
+
+
+@dataclass(frozen=True)
 class RingRecord:
     """A coordinated cluster's statistics and members."""
 
@@ -183,6 +192,8 @@ class RingRecord:
     synchrony: float = math.nan
     """Share of the members with a lockstep (co-action) link to another member (NaN: a score
     set from before it was measured)."""
+    related: tuple[RelatedRing, ...] = ()
+    """Rings linked to this one, most links first (empty: none, or a score set from before they were listed)."""
 
 
 @dataclass(frozen=True)
@@ -459,12 +470,15 @@ def _load_rings(path: Path) -> dict[str, RingRecord] | None:
     for i, ring_id in enumerate(table.get("ring_id", [])):
         if ring_id is None:
             continue
-        members = tuple(str(m) for m in (table.get("members", [None] * (i + 1))[i] or ()))
+
+        def cell(name: str) -> Any:
+            return table[name][i] if name in table else None  # columns a score set from before them lacks
 
         def num(name: str, default: float = math.nan) -> float:
-            value = table.get(name, [None] * (i + 1))[i]
+            value = cell(name)
             return float(value) if value is not None else default
 
+        members = tuple(str(m) for m in cell("members") or ())
         rings[str(ring_id)] = RingRecord(
             ring_id=str(ring_id),
             size=int(num("size", len(members))),
@@ -473,6 +487,7 @@ def _load_rings(path: Path) -> dict[str, RingRecord] | None:
             ring_score=num("ring_score"),
             members=members,
             synchrony=num("synchrony"),
+            related=tuple(RelatedRing(str(r), int(k)) for r, k in zip(cell("related") or (), cell("related_links") or (), strict=True)),
         )
     return rings
 

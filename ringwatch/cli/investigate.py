@@ -41,7 +41,9 @@ def _fmt(value: Any, column: str) -> str:
 def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     table = Table(title=title)
     for c in columns:
-        table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk", "density", "synchrony") else "left")
+        # fold, never cut with an ellipsis: a narrow terminal must not hide part of an id
+        table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk", "density", "synchrony") else "left",
+                         overflow="fold")
     for row in rows:
         table.add_row(*[_fmt(row.get(c), c) for c in columns])
     console.print(table)
@@ -104,6 +106,9 @@ def ring(
            f"density {_fmt(head['density'], '')}, synchrony {_fmt(head.get('synchrony'), '')})", rows,
            ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers",
             "verdict"))
+    if head.get("related"):
+        console.print("Related rings (links between the members): " + ", ".join(
+            f"{escape(str(r))} ({k})" for r, k in zip(head["related"], head["related_links"], strict=True)))
 
 
 @app.command("why")
@@ -152,7 +157,7 @@ def top_rings(
     if not rows:
         console.print("no rings in Neo4j; export a score set with rings first")
         return
-    _table("Top rings", rows, ("ring_id", "ring_score", "members", "mean_risk", "density", "synchrony", "top_members"))
+    _table("Top rings", rows, ("ring_id", "ring_score", "members", "mean_risk", "density", "synchrony", "top_members", "related"))
 
 
 @app.command("path")

@@ -296,6 +296,10 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
         ranks = ", ".join(f"{c} {'–' if v is None else f'{v:.2f}'}" for c, v in sep["auroc_campaign_vs_benign"].items())
         console.print(f"rings at {sep['floor']}: {sep['campaign_rings']} campaign rings, {sep['benign_rings']} mostly benign; "
                       f"AUROC of each column, campaign vs benign: {ranks}")
+        split = result.get("split_campaigns")
+        if split:
+            console.print(f"rings at {sep['floor']}: {split['split']} campaign(s) in several rings, "
+                          f"{split['whole_through_related']} of them whole through their related rings (all seeds)")
     if json_out in ("-",):
         result.pop("_first", None)
         emit_json(result)

@@ -137,20 +137,30 @@ class ExplainRiskScoreResponse(_message.Message):
     def __init__(self, account_id: _Optional[str] = ..., risk: _Optional[float] = ..., level: _Optional[_Union[RiskLevel, str]] = ..., reasons: _Optional[_Iterable[str]] = ..., top_neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ..., ring: _Optional[_Union[Ring, _Mapping]] = ..., score_set: _Optional[_Union[ScoreSet, _Mapping]] = ...) -> None: ...
 
 class Ring(_message.Message):
-    __slots__ = ("ring_id", "size", "density", "mean_risk", "ring_score", "synchrony")
+    __slots__ = ("ring_id", "size", "density", "mean_risk", "ring_score", "synchrony", "related")
     RING_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     DENSITY_FIELD_NUMBER: _ClassVar[int]
     MEAN_RISK_FIELD_NUMBER: _ClassVar[int]
     RING_SCORE_FIELD_NUMBER: _ClassVar[int]
     SYNCHRONY_FIELD_NUMBER: _ClassVar[int]
+    RELATED_FIELD_NUMBER: _ClassVar[int]
     ring_id: str
     size: int
     density: float
     mean_risk: float
     ring_score: float
     synchrony: float
-    def __init__(self, ring_id: _Optional[str] = ..., size: _Optional[int] = ..., density: _Optional[float] = ..., mean_risk: _Optional[float] = ..., ring_score: _Optional[float] = ..., synchrony: _Optional[float] = ...) -> None: ...
+    related: _containers.RepeatedCompositeFieldContainer[RelatedRing]
+    def __init__(self, ring_id: _Optional[str] = ..., size: _Optional[int] = ..., density: _Optional[float] = ..., mean_risk: _Optional[float] = ..., ring_score: _Optional[float] = ..., synchrony: _Optional[float] = ..., related: _Optional[_Iterable[_Union[RelatedRing, _Mapping]]] = ...) -> None: ...
+
+class RelatedRing(_message.Message):
+    __slots__ = ("ring_id", "links")
+    RING_ID_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    ring_id: str
+    links: int
+    def __init__(self, ring_id: _Optional[str] = ..., links: _Optional[int] = ...) -> None: ...
 
 class GetRingRequest(_message.Message):
     __slots__ = ("ring_id", "max_members")

@@ -8,8 +8,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gnn.bench_synthetic import evaluate_synthetic, ring_kind_summary, ring_kinds, ring_recovery
+from gnn.bench_synthetic import (
+    RingInputs,
+    evaluate_synthetic,
+    ring_kind_summary,
+    ring_kinds,
+    ring_recovery,
+    ring_report,
+    split_campaigns,
+)
 from gnn.benchmark import MODELS, evaluate_dataset
+from gnn.rings import RingEdges
 from gnn.train import TrainConfig
 from ringwatch.errors import InputError
 
@@ -40,6 +49,42 @@ def test_ring_recovery_counts_dominated_campaigns_and_member_precision() -> None
         assert ring_recovery(ids[order], tied[order], truth, exclude=set())["campaigns_found"] == 0
     tied[6] = "R1"  # three against two: now it is campaign 2's ring (3 of its 4)
     assert ring_recovery(ids, tied, truth, exclude=set())["campaigns_found"] == 1
+
+
+def test_split_campaigns_are_whole_when_their_pieces_are_related() -> None:
+    truth = _truth()
+    ids = np.array(truth["account_id"].to_list())
+    ring_of = np.full(len(ids), None, dtype=object)
+    ring_of[[0, 1]], ring_of[[2, 3]] = "R1", "R2"  # campaign 1 in two rings
+    ring_of[[4, 5]], ring_of[[6, 8]], ring_of[[7, 9, 10]] = "R3", "R4", "R5"  # campaign 2 in R3, and R4 ties, R5 is benign
+    table = pl.DataFrame({"ring_id": ["R1", "R2", "R3", "R4", "R5"],
+                          "related": [["R5", "R2"], ["R1"], ["R5"], ["R3"], ["R3", "R1"]]})
+    assert split_campaigns(ids, ring_of, table, truth, exclude=set()) == {"split": 1, "whole_through_related": 1}
+    # R3 reaches R4 through a related link, but R4 is a tie, so campaign 2 is in one ring only;
+    # with n0 left out R4 is campaign 2's too, and R3-R4 are related: whole
+    assert split_campaigns(ids, ring_of, table, truth, exclude={"n0"}) == {"split": 2, "whole_through_related": 2}
+    # campaign 1's pieces reached only through a benign ring are not whole
+    apart = table.with_columns(pl.Series("related", [["R5"], [], ["R5"], ["R3"], ["R3", "R1"]]))
+    assert split_campaigns(ids, ring_of, apart, truth, exclude=set()) == {"split": 1, "whole_through_related": 0}
+
+
+def test_ring_report_finds_rings_at_each_floor_with_the_settings_given() -> None:
+    # campaign 1 (a0..a3) on one device, and at HIGH risk; campaign 2 (b0..b3) on one device at MEDIUM
+    truth = _truth().with_columns(pl.lit(None, dtype=pl.String).alias("campaign_type"))
+    ids = np.array(truth["account_id"].to_list())
+    clique = [(a, b) for g in (0, 4) for a in range(g, g + 4) for b in range(a + 1, g + 4)]
+    edges = RingEdges({"shared_device": (np.array([a for a, _ in clique]), np.array([b for _, b in clique]))},
+                      (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    risk = np.array([0.9] * 4 + [0.4] * 4 + [0.1] * 4)
+    known = np.zeros(12, bool)
+    known[0] = True  # seeds campaign 1's ring; b's ring needs min_size_unseeded
+    inputs = RingInputs(ids, risk, {"MEDIUM": 0.25, "HIGH": 0.6}, edges, known, truth, frozenset({"a0"}))
+    report = ring_report(inputs)
+    assert report["rings"]["HIGH"]["campaigns_found"] == 1 and report["rings"]["MEDIUM"]["campaigns_found"] == 1
+    assert report["split_campaigns"] == {"split": 0, "whole_through_related": 0}
+    assert report["rings"]["MEDIUM"]["members"] == 3  # a0 is labelled: in the ring, left out of the metric
+    # the settings reach find_rings: unseeded rings of four are published when allowed
+    assert ring_report(inputs, min_size_unseeded=4)["rings"]["MEDIUM"]["campaigns_found"] == 2
 
 
 def test_rings_are_told_apart_by_their_majority_campaign_type() -> None:
@@ -92,6 +137,8 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     sep = result["ring_kind_separation"]
     assert sep["campaign_rings"] + sep["benign_rings"] <= sum(v["rings"] for v in sync.values())
     assert all(v is None or 0.0 <= v <= 1.0 for v in sep["auroc_campaign_vs_benign"].values())
+    split = result["split_campaigns"]
+    assert 0 <= split["whole_through_related"] <= split["split"] <= rings["campaigns"]
     cal = result["calibration"]  # the training platform's calibrator, on the held-out platform's accounts
     assert 0.0 <= cal["brier"]["mean"] <= 0.25 and 0.0 <= cal["ece"]["mean"] <= 1.0
     assert {"precision_at_CRITICAL", "recall_at_MEDIUM"} <= set(cal) and cal["recall_at_MEDIUM"]["seeds"] == 1
@@ -136,6 +183,7 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
               "rings": {"MEDIUM": {"found_share": 0.75, "account_precision": 0.99, "members": 40.0}},
               "ring_kind_separation": {"floor": "MEDIUM", "campaign_rings": 9, "benign_rings": 2,
                                        "auroc_campaign_vs_benign": {"synchrony": 0.45, "ring_score": 0.97, "size": None}},
+              "split_campaigns": {"split": 3, "whole_through_related": 2},
               "calibration": {"brier": {"mean": 0.0055}, "ece": {"mean": 0.004},
                               "precision_at_CRITICAL": {"mean": 0.997, "min": 0.972},
                               "precision_at_HIGH": {"mean": 0.95, "min": 0.9}, "precision_at_MEDIUM": {"mean": None}}}
@@ -149,3 +197,4 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
             "HIGH 0.950 (0.900), MEDIUM –") in text
     assert ("rings at MEDIUM: 9 campaign rings, 2 mostly benign; AUROC of each column, campaign vs benign: "
             "synchrony 0.45, ring_score 0.97, size –") in text
+    assert "rings at MEDIUM: 3 campaign(s) in several rings, 2 of them whole through their related rings (all seeds)" in text

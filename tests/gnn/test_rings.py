@@ -41,7 +41,8 @@ def test_nobody_risky_or_no_actions_gives_no_pairs_and_no_rings() -> None:
     ids = np.array([f"a{i}" for i in range(7)])
     ring_of, table = find_rings(ids, np.full(7, 0.1), RingEdges({}, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.is_empty() and all(r is None for r in ring_of)
-    assert table.columns == ["ring_id", "size", "edges", "density", "synchrony", "mean_risk", "ring_score", "members"]
+    assert table.columns == ["ring_id", "size", "edges", "density", "synchrony", "mean_risk", "ring_score", "members",
+                             "related", "related_links"]
 
 
 def test_targets_with_a_mostly_organic_audience_and_accounts_below_the_floor_link_no_one() -> None:
@@ -192,6 +193,27 @@ def test_two_farms_joined_by_links_in_triangles_are_two_rings() -> None:
     assert table["edges"].to_list() == [66, 66]  # the links between the farms belong to neither ring
     _, whole = find_rings(ids, np.full(24, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0, split_density=None)
     assert whole["size"].to_list() == [24] and whole["edges"][0] == 136
+    assert whole["related"].to_list() == [[]] and whole["related_links"].to_list() == [[]]
+
+
+def test_rings_joined_by_two_or_more_links_name_each_other_as_related() -> None:
+    # three farms of 12 on shared devices (0-11, 12-23, 24-35); farms 1 and 2 share the four
+    # links in triangles of the test above, farms 2 and 3 two, farms 1 and 3 one: one link is a
+    # coincidence, not a relation
+    clique = [(a, b) for g in (0, 12, 24) for a in range(g, g + 12) for b in range(a + 1, g + 12)]
+    seams = [(0, 12), (0, 13), (1, 12), (1, 13), (14, 24), (14, 25), (2, 26)]
+    ids = np.array([f"a{i:02d}" for i in range(36)])
+    ring_edges = RingEdges({"shared_device": _edges(clique), "coaction": _edges(seams)}, _edges([]))
+    ring_of, table = find_rings(ids, np.full(36, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0)
+    farm = {ring_of[g]: g // 12 for g in (0, 12, 24)}
+    assert sorted(farm.values()) == [0, 1, 2]
+    related = {farm[r]: [(farm[o], k) for o, k in zip(rel, links, strict=True)]
+               for r, rel, links in table.select("ring_id", "related", "related_links").iter_rows()}
+    assert related == {0: [(1, 4)], 1: [(0, 4), (2, 2)], 2: [(1, 2)]}  # most links first
+    # the threshold and the list's length are parameters
+    _, loose = find_rings(ids, np.full(36, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0, min_related_links=1,
+                          max_related=1)
+    assert {farm[r]: [farm[o] for o in rel] for r, rel in loose.select("ring_id", "related").iter_rows()} == {0: [1], 1: [0], 2: [1]}
 
 
 def test_drop_bridges_matches_a_brute_force_triangle_check(monkeypatch: pytest.MonkeyPatch) -> None:

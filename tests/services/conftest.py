@@ -58,8 +58,9 @@ def publish_snapshot(
 
 def publish_scores(
     home: Path, snapshot_version: str, scores: dict[str, tuple[float, str, str | None]], *, with_rings_table: bool = True,
+    related: dict[str, list[tuple[str, int]]] | None = None,
 ) -> str:
-    """Publish scores ``{account: (risk, level, ring_id)}``; return the version."""
+    """Publish scores ``{account: (risk, level, ring_id)}`` and rings ``related`` ``{ring: [(ring, links)]}``; return the version."""
     ids = sorted(scores)
     manifest: dict[str, Any] = {"model_version": "m1", "snapshot_version": snapshot_version}
     with Home(home).scores.publish(manifest) as staging:
@@ -85,6 +86,8 @@ def publish_scores(
                 "mean_risk": pa.array([0.9] * len(rings), pa.float64()),
                 "ring_score": pa.array([0.95] * len(rings), pa.float64()),
                 "members": pa.array([rings[r] for r in sorted(rings)], pa.list_(pa.string())),
+                "related": pa.array([[o for o, _ in (related or {}).get(r, [])] for r in sorted(rings)], pa.list_(pa.string())),
+                "related_links": pa.array([[k for _, k in (related or {}).get(r, [])] for r in sorted(rings)], pa.list_(pa.int64())),
             }), staging / "rings.parquet")
     return str(manifest["version"])
 

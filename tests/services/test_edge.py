@@ -43,7 +43,7 @@ if not BINARY.is_file():
 
 IDS = [f"acct_{i:04d}" for i in range(200)]
 RING = {"ring_id": "ring_1", "size": 3, "density": 0.67, "synchrony": 0.5, "mean_risk": 0.8, "ring_score": 0.9,
-        "members": ["acct_0001", "acct_0002", "acct_0003"]}
+        "members": ["acct_0001", "acct_0002", "acct_0003"], "related": ["ring_7"], "related_links": [12]}
 EXPLANATIONS = [{"account_id": "acct_0001", "reasons": '["shares device d1 with 2 accounts"]',
                  "top_neighbors": '[{"account_id": "acct_0002", "relation": "shared_device", "weight": 0.7}]'}]
 OK, NF, BAD = risk_pb2.ITEM_STATUS_OK, risk_pb2.ITEM_STATUS_NOT_FOUND, risk_pb2.ITEM_STATUS_INVALID_ARGUMENT
@@ -146,7 +146,7 @@ def test_forwarded_rpcs(client: RiskClient) -> None:
     assert e.ring is not None and e.ring.ring_id == "ring_1" and e.score_set.score_version == "v1"
     ring = client.get_ring("ring_1")
     assert ring.member_ids == ("acct_0003", "acct_0002", "acct_0001") and ring.ring.size == 3
-    assert ring.ring.synchrony == 0.5  # forwarded to the Python backend and back
+    assert ring.ring.synchrony == 0.5 and ring.ring.related == (("ring_7", 12),)  # forwarded to the Python backend and back
 
 
 def test_watch_is_relayed(scores: VersionedDir, store: ScoreStore, stub: risk_pb2_grpc.RiskServiceStub) -> None:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 IDS = [f"acct_{i:04d}" for i in range(200)]
 RING = {"ring_id": "ring_1", "size": 3, "density": 0.67, "synchrony": 0.5, "mean_risk": 0.8, "ring_score": 0.9,
-        "members": ["acct_0001", "acct_0002", "acct_0003"]}
+        "members": ["acct_0001", "acct_0002", "acct_0003"], "related": ["ring_7", "ring_2"], "related_links": [12, 2]}
 
 
 def _publish(scores: VersionedDir, risk: float | None = None, **kw: object) -> str:
@@ -138,13 +138,14 @@ def test_get_ring(client: RiskClient) -> None:
     assert ring.member_ids == ("acct_0003", "acct_0002", "acct_0001")  # riskiest first
     assert ring.member_levels == ("LOW", "LOW", "LOW") and ring.ring.density == pytest.approx(0.67)
     assert ring.ring.synchrony == 0.5
+    assert ring.ring.related == (("ring_7", 12), ("ring_2", 2))  # most links first
     assert ring.score_set.score_version == "v1"
     assert client.get_ring("ring_1", max_members=1).member_ids == ("acct_0003",)
 
 
-def test_a_ring_from_before_synchrony_reads_nan(scores: VersionedDir) -> None:
+def test_a_ring_from_before_synchrony_and_related_rings_reads_nan_and_none(scores: VersionedDir) -> None:
     risks = [(i % 100) / 100 for i in range(len(IDS))]
-    old = {k: v for k, v in RING.items() if k != "synchrony"}  # a rings table written before synchrony
+    old = {k: v for k, v in RING.items() if k not in ("synchrony", "related", "related_links")}  # a rings table from before them
     publish_scores(scores, IDS, risks, ring_ids=["ring_1" if i in (1, 2, 3) else None for i in range(len(IDS))], rings=[old])
     store = ScoreStore(scores)
     assert store.refresh()
@@ -152,7 +153,7 @@ def test_a_ring_from_before_synchrony_reads_nan(scores: VersionedDir) -> None:
     try:
         with RiskClient(f"127.0.0.1:{srv.port}", timeout_s=5) as c:
             ring = c.get_ring("ring_1").ring
-            assert math.isnan(ring.synchrony) and ring.density == pytest.approx(0.67)
+            assert math.isnan(ring.synchrony) and ring.density == pytest.approx(0.67) and ring.related == ()
     finally:
         srv.stop()
 

@@ -193,7 +193,8 @@ def _wipe(driver: neo4j.Driver) -> None:
 def test_bulk_create_and_merge_write_the_same_graph(neo4j_driver: neo4j.Driver, neo4j_home: Path, data_home: Path) -> None:
     snap = publish_snapshot(data_home, ACCOUNTS + ["a6;x\u00e9"], {**RELATIONS, "like": RELATIONS["like"] + [("a6;x\u00e9", "zz", 1)]},
                             DEVICES, IPS)
-    publish_scores(data_home, snap, {**SCORES, "ghost": (0.5, "MEDIUM", "R9")})  # a scored account only the scores name
+    publish_scores(data_home, snap, {**SCORES, "ghost": (0.5, "MEDIUM", "R9")},  # a scored account only the scores name
+                   related={"R1": [("R9", 3), ("R5", 2)]})  # and R9 lists none
     snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
     dumps = {}
     for method in ("merge", "create", "bulk"):
@@ -209,6 +210,9 @@ def test_bulk_create_and_merge_write_the_same_graph(neo4j_driver: neo4j.Driver, 
     assert dumps["bulk"] == dumps["merge"]
     nodes, rels = dumps["merge"]
     assert len(nodes) == 7 + 1 + 1 + 3 + 2 + 2 + 1  # accounts + endpoint zz + ghost, devices, IPs, rings R1 R9, meta
+    related = {r["id"]: (r["related"], r["related_links"]) for r in neo4j_driver.execute_query(
+        "MATCH (g:Ring) RETURN g.id AS id, g.related AS related, g.related_links AS related_links").records}
+    assert related == {"R1": (["R9", "R5"], [3, 2]), "R9": (None, None)}  # no property where the list is empty, on every path
 
     # After a bulk load the next export is incremental and changes nothing.
     again = _export(neo4j_driver, data_home)

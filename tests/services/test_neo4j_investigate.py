@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import neo4j
@@ -73,6 +74,53 @@ def test_ring(planted: neo4j.Driver) -> None:
     assert {r["account_id"]: r["one_customer_peers"] for r in rows} == {"r1": 1, "r2": 1, "r3": 1, "r4": 3}
     assert investigate.ring(planted, "R1") == rows
     assert investigate.ring(planted, "b1") == []
+    assert rows[0]["related"] == [] and rows[0]["related_links"] == []  # the only ring: nothing related
+
+
+def test_the_readme_browser_queries_run(neo4j_driver: neo4j.Driver, data_home: Path) -> None:
+    a, b = _related_rings(neo4j_driver, data_home)
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    queries = re.findall(r"```cypher\n(.*?)```", text, flags=re.S)
+    assert len(queries) == 2
+    devices, rings = (neo4j_driver.execute_query(q, {"account": "h1", "ring": "R1"}).records for q in queries)
+    assert {r["b"]["id"] for r in devices} == set(a) - {"h1"}
+    # the ring query opens both groups of handsets and the lockstep links between them
+    assert {r["m"]["id"] for r in rings} == set(a + b)
+    assert {frozenset((r["m"]["id"], r["n"]["id"])) for r in rings if r["n"] is not None} >= {
+        frozenset(("h1", "h4")), frozenset(("h2", "h4"))}
+
+
+def _related_rings(driver: neo4j.Driver, data_home: Path) -> tuple[list[str], list[str]]:
+    """Two groups of handsets of one farm, scored as rings R1 and R2, with lockstep links between them; exported."""
+    a, b = ["h1", "h2", "h3"], ["h4", "h5", "h6"]
+    lockstep = [(x, y, 5) for g in (a, b) for i, x in enumerate(g) for y in g[i + 1:]] + [("h1", "h4", 2), ("h2", "h4", 2)]
+    snap = publish_snapshot(data_home, a + b, {"coaction": lockstep}, [(x, "phone-a", 9) for x in a] + [(x, "phone-b", 9) for x in b])
+    publish_scores(data_home, snap, {x: (0.9, "CRITICAL", "R1" if x in a else "R2") for x in a + b},
+                   related={"R1": [("R2", 2)], "R2": [("R1", 2)]})
+    snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+    neo4j_export.export(driver, snap_dir, scores_dir)
+    return a, b
+
+
+def test_ring_and_top_rings_name_the_related_rings(neo4j_driver: neo4j.Driver, data_home: Path, neo4j_home: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ringwatch.cli import app, common
+
+    _related_rings(neo4j_driver, data_home)
+    rows = investigate.ring(neo4j_driver, "h5")
+    assert rows[0]["ring_id"] == "R2" and rows[0]["related"] == ["R1"] and rows[0]["related_links"] == [2]
+    assert {r["ring_id"]: r["related"] for r in investigate.top_rings(neo4j_driver)} == {"R1": ["R2"], "R2": ["R1"]}
+    monkeypatch.setenv("RINGWATCH_HOME", str(neo4j_home))
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    common.settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["investigate", "ring", "h5"])
+        assert result.exit_code == 0, result.output
+        assert "Related rings (links between the members): R1 (2)" in " ".join(result.output.split())
+    finally:
+        common.settings.cache_clear()
 
 
 def test_why(planted: neo4j.Driver) -> None:

@@ -15,6 +15,7 @@ from ringwatch.versions import VersionedDir
 from services.score_store import (
     LEVEL_CODES,
     MAX_ID_CHARS,
+    RelatedRing,
     ScoreStore,
     diff_levels,
     is_valid_id,
@@ -85,8 +86,19 @@ def test_explanation_and_rings(scores: VersionedDir) -> None:
     ring = snap.ring("r1")
     assert ring.members == ("a", "c") and ring.size == 2
     assert math.isnan(ring.synchrony)  # a rings table from before synchrony was measured
+    assert ring.related == ()  # nor related rings listed
     with pytest.raises(NotFoundError):
         snap.ring("nope")
+
+
+def test_related_rings_are_read_in_order(scores: VersionedDir) -> None:
+    ring = {"ring_id": "r1", "size": 2, "density": 1.0, "mean_risk": 0.7, "ring_score": 0.8, "members": ["a", "c"],
+            "related": ["r7", "r2"], "related_links": [12, 2]}
+    lone = {**ring, "ring_id": "r2", "members": ["b"], "related": [], "related_links": []}
+    publish_scores(scores, ["a", "b", "c"], [0.9, 0.1, 0.5], ring_ids=["r1", "r2", "r1"], rings=[ring, lone])
+    snap = load_snapshot(scores)
+    assert snap.ring("r1").related == (RelatedRing("r7", 12), RelatedRing("r2", 2))
+    assert snap.ring("r2").related == ()
 
 
 def test_absent_optional_tables(scores: VersionedDir) -> None:

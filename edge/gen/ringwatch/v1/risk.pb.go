@@ -754,7 +754,11 @@ type Ring struct {
 	// Share of the members with a lockstep (co-action) link to another member, in [0, 1]:
 	// near 1 for a farm's bursts, near 0 for a slow drip; NaN where unknown (no co-action
 	// relation in the graph, a score set from before it).
-	Synchrony     float32 `protobuf:"fixed32,6,opt,name=synchrony,proto3" json:"synchrony,omitempty"`
+	Synchrony float32 `protobuf:"fixed32,6,opt,name=synchrony,proto3" json:"synchrony,omitempty"`
+	// Other rings whose members share links with this ring's members, most links first (at
+	// most 20): the other groups of handsets of one device farm, a farm whose camouflage bots
+	// co-act with another. Empty for a score set from before rings were related.
+	Related       []*RelatedRing `protobuf:"bytes,7,rep,name=related,proto3" json:"related,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -831,6 +835,66 @@ func (x *Ring) GetSynchrony() float32 {
 	return 0
 }
 
+func (x *Ring) GetRelated() []*RelatedRing {
+	if x != nil {
+		return x.Related
+	}
+	return nil
+}
+
+type RelatedRing struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	RingId string                 `protobuf:"bytes,1,opt,name=ring_id,json=ringId,proto3" json:"ring_id,omitempty"`
+	// Distinct links (coordination or shared customers) between the two rings' members.
+	Links         uint32 `protobuf:"varint,2,opt,name=links,proto3" json:"links,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelatedRing) Reset() {
+	*x = RelatedRing{}
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelatedRing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelatedRing) ProtoMessage() {}
+
+func (x *RelatedRing) ProtoReflect() protoreflect.Message {
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelatedRing.ProtoReflect.Descriptor instead.
+func (*RelatedRing) Descriptor() ([]byte, []int) {
+	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RelatedRing) GetRingId() string {
+	if x != nil {
+		return x.RingId
+	}
+	return ""
+}
+
+func (x *RelatedRing) GetLinks() uint32 {
+	if x != nil {
+		return x.Links
+	}
+	return 0
+}
+
 type GetRingRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RingId string                 `protobuf:"bytes,1,opt,name=ring_id,json=ringId,proto3" json:"ring_id,omitempty"`
@@ -842,7 +906,7 @@ type GetRingRequest struct {
 
 func (x *GetRingRequest) Reset() {
 	*x = GetRingRequest{}
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[9]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +918,7 @@ func (x *GetRingRequest) String() string {
 func (*GetRingRequest) ProtoMessage() {}
 
 func (x *GetRingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[9]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +931,7 @@ func (x *GetRingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRingRequest.ProtoReflect.Descriptor instead.
 func (*GetRingRequest) Descriptor() ([]byte, []int) {
-	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{9}
+	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRingRequest) GetRingId() string {
@@ -898,7 +962,7 @@ type GetRingResponse struct {
 
 func (x *GetRingResponse) Reset() {
 	*x = GetRingResponse{}
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[10]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +974,7 @@ func (x *GetRingResponse) String() string {
 func (*GetRingResponse) ProtoMessage() {}
 
 func (x *GetRingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[10]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +987,7 @@ func (x *GetRingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRingResponse.ProtoReflect.Descriptor instead.
 func (*GetRingResponse) Descriptor() ([]byte, []int) {
-	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{10}
+	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetRingResponse) GetRing() *Ring {
@@ -973,7 +1037,7 @@ type WatchRiskScoresRequest struct {
 
 func (x *WatchRiskScoresRequest) Reset() {
 	*x = WatchRiskScoresRequest{}
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[11]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1049,7 @@ func (x *WatchRiskScoresRequest) String() string {
 func (*WatchRiskScoresRequest) ProtoMessage() {}
 
 func (x *WatchRiskScoresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[11]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1062,7 @@ func (x *WatchRiskScoresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRiskScoresRequest.ProtoReflect.Descriptor instead.
 func (*WatchRiskScoresRequest) Descriptor() ([]byte, []int) {
-	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{11}
+	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WatchRiskScoresRequest) GetAccountIds() []string {
@@ -1035,7 +1099,7 @@ type RiskLevelChange struct {
 
 func (x *RiskLevelChange) Reset() {
 	*x = RiskLevelChange{}
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[12]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1111,7 @@ func (x *RiskLevelChange) String() string {
 func (*RiskLevelChange) ProtoMessage() {}
 
 func (x *RiskLevelChange) ProtoReflect() protoreflect.Message {
-	mi := &file_ringwatch_v1_risk_proto_msgTypes[12]
+	mi := &file_ringwatch_v1_risk_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1124,7 @@ func (x *RiskLevelChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskLevelChange.ProtoReflect.Descriptor instead.
 func (*RiskLevelChange) Descriptor() ([]byte, []int) {
-	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{12}
+	return file_ringwatch_v1_risk_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RiskLevelChange) GetAccountId() string {
@@ -1165,7 +1229,7 @@ const file_ringwatch_v1_risk_proto_rawDesc = "" +
 	"\areasons\x18\x04 \x03(\tR\areasons\x12;\n" +
 	"\rtop_neighbors\x18\x05 \x03(\v2\x16.ringwatch.v1.NeighborR\ftopNeighbors\x12&\n" +
 	"\x04ring\x18\x06 \x01(\v2\x12.ringwatch.v1.RingR\x04ring\x123\n" +
-	"\tscore_set\x18\a \x01(\v2\x16.ringwatch.v1.ScoreSetR\bscoreSet\"\xa7\x01\n" +
+	"\tscore_set\x18\a \x01(\v2\x16.ringwatch.v1.ScoreSetR\bscoreSet\"\xdc\x01\n" +
 	"\x04Ring\x12\x17\n" +
 	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\rR\x04size\x12\x18\n" +
@@ -1173,7 +1237,11 @@ const file_ringwatch_v1_risk_proto_rawDesc = "" +
 	"\tmean_risk\x18\x04 \x01(\x02R\bmeanRisk\x12\x1d\n" +
 	"\n" +
 	"ring_score\x18\x05 \x01(\x02R\tringScore\x12\x1c\n" +
-	"\tsynchrony\x18\x06 \x01(\x02R\tsynchrony\"J\n" +
+	"\tsynchrony\x18\x06 \x01(\x02R\tsynchrony\x123\n" +
+	"\arelated\x18\a \x03(\v2\x19.ringwatch.v1.RelatedRingR\arelated\"<\n" +
+	"\vRelatedRing\x12\x17\n" +
+	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x14\n" +
+	"\x05links\x18\x02 \x01(\rR\x05links\"J\n" +
 	"\x0eGetRingRequest\x12\x17\n" +
 	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x1f\n" +
 	"\vmax_members\x18\x02 \x01(\rR\n" +
@@ -1231,7 +1299,7 @@ func file_ringwatch_v1_risk_proto_rawDescGZIP() []byte {
 }
 
 var file_ringwatch_v1_risk_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ringwatch_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_ringwatch_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_ringwatch_v1_risk_proto_goTypes = []any{
 	(RiskLevel)(0),                     // 0: ringwatch.v1.RiskLevel
 	(ItemStatus)(0),                    // 1: ringwatch.v1.ItemStatus
@@ -1244,14 +1312,15 @@ var file_ringwatch_v1_risk_proto_goTypes = []any{
 	(*Neighbor)(nil),                   // 8: ringwatch.v1.Neighbor
 	(*ExplainRiskScoreResponse)(nil),   // 9: ringwatch.v1.ExplainRiskScoreResponse
 	(*Ring)(nil),                       // 10: ringwatch.v1.Ring
-	(*GetRingRequest)(nil),             // 11: ringwatch.v1.GetRingRequest
-	(*GetRingResponse)(nil),            // 12: ringwatch.v1.GetRingResponse
-	(*WatchRiskScoresRequest)(nil),     // 13: ringwatch.v1.WatchRiskScoresRequest
-	(*RiskLevelChange)(nil),            // 14: ringwatch.v1.RiskLevelChange
-	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*RelatedRing)(nil),                // 11: ringwatch.v1.RelatedRing
+	(*GetRingRequest)(nil),             // 12: ringwatch.v1.GetRingRequest
+	(*GetRingResponse)(nil),            // 13: ringwatch.v1.GetRingResponse
+	(*WatchRiskScoresRequest)(nil),     // 14: ringwatch.v1.WatchRiskScoresRequest
+	(*RiskLevelChange)(nil),            // 15: ringwatch.v1.RiskLevelChange
+	(*timestamppb.Timestamp)(nil),      // 16: google.protobuf.Timestamp
 }
 var file_ringwatch_v1_risk_proto_depIdxs = []int32{
-	15, // 0: ringwatch.v1.ScoreSet.scored_at:type_name -> google.protobuf.Timestamp
+	16, // 0: ringwatch.v1.ScoreSet.scored_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: ringwatch.v1.GetRiskScoreResponse.level:type_name -> ringwatch.v1.RiskLevel
 	2,  // 2: ringwatch.v1.GetRiskScoreResponse.score_set:type_name -> ringwatch.v1.ScoreSet
 	1,  // 3: ringwatch.v1.BatchGetRiskScoresResponse.statuses:type_name -> ringwatch.v1.ItemStatus
@@ -1262,28 +1331,29 @@ var file_ringwatch_v1_risk_proto_depIdxs = []int32{
 	8,  // 8: ringwatch.v1.ExplainRiskScoreResponse.top_neighbors:type_name -> ringwatch.v1.Neighbor
 	10, // 9: ringwatch.v1.ExplainRiskScoreResponse.ring:type_name -> ringwatch.v1.Ring
 	2,  // 10: ringwatch.v1.ExplainRiskScoreResponse.score_set:type_name -> ringwatch.v1.ScoreSet
-	10, // 11: ringwatch.v1.GetRingResponse.ring:type_name -> ringwatch.v1.Ring
-	0,  // 12: ringwatch.v1.GetRingResponse.member_levels:type_name -> ringwatch.v1.RiskLevel
-	2,  // 13: ringwatch.v1.GetRingResponse.score_set:type_name -> ringwatch.v1.ScoreSet
-	0,  // 14: ringwatch.v1.WatchRiskScoresRequest.min_level:type_name -> ringwatch.v1.RiskLevel
-	0,  // 15: ringwatch.v1.RiskLevelChange.previous_level:type_name -> ringwatch.v1.RiskLevel
-	0,  // 16: ringwatch.v1.RiskLevelChange.level:type_name -> ringwatch.v1.RiskLevel
-	2,  // 17: ringwatch.v1.RiskLevelChange.score_set:type_name -> ringwatch.v1.ScoreSet
-	3,  // 18: ringwatch.v1.RiskService.GetRiskScore:input_type -> ringwatch.v1.GetRiskScoreRequest
-	5,  // 19: ringwatch.v1.RiskService.BatchGetRiskScores:input_type -> ringwatch.v1.BatchGetRiskScoresRequest
-	7,  // 20: ringwatch.v1.RiskService.ExplainRiskScore:input_type -> ringwatch.v1.ExplainRiskScoreRequest
-	11, // 21: ringwatch.v1.RiskService.GetRing:input_type -> ringwatch.v1.GetRingRequest
-	13, // 22: ringwatch.v1.RiskService.WatchRiskScores:input_type -> ringwatch.v1.WatchRiskScoresRequest
-	4,  // 23: ringwatch.v1.RiskService.GetRiskScore:output_type -> ringwatch.v1.GetRiskScoreResponse
-	6,  // 24: ringwatch.v1.RiskService.BatchGetRiskScores:output_type -> ringwatch.v1.BatchGetRiskScoresResponse
-	9,  // 25: ringwatch.v1.RiskService.ExplainRiskScore:output_type -> ringwatch.v1.ExplainRiskScoreResponse
-	12, // 26: ringwatch.v1.RiskService.GetRing:output_type -> ringwatch.v1.GetRingResponse
-	14, // 27: ringwatch.v1.RiskService.WatchRiskScores:output_type -> ringwatch.v1.RiskLevelChange
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	11, // 11: ringwatch.v1.Ring.related:type_name -> ringwatch.v1.RelatedRing
+	10, // 12: ringwatch.v1.GetRingResponse.ring:type_name -> ringwatch.v1.Ring
+	0,  // 13: ringwatch.v1.GetRingResponse.member_levels:type_name -> ringwatch.v1.RiskLevel
+	2,  // 14: ringwatch.v1.GetRingResponse.score_set:type_name -> ringwatch.v1.ScoreSet
+	0,  // 15: ringwatch.v1.WatchRiskScoresRequest.min_level:type_name -> ringwatch.v1.RiskLevel
+	0,  // 16: ringwatch.v1.RiskLevelChange.previous_level:type_name -> ringwatch.v1.RiskLevel
+	0,  // 17: ringwatch.v1.RiskLevelChange.level:type_name -> ringwatch.v1.RiskLevel
+	2,  // 18: ringwatch.v1.RiskLevelChange.score_set:type_name -> ringwatch.v1.ScoreSet
+	3,  // 19: ringwatch.v1.RiskService.GetRiskScore:input_type -> ringwatch.v1.GetRiskScoreRequest
+	5,  // 20: ringwatch.v1.RiskService.BatchGetRiskScores:input_type -> ringwatch.v1.BatchGetRiskScoresRequest
+	7,  // 21: ringwatch.v1.RiskService.ExplainRiskScore:input_type -> ringwatch.v1.ExplainRiskScoreRequest
+	12, // 22: ringwatch.v1.RiskService.GetRing:input_type -> ringwatch.v1.GetRingRequest
+	14, // 23: ringwatch.v1.RiskService.WatchRiskScores:input_type -> ringwatch.v1.WatchRiskScoresRequest
+	4,  // 24: ringwatch.v1.RiskService.GetRiskScore:output_type -> ringwatch.v1.GetRiskScoreResponse
+	6,  // 25: ringwatch.v1.RiskService.BatchGetRiskScores:output_type -> ringwatch.v1.BatchGetRiskScoresResponse
+	9,  // 26: ringwatch.v1.RiskService.ExplainRiskScore:output_type -> ringwatch.v1.ExplainRiskScoreResponse
+	13, // 27: ringwatch.v1.RiskService.GetRing:output_type -> ringwatch.v1.GetRingResponse
+	15, // 28: ringwatch.v1.RiskService.WatchRiskScores:output_type -> ringwatch.v1.RiskLevelChange
+	24, // [24:29] is the sub-list for method output_type
+	19, // [19:24] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_ringwatch_v1_risk_proto_init() }
@@ -1297,7 +1367,7 @@ func file_ringwatch_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ringwatch_v1_risk_proto_rawDesc), len(file_ringwatch_v1_risk_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
