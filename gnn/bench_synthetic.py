@@ -65,7 +65,8 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
         exclude: Accounts left out (known labels); they count neither way.
 
     Returns:
-        ``members``, ``account_precision``, ``campaigns``, ``campaigns_found``, ``found_share``.
+        ``members``, ``benign_members``, ``account_precision``, ``campaigns``, ``campaigns_found``,
+        ``found_share``.
     """
     rings = pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
     t = truth.select("account_id", "is_abusive", "campaign_id").join(rings, on="account_id", how="left")
@@ -80,7 +81,8 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
     sizes = t.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").len()
     cover = sizes.join(held, on="campaign_id", how="left").with_columns(pl.col("held").fill_null(0) / pl.col("len"))
     found = int((cover["held"] >= FOUND_COVERAGE).sum())
-    return {"members": members.height, "account_precision": precision, "campaigns": sizes.height,
+    return {"members": members.height, "benign_members": int((~members["is_abusive"]).sum()),
+            "account_precision": precision, "campaigns": sizes.height,
             "campaigns_found": found, "found_share": found / max(sizes.height, 1)}
 
 
@@ -349,6 +351,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     try:
         for seed in range(first_seed, first_seed + seeds):
             metrics, extra = run_seed(seed, cfg, models, accounts, days, log)
+            extra.pop("ring_inputs", None)  # for scripts/bench_rings.py; not kept over the seeds
             per_seed.append(metrics)
             extras.append(extra)
             _log_seed(log, seed, metrics, extra)

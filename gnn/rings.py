@@ -402,10 +402,13 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         ``ring_id`` per node (``None`` outside rings) and a ring table with ``ring_id, size,
         edges, density, synchrony, mean_risk, ring_score, members, related, related_links``,
         best ring first (synchrony: :func:`ring_synchrony`; NaN when the graph has no co-action
-        relation). ``related`` lists the rings whose members share links with this ring's (the
-        kinds its ``edges`` count), most links first, and ``related_links`` how many distinct
-        links each: the other groups of handsets of one device farm, a farm whose camouflage
-        bots co-act with another.
+        relation). ``related`` lists the rings whose members share at least
+        ``min_related_links`` links with this ring's (the links its ``edges`` count: every
+        coordination link, and the shared-customer links that survived the bridge cut), most
+        links first (then the better ring), at most ``max_related`` (so a ring linked to many
+        may be listed by one it does not list), and ``related_links`` how many distinct links
+        each: the other groups of handsets of one device farm, a farm whose camouflage bots
+        co-act with another.
         ``ring_score = mean_risk * (0.5 + 0.5 * density) * (1 - exp(-size / 5))``; synchrony is
         reported, not scored (slow and camouflaged campaigns work apart, fan groups in lockstep).
     """

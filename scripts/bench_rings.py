@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark the ring stage on held-out synthetic platforms, with the scorer's fits cached.
 
-Fitting the shipped scorer for one seed pair takes about 2.5 minutes on 2 cores; finding its
+Fitting the shipped scorer for one seed pair takes about two minutes on 2 cores; finding its
 rings a fraction of a second. So the first run of a seed scores its held-out platform exactly as
 ``ringwatch evaluate --dataset synthetic --models hybrid`` does (``gnn.bench_synthetic.run_seed``)
 and caches what the ring stage reads (calibrated risk, ring edges, known-abusive accounts,
@@ -16,13 +16,15 @@ whole through their related rings); the HIGH floor's found / precision beside.
     .venv/bin/python scripts/bench_rings.py --seeds 30-39 --set min_related_links=1 --set peer_similarity=0.8
 
 The cache (``--cache``, default ``HOME/cache/bench_rings``) holds one pickle per seed, written by
-this script only; delete it after a change to the scorer, the generator or the build.
+this script only, named by the scorer's settings (``EVAL_CONFIG``); delete it after a change to
+the scorer's code, the generator or the build.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import inspect
 import pickle
 import sys
@@ -58,9 +60,15 @@ def ring_setting(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{text!r}: the value must be a number, None, True or False") from None
 
 
+def cache_path(cache: Path, seed: int, accounts: int, days: int) -> Path:
+    """One seed's cache file; a change of the scorer's settings (``EVAL_CONFIG``) gives another."""
+    config = hashlib.sha256(repr(EVAL_CONFIG).encode()).hexdigest()[:10]
+    return cache / f"seed{seed}-{accounts}x{days}-{config}.pkl"
+
+
 def inputs_of(seed: int, cache: Path, accounts: int, days: int) -> RingInputs:
     """The seed's cached ring inputs, fitting and caching them first when absent."""
-    path = cache / f"seed{seed}-{accounts}x{days}.pkl"
+    path = cache_path(cache, seed, accounts, days)
     if path.is_file():
         with path.open("rb") as f:
             return pickle.load(f)  # written by this script, below
@@ -99,15 +107,14 @@ def main() -> None:
              "high_members": 0, "high_benign": 0, "seconds": 0.0}
     try:
         for seed in args.seeds:
-            if not (cache / f"seed{seed}-{args.accounts}x{args.days}.pkl").is_file() and not started:
+            if not cache_path(cache, seed, args.accounts, args.days).is_file() and not started:
                 started = init_ray(None, 2, 512)  # the builds of the platforms; once for every fit
             inputs = inputs_of(seed, cache, args.accounts, args.days)
             t0 = time.perf_counter()
             report = ring_report(inputs, **settings)
             total["seconds"] += time.perf_counter() - t0
             medium, high, split = report["rings"]["MEDIUM"], report["rings"]["HIGH"], report["split_campaigns"]
-            benign = round(medium["members"] * (1 - medium["account_precision"])) if medium["members"] else 0
-            high_benign = round(high["members"] * (1 - high["account_precision"])) if high["members"] else 0
+            benign, high_benign = medium["benign_members"], high["benign_members"]
             for key, value in (("found", medium["campaigns_found"]), ("campaigns", medium["campaigns"]),
                                ("members", medium["members"]), ("benign", benign), ("split", split["split"]),
                                ("whole", split["whole_through_related"]), ("high_found", high["campaigns_found"]),

@@ -149,7 +149,8 @@ CALL (g) {
   RETURN count(m) AS members, avg(m.risk) AS mean_risk, collect(m.id)[..5] AS top_members
 }
 RETURN g.id AS ring_id, g.ring_score AS ring_score, members, mean_risk, g.density AS density,
-       g.synchrony AS synchrony, top_members, coalesce(g.related, []) AS related""",
+       g.synchrony AS synchrony, top_members, coalesce(g.related, []) AS related,
+       coalesce(g.related_links, []) AS related_links""",
     "The highest-scoring rings with their riskiest members.",
 )
 
@@ -256,7 +257,8 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
         account_id, risk, level, verdict, coaction_peers, infra_peers, customer_peers,
         one_customer_peers``; empty when the account is in no ring. ``related`` names the rings
         whose members share links with this ring's, most first, and ``related_links`` how many
-        each (:func:`gnn.rings.find_rings`; empty for a score set from before they were listed). ``customer_peers`` counts the members that acted on at least
+        each (:func:`gnn.rings.find_rings`; empty for a score set from before they were
+        listed). ``customer_peers`` counts the members that acted on at least
         :data:`MIN_SHARED_CUSTOMERS` of the accounts this one acted on (the link of a ring
         found by shared customers, :mod:`gnn.rings`, without its risky-audience test: Neo4j
         holds scores, not the floor the rings were cut at), ``one_customer_peers`` the members
@@ -300,7 +302,8 @@ def top_rings(driver: neo4j.Driver, *, limit: int = 10, database: str | None = N
     """The highest-scoring rings.
 
     Returns:
-        Rows ``ring_id, ring_score, members, mean_risk, density, synchrony, top_members, related``.
+        Rows ``ring_id, ring_score, members, mean_risk, density, synchrony, top_members, related,
+        related_links`` (as in :func:`ring`).
     """
     _check_limit(limit)
     return run_query(driver, TOP_RINGS, {"limit": limit}, database=database)

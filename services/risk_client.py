@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import grpc
 import numpy as np
@@ -192,6 +193,13 @@ class Neighbor:
     level: str
 
 
+class RelatedRingInfo(NamedTuple):
+    """A ring related to another (members sharing links), in the same score set."""
+
+    ring_id: str
+    links: int
+
+
 @dataclass(frozen=True)
 class RingInfo:
     ring_id: str
@@ -200,8 +208,9 @@ class RingInfo:
     mean_risk: float
     ring_score: float
     synchrony: float
-    related: tuple[tuple[str, int], ...] = ()
-    """``(ring_id, links)`` of the rings linked to this one, most links first."""
+    related: tuple[RelatedRingInfo, ...] = ()
+    """The rings whose members share at least two links with this ring's, most links first (ids
+    of the same score set: ring ids are renumbered by every scoring run)."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +252,7 @@ class LevelChange:
 
 def _ring(msg: risk_pb2.Ring) -> RingInfo:
     return RingInfo(msg.ring_id, msg.size, msg.density, msg.mean_risk, msg.ring_score, msg.synchrony,
-                    tuple((r.ring_id, r.links) for r in msg.related))
+                    tuple(RelatedRingInfo(r.ring_id, r.links) for r in msg.related))
 
 
 def retry_service_config(max_attempts: int = 4) -> str:

@@ -462,6 +462,15 @@ def _load_or_build_arrays(version_dir: Path, manifest: dict[str, Any], cache_roo
     return {n: np.load(cache / f"{n}.npy", mmap_mode="r") for n in names}
 
 
+def _related_of(ring_id: str, related: list | None, links: list | None) -> tuple[RelatedRing, ...]:
+    """A ring's related rings from its ``related`` / ``related_links`` cells (parallel lists)."""
+    related, links = related or [], links or []
+    if len(related) != len(links) or any(r is None for r in related) or any(k is None for k in links):
+        raise IntegrityError(f"rings: ring {ring_id!r} has {len(related)} related ring id(s) and {len(links)} link count(s); "
+                             "they must be parallel lists without nulls")
+    return tuple(RelatedRing(str(r), int(k)) for r, k in zip(related, links, strict=True))
+
+
 def _load_rings(path: Path) -> dict[str, RingRecord] | None:
     if not path.is_file():
         return None
@@ -487,7 +496,7 @@ def _load_rings(path: Path) -> dict[str, RingRecord] | None:
             ring_score=num("ring_score"),
             members=members,
             synchrony=num("synchrony"),
-            related=tuple(RelatedRing(str(r), int(k)) for r, k in zip(cell("related") or (), cell("related_links") or (), strict=True)),
+            related=_related_of(str(ring_id), cell("related"), cell("related_links")),
         )
     return rings
 

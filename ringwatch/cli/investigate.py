@@ -49,6 +49,11 @@ def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -
     console.print(table)
 
 
+def _related(row: dict[str, Any]) -> list[str]:
+    """A ring row's related rings as ``"R7 (12)"``: the ring id and the links between the members."""
+    return [f"{r} ({k})" for r, k in zip(row.get("related") or [], row.get("related_links") or [], strict=True)]
+
+
 def _driver() -> Any:
     from services.neo4j_server import connect
 
@@ -107,8 +112,7 @@ def ring(
            ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers",
             "verdict"))
     if head.get("related"):
-        console.print("Related rings (links between the members): " + ", ".join(
-            f"{escape(str(r))} ({k})" for r, k in zip(head["related"], head["related_links"], strict=True)))
+        console.print("Related rings (links between the members): " + escape(", ".join(_related(head))))
 
 
 @app.command("why")
@@ -157,6 +161,7 @@ def top_rings(
     if not rows:
         console.print("no rings in Neo4j; export a score set with rings first")
         return
+    rows = [{**row, "related": _related(row)} for row in rows]
     _table("Top rings", rows, ("ring_id", "ring_score", "members", "mean_risk", "density", "synchrony", "top_members", "related"))
 
 

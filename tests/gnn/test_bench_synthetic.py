@@ -39,7 +39,7 @@ def test_ring_recovery_counts_dominated_campaigns_and_member_precision() -> None
     ring_of[[4, 9, 10]] = "R2"  # one of campaign 2 with two benign: dominated by no campaign
     got = ring_recovery(ids, ring_of, truth, exclude=set())
     assert got["campaigns"] == 2 and got["campaigns_found"] == 1 and got["found_share"] == 0.5
-    assert got["members"] == 7 and got["account_precision"] == pytest.approx(4 / 7)
+    assert got["members"] == 7 and got["benign_members"] == 3 and got["account_precision"] == pytest.approx(4 / 7)
     # known labels are left out: excluding the benign members makes every member abusive
     assert ring_recovery(ids, ring_of, truth, exclude={"n0", "n1", "n2"})["account_precision"] == 1.0
     # a tie is no majority: two of campaign 2 with two benign accounts find nothing, whatever the row order

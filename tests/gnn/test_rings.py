@@ -41,8 +41,10 @@ def test_nobody_risky_or_no_actions_gives_no_pairs_and_no_rings() -> None:
     ids = np.array([f"a{i}" for i in range(7)])
     ring_of, table = find_rings(ids, np.full(7, 0.1), RingEdges({}, actions), risk_floor=0.25, min_size_unseeded=0)
     assert table.is_empty() and all(r is None for r in ring_of)
-    assert table.columns == ["ring_id", "size", "edges", "density", "synchrony", "mean_risk", "ring_score", "members",
-                             "related", "related_links"]
+    assert table.schema == pl.Schema({"ring_id": pl.String, "size": pl.Int64, "edges": pl.Int64, "density": pl.Float64,
+                                      "synchrony": pl.Float64, "mean_risk": pl.Float64, "ring_score": pl.Float64,
+                                      "members": pl.List(pl.String), "related": pl.List(pl.String),
+                                      "related_links": pl.List(pl.Int64)})
 
 
 def test_targets_with_a_mostly_organic_audience_and_accounts_below_the_floor_link_no_one() -> None:
@@ -210,6 +212,7 @@ def test_rings_joined_by_two_or_more_links_name_each_other_as_related() -> None:
     related = {farm[r]: [(farm[o], k) for o, k in zip(rel, links, strict=True)]
                for r, rel, links in table.select("ring_id", "related", "related_links").iter_rows()}
     assert related == {0: [(1, 4)], 1: [(0, 4), (2, 2)], 2: [(1, 2)]}  # most links first
+    assert table.schema == find_rings(ids, np.zeros(36), ring_edges, risk_floor=0.25)[1].schema  # as an empty table's
     # the threshold and the list's length are parameters
     _, loose = find_rings(ids, np.full(36, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0, min_related_links=1,
                           max_related=1)

@@ -128,6 +128,7 @@ def test_explain_risk_score(client: RiskClient) -> None:
     assert e.top_neighbors[0].relation == "shared_device" and math.isclose(e.top_neighbors[0].risk, 0.02, rel_tol=1e-6)
     assert math.isnan(e.top_neighbors[1].risk) and e.top_neighbors[1].level == "UNSPECIFIED"
     assert e.ring is not None and e.ring.ring_id == "ring_1" and e.ring.size == 3
+    assert e.ring.related == (("ring_7", 12), ("ring_2", 2)) and e.ring.related[0].links == 12
     assert client.explain("acct_0001", max_neighbors=1).top_neighbors[0].account_id == "acct_0002"
     fallback = client.explain("acct_0050")  # no explanation row: the score's reasons, no neighbours
     assert fallback.reasons == ("reason of acct_0050",) and fallback.top_neighbors == () and fallback.ring is None

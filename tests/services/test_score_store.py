@@ -101,6 +101,14 @@ def test_related_rings_are_read_in_order(scores: VersionedDir) -> None:
     assert snap.ring("r2").related == ()
 
 
+def test_related_rings_that_are_not_parallel_lists_refuse_the_score_set(scores: VersionedDir) -> None:
+    ring = {"ring_id": "r1", "size": 2, "density": 1.0, "mean_risk": 0.7, "ring_score": 0.8, "members": ["a", "c"],
+            "related": ["r7", "r2"], "related_links": [12]}
+    publish_scores(scores, ["a", "c"], [0.9, 0.5], ring_ids=["r1", "r1"], rings=[ring])
+    with pytest.raises(IntegrityError, match="ring 'r1' has 2 related ring id"):
+        load_snapshot(scores)
+
+
 def test_absent_optional_tables(scores: VersionedDir) -> None:
     publish_scores(scores, ["a"], [0.5])
     snap = load_snapshot(scores)

@@ -755,9 +755,12 @@ type Ring struct {
 	// near 1 for a farm's bursts, near 0 for a slow drip; NaN where unknown (no co-action
 	// relation in the graph, a score set from before it).
 	Synchrony float32 `protobuf:"fixed32,6,opt,name=synchrony,proto3" json:"synchrony,omitempty"`
-	// Other rings whose members share links with this ring's members, most links first (at
-	// most 20): the other groups of handsets of one device farm, a farm whose camouflage bots
-	// co-act with another. Empty for a score set from before rings were related.
+	// Other rings whose members share at least two links with this ring's members, most links
+	// first: the other groups of handsets of one device farm, a farm whose camouflage bots co-act
+	// with another. At most 20, so a ring linked to many may be listed by a ring it does not list.
+	// Ids of the same score set (ring ids are renumbered by every scoring run: check
+	// score_set.score_version before following one with GetRing, and ask for max_members = 1 for
+	// its statistics alone). Empty for a score set from before rings were related.
 	Related       []*RelatedRing `protobuf:"bytes,7,rep,name=related,proto3" json:"related,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -845,7 +848,8 @@ func (x *Ring) GetRelated() []*RelatedRing {
 type RelatedRing struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RingId string                 `protobuf:"bytes,1,opt,name=ring_id,json=ringId,proto3" json:"ring_id,omitempty"`
-	// Distinct links (coordination or shared customers) between the two rings' members.
+	// Distinct links between the two rings' members: coordination links (co-action, shared
+	// device, same text), and the shared-customer links that made the rings.
 	Links         uint32 `protobuf:"varint,2,opt,name=links,proto3" json:"links,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
