@@ -213,10 +213,30 @@ def test_rings_joined_by_two_or_more_links_name_each_other_as_related() -> None:
                for r, rel, links in table.select("ring_id", "related", "related_links").iter_rows()}
     assert related == {0: [(1, 4)], 1: [(0, 4), (2, 2)], 2: [(1, 2)]}  # most links first
     assert table.schema == find_rings(ids, np.zeros(36), ring_edges, risk_floor=0.25)[1].schema  # as an empty table's
+    # two rings with as many links: the better one (the lower rank) first
+    tie = RingEdges({"shared_device": _edges(clique), "coaction": _edges([(0, 12), (0, 13), (14, 24), (14, 25)])}, _edges([]))
+    tied_of, tied = find_rings(ids, np.full(36, 0.9), tie, risk_floor=0.25, min_size_unseeded=0)
+    middle = tied.filter(pl.col("ring_id") == tied_of[12])
+    assert middle["related_links"].to_list() == [[2, 2]]
+    assert middle["related"].to_list() == [sorted([tied_of[0], tied_of[24]], key=lambda r: int(r[1:]))]
     # the threshold and the list's length are parameters
     _, loose = find_rings(ids, np.full(36, 0.9), ring_edges, risk_floor=0.25, min_size_unseeded=0, min_related_links=1,
                           max_related=1)
     assert {farm[r]: [farm[o] for o in rel] for r, rel in loose.select("ring_id", "related").iter_rows()} == {0: [1], 1: [0], 2: [1]}
+
+
+def test_shared_customer_links_relate_rings_found_by_shared_customers() -> None:
+    # two campaigns with no lockstep, each of 10 accounts serving its own two customers (100-101,
+    # 102-103); two side jobs (customers 200-201 for 0, 1 and 10; 202-203 for 2, 11 and 12) link
+    # them by four shared-customer pairs, each in a triangle: too sparse a seam for one ring
+    jobs = [(a, c) for a in range(10) for c in (100, 101)] + [(a, c) for a in range(10, 20) for c in (102, 103)]
+    jobs += [(a, c) for a in (0, 1, 10) for c in (200, 201)] + [(a, c) for a in (2, 11, 12) for c in (202, 203)]
+    ids = np.array([f"a{i:03d}" for i in range(204)])
+    risk = np.where(np.arange(204) < 20, 0.9, 0.0)
+    ring_of, table = find_rings(ids, risk, RingEdges({}, _edges(jobs)), risk_floor=0.25, min_size_unseeded=0)
+    assert sorted(table["size"].to_list()) == [10, 10] and ring_of[0] != ring_of[10]
+    assert dict(table.select("ring_id", "related").iter_rows()) == {ring_of[0]: [ring_of[10]], ring_of[10]: [ring_of[0]]}
+    assert table["related_links"].to_list() == [[4], [4]]
 
 
 def test_drop_bridges_matches_a_brute_force_triangle_check(monkeypatch: pytest.MonkeyPatch) -> None:
