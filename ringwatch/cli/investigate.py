@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from ringwatch.cli.common import console, emit_json, settings
 
@@ -38,15 +39,22 @@ def _fmt(value: Any, column: str) -> str:
     return escape(str(value))
 
 
+_WHOLE = ("account_id", "ring_id")
+"""Columns kept on one line (up to :data:`_WHOLE_WIDTH` characters): the ids an investigator copies."""
+_WHOLE_WIDTH = 40
+
+
 def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    cells = [[_fmt(row.get(c), c) for c in columns] for row in rows]
     table = Table(title=title)
-    for c in columns:
+    for i, c in enumerate(columns):
+        widest = max([Text.from_markup(r[i]).cell_len for r in cells] + [len(c)]) if c in _WHOLE else None
         # fold, never cut with an ellipsis: a narrow terminal must not hide part of an id
         table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk", "density", "synchrony") else "left",
-                         overflow="fold")
-    for row in rows:
-        table.add_row(*[_fmt(row.get(c), c) for c in columns])
-    console.print(table)
+                         overflow="fold", min_width=min(widest, _WHOLE_WIDTH) if widest else None)
+    for r in cells:
+        table.add_row(*r)
+    console.print(table, crop=False)  # a table wider than the terminal wraps there, nothing is cut off
 
 
 def _related(row: dict[str, Any]) -> list[str]:
@@ -137,7 +145,7 @@ def why(
     for key, value in row.items():
         if key != "reasons":
             table.add_row(key, _fmt(value, key))
-    console.print(table)
+    console.print(table, crop=False)  # a table wider than the terminal wraps there, nothing is cut off
     for reason in row.get("reasons") or []:
         console.print(f"  • {reason}")
 

@@ -20,3 +20,15 @@ def test_tables_fold_long_ids_instead_of_cutting_them(monkeypatch: pytest.Monkey
     assert "…" not in text
     cells = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.count("│") >= 2)
     assert long_id in cells  # every piece of the id is printed, folded over lines
+
+
+def test_ids_stay_on_one_line_and_no_column_is_cropped_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(investigate, "console", Console(file=out, width=80))
+    columns = ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers", "verdict")
+    row = {"account_id": "541123345279", "risk": 0.948, "level": "CRITICAL", "coaction_peers": 42, "infra_peers": 2,
+           "customer_peers": 43, "one_customer_peers": 0, "verdict": "abusive"}
+    investigate._table("Ring R1", [row], columns)
+    text = out.getvalue()
+    assert "541123345279" in text  # the id to copy, whole
+    assert "verdict" in text and "abusive" in text  # the last column is printed, not cut at the edge
