@@ -68,14 +68,9 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
         ``members``, ``benign_members``, ``account_precision``, ``campaigns``, ``campaigns_found``,
         ``found_share``.
     """
-    rings = pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
-    t = truth.select("account_id", "is_abusive", "campaign_id").join(rings, on="account_id", how="left")
-    t = t.filter(~pl.col("account_id").is_in(list(exclude)))
-    members = t.filter(pl.col("ring_id").is_not_null())
+    t, members, major = _campaign_rings(account_ids, ring_of, truth, exclude)
     precision = float(members["is_abusive"].mean()) if members.height else float("nan")
-    # each ring's majority campaign (more members than any other campaign and than the benign),
-    # then how much of each campaign its rings hold
-    major = _majority(members, "campaign_id").filter(pl.col("campaign_id").is_not_null())
+    # how much of each campaign the rings it is the majority of hold
     held = (members.join(major.select("ring_id", pl.col("campaign_id").alias("major")), on="ring_id")
             .filter(pl.col("campaign_id") == pl.col("major")).group_by("campaign_id").len().rename({"len": "held"}))
     sizes = t.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").len()
@@ -84,6 +79,18 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
     return {"members": members.height, "benign_members": int((~members["is_abusive"]).sum()),
             "account_precision": precision, "campaigns": sizes.height,
             "campaigns_found": found, "found_share": found / max(sizes.height, 1)}
+
+
+def _campaign_rings(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFrame,
+                    exclude: set[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The accounts that count (``truth`` less ``exclude``, with their ``ring_id``), those of them
+    in rings, and each ring's majority campaign (``ring_id, campaign_id``: more members than any
+    other campaign and than the benign; rings with a benign or tied majority left out)."""
+    rings = pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
+    t = (truth.select("account_id", "is_abusive", "campaign_id").join(rings, on="account_id", how="left")
+         .filter(~pl.col("account_id").is_in(list(exclude))))
+    members = t.filter(pl.col("ring_id").is_not_null())
+    return t, members, _majority(members, "campaign_id").filter(pl.col("campaign_id").is_not_null())
 
 
 def _majority(members: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -104,18 +111,15 @@ def split_campaigns(account_ids: np.ndarray, ring_of: np.ndarray, table: pl.Data
         account_ids: Node order of ``ring_of``.
         ring_of: Ring id per node (``None`` outside rings).
         table: The ring table of :func:`gnn.rings.find_rings` (``ring_id``, ``related``).
-        truth: ``account_id, campaign_id``.
+        truth: ``account_id, is_abusive, campaign_id``.
         exclude: Accounts left out (known labels), as in :func:`ring_recovery`.
 
     Returns:
         ``split`` (campaigns in two or more rings) and ``whole_through_related``.
     """
-    members = (pl.DataFrame({"account_id": account_ids, "ring_id": pl.Series(ring_of.tolist(), dtype=pl.String)})
-               .filter(pl.col("ring_id").is_not_null() & ~pl.col("account_id").is_in(list(exclude)))
-               .join(truth.select("account_id", "campaign_id"), on="account_id", how="left"))
-    major = dict(_majority(members, "campaign_id").filter(pl.col("campaign_id").is_not_null()).iter_rows())
+    _, _, major = _campaign_rings(account_ids, ring_of, truth, exclude)
     pieces: dict[Any, set[str]] = {}
-    for ring, campaign in major.items():
+    for ring, campaign in major.iter_rows():
         pieces.setdefault(campaign, set()).add(ring)
     related: dict[str, set[str]] = {}
     for ring, others in table.select("ring_id", "related").iter_rows():

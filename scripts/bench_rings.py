@@ -102,13 +102,12 @@ def main() -> None:
 
     from graphs.build import init_ray
 
-    started = False
+    # the builds of the platforms still to fit: one local Ray for all of them
+    started = any(not cache_path(cache, s, args.accounts, args.days).is_file() for s in args.seeds) and init_ray(None, 2, 512)
     total = {"found": 0, "campaigns": 0, "members": 0, "benign": 0, "split": 0, "whole": 0, "high_found": 0,
              "high_members": 0, "high_benign": 0, "seconds": 0.0}
     try:
         for seed in args.seeds:
-            if not cache_path(cache, seed, args.accounts, args.days).is_file() and not started:
-                started = init_ray(None, 2, 512)  # the builds of the platforms; once for every fit
             inputs = inputs_of(seed, cache, args.accounts, args.days)
             t0 = time.perf_counter()
             report = ring_report(inputs, **settings)
