@@ -42,9 +42,10 @@ components, accounts outside every ring but at least half-way to the floor are *
 the ring where at least two distinct members share coordination links with them (the farm's
 handsets and scripts, not one reused "first!"): a campaign's quieter members score below the
 floor, but they are on the same devices and bursts as the loud ones. A ring's edges count
-every coordination link between its members. A ring with no known member needs
-``min_size_unseeded`` accounts: a handful of wrongly flagged accounts links up by coincidence
-(a household, entrants of one giveaway), and a ring of known accounts only is not published.
+every coordination link between its members. A ring with fewer than ``min_known`` (two) known
+members needs ``min_size_unseeded`` accounts: a handful of wrongly flagged accounts links up by
+coincidence (a household, entrants of one giveaway), and one known label can be a wrong report
+whose friends the label features flag; a ring of known accounts only is not published.
 
 Last, a risky account still outside every ring joins the ring whose **customers** it served:
 at least ``customer_attach`` targets where three or more of the ring's members act and make at
@@ -383,7 +384,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
                min_size: int = 4, min_shared_targets: int = 2, min_risky_share: float = 0.3,
                peer_similarity: float | None = 0.9, split_density: float | None = 0.05,
                known: np.ndarray | None = None, attach_share: float = 0.5, attach_links: int = 2,
-               attach_focus: float = 2 / 3, min_size_unseeded: int = 8,
+               attach_focus: float = 2 / 3, min_size_unseeded: int = 8, min_known: int = 2,
                min_related_links: int = 2, max_related: int = MAX_RELATED,
                customer_attach: int | None = 2, customer_members: int = 3, customer_share: float = 0.1,
                customer_risk: float = 0.5) -> tuple[np.ndarray, pl.DataFrame]:
@@ -424,11 +425,16 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         attach_links: Fewest distinct members of one ring an attached account must have
             coordination links to (a bot on the farm's handsets and scripts, not a fan who
             once posted the same "first!").
-        min_size_unseeded: Smallest ring with no known-abusive member. A handful of wrongly
+        min_size_unseeded: Smallest ring with fewer than ``min_known`` known-abusive members. A handful of wrongly
             flagged accounts links up by coincidence (a household, three entrants of one
             giveaway); on 20 held-out synthetic platforms every ring that was mostly benign had
             at most 6 members or a known one, every campaign ring without a known member at
             least 9.
+        min_known: Fewest known-abusive members that let a ring be smaller than
+            ``min_size_unseeded``. One known label can be a wrong report, and a wrongly reported
+            account's friends score high through it: on 60 held-out synthetic seed pairs, 18 of
+            the 23 rings of fewer than 8 accounts with exactly one known member were mostly
+            benign (61 benign members against 8 abusive; docs/quality-log.md).
         attach_focus: Smallest share of an attached account's coordination neighbours that
             must be members of its ring (a farm's quiet bot works with the farm; a fan who
             co-acted with the farm on one viral video co-acts with a hundred other fans too).
@@ -497,7 +503,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
     _attach(ring, (risk >= attach_share * risk_floor) | known, ls, ld, attach_links, attach_focus)
     members = np.bincount(ring[ring >= 0], minlength=n)
     news = np.bincount(ring[(ring >= 0) & ~known], minlength=n)  # a ring of banned accounts only tells no one anything
-    seeded = np.bincount(ring[(ring >= 0) & known], minlength=n) > 0
+    seeded = np.bincount(ring[(ring >= 0) & known], minlength=n) >= min_known
     at = np.maximum(ring, 0)
     ring[(ring >= 0) & ((news[at] == 0) | (~seeded[at] & (members[at] < min_size_unseeded)))] = -1
     if customer_attach is not None:

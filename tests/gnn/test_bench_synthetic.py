@@ -77,12 +77,12 @@ def test_ring_report_finds_rings_at_each_floor_with_the_settings_given() -> None
                       (np.zeros(0, np.int64), np.zeros(0, np.int64)))
     risk = np.array([0.9] * 4 + [0.4] * 4 + [0.1] * 4)
     known = np.zeros(12, bool)
-    known[0] = True  # seeds campaign 1's ring; b's ring needs min_size_unseeded
-    inputs = RingInputs(ids, risk, {"MEDIUM": 0.25, "HIGH": 0.6}, edges, known, truth, frozenset({"a0"}))
+    known[[0, 1]] = True  # seed campaign 1's ring; b's ring needs min_size_unseeded
+    inputs = RingInputs(ids, risk, {"MEDIUM": 0.25, "HIGH": 0.6}, edges, known, truth, frozenset({"a0", "a1"}))
     report = ring_report(inputs)
     assert report["rings"]["HIGH"]["campaigns_found"] == 1 and report["rings"]["MEDIUM"]["campaigns_found"] == 1
     assert report["split_campaigns"] == {"split": 0, "whole_through_related": 0}
-    assert report["rings"]["MEDIUM"]["members"] == 3  # a0 is labelled: in the ring, left out of the metric
+    assert report["rings"]["MEDIUM"]["members"] == 2  # a0, a1 are labelled: in the ring, left out of the metric
     # the settings reach find_rings: unseeded rings of four are published when allowed
     assert ring_report(inputs, min_size_unseeded=4)["rings"]["MEDIUM"]["campaigns_found"] == 2
 

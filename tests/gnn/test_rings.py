@@ -369,15 +369,19 @@ def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
     assert find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size=3, min_size_unseeded=0)[1].height == 2
 
 
-def test_a_small_ring_needs_a_known_member() -> None:
+def test_a_small_ring_needs_two_known_members() -> None:
     # five flagged accounts on shared devices and no banned one among them: a coincidence as
-    # often as a farm (households, giveaway entrants); with one banned member it is a ring
+    # often as a farm (households, giveaway entrants); one banned member may be a wrong report
+    # whose friends the label features flagged; with two banned members it is a ring
     links = {"shared_device": _edges([(a, b) for a in range(5) for b in range(a + 1, 5)])}
     ids = np.array([f"a{i}" for i in range(5)])
     risk = np.full(5, 0.9)
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25)[1].is_empty()
     known = np.zeros(5, bool)
     known[0] = True
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, known=known)[1].is_empty()
+    assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, known=known, min_known=1)[1]["size"].to_list() == [5]
+    known[3] = True
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, known=known)[1]["size"].to_list() == [5]
     assert find_rings(ids, risk, RingEdges(links, _edges([])), risk_floor=0.25, min_size_unseeded=5)[1]["size"].to_list() == [5]
 
