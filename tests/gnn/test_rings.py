@@ -284,17 +284,19 @@ def test_accounts_just_below_the_floor_join_the_ring_they_are_tied_to() -> None:
 
 def test_a_camouflaged_bot_joins_the_ring_whose_customers_it_served() -> None:
     # ring 0-3 (shared devices); its orders: all four on customers 20, 21 and 22, whose audiences
-    # are 30 organic rows (from 30-59) each, so no shared-customer link forms there; 23 has 2
+    # are 28 organic rows (from 30-57) each, so no shared-customer link forms there; 23 has 2
     # members, 24 is a star (3 members in 54 rows). 4-9 have no link: 4 served 20 and 21; 5 only
     # 20; 6 served 20 and 21 at risk 0.4 (over the floor, not over even odds); 7 served 23 and 24
-    # (no customer); 8 served 20 and 21 and is known with a low score; 9 served 20 and 22, 20 twice
+    # (no customer); 8 served 20 and 21 and is known with a low score; 9 served 20 and 22, 20 twice;
+    # 10 served 21 twice (by two relations): one customer
     ring = [(a, b) for a in range(4) for b in range(a + 1, 4)]
     orders = [(m, c) for c in (20, 21, 22) for m in range(4)] + [(0, 23), (1, 23)] + [(m, 24) for m in (0, 1, 2)]
-    organic = [(a, c) for c in (20, 21, 22) for a in range(30, 60)] + [(a, 24) for a in range(30, 80)]
-    served = [(4, 20), (4, 21), (5, 20), (6, 20), (6, 21), (7, 23), (7, 24), (8, 20), (8, 21), (9, 20), (9, 20), (9, 22)]
+    organic = [(a, c) for c in (20, 21, 22) for a in range(30, 58)] + [(a, 24) for a in range(30, 80)]
+    served = [(4, 20), (4, 21), (5, 20), (6, 20), (6, 21), (7, 23), (7, 24), (8, 20), (8, 21), (9, 20), (9, 20), (9, 22),
+              (10, 21), (10, 21)]
     edges = RingEdges({"shared_device": _edges(ring)}, _edges(orders + organic + served))
     risk = np.full(80, 0.05)
-    risk[[0, 1, 2, 3, 4, 5, 7, 9]] = 0.9
+    risk[[0, 1, 2, 3, 4, 5, 7, 9, 10]] = 0.9
     risk[6] = 0.4
     known = np.zeros(80, bool)
     known[8] = True
@@ -302,14 +304,14 @@ def test_a_camouflaged_bot_joins_the_ring_whose_customers_it_served() -> None:
     ring_of, table = find_rings(ids, risk, edges, risk_floor=0.25, known=known,
                                 min_size_unseeded=0)
     assert table["members"].to_list() == [["a00", "a01", "a02", "a03", "a04", "a08", "a09"]]
-    assert all(ring_of[i] is None for i in (5, 6, 7))
+    assert all(ring_of[i] is None for i in (5, 6, 7, 10))
     assert table["edges"][0] == 6  # attached through customers, not links
     # tunable: three customers needed; or 23, 24 count as customers with two members and a 5% share
     assert find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0,
                       customer_attach=3)[1]["size"][0] == 4
     loose = find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0, customer_members=2,
                        customer_share=0.05, customer_risk=0.3)[0]
-    assert all(loose[i] == "R1" for i in (4, 6, 7, 8, 9)) and loose[5] is None
+    assert all(loose[i] == "R1" for i in (4, 6, 7, 8, 9)) and loose[5] is None and loose[10] is None
     assert find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0,
                       customer_attach=None)[1]["size"][0] == 4
 
