@@ -47,10 +47,11 @@ members needs ``min_size_unseeded`` accounts: a handful of wrongly flagged accou
 coincidence (a household, entrants of one giveaway), and one known label can be a wrong report
 whose friends the label features flag; a ring of known accounts only is not published.
 
-Last, a risky account still outside every ring joins the ring whose **customers** it served:
-at least ``customer_attach`` targets where three or more of the ring's members act and make at
-least a tenth of the audience. A camouflaged farm's bots each take a few of its orders, so they
-share neither links nor two customers with each other, but each serves the farm's customers.
+Last, a risky account still outside every ring (at even odds of abuse or more, or known) joins
+the ring whose **customers** it served: at least ``customer_attach`` targets where
+``customer_members`` or more of the ring's members act and make at least ``customer_share`` of
+the audience's rows. A camouflaged farm's bots each take a few of its orders, so they share
+neither links nor two customers with each other, but each serves the farm's customers.
 
 Whole-graph work uses NumPy, Polars, SciPy sparse components and one igraph Leiden run, not
 per-node Python.
@@ -364,7 +365,8 @@ def _attach_to_customers(ring: np.ndarray, candidate: np.ndarray, actions: Edges
               .filter(pl.col("members") >= min_members))
     if orders.is_empty():
         return
-    audience = np.bincount(dst, minlength=len(ring))  # every actor row on a target
+    own = np.flatnonzero(src == dst)
+    audience = np.bincount(dst, minlength=len(ring)) - np.bincount(dst[own], minlength=len(ring))  # others' rows on a target
     customers = orders.filter(pl.col("rows") >= min_share * pl.Series(audience[orders["target"].to_numpy()]))
     served = np.flatnonzero(candidate[src] & (of < 0))
     served = served[src[served] != dst[served]]
@@ -426,11 +428,11 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         attach_links: Fewest distinct members of one ring an attached account must have
             coordination links to (a bot on the farm's handsets and scripts, not a fan who
             once posted the same "first!").
-        min_size_unseeded: Smallest ring with fewer than ``min_known`` known-abusive members. A handful of wrongly
-            flagged accounts links up by coincidence (a household, three entrants of one
-            giveaway); on 20 held-out synthetic platforms every ring that was mostly benign had
-            at most 6 members or a known one, every campaign ring without a known member at
-            least 9.
+        min_size_unseeded: Smallest ring with fewer than ``min_known`` known-abusive members. A
+            handful of wrongly flagged accounts links up by coincidence (a household, three
+            entrants of one giveaway); on 20 held-out synthetic platforms every ring that was
+            mostly benign had at most 6 members or a known one, every campaign ring without a
+            known member at least 9 (for rings with one known member, see ``min_known``).
         min_known: Fewest known-abusive members that let a ring be smaller than
             ``min_size_unseeded``. One known label can be a wrong report, and a wrongly reported
             account's friends score high through it: on 60 held-out synthetic seed pairs, 18 of
@@ -472,6 +474,8 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         co-act with another.
         ``ring_score = mean_risk * (0.5 + 0.5 * density) * (1 - exp(-size / 5))``; synchrony is
         reported, not scored (slow and camouflaged campaigns work apart, fan groups in lockstep).
+        An account attached through customers brings no link, so it lowers its ring's density
+        (a camouflaged farm is a sparse ring, and its density says so).
     """
     n = len(account_ids)
     known = np.zeros(n, bool) if known is None else known

@@ -285,51 +285,52 @@ def test_accounts_just_below_the_floor_join_the_ring_they_are_tied_to() -> None:
 def test_a_camouflaged_bot_joins_the_ring_whose_customers_it_served() -> None:
     # ring 0-3 (shared devices); its orders: all four on customers 20, 21 and 22, whose audiences
     # are 28 organic rows (from 30-57) each, so no shared-customer link forms there; 23 has 2
-    # members, 24 is a star (3 members in 54 rows). 4-9 have no link: 4 served 20 and 21; 5 only
-    # 20; 6 served 20 and 21 at risk 0.4 (over the floor, not over even odds); 7 served 23 and 24
-    # (no customer); 8 served 20 and 21 and is known with a low score; 9 served 20 and 22, 20 twice;
-    # 10 served 21 twice (by two relations): one customer
+    # members, 24 is a star (3 members in 55 rows), 13 is a risky account 0-2 act on. Outside
+    # every ring, with no link: 4 served 20 and 21; 5 only 20; 6 served 20 and 21 at risk 0.4
+    # (over the floor, not over even odds); 7 served 23 and 24; 8 served 20 and 21 and is known
+    # with a low score; 9 served 20 and 22, 20 twice; 10 served 21 twice (by two relations);
+    # 11 served 22 and the star; 12 served 21 and 23; 13 served 22 and itself
     ring = [(a, b) for a in range(4) for b in range(a + 1, 4)]
-    orders = [(m, c) for c in (20, 21, 22) for m in range(4)] + [(0, 23), (1, 23)] + [(m, 24) for m in (0, 1, 2)]
+    orders = ([(m, c) for c in (20, 21, 22) for m in range(4)] + [(0, 23), (1, 23)] + [(m, 24) for m in (0, 1, 2)]
+              + [(m, 13) for m in (0, 1, 2)])
     organic = [(a, c) for c in (20, 21, 22) for a in range(30, 58)] + [(a, 24) for a in range(30, 80)]
     served = [(4, 20), (4, 21), (5, 20), (6, 20), (6, 21), (7, 23), (7, 24), (8, 20), (8, 21), (9, 20), (9, 20), (9, 22),
-              (10, 21), (10, 21)]
+              (10, 21), (10, 21), (11, 22), (11, 24), (12, 21), (12, 23), (13, 22), (13, 13)]
     edges = RingEdges({"shared_device": _edges(ring)}, _edges(orders + organic + served))
     risk = np.full(80, 0.05)
-    risk[[0, 1, 2, 3, 4, 5, 7, 9, 10]] = 0.9
+    risk[[0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 13]] = 0.9
     risk[6] = 0.4
     known = np.zeros(80, bool)
     known[8] = True
     ids = np.array([f"a{i:02d}" for i in range(80)])
-    ring_of, table = find_rings(ids, risk, edges, risk_floor=0.25, known=known,
-                                min_size_unseeded=0)
+    ring_of, table = find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0)
     assert table["members"].to_list() == [["a00", "a01", "a02", "a03", "a04", "a08", "a09"]]
-    assert all(ring_of[i] is None for i in (5, 6, 7, 10))
+    assert all(ring_of[i] is None for i in (5, 6, 7, 10, 11, 12, 13))
     assert table["edges"][0] == 6  # attached through customers, not links
-    # tunable: three customers needed; or 23, 24 count as customers with two members and a 5% share
+    # tunable: three customers needed; or customers with two members and a 5% share, at risk 0.3
     assert find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0,
                       customer_attach=3)[1]["size"][0] == 4
     loose = find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0, customer_members=2,
                        customer_share=0.05, customer_risk=0.3)[0]
-    assert all(loose[i] == "R1" for i in (4, 6, 7, 8, 9)) and loose[5] is None and loose[10] is None
+    assert all(loose[i] == "R1" for i in (4, 6, 7, 8, 9, 11, 12)) and all(loose[i] is None for i in (5, 10, 13))
     assert find_rings(ids, risk, edges, risk_floor=0.25, known=known, min_size_unseeded=0,
                       customer_attach=None)[1]["size"][0] == 4
 
 
 def test_an_account_serving_two_rings_joins_the_one_it_served_most() -> None:
-    # rings 0-3 and 10-13 (shared devices); all of 0-3 act on 20 and 21, 10-12 on 22, 23 and 24.
-    # 5 served two customers of each ring: a tie, broken by the members on them (8 against 6);
-    # 6 served one of the first ring's customers and three of the second's
+    # rings 0-3 and 10-13 (shared devices); 0-2 act on 20, 21 and 25, all of 10-13 on 22, 23 and 24.
+    # 5 served two customers of each ring: a tie, broken by the members on them (6 against 8),
+    # not by the ring's order; 6 served three of the first ring's customers and one of the second's
     rings = [(a, b) for g in (0, 10) for a in range(g, g + 4) for b in range(a + 1, g + 4)]
-    orders = [(m, c) for c in (20, 21) for m in (0, 1, 2, 3)] + [(m, c) for c in (22, 23, 24) for m in (10, 11, 12)]
-    risk = np.full(25, 0.05)
+    orders = [(m, c) for c in (20, 21, 25) for m in (0, 1, 2)] + [(m, c) for c in (22, 23, 24) for m in (10, 11, 12, 13)]
+    risk = np.full(26, 0.05)
     risk[[0, 1, 2, 3, 10, 11, 12, 13, 5, 6]] = 0.9
-    ids = np.array([f"a{i:02d}" for i in range(25)])
-    actions = _edges(orders + [(5, 20), (5, 21), (5, 22), (5, 23), (6, 20), (6, 22), (6, 23), (6, 24)])
+    ids = np.array([f"a{i:02d}" for i in range(26)])
+    actions = _edges(orders + [(5, 20), (5, 21), (5, 22), (5, 23), (6, 20), (6, 21), (6, 25), (6, 22)])
     ring_of, _ = find_rings(ids, risk, RingEdges({"shared_device": _edges(rings)}, actions), risk_floor=0.25,
                             min_size_unseeded=0)
     first, second = ring_of[0], ring_of[10]
-    assert first != second and ring_of[5] == first and ring_of[6] == second
+    assert first != second and ring_of[5] == second and ring_of[6] == first
 
 
 def test_known_abusive_accounts_count_as_risky_whatever_their_score() -> None:
