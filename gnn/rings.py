@@ -357,7 +357,7 @@ def _attach_to_customers(ring: np.ndarray, candidate: np.ndarray, actions: Edges
     lower ring). One pass: an account attached here makes no customer for the next.
     """
     src, dst = actions
-    of = ring[src]  # one pass over the actions: at a million accounts they are ten million rows
+    of = ring[src]  # one lookup per action (ten million at a million accounts); the rest filters its result
     member = np.flatnonzero(of >= 0)
     member = member[src[member] != dst[member]]
     orders = (pl.DataFrame({"target": dst[member], "ring": of[member], "actor": src[member]})
