@@ -44,8 +44,9 @@ handsets and scripts, not one reused "first!"): a campaign's quieter members sco
 floor, but they are on the same devices and bursts as the loud ones. A ring's edges count
 every coordination link between its members. A ring with fewer than ``min_known`` (two) known
 members needs ``min_size_unseeded`` accounts: a handful of wrongly flagged accounts links up by
-coincidence (a household, entrants of one giveaway), and one known label can be a wrong report
-whose friends the label features flag; a ring of known accounts only is not published.
+coincidence (a household, entrants of one giveaway), and so do one banned account and the
+neighbours its label raises (a camouflaged bot's organic cover, or a wrong report); a ring of
+known accounts only is not published.
 
 Last, a risky account still outside every ring (at even odds of abuse or more, or known) joins
 the ring whose **customers** it served: at least ``customer_attach`` targets where
@@ -434,10 +435,12 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
             mostly benign had at most 6 members or a known one, every campaign ring without a
             known member at least 9 (for rings with one known member, see ``min_known``).
         min_known: Fewest known-abusive members that let a ring be smaller than
-            ``min_size_unseeded``. One known label can be a wrong report, and a wrongly reported
-            account's friends score high through it: on 60 held-out synthetic seed pairs, 18 of
-            the 23 rings of fewer than 8 accounts with exactly one known member were mostly
-            benign (61 benign members against 8 abusive; docs/quality-log.md).
+            ``min_size_unseeded``. The label features raise a known account's neighbours, so
+            one known account and the organic accounts it works among make a small ring: on 60
+            held-out synthetic seed pairs, 18 of the 23 rings of fewer than 8 accounts with
+            exactly one known member were mostly benign (61 benign members against 8 abusive);
+            in 12 the known member was a real bot of a camouflaged, slow or proxy campaign, in 6
+            a wrong report (docs/quality-log.md).
         attach_focus: Smallest share of an attached account's coordination neighbours that
             must be members of its ring (a farm's quiet bot works with the farm; a fan who
             co-acted with the farm on one viral video co-acts with a hundred other fans too).

@@ -374,8 +374,8 @@ def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
 
 def test_a_small_ring_needs_two_known_members() -> None:
     # five flagged accounts on shared devices and no banned one among them: a coincidence as
-    # often as a farm (households, giveaway entrants); one banned member may be a wrong report
-    # whose friends the label features flagged; with two banned members it is a ring
+    # often as a farm (households, giveaway entrants); so are one banned account and the
+    # neighbours its label raised; with two banned members it is a ring
     links = {"shared_device": _edges([(a, b) for a in range(5) for b in range(a + 1, 5)])}
     ids = np.array([f"a{i}" for i in range(5)])
     risk = np.full(5, 0.9)
