@@ -358,19 +358,17 @@ def _attach_to_customers(ring: np.ndarray, candidate: np.ndarray, actions: Edges
     lower ring). One pass: an account attached here makes no customer for the next.
     """
     src, dst = actions
-    of = ring[src]  # one lookup per action (ten million at a million accounts); the rest filters its result
-    member = np.flatnonzero(of >= 0)
-    member = member[src[member] != dst[member]]
+    of = ring[src]  # one lookup per action (ten million at a million accounts)
+    others = src != dst  # an account's rows on itself serve no one
+    member = np.flatnonzero((of >= 0) & others)
     orders = (pl.DataFrame({"target": dst[member], "ring": of[member], "actor": src[member]})
               .group_by("target", "ring").agg(pl.len().alias("rows"), pl.col("actor").n_unique().alias("members"))
               .filter(pl.col("members") >= min_members))
     if orders.is_empty():
         return
-    own = np.flatnonzero(src == dst)
-    audience = np.bincount(dst, minlength=len(ring)) - np.bincount(dst[own], minlength=len(ring))  # others' rows on a target
+    audience = np.bincount(dst, minlength=len(ring)) - np.bincount(dst[~others], minlength=len(ring))
     customers = orders.filter(pl.col("rows") >= min_share * pl.Series(audience[orders["target"].to_numpy()]))
-    served = np.flatnonzero(candidate[src] & (of < 0))
-    served = served[src[served] != dst[served]]
+    served = np.flatnonzero(candidate[src] & (of < 0) & others)
     best = (pl.DataFrame({"actor": src[served], "target": dst[served]}).unique()
             .join(customers.select("target", "ring", "members"), on="target")
             .group_by("actor", "ring").agg(pl.len().alias("customers"), pl.col("members").sum())
