@@ -39,6 +39,7 @@ from gnn.benchmark import BASELINE_BLOCKS, EVAL_CONFIG, MODELS, Progress, _summa
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, feature_names, load_graph, with_node_rows
+from gnn.drift import DriftReference, drift_report
 from gnn.ensemble import fit_hybrid_scorer, with_train_labels
 from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics, recall_at_fpr
 from gnn.hybrid import FeatureSet, fit_trees, tree_margin
@@ -307,6 +308,9 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["hybrid"] = deployed.margin(X)
             cal = fit.calibrator()
             risk = cal(raw["hybrid"])
+            # what `ringwatch score` would warn about: the held-out platform against the training one
+            reference = DriftReference.fit(ga.x.numpy(), names, cal(fit.raw), cal.thresholds)
+            extra["drift"] = drift_report(reference, gb.x.numpy(), names, risk, cal.thresholds)
             # as `ringwatch score` seeds rings: the platform's known abusive accounts
             extra["ring_inputs"] = RingInputs(gb.account_ids, risk, {f: cal.thresholds[f] for f in RING_FLOORS},
                                               RingEdges.of(gb), deployed.known_abusive(gb), truth, frozenset(labelled_b))
@@ -339,7 +343,26 @@ def _log_seed(log: Progress | None, seed: int, metrics: dict[str, dict[str, Any]
         + (f"; rings: {rings['campaigns_found']}/{rings['campaigns']} campaigns, precision {rings['account_precision']:.3f}"
            if rings else "")
         + (f"; {split['split']} campaign(s) in several rings, {split['whole_through_related']} whole through related rings"
-           if (split := extra.get("split_campaigns")) else ""))
+           if (split := extra.get("split_campaigns")) else "")
+        + (f"; drift: {d['features_moved']} features moved, MEDIUM or above {d['level_shares']['MEDIUM']['trained']:.1%}"
+           f" trained, {d['level_shares']['MEDIUM']['scored']:.1%} held out" + (" (warned)" if d["warnings"] else "")
+           if (d := extra.get("drift")) else ""))
+
+
+def drift_by_seed(seeds: range, extras: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per seed, what `ringwatch score` would have warned about the held-out platform (:mod:`gnn.drift`)
+    beside how the levels and rings held there, so a warning can be read against the harm it flags."""
+    out = []
+    for seed, e in zip(seeds, extras):
+        if "drift" not in e:
+            continue
+        d, cal, rings = e["drift"], e.get("calibration", {}), e.get("rings", {}).get("MEDIUM", {})
+        out.append({"seed": seed, "warned": bool(d["warnings"]), "features_moved": d["features_moved"],
+                    "medium_share_trained": d["level_shares"]["MEDIUM"]["trained"],
+                    "medium_share_held_out": d["level_shares"]["MEDIUM"]["scored"],
+                    **{f"precision_at_{lvl}": cal.get(f"precision_at_{lvl}") for lvl in ("MEDIUM", "HIGH", "CRITICAL")},
+                    "ring_account_precision": rings.get("account_precision")})
+    return out
 
 
 def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
@@ -379,5 +402,6 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
             "split_campaigns": {k: sum(x[k] for x in splits) for k in splits[0]} if splits else {},
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",
             "held_out": [{k: e[k] for k in ("held_out_accounts", "held_out_abusive")} for e in extras],
+            "drift": drift_by_seed(range(first_seed, first_seed + seeds), extras),
             "goal": {"recall_at_1pct_fpr": 0.90, "campaigns_found_as_rings": 0.95, "ring_account_precision": 0.99},
             "_first": extras[0]["first"] if extras else {}}

@@ -3,7 +3,8 @@
 Scoring is inductive: the model sees only features and edges, so accounts that did not exist
 at training time are scored like any other. Output: ``scores.parquet`` (sorted by account id)
 with calibrated risk, level, ring id and reasons; ``rings.parquet``; a manifest naming the
-model and snapshot versions.
+model and snapshot versions, with how far the snapshot has drifted from the model's training
+snapshot (:mod:`gnn.drift`) and warnings where that is far.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import torch
 from gnn.calibration import Calibrator
 from gnn.data import FeatureStats, GraphTensors, load_graph, load_relations, read_accounts, with_node_codes
 from gnn.device import pick_device
+from gnn.drift import DriftReference, drift_report
 from gnn.ensemble import HybridEnsemble
 from gnn.hybrid import HybridModel
 from gnn.model import RingwatchGNN
 from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import RingEdges, find_rings
 from gnn.spectral import MIN_MAIN_SHARE
-from gnn.train import gnn_logits, load_hybrid, load_model
+from gnn.train import gnn_logits, load_drift, load_hybrid, load_model
 from ringwatch.types import RISK_LEVELS, SCORES_TABLE
 from ringwatch.versions import Home
 
@@ -61,6 +63,7 @@ class Scorer:
         hybrid: The hybrid scorer (one hybrid or a cross-fitted ensemble), or ``None`` for a GNN-alone model.
         graph: The snapshot's graph tensors.
         relations: The snapshot's relation tables with node codes.
+        drift: The training snapshot's distributions (``None`` for a model trained before they were kept).
     """
 
     model: RingwatchGNN
@@ -69,6 +72,7 @@ class Scorer:
     hybrid: HybridModel | HybridEnsemble | None
     graph: GraphTensors
     relations: dict[str, pl.DataFrame]
+    drift: DriftReference | None = None
 
     @classmethod
     def load(cls, home: Home, model_version: str, snapshot: str) -> Scorer:
@@ -80,7 +84,7 @@ class Scorer:
         accounts = read_accounts(snap_path)
         relations = with_node_codes(load_relations(snap_path, ids=False), accounts["account_id"])
         graph, _ = load_graph(snap_path, stats, tables=relations, accounts=accounts)
-        return cls(model, stats, calibrator, hybrid, graph, relations)
+        return cls(model, stats, calibrator, hybrid, graph, relations, load_drift(model_dir))
 
     def raw(self, device: torch.device) -> tuple[np.ndarray, Any]:
         """Raw score of every account, and the hybrid's tree input (one matrix, or one per member of
@@ -155,6 +159,11 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         "model": "hybrid" if hybrid is not None else "gnn", "explained": int(len(explain_nodes)),
         "warnings": [],
     }
+    if scorer.drift is not None:
+        report = drift_report(scorer.drift, graph.x.numpy(), scorer.stats.names, risk, calibrator.thresholds)
+        manifest["warnings"].extend(report.pop("warnings"))
+        manifest["drift"] = report
+        clock("drift")
     coverage = None if hybrid is None or X is None else hybrid.spectral_coverage(X)
     if coverage is not None:
         manifest["spectral_coverage"] = round(coverage, 4)

@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from gnn.calibration import Calibrator
 from gnn.data import NODE_ROW, FeatureStats, GraphTensors, load_graph, with_node_rows
 from gnn.device import pick_device
+from gnn.drift import DriftReference
 from gnn.model import RingwatchGNN, mean_operators
 from ringwatch.errors import InputError
 from ringwatch.versions import Home
@@ -29,6 +30,7 @@ from ringwatch.versions import Home
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 CALIBRATION_FILE = "calibration.json"
+DRIFT_FILE = "drift.json"
 MODELS = ("hybrid", "gnn")
 
 
@@ -198,8 +200,9 @@ def gnn_logits(model: RingwatchGNN, graph: GraphTensors, device: torch.device | 
     return out
 
 
-def fit(graph: GraphTensors, nodes: np.ndarray, y: np.ndarray, cfg: TrainConfig) -> tuple[RingwatchGNN, Calibrator, dict[str, Any]]:
-    """Train on labelled ``nodes`` of ``graph``; return model, calibrator and metrics.
+def fit(graph: GraphTensors, nodes: np.ndarray, y: np.ndarray,
+        cfg: TrainConfig) -> tuple[RingwatchGNN, Calibrator, dict[str, Any], np.ndarray]:
+    """Train on labelled ``nodes`` of ``graph``; return model, calibrator, metrics and every node's logit.
 
     Args:
         graph: Graph tensors.
@@ -226,7 +229,7 @@ def fit(graph: GraphTensors, nodes: np.ndarray, y: np.ndarray, cfg: TrainConfig)
         "device": str(device),
         "labels": {"positive": n_pos, "negative": n_neg},
     }
-    return model.cpu(), calibrator, metrics
+    return model.cpu(), calibrator, metrics, logits
 
 
 def save_model(directory: Path, model: RingwatchGNN, stats: FeatureStats, calibrator: Calibrator, cfg: TrainConfig) -> None:
@@ -247,6 +250,12 @@ def load_model(directory: Path) -> tuple[RingwatchGNN, FeatureStats, Calibrator]
     model.eval()
     calibrator = Calibrator(**json.loads((directory / CALIBRATION_FILE).read_text()))
     return model, FeatureStats(**config["features"]), calibrator
+
+
+def load_drift(directory: Path) -> DriftReference | None:
+    """The training snapshot's :class:`gnn.drift.DriftReference` (``None`` for a model trained before it was kept)."""
+    path = directory / DRIFT_FILE
+    return DriftReference.from_dict(json.loads(path.read_text())) if path.is_file() else None
 
 
 def load_hybrid(directory: Path, model: RingwatchGNN) -> Any:
@@ -278,23 +287,30 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
     nodes, y = label_index(graph, labels)
     hybrid = None
     if cfg.model == "gnn":
-        model, calibrator, metrics = fit(graph, nodes, y, cfg)
+        model, calibrator, metrics, raw = fit(graph, nodes, y, cfg)
     else:
-        hybrid, calibrator, metrics = fit_hybrid_model(graph, stats, nodes, y, cfg)
+        hybrid, calibrator, metrics, raw = fit_hybrid_model(graph, stats, nodes, y, cfg)
         model = hybrid.gnn
+    drift = DriftReference.fit(graph.x.numpy(), stats.names, calibrator(raw), calibrator.thresholds)
+    metrics["level_shares"] = {k: round(v, 5) for k, v in drift.level_shares.items()}
     manifest: dict[str, Any] = {"kind": "model", "model": "RingwatchGNN" if hybrid is None else "RingwatchHybrid",
                                 "snapshot_version": snap_manifest["version"], "metrics": metrics, "config": asdict(cfg)}
     with home.models.publish(manifest) as staging:
         save_model(staging, model, stats, calibrator, cfg)
+        (staging / DRIFT_FILE).write_text(json.dumps(drift.to_dict()))
         if hybrid is not None:
             hybrid.save(staging)
     return manifest
 
 
 def fit_hybrid_model(graph: GraphTensors, stats: FeatureStats, nodes: np.ndarray, y: np.ndarray,
-                     cfg: TrainConfig) -> tuple[Any, Calibrator, dict[str, Any]]:
+                     cfg: TrainConfig) -> tuple[Any, Calibrator, dict[str, Any], np.ndarray]:
     """Split labelled ``nodes`` into train/validation, fit the scorer (:func:`gnn.ensemble.fit_hybrid_scorer`:
-    one hybrid, or the cross-fitted ensemble), calibrate on the scores :meth:`gnn.ensemble.ScorerFit.calibrator` reads."""
+    one hybrid, or the cross-fitted ensemble), calibrate on the scores :meth:`gnn.ensemble.ScorerFit.calibrator` reads.
+
+    Returns:
+        The scorer, its calibrator, its metrics and every node's log-odds.
+    """
     from gnn.ensemble import fit_hybrid_scorer, member_count
 
     n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
@@ -306,4 +322,4 @@ def fit_hybrid_model(graph: GraphTensors, stats: FeatureStats, nodes: np.ndarray
     metrics = {"validation": _metrics(fit.y_held_out, fit.raw[fit.held_out]), "members": member_count(hybrid),
                "best_epoch": hybrid.metrics["gnn_best_epoch"], "trees": hybrid.metrics["trees"],
                "device": str(pick_device(cfg.device)), "labels": {"positive": n_pos, "negative": n_neg}}
-    return hybrid, fit.calibrator(), metrics
+    return hybrid, fit.calibrator(), metrics, fit.raw

@@ -267,6 +267,12 @@ def _mean_min(summary: dict[str, Any]) -> str:
     return "–" if summary["mean"] is None else f"{summary['mean']:.3f} ({summary['min']:.3f})"
 
 
+def _mean_of(seeds: list[dict[str, Any]], key: str = "precision_at_MEDIUM") -> str:
+    """Mean of a per-seed figure over ``seeds`` (those with one), ``–`` where none has it."""
+    values = [s[key] for s in seeds if s.get(key) is not None]
+    return f"{sum(values) / len(values):.3f}" if values else "–"
+
+
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
                       first_seed: int = 0, cross_fit: int | None = None) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
@@ -300,6 +306,11 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
         if split:
             console.print(f"rings at {sep['floor']}: {split['split']} campaign(s) in several rings, "
                           f"{split['whole_through_related']} of them whole through their related rings (all seeds)")
+    drift = result.get("drift")
+    if drift:
+        warned = [d for d in drift if d["warned"]]
+        console.print(f"drift warnings `ringwatch score` would give on the held-out platforms: {len(warned)} of {len(drift)} "
+                      f"seeds (precision at MEDIUM: warned {_mean_of(warned)}, not warned {_mean_of([d for d in drift if not d['warned']])})")
     if json_out in ("-",):
         result.pop("_first", None)
         emit_json(result)

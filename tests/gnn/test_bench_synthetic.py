@@ -142,6 +142,10 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     cal = result["calibration"]  # the training platform's calibrator, on the held-out platform's accounts
     assert 0.0 <= cal["brier"]["mean"] <= 0.25 and 0.0 <= cal["ece"]["mean"] <= 1.0
     assert {"precision_at_CRITICAL", "recall_at_MEDIUM"} <= set(cal) and cal["recall_at_MEDIUM"]["seeds"] == 1
+    (drift,) = result["drift"]  # what `ringwatch score` would say of the held-out platform, beside the harm
+    assert drift["seed"] == 1 and isinstance(drift["warned"], bool) and drift["features_moved"] >= 0
+    assert 0.0 < drift["medium_share_trained"] < 1.0 and 0.0 < drift["medium_share_held_out"] < 1.0
+    assert drift["ring_account_precision"] == rings["account_precision"]
     assert set(result["per_campaign_recall_at_1pct_fpr"]["hybrid"]) <= {
         "follow_farm", "like_farm", "comment_spam", "message_blast", "device_farm", "proxy_pool", "sleeper", "camouflage", "slow"}
 
@@ -186,7 +190,9 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
               "split_campaigns": {"split": 3, "whole_through_related": 2},
               "calibration": {"brier": {"mean": 0.0055}, "ece": {"mean": 0.004},
                               "precision_at_CRITICAL": {"mean": 0.997, "min": 0.972},
-                              "precision_at_HIGH": {"mean": 0.95, "min": 0.9}, "precision_at_MEDIUM": {"mean": None}}}
+                              "precision_at_HIGH": {"mean": 0.95, "min": 0.9}, "precision_at_MEDIUM": {"mean": None}},
+              "drift": [{"seed": 0, "warned": True, "precision_at_MEDIUM": 0.2}, {"seed": 1, "warned": True, "precision_at_MEDIUM": 0.4},
+                        {"seed": 2, "warned": False, "precision_at_MEDIUM": 0.9}]}
     # the CLI's printing is under test here, not the evaluation (run for real above)
     monkeypatch.setattr(gnn.benchmark, "evaluate_dataset", lambda *a, **k: dict(result))
     out = CliRunner().invoke(app, ["evaluate", "--dataset", "synthetic", "--seeds", "1"])
@@ -198,3 +204,5 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
     assert ("rings at MEDIUM: 9 campaign rings, 2 mostly benign; AUROC of each column, campaign vs benign: "
             "synchrony 0.45, ring_score 0.97, size –") in text
     assert "rings at MEDIUM: 3 campaign(s) in several rings, 2 of them whole through their related rings (all seeds)" in text
+    assert ("drift warnings `ringwatch score` would give on the held-out platforms: 2 of 3 seeds (precision at "
+            "MEDIUM: warned 0.300, not warned 0.900)") in text

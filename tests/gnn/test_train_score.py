@@ -130,3 +130,35 @@ def test_scoring_warns_when_the_spectral_basis_no_longer_covers_the_graph(tmp_pa
     assert len(later["warnings"]) == 1 and "spectral basis places only" in later["warnings"][0]
     assert "retrain" in later["warnings"][0]
     assert _scores(home)["risk"].is_between(0, 1).all()  # still scored: a warning, not a refusal
+
+
+def test_scoring_warns_when_the_population_has_moved_since_training(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    n = 200
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 1.0).astype(np.int64)
+    pairs = rng.integers(0, n, size=(400, 2))
+    edges = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+    home = Home(tmp_path / "home")
+    _, labels = publish_static(home, StaticGraph(x, edges, y, relation="rel"))
+    model = train(home, labels, FAST)
+    drift_file = home.models.path(model["version"]) / "drift.json"
+    assert drift_file.is_file() and model["metrics"]["level_shares"]["MEDIUM"] > 0
+    same = score(home)
+    assert same["warnings"] == [] and same["drift"]["features_moved"] == 0
+    assert same["drift"]["level_shares"]["MEDIUM"]["scored"] == pytest.approx(model["metrics"]["level_shares"]["MEDIUM"], abs=1e-4)
+    moved = x.copy()
+    moved[:, :3] += 4.0  # three features on another scale: another market, or a logging change
+    publish_static(home, StaticGraph(moved, edges, y, relation="rel"))
+    later = score(home, model["version"])
+    assert later["drift"]["features_moved"] == 3 and set(later["drift"]["psi"]) >= {"f0", "f1", "f2"}
+    assert any("3 of 4 features moved materially" in w and "retrain" in w for w in later["warnings"])
+    assert _scores(home)["risk"].is_between(0, 1).all()  # still scored: a warning, not a refusal
+    # a model version from before drift references were kept (no file, none in its manifest) scores without them
+    manifest_file = drift_file.parent / "manifest.json"
+    kept = json.loads(manifest_file.read_text())
+    del kept["files"]["drift.json"]
+    manifest_file.write_text(json.dumps(kept))
+    drift_file.unlink()
+    older = score(home, model["version"])
+    assert "drift" not in older and older["warnings"] == []
