@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gnn.drift import LEVEL_ALERT_RATIO, PSI_ALERT, PSI_ALERT_FEATURES, DriftReference, drift_report, level_shares, psi
+from gnn.drift import LEVEL_ALERT_RATIO, PSI_ALERT, DriftReference, drift_report, level_shares, psi
 
 THRESHOLDS = {"MEDIUM": 0.25, "HIGH": 0.6, "CRITICAL": 0.9}
 NAMES = [f"f{j}" for j in range(5)]
@@ -56,23 +56,27 @@ def test_a_fresh_sample_of_the_same_population_does_not_warn(trained: tuple[np.n
     assert max(report["psi"].values()) < 0.05
 
 
-def test_moved_features_warn_naming_them(trained: tuple[np.ndarray, np.ndarray]) -> None:
+def test_moved_features_alone_are_a_reading_not_a_warning(trained: tuple[np.ndarray, np.ndarray]) -> None:
     x, risk = trained
     moved = x.copy()
     moved[:, [1, 3, 4]] += 1.0
     report = drift_report(_reference(trained), moved, NAMES, risk, THRESHOLDS)
-    assert report["features_moved"] == 3
-    assert set(list(report["psi"])[:3]) == {"f1", "f3", "f4"}
-    (warning,) = report["warnings"]
-    assert "3 of 5 features moved materially" in warning and "f1" in warning and "f0" not in warning
+    assert report["features_moved"] == 3 and set(list(report["psi"])[:3]) == {"f1", "f3", "f4"}
+    assert report["psi"]["f1"] > PSI_ALERT and report["psi"]["f0"] < 0.05
+    assert report["warnings"] == []  # the levels hold: nothing to act on
 
 
-def test_fewer_moved_features_than_the_alert_count_only_report(trained: tuple[np.ndarray, np.ndarray]) -> None:
-    x, risk = trained
+def test_the_level_warning_names_the_features_that_moved(trained: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = trained
+    ref = _reference(trained)
+    risk = np.where(np.arange(len(x)) < 200, 0.7, 0.05)  # 10% at MEDIUM or above against 3%
     moved = x.copy()
-    moved[:, : PSI_ALERT_FEATURES - 1] *= 3.0
-    report = drift_report(_reference(trained), moved, NAMES, risk, THRESHOLDS)
-    assert report["features_moved"] == PSI_ALERT_FEATURES - 1 and report["warnings"] == []
+    moved[:, [1, 3]] *= 3.0
+    (warning,) = drift_report(ref, moved, NAMES, risk, THRESHOLDS)["warnings"]
+    assert "10.0% of the accounts are at MEDIUM or above against 3." in warning and "over-flag" in warning
+    assert "2 of 5 features moved materially" in warning and "f1 " in warning and "f3 " in warning and "f0" not in warning
+    (still,) = drift_report(ref, x, NAMES, risk, THRESHOLDS)["warnings"]
+    assert "no feature moved materially" in still
 
 
 def test_a_feature_the_reference_lacks_is_skipped(trained: tuple[np.ndarray, np.ndarray]) -> None:

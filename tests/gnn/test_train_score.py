@@ -152,7 +152,9 @@ def test_scoring_warns_when_the_population_has_moved_since_training(tmp_path: Pa
     publish_static(home, StaticGraph(moved, edges, y, relation="rel"))
     later = score(home, model["version"])
     assert later["drift"]["features_moved"] == 3 and set(later["drift"]["psi"]) >= {"f0", "f1", "f2"}
-    assert any("3 of 4 features moved materially" in w and "retrain" in w for w in later["warnings"])
+    assert later["drift"]["level_shares"]["MEDIUM"]["scored"] >= 1.5 * later["drift"]["level_shares"]["MEDIUM"]["trained"]
+    (warning,) = later["warnings"]  # the first feature carries the label: many more accounts look risky
+    assert "at MEDIUM or above" in warning and "3 of 4 features moved materially" in warning and "retrain" in warning
     assert _scores(home)["risk"].is_between(0, 1).all()  # still scored: a warning, not a refusal
     # a model version from before drift references were kept (no file, none in its manifest) scores without them
     manifest_file = drift_file.parent / "manifest.json"
