@@ -141,13 +141,13 @@ def drift_report(reference: DriftReference, x: np.ndarray, names: list[str], ris
     """
     x = _sample(x)
     position = {n: j for j, n in enumerate(reference.names)}
-    moved = {}
+    index = {}  # feature → its PSI, for every feature the reference has
     for j, name in enumerate(names):
         k = position.get(name)
         if k is not None:
-            moved[name] = psi(reference.shares[k], _bin_shares(x[:, j], np.asarray(reference.edges[k])))
-    top = dict(sorted(moved.items(), key=lambda kv: -kv[1])[:TOP_FEATURES])
-    n_moved = sum(v > PSI_ALERT for v in moved.values())
+            index[name] = psi(reference.shares[k], _bin_shares(x[:, j], np.asarray(reference.edges[k])))
+    top = dict(sorted(index.items(), key=lambda kv: -kv[1])[:TOP_FEATURES])
+    n_moved = sum(v > PSI_ALERT for v in index.values())
     scored = level_shares(np.asarray(risk), thresholds)
     shares = {lvl: {"trained": round(reference.level_shares.get(lvl, 0.0), 5), "scored": round(scored[lvl], 5)}
               for lvl in scored}
@@ -159,9 +159,9 @@ def drift_report(reference: DriftReference, x: np.ndarray, names: list[str], ris
         warnings.append(f"{now:.1%} of the accounts are at {LEVEL_ALERT_FLOOR} or above against {trained:.1%} on the "
                         f"model's training snapshot: either abuse has changed that much or the population has moved "
                         f"and the levels {'over' if now > trained else 'under'}-flag ("
-                        + (f"{n_moved} of {len(moved)} features moved materially, PSI over {PSI_ALERT}: {named}"
+                        + (f"{n_moved} of {len(index)} features moved materially, PSI over {PSI_ALERT}: {named}"
                            if n_moved else "no feature moved materially")
                         + "); review a sample before acting on the levels, and retrain on this population "
                           "(`ringwatch train`) if it has moved")
-    return {"psi": {n: round(v, 4) for n, v in top.items()}, "features_moved": n_moved, "features": len(moved),
+    return {"psi": {n: round(v, 4) for n, v in top.items()}, "features_moved": n_moved, "features": len(index),
             "level_shares": shares, "warnings": warnings}

@@ -267,9 +267,9 @@ def _mean_min(summary: dict[str, Any]) -> str:
     return "–" if summary["mean"] is None else f"{summary['mean']:.3f} ({summary['min']:.3f})"
 
 
-def _mean_of(seeds: list[dict[str, Any]], key: str = "precision_at_MEDIUM") -> str:
-    """Mean of a per-seed figure over ``seeds`` (those with one), ``–`` where none has it."""
-    values = [s[key] for s in seeds if s.get(key) is not None]
+def _mean_precision_at_medium(seeds: list[dict[str, Any]]) -> str:
+    """Mean precision at MEDIUM over ``seeds`` (those with one), ``–`` where none has it."""
+    values = [s["precision_at_MEDIUM"] for s in seeds if s.get("precision_at_MEDIUM") is not None]
     return f"{sum(values) / len(values):.3f}" if values else "–"
 
 
@@ -310,7 +310,8 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     if drift:
         warned = [d for d in drift if d["warned"]]
         console.print(f"drift warnings `ringwatch score` would give on the held-out platforms: {len(warned)} of {len(drift)} "
-                      f"seeds (precision at MEDIUM: warned {_mean_of(warned)}, not warned {_mean_of([d for d in drift if not d['warned']])})")
+                      f"seeds (precision at MEDIUM: warned {_mean_precision_at_medium(warned)}, "
+                      f"not warned {_mean_precision_at_medium([d for d in drift if not d['warned']])})")
     if json_out in ("-",):
         result.pop("_first", None)
         emit_json(result)
