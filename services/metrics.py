@@ -89,6 +89,10 @@ class ServiceMetrics:
         )
         self.store_accounts = Gauge("ringwatch_score_set_accounts", "Accounts in the served score set.", registry=self.registry)
         self.store_loaded = Gauge("ringwatch_score_set_loaded", "1 when a score set is loaded.", registry=self.registry)
+        self.store_warnings = Gauge(
+            "ringwatch_score_set_warnings", "Warnings scoring wrote for the served score set (0: nothing amiss).",
+            registry=self.registry,
+        )
         self.swaps = Counter("ringwatch_score_swaps", "Hot swaps to a newer score set.", registry=self.registry)
         if store is not None:
             self.bind_store(store)
@@ -103,6 +107,7 @@ class ServiceMetrics:
         self.store_age.set_function(age)
         self.store_accounts.set_function(lambda: len(store.current) if store.current is not None else 0)
         self.store_loaded.set_function(lambda: 1.0 if store.current is not None else 0.0)
+        self.store_warnings.set_function(lambda: len(snap.info.warnings) if (snap := store.current) is not None else 0)
         if store.current is not None:
             self.on_swap(None, store.current)
         store.add_listener(self.on_swap)

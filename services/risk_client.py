@@ -122,18 +122,21 @@ def decode_batch_response(
 
 @dataclass(frozen=True)
 class ScoreSetRef:
-    """Which score set answered."""
+    """Which score set answered, and why its levels may mislead (``warnings``, empty when
+    scoring saw nothing amiss)."""
 
     score_version: str
     model_version: str
     snapshot_version: str
     scored_at: datetime | None
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_message(cls, msg: risk_pb2.ScoreSet) -> ScoreSetRef:
         return cls(
             msg.score_version, msg.model_version, msg.snapshot_version,
             msg.scored_at.ToDatetime(tzinfo=timezone.utc) if msg.HasField("scored_at") else None,
+            tuple(msg.warnings),
         )
 
 

@@ -104,7 +104,8 @@ def check_id(account_id: str, what: str = "account_id") -> str:
 def score_set_message(info: ScoreSetInfo) -> risk_pb2.ScoreSet:
     """The ``ScoreSet`` message of a snapshot (built once per score set)."""
     msg = risk_pb2.ScoreSet(
-        score_version=info.score_version, model_version=info.model_version, snapshot_version=info.snapshot_version
+        score_version=info.score_version, model_version=info.model_version, snapshot_version=info.snapshot_version,
+        warnings=info.warnings,
     )
     if info.scored_at is not None:
         msg.scored_at.FromDatetime(info.scored_at)

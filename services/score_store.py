@@ -126,6 +126,8 @@ class ScoreSetInfo:
         scored_at: When scoring ran (UTC), or ``None`` when the manifest lacks it.
         accounts: Number of scored accounts.
         loaded_at: ``time.time()`` when this process loaded it.
+        warnings: The score manifest's warnings (why its levels may mislead, e.g. the population
+            moved since training: :mod:`gnn.drift`); empty when scoring saw nothing amiss.
     """
 
     score_version: str
@@ -134,6 +136,7 @@ class ScoreSetInfo:
     scored_at: datetime | None
     accounts: int
     loaded_at: float = field(default_factory=time.time)
+    warnings: tuple[str, ...] = ()
 
     def age_s(self, now: float | None = None) -> float:
         """Seconds since scoring ran (since loading when the scoring time is unknown)."""
@@ -545,6 +548,7 @@ def load_snapshot(scores: VersionedDir, version: str | None = None, cache_root: 
         snapshot_version=str(manifest.get("snapshot_version", "")),
         scored_at=_parse_time(manifest.get("scored_at") or manifest.get("created_at")),
         accounts=int(arrays["ids"].size),
+        warnings=tuple(str(w) for w in manifest.get("warnings") or ()),
     )
     return ScoreSnapshot(
         info=info,
@@ -653,6 +657,8 @@ class ScoreStore:
                 wanted, len(fresh), fresh.info.model_version, fresh.info.snapshot_version,
                 time.perf_counter() - started, serving or "nothing",
             )
+            for warning in fresh.info.warnings:
+                log.warning("score set %s: %s", wanted, warning)
         self._prune_cache()
         for listener in list(self._listeners):
             try:
@@ -678,6 +684,7 @@ class ScoreStore:
                 "snapshot_version": info.snapshot_version,
                 "scored_at": info.scored_at.isoformat() if info.scored_at is not None else None,
                 "accounts": info.accounts,
+                "warnings": list(info.warnings),
             }, indent=2))
         except OSError as exc:  # this process serves the new set either way; an edge keeps the old
             log.error("cannot write %s for the edge: %s", self.pointer_path, exc)

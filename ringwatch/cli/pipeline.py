@@ -176,6 +176,9 @@ def demo_cmd(
             r = client.get(acc)
             table.add_row(r.account_id, f"{r.risk:.3f}", r.level, r.ring_id or "-", r.score_set.model_version, r.score_set.snapshot_version)
         console.print(table)
+        said = r.score_set.warnings
+        console.print(f"score set {r.score_set.score_version} as served: "
+                      + (f"{len(said)} warning(s), e.g. {said[0]}" if said else "no warnings (levels trusted as calibrated)"), markup=False)
         batch = client.batch_get(scores["account_id"].head(1000).to_list())
         console.print(f"BatchGetRiskScores: {len(batch)} accounts in one call")
         try:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17ringwatch/v1/risk.proto\x12\x0cringwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\x08ScoreSet\x12\x15\n\rscore_version\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x18\n\x10snapshot_version\x18\x03 \x01(\t\x12-\n\tscored_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\")\n\x13GetRiskScoreRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"\xad\x01\n\x14GetRiskScoreResponse\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04risk\x18\x02 \x01(\x02\x12&\n\x05level\x18\x03 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x0f\n\x07ring_id\x18\x04 \x01(\t\x12\x0f\n\x07reasons\x18\x05 \x03(\t\x12)\n\tscore_set\x18\x06 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\"J\n\x19\x42\x61tchGetRiskScoresRequest\x12\x13\n\x0b\x61\x63\x63ount_ids\x18\x01 \x03(\t\x12\x18\n\x10include_ring_ids\x18\x02 \x01(\x08\"\xf0\x01\n\x1a\x42\x61tchGetRiskScoresResponse\x12*\n\x08statuses\x18\x01 \x03(\x0e\x32\x18.ringwatch.v1.ItemStatus\x12\r\n\x05risks\x18\x02 \x03(\x02\x12\'\n\x06levels\x18\x03 \x03(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x10\n\x08ring_ids\x18\x04 \x03(\t\x12)\n\tscore_set\x18\x05 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\x12\r\n\x05\x66ound\x18\x06 \x01(\r\x12\x11\n\tnot_found\x18\x07 \x01(\r\x12\x0f\n\x07invalid\x18\x08 \x01(\r\"D\n\x17\x45xplainRiskScoreRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x15\n\rmax_neighbors\x18\x02 \x01(\r\"v\n\x08Neighbor\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08relation\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\x02\x12\x0c\n\x04risk\x18\x04 \x01(\x02\x12&\n\x05level\x18\x05 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\"\xf1\x01\n\x18\x45xplainRiskScoreResponse\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04risk\x18\x02 \x01(\x02\x12&\n\x05level\x18\x03 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12-\n\rtop_neighbors\x18\x05 \x03(\x0b\x32\x16.ringwatch.v1.Neighbor\x12 \n\x04ring\x18\x06 \x01(\x0b\x32\x12.ringwatch.v1.Ring\x12)\n\tscore_set\x18\x07 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\"\x9c\x01\n\x04Ring\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\r\x12\x0f\n\x07\x64\x65nsity\x18\x03 \x01(\x02\x12\x11\n\tmean_risk\x18\x04 \x01(\x02\x12\x12\n\nring_score\x18\x05 \x01(\x02\x12\x11\n\tsynchrony\x18\x06 \x01(\x02\x12*\n\x07related\x18\x07 \x03(\x0b\x32\x19.ringwatch.v1.RelatedRing\"-\n\x0bRelatedRing\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\r\n\x05links\x18\x02 \x01(\r\"6\n\x0eGetRingRequest\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\x13\n\x0bmax_members\x18\x02 \x01(\r\"\xb8\x01\n\x0fGetRingResponse\x12 \n\x04ring\x18\x01 \x01(\x0b\x32\x12.ringwatch.v1.Ring\x12\x12\n\nmember_ids\x18\x02 \x03(\t\x12\x14\n\x0cmember_risks\x18\x03 \x03(\x02\x12.\n\rmember_levels\x18\x04 \x03(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12)\n\tscore_set\x18\x05 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\"Y\n\x16WatchRiskScoresRequest\x12\x13\n\x0b\x61\x63\x63ount_ids\x18\x01 \x03(\t\x12*\n\tmin_level\x18\x02 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\"\xee\x01\n\x0fRiskLevelChange\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12/\n\x0eprevious_level\x18\x02 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12&\n\x05level\x18\x03 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x15\n\rprevious_risk\x18\x04 \x01(\x02\x12\x0c\n\x04risk\x18\x05 \x01(\x02\x12)\n\tscore_set\x18\x06 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\x12\x1e\n\x16previous_score_version\x18\x07 \x01(\t*\x80\x01\n\tRiskLevel\x12\x1a\n\x16RISK_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eRISK_LEVEL_LOW\x10\x01\x12\x15\n\x11RISK_LEVEL_MEDIUM\x10\x02\x12\x13\n\x0fRISK_LEVEL_HIGH\x10\x03\x12\x17\n\x13RISK_LEVEL_CRITICAL\x10\x04*z\n\nItemStatus\x12\x1b\n\x17ITEM_STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eITEM_STATUS_OK\x10\x01\x12\x19\n\x15ITEM_STATUS_NOT_FOUND\x10\x02\x12 \n\x1cITEM_STATUS_INVALID_ARGUMENT\x10\x03\x32\xd2\x03\n\x0bRiskService\x12U\n\x0cGetRiskScore\x12!.ringwatch.v1.GetRiskScoreRequest\x1a\".ringwatch.v1.GetRiskScoreResponse\x12g\n\x12\x42\x61tchGetRiskScores\x12\'.ringwatch.v1.BatchGetRiskScoresRequest\x1a(.ringwatch.v1.BatchGetRiskScoresResponse\x12\x61\n\x10\x45xplainRiskScore\x12%.ringwatch.v1.ExplainRiskScoreRequest\x1a&.ringwatch.v1.ExplainRiskScoreResponse\x12\x46\n\x07GetRing\x12\x1c.ringwatch.v1.GetRingRequest\x1a\x1d.ringwatch.v1.GetRingResponse\x12X\n\x0fWatchRiskScores\x12$.ringwatch.v1.WatchRiskScoresRequest\x1a\x1d.ringwatch.v1.RiskLevelChange0\x01\x42.\n\x10\x63om.ringwatch.v1P\x01Z\x18ringwatch/v1;ringwatchv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17ringwatch/v1/risk.proto\x12\x0cringwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x01\n\x08ScoreSet\x12\x15\n\rscore_version\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x18\n\x10snapshot_version\x18\x03 \x01(\t\x12-\n\tscored_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08warnings\x18\x05 \x03(\t\")\n\x13GetRiskScoreRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\"\xad\x01\n\x14GetRiskScoreResponse\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04risk\x18\x02 \x01(\x02\x12&\n\x05level\x18\x03 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x0f\n\x07ring_id\x18\x04 \x01(\t\x12\x0f\n\x07reasons\x18\x05 \x03(\t\x12)\n\tscore_set\x18\x06 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\"J\n\x19\x42\x61tchGetRiskScoresRequest\x12\x13\n\x0b\x61\x63\x63ount_ids\x18\x01 \x03(\t\x12\x18\n\x10include_ring_ids\x18\x02 \x01(\x08\"\xf0\x01\n\x1a\x42\x61tchGetRiskScoresResponse\x12*\n\x08statuses\x18\x01 \x03(\x0e\x32\x18.ringwatch.v1.ItemStatus\x12\r\n\x05risks\x18\x02 \x03(\x02\x12\'\n\x06levels\x18\x03 \x03(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x10\n\x08ring_ids\x18\x04 \x03(\t\x12)\n\tscore_set\x18\x05 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\x12\r\n\x05\x66ound\x18\x06 \x01(\r\x12\x11\n\tnot_found\x18\x07 \x01(\r\x12\x0f\n\x07invalid\x18\x08 \x01(\r\"D\n\x17\x45xplainRiskScoreRequest\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x15\n\rmax_neighbors\x18\x02 \x01(\r\"v\n\x08Neighbor\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x10\n\x08relation\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\x02\x12\x0c\n\x04risk\x18\x04 \x01(\x02\x12&\n\x05level\x18\x05 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\"\xf1\x01\n\x18\x45xplainRiskScoreResponse\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12\x0c\n\x04risk\x18\x02 \x01(\x02\x12&\n\x05level\x18\x03 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x0f\n\x07reasons\x18\x04 \x03(\t\x12-\n\rtop_neighbors\x18\x05 \x03(\x0b\x32\x16.ringwatch.v1.Neighbor\x12 \n\x04ring\x18\x06 \x01(\x0b\x32\x12.ringwatch.v1.Ring\x12)\n\tscore_set\x18\x07 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\"\x9c\x01\n\x04Ring\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\r\x12\x0f\n\x07\x64\x65nsity\x18\x03 \x01(\x02\x12\x11\n\tmean_risk\x18\x04 \x01(\x02\x12\x12\n\nring_score\x18\x05 \x01(\x02\x12\x11\n\tsynchrony\x18\x06 \x01(\x02\x12*\n\x07related\x18\x07 \x03(\x0b\x32\x19.ringwatch.v1.RelatedRing\"-\n\x0bRelatedRing\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\r\n\x05links\x18\x02 \x01(\r\"6\n\x0eGetRingRequest\x12\x0f\n\x07ring_id\x18\x01 \x01(\t\x12\x13\n\x0bmax_members\x18\x02 \x01(\r\"\xb8\x01\n\x0fGetRingResponse\x12 \n\x04ring\x18\x01 \x01(\x0b\x32\x12.ringwatch.v1.Ring\x12\x12\n\nmember_ids\x18\x02 \x03(\t\x12\x14\n\x0cmember_risks\x18\x03 \x03(\x02\x12.\n\rmember_levels\x18\x04 \x03(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12)\n\tscore_set\x18\x05 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\"Y\n\x16WatchRiskScoresRequest\x12\x13\n\x0b\x61\x63\x63ount_ids\x18\x01 \x03(\t\x12*\n\tmin_level\x18\x02 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\"\xee\x01\n\x0fRiskLevelChange\x12\x12\n\naccount_id\x18\x01 \x01(\t\x12/\n\x0eprevious_level\x18\x02 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12&\n\x05level\x18\x03 \x01(\x0e\x32\x17.ringwatch.v1.RiskLevel\x12\x15\n\rprevious_risk\x18\x04 \x01(\x02\x12\x0c\n\x04risk\x18\x05 \x01(\x02\x12)\n\tscore_set\x18\x06 \x01(\x0b\x32\x16.ringwatch.v1.ScoreSet\x12\x1e\n\x16previous_score_version\x18\x07 \x01(\t*\x80\x01\n\tRiskLevel\x12\x1a\n\x16RISK_LEVEL_UNSPECIFIED\x10\x00\x12\x12\n\x0eRISK_LEVEL_LOW\x10\x01\x12\x15\n\x11RISK_LEVEL_MEDIUM\x10\x02\x12\x13\n\x0fRISK_LEVEL_HIGH\x10\x03\x12\x17\n\x13RISK_LEVEL_CRITICAL\x10\x04*z\n\nItemStatus\x12\x1b\n\x17ITEM_STATUS_UNSPECIFIED\x10\x00\x12\x12\n\x0eITEM_STATUS_OK\x10\x01\x12\x19\n\x15ITEM_STATUS_NOT_FOUND\x10\x02\x12 \n\x1cITEM_STATUS_INVALID_ARGUMENT\x10\x03\x32\xd2\x03\n\x0bRiskService\x12U\n\x0cGetRiskScore\x12!.ringwatch.v1.GetRiskScoreRequest\x1a\".ringwatch.v1.GetRiskScoreResponse\x12g\n\x12\x42\x61tchGetRiskScores\x12\'.ringwatch.v1.BatchGetRiskScoresRequest\x1a(.ringwatch.v1.BatchGetRiskScoresResponse\x12\x61\n\x10\x45xplainRiskScore\x12%.ringwatch.v1.ExplainRiskScoreRequest\x1a&.ringwatch.v1.ExplainRiskScoreResponse\x12\x46\n\x07GetRing\x12\x1c.ringwatch.v1.GetRingRequest\x1a\x1d.ringwatch.v1.GetRingResponse\x12X\n\x0fWatchRiskScores\x12$.ringwatch.v1.WatchRiskScoresRequest\x1a\x1d.ringwatch.v1.RiskLevelChange0\x01\x42.\n\x10\x63om.ringwatch.v1P\x01Z\x18ringwatch/v1;ringwatchv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,38 +33,38 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ringwatch.v1.risk_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020com.ringwatch.v1P\001Z\030ringwatch/v1;ringwatchv1'
-  _globals['_RISKLEVEL']._serialized_start=1960
-  _globals['_RISKLEVEL']._serialized_end=2088
-  _globals['_ITEMSTATUS']._serialized_start=2090
-  _globals['_ITEMSTATUS']._serialized_end=2212
+  _globals['_RISKLEVEL']._serialized_start=1978
+  _globals['_RISKLEVEL']._serialized_end=2106
+  _globals['_ITEMSTATUS']._serialized_start=2108
+  _globals['_ITEMSTATUS']._serialized_end=2230
   _globals['_SCORESET']._serialized_start=75
-  _globals['_SCORESET']._serialized_end=204
-  _globals['_GETRISKSCOREREQUEST']._serialized_start=206
-  _globals['_GETRISKSCOREREQUEST']._serialized_end=247
-  _globals['_GETRISKSCORERESPONSE']._serialized_start=250
-  _globals['_GETRISKSCORERESPONSE']._serialized_end=423
-  _globals['_BATCHGETRISKSCORESREQUEST']._serialized_start=425
-  _globals['_BATCHGETRISKSCORESREQUEST']._serialized_end=499
-  _globals['_BATCHGETRISKSCORESRESPONSE']._serialized_start=502
-  _globals['_BATCHGETRISKSCORESRESPONSE']._serialized_end=742
-  _globals['_EXPLAINRISKSCOREREQUEST']._serialized_start=744
-  _globals['_EXPLAINRISKSCOREREQUEST']._serialized_end=812
-  _globals['_NEIGHBOR']._serialized_start=814
-  _globals['_NEIGHBOR']._serialized_end=932
-  _globals['_EXPLAINRISKSCORERESPONSE']._serialized_start=935
-  _globals['_EXPLAINRISKSCORERESPONSE']._serialized_end=1176
-  _globals['_RING']._serialized_start=1179
-  _globals['_RING']._serialized_end=1335
-  _globals['_RELATEDRING']._serialized_start=1337
-  _globals['_RELATEDRING']._serialized_end=1382
-  _globals['_GETRINGREQUEST']._serialized_start=1384
-  _globals['_GETRINGREQUEST']._serialized_end=1438
-  _globals['_GETRINGRESPONSE']._serialized_start=1441
-  _globals['_GETRINGRESPONSE']._serialized_end=1625
-  _globals['_WATCHRISKSCORESREQUEST']._serialized_start=1627
-  _globals['_WATCHRISKSCORESREQUEST']._serialized_end=1716
-  _globals['_RISKLEVELCHANGE']._serialized_start=1719
-  _globals['_RISKLEVELCHANGE']._serialized_end=1957
-  _globals['_RISKSERVICE']._serialized_start=2215
-  _globals['_RISKSERVICE']._serialized_end=2681
+  _globals['_SCORESET']._serialized_end=222
+  _globals['_GETRISKSCOREREQUEST']._serialized_start=224
+  _globals['_GETRISKSCOREREQUEST']._serialized_end=265
+  _globals['_GETRISKSCORERESPONSE']._serialized_start=268
+  _globals['_GETRISKSCORERESPONSE']._serialized_end=441
+  _globals['_BATCHGETRISKSCORESREQUEST']._serialized_start=443
+  _globals['_BATCHGETRISKSCORESREQUEST']._serialized_end=517
+  _globals['_BATCHGETRISKSCORESRESPONSE']._serialized_start=520
+  _globals['_BATCHGETRISKSCORESRESPONSE']._serialized_end=760
+  _globals['_EXPLAINRISKSCOREREQUEST']._serialized_start=762
+  _globals['_EXPLAINRISKSCOREREQUEST']._serialized_end=830
+  _globals['_NEIGHBOR']._serialized_start=832
+  _globals['_NEIGHBOR']._serialized_end=950
+  _globals['_EXPLAINRISKSCORERESPONSE']._serialized_start=953
+  _globals['_EXPLAINRISKSCORERESPONSE']._serialized_end=1194
+  _globals['_RING']._serialized_start=1197
+  _globals['_RING']._serialized_end=1353
+  _globals['_RELATEDRING']._serialized_start=1355
+  _globals['_RELATEDRING']._serialized_end=1400
+  _globals['_GETRINGREQUEST']._serialized_start=1402
+  _globals['_GETRINGREQUEST']._serialized_end=1456
+  _globals['_GETRINGRESPONSE']._serialized_start=1459
+  _globals['_GETRINGRESPONSE']._serialized_end=1643
+  _globals['_WATCHRISKSCORESREQUEST']._serialized_start=1645
+  _globals['_WATCHRISKSCORESREQUEST']._serialized_end=1734
+  _globals['_RISKLEVELCHANGE']._serialized_start=1737
+  _globals['_RISKLEVELCHANGE']._serialized_end=1975
+  _globals['_RISKSERVICE']._serialized_start=2233
+  _globals['_RISKSERVICE']._serialized_end=2699
 # @@protoc_insertion_point(module_scope)

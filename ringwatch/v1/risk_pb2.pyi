@@ -35,16 +35,18 @@ ITEM_STATUS_NOT_FOUND: ItemStatus
 ITEM_STATUS_INVALID_ARGUMENT: ItemStatus
 
 class ScoreSet(_message.Message):
-    __slots__ = ("score_version", "model_version", "snapshot_version", "scored_at")
+    __slots__ = ("score_version", "model_version", "snapshot_version", "scored_at", "warnings")
     SCORE_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_VERSION_FIELD_NUMBER: _ClassVar[int]
     SCORED_AT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     score_version: str
     model_version: str
     snapshot_version: str
     scored_at: _timestamp_pb2.Timestamp
-    def __init__(self, score_version: _Optional[str] = ..., model_version: _Optional[str] = ..., snapshot_version: _Optional[str] = ..., scored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, score_version: _Optional[str] = ..., model_version: _Optional[str] = ..., snapshot_version: _Optional[str] = ..., scored_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetRiskScoreRequest(_message.Message):
     __slots__ = ("account_id",)

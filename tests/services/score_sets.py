@@ -30,8 +30,10 @@ def publish_scores(
     model_version: str = "m1",
     snapshot_version: str = "s1",
     levels: Sequence[str] | None = None,
+    warnings: Sequence[str] | None = None,
 ) -> str:
-    """Write scores.parquet (sorted), optional rings/explanations, publish; return the version."""
+    """Write scores.parquet (sorted), optional rings/explanations, publish; return the version.
+    ``warnings`` go into the manifest as scoring writes them (none: a manifest without the key)."""
     order = np.argsort(np.asarray(ids, dtype=object).astype(str), kind="stable")
     ids = [ids[i] for i in order]
     risks = [float(risks[i]) for i in order]
@@ -47,6 +49,8 @@ def publish_scores(
         }
     )
     manifest = {"model_version": model_version, "snapshot_version": snapshot_version, "scored_at": "2025-01-02T03:04:05Z"}
+    if warnings is not None:
+        manifest["warnings"] = list(warnings)
     with scores.publish(manifest) as staging:
         pq.write_table(table, Path(staging) / "scores.parquet")
         if rings is not None:

@@ -49,10 +49,11 @@ EXPLANATIONS = [{"account_id": "acct_0001", "reasons": '["shares device d1 with 
 OK, NF, BAD = risk_pb2.ITEM_STATUS_OK, risk_pb2.ITEM_STATUS_NOT_FOUND, risk_pb2.ITEM_STATUS_INVALID_ARGUMENT
 
 
-def _publish(scores: VersionedDir, risk: float | None = None, model_version: str = "m1") -> str:
+def _publish(scores: VersionedDir, risk: float | None = None, model_version: str = "m1", warnings: list[str] | None = None) -> str:
     risks = [risk if risk is not None else (i % 100) / 100 for i in range(len(IDS))]
     ring_ids = ["ring_1" if i in (1, 2, 3) else None for i in range(len(IDS))]
-    return publish_scores(scores, IDS, risks, ring_ids=ring_ids, rings=[RING], explanations=EXPLANATIONS, model_version=model_version)
+    return publish_scores(scores, IDS, risks, ring_ids=ring_ids, rings=[RING], explanations=EXPLANATIONS, model_version=model_version,
+                          warnings=warnings)
 
 
 def _code(call: Callable, *args: object, **kwargs: object) -> grpc.StatusCode:
@@ -124,6 +125,26 @@ def test_get_risk_score_matches_the_python_service_byte_for_byte(edge: EdgeServe
         for account in ("acct_0002", "acct_0099", "acct_0000"):
             request = risk_pb2.GetRiskScoreRequest(account_id=account).SerializeToString()
             assert front.unary_unary(method)(request, timeout=5) == back.unary_unary(method)(request, timeout=5)
+
+
+def test_the_edge_carries_the_score_sets_warnings(scores: VersionedDir, store: ScoreStore, edge: EdgeServer,
+                                                  stub: risk_pb2_grpc.RiskServiceStub) -> None:
+    drift = "31.0% of the accounts are at MEDIUM or above against 9.8% on the training platform"
+    metrics = f"http://127.0.0.1:{edge.metrics_port}/metrics"
+    assert "ringwatch_score_set_warnings 0" in urllib.request.urlopen(metrics, timeout=5).read().decode().splitlines()
+    _publish(scores, warnings=[drift])
+    assert store.refresh()
+    _wait_for(lambda: stub.GetRiskScore(risk_pb2.GetRiskScoreRequest(account_id="acct_0001"), timeout=5).score_set.score_version == "v2",
+              "the edge to swap to v2")
+    r = stub.GetRiskScore(risk_pb2.GetRiskScoreRequest(account_id="acct_0001"), timeout=5)
+    assert list(r.score_set.warnings) == [drift]
+    batch = stub.BatchGetRiskScores(risk_pb2.BatchGetRiskScoresRequest(account_ids=["acct_0001"]), timeout=5)
+    assert list(batch.score_set.warnings) == [drift]
+    method = "/ringwatch.v1.RiskService/GetRiskScore"
+    request = risk_pb2.GetRiskScoreRequest(account_id="acct_0001").SerializeToString()
+    with grpc.insecure_channel(f"127.0.0.1:{edge.port}") as front, grpc.insecure_channel(f"127.0.0.1:{edge.backend.port}") as back:
+        assert front.unary_unary(method)(request, timeout=5) == back.unary_unary(method)(request, timeout=5)
+    assert "ringwatch_score_set_warnings 1" in urllib.request.urlopen(metrics, timeout=5).read().decode().splitlines()
 
 
 def test_batch_get_risk_scores(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> None:

@@ -105,6 +105,28 @@ def test_get_risk_score(stub: risk_pb2_grpc.RiskServiceStub) -> None:
     assert stub.GetRiskScore(risk_pb2.GetRiskScoreRequest(account_id="acct_0002"), timeout=5).ring_id == "ring_1"
 
 
+DRIFT = ("31.0% of the accounts are at MEDIUM or above against 9.8% on the training platform: "
+         "the population has moved since model m1 was trained")
+
+
+def test_every_answer_carries_the_score_sets_warnings(scores: VersionedDir, store: ScoreStore, stub: risk_pb2_grpc.RiskServiceStub,
+                                                      client: RiskClient) -> None:
+    assert list(stub.GetRiskScore(risk_pb2.GetRiskScoreRequest(account_id="acct_0001"), timeout=5).score_set.warnings) == []
+    assert client.get("acct_0001").score_set.warnings == ()  # a manifest from before warnings were written
+    _publish(scores, warnings=[DRIFT, "second"])
+    assert store.refresh()
+    r = stub.GetRiskScore(risk_pb2.GetRiskScoreRequest(account_id="acct_0001"), timeout=5)
+    assert r.score_set.score_version == "v2" and list(r.score_set.warnings) == [DRIFT, "second"]
+    batch = stub.BatchGetRiskScores(risk_pb2.BatchGetRiskScoresRequest(account_ids=["acct_0001", "nobody"]), timeout=5)
+    assert list(batch.score_set.warnings) == [DRIFT, "second"]
+    assert list(stub.GetRing(risk_pb2.GetRingRequest(ring_id="ring_1"), timeout=5).score_set.warnings) == [DRIFT, "second"]
+    assert client.explain("acct_0001").score_set.warnings == (DRIFT, "second")
+    _publish(scores, warnings=[])
+    assert store.refresh()
+    assert client.get("acct_0001").score_set == client.get("acct_0002").score_set
+    assert client.get("acct_0001").score_set.warnings == ()
+
+
 def test_batch_get_risk_scores(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> None:
     ids = ["acct_0010", "nobody", "", "acct_0010", "bad\x00id", "x" * 129, "acct_0002"]
     r = stub.BatchGetRiskScores(risk_pb2.BatchGetRiskScoresRequest(account_ids=ids, include_ring_ids=True), timeout=5)
@@ -357,3 +379,7 @@ def test_metrics_count_requests(store: ScoreStore) -> None:
     assert sample("ringwatch_grpc_request_seconds_count", {"method": "BatchGetRiskScores"}) == 1
     assert sample("ringwatch_score_set_info", {"score_version": "v1", "model_version": "m1", "snapshot_version": "s1"}) == 1
     assert sample("ringwatch_score_set_accounts") == len(IDS) and sample("ringwatch_score_set_age_seconds") > 0
+    assert sample("ringwatch_score_set_warnings") == 0
+    _publish(store.scores, warnings=[DRIFT])
+    assert store.refresh()
+    assert sample("ringwatch_score_set_warnings") == 1

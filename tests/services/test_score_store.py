@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import threading
 from pathlib import Path
@@ -164,6 +166,21 @@ def test_refresh_swaps_and_refuses_corrupt(scores: VersionedDir, tmp_path: Path)
     assert store.refresh() is False  # not retried until CURRENT changes
     publish_scores(scores, ["a", "b"], [0.5, 0.6])
     assert store.refresh() is True and store.current.info.score_version == "v4" and store.last_error is None
+
+
+def test_the_manifests_warnings_are_loaded_logged_and_passed_to_the_edge(scores: VersionedDir, tmp_path: Path,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    store = ScoreStore(scores, cache_root=tmp_path / "cache")
+    publish_scores(scores, ["a", "b"], [0.1, 0.2])  # a manifest from before scoring wrote warnings
+    assert store.refresh() and store.current.info.warnings == ()
+    assert json.loads(store.pointer_path.read_text())["warnings"] == []
+    drift = "31.0% of the accounts are at MEDIUM or above against 9.8% on the training platform"
+    with caplog.at_level(logging.WARNING, logger="services.score_store"):
+        publish_scores(scores, ["a", "b"], [0.1, 0.2], warnings=[drift])
+        assert store.refresh()
+    assert store.current.info.warnings == (drift,)
+    assert json.loads(store.pointer_path.read_text())["warnings"] == [drift]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [f"score set v2: {drift}"]
 
 
 def test_watcher_thread_picks_up_new_version(scores: VersionedDir) -> None:

@@ -105,15 +105,16 @@ func (m *Metrics) Write(w io.Writer, now time.Time) {
 	set := m.store.Current()
 	b.WriteString("# HELP ringwatch_score_set_info The score set being served (value 1; versions in labels).\n")
 	b.WriteString("# TYPE ringwatch_score_set_info gauge\n")
-	age, accounts, loaded := math.NaN(), 0, 0
+	age, accounts, loaded, warnings := math.NaN(), 0, 0, 0
 	if set != nil {
 		fmt.Fprintf(&b, "ringwatch_score_set_info{score_version=%s,model_version=%s,snapshot_version=%s} 1\n",
 			quote(set.Info.ScoreVersion), quote(set.Info.ModelVersion), quote(set.Info.SnapshotVersion))
-		age, accounts, loaded = set.Info.Age(now).Seconds(), set.Len(), 1
+		age, accounts, loaded, warnings = set.Info.Age(now).Seconds(), set.Len(), 1, len(set.Info.Warnings)
 	}
 	gauge(&b, "ringwatch_score_set_age_seconds", "Seconds since the served score set was scored.", strconv.FormatFloat(age, 'g', -1, 64))
 	gauge(&b, "ringwatch_score_set_accounts", "Accounts in the served score set.", strconv.Itoa(accounts))
 	gauge(&b, "ringwatch_score_set_loaded", "1 when a score set is loaded.", strconv.Itoa(loaded))
+	gauge(&b, "ringwatch_score_set_warnings", "Warnings scoring wrote for the served score set (0: nothing amiss).", strconv.Itoa(warnings))
 	_, _ = io.WriteString(w, b.String())
 }
 

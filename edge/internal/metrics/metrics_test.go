@@ -33,6 +33,7 @@ func TestExposition(t *testing.T) {
 		`ringwatch_grpc_batch_items_total 7`,
 		`ringwatch_score_set_loaded 0`,
 		`ringwatch_score_set_age_seconds NaN`,
+		`ringwatch_score_set_warnings 0`,
 	} {
 		found := false
 		for _, line := range lines {

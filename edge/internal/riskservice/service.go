@@ -74,6 +74,7 @@ func (s *Service) scoreSetOf(set *scoreset.Set) *ringwatchv1.ScoreSet {
 	}
 	msg := &ringwatchv1.ScoreSet{
 		ScoreVersion: set.Info.ScoreVersion, ModelVersion: set.Info.ModelVersion, SnapshotVersion: set.Info.SnapshotVersion,
+		Warnings: set.Info.Warnings,
 	}
 	if !set.Info.ScoredAt.IsZero() {
 		msg.ScoredAt = timestamppb.New(set.Info.ScoredAt)

@@ -46,6 +46,8 @@ type Info struct {
 	ScoredAt time.Time
 	// Accounts is the number of scored accounts.
 	Accounts int
+	// Warnings say why the set's levels may mislead (scoring wrote them; empty: nothing amiss).
+	Warnings []string
 	// LoadedAt is when this process loaded the set.
 	LoadedAt time.Time
 	// Dir is the cache directory the arrays were mapped from.

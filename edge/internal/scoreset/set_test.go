@@ -201,6 +201,32 @@ func TestStoreSwapsAndRefuses(t *testing.T) {
 	}
 }
 
+func TestStoreCarriesTheSetsWarnings(t *testing.T) {
+	pointer := filepath.Join(t.TempDir(), "SERVING.json")
+	store := NewStore(pointer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for _, c := range []struct {
+		version, warnings string
+		want              []string
+	}{
+		{"v1", ``, nil}, // a pointer from before warnings were written
+		{"v2", `, "warnings": []`, []string{}},
+		{"v3", `, "warnings": ["31.0% of the accounts are at MEDIUM or above against 9.8%"]`,
+			[]string{"31.0% of the accounts are at MEDIUM or above against 9.8%"}},
+	} {
+		text := fmt.Sprintf(`{"cache_dir": %q, "score_version": %q, "model_version": "m", "snapshot_version": "s"%s}`,
+			writeSet(t, sample), c.version, c.warnings)
+		if err := os.WriteFile(pointer, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if !store.Refresh() {
+			t.Fatalf("%s not loaded: %v", c.version, store.LastError())
+		}
+		if got := store.Current().Info.Warnings; fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: warnings %q, want %q", c.version, got, c.want)
+		}
+	}
+}
+
 func TestIndexFindsEveryID(t *testing.T) {
 	var buf []byte
 	var ends []uint32

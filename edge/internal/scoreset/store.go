@@ -16,17 +16,19 @@ import (
 // Pointer is the content of the pointer file (SERVING.json) that the Python score store
 // writes atomically after it has verified and loaded a score set.
 type Pointer struct {
-	CacheDir        string  `json:"cache_dir"`
-	ScoreVersion    string  `json:"score_version"`
-	ModelVersion    string  `json:"model_version"`
-	SnapshotVersion string  `json:"snapshot_version"`
-	ScoredAt        *string `json:"scored_at"`
-	Accounts        int     `json:"accounts"`
+	CacheDir        string   `json:"cache_dir"`
+	ScoreVersion    string   `json:"score_version"`
+	ModelVersion    string   `json:"model_version"`
+	SnapshotVersion string   `json:"snapshot_version"`
+	ScoredAt        *string  `json:"scored_at"`
+	Accounts        int      `json:"accounts"`
+	Warnings        []string `json:"warnings"`
 }
 
 // Info is the set information the pointer announces.
 func (p Pointer) Info() (Info, error) {
-	info := Info{ScoreVersion: p.ScoreVersion, ModelVersion: p.ModelVersion, SnapshotVersion: p.SnapshotVersion, Accounts: p.Accounts}
+	info := Info{ScoreVersion: p.ScoreVersion, ModelVersion: p.ModelVersion, SnapshotVersion: p.SnapshotVersion, Accounts: p.Accounts,
+		Warnings: p.Warnings}
 	if p.CacheDir == "" || p.ScoreVersion == "" {
 		return info, errors.New("cache_dir and score_version are required")
 	}
@@ -112,6 +114,9 @@ func (st *Store) Refresh() bool {
 	st.log.Info("serving score set", "score_version", fresh.Info.ScoreVersion, "accounts", fresh.Len(),
 		"model_version", fresh.Info.ModelVersion, "snapshot_version", fresh.Info.SnapshotVersion,
 		"load_seconds", time.Since(fresh.Info.LoadedAt).Seconds(), "was", was)
+	for _, w := range fresh.Info.Warnings {
+		st.log.Warn("score set warning", "score_version", fresh.Info.ScoreVersion, "warning", w)
+	}
 	for _, f := range listeners {
 		f(old, fresh)
 	}

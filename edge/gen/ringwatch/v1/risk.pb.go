@@ -163,7 +163,13 @@ type ScoreSet struct {
 	// The graph snapshot it was scored on.
 	SnapshotVersion string `protobuf:"bytes,3,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
 	// When scoring ran.
-	ScoredAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scored_at,json=scoredAt,proto3" json:"scored_at,omitempty"`
+	ScoredAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scored_at,json=scoredAt,proto3" json:"scored_at,omitempty"`
+	// Why this score set's levels may mislead, one sentence each, as `ringwatch score` wrote them:
+	// e.g. far more accounts at MEDIUM or above than on the training platform (the population
+	// has moved since the model was trained, so the levels over-flag though the ranking holds).
+	// Empty when scoring saw nothing amiss. A system that enforces on levels automatically
+	// should hold automatic action and alert its owners while this is non-empty.
+	Warnings      []string `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -222,6 +228,13 @@ func (x *ScoreSet) GetSnapshotVersion() string {
 func (x *ScoreSet) GetScoredAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ScoredAt
+	}
+	return nil
+}
+
+func (x *ScoreSet) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -1184,12 +1197,13 @@ var File_ringwatch_v1_risk_proto protoreflect.FileDescriptor
 
 const file_ringwatch_v1_risk_proto_rawDesc = "" +
 	"\n" +
-	"\x17ringwatch/v1/risk.proto\x12\fringwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x01\n" +
+	"\x17ringwatch/v1/risk.proto\x12\fringwatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x01\n" +
 	"\bScoreSet\x12#\n" +
 	"\rscore_version\x18\x01 \x01(\tR\fscoreVersion\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12)\n" +
 	"\x10snapshot_version\x18\x03 \x01(\tR\x0fsnapshotVersion\x127\n" +
-	"\tscored_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bscoredAt\"4\n" +
+	"\tscored_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bscoredAt\x12\x1a\n" +
+	"\bwarnings\x18\x05 \x03(\tR\bwarnings\"4\n" +
 	"\x13GetRiskScoreRequest\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\"\xe0\x01\n" +
