@@ -371,9 +371,16 @@ class RiskClient:
             score_set=ScoreSetRef.from_message(r.score_set),
         )
 
-    def get_ring(self, ring_id: str, *, max_members: int = 0, timeout_s: float | None = None) -> RingMembers:
-        """A ring's statistics and members (riskiest first; 0 = up to the server's maximum)."""
-        r = self._call(self._stub.GetRing, risk_pb2.GetRingRequest(ring_id=ring_id, max_members=max_members), timeout_s)
+    def get_ring(self, ring_id: str, *, max_members: int = 0, score_version: str = "",
+                 timeout_s: float | None = None) -> RingMembers:
+        """A ring's statistics and members (riskiest first; 0 = up to the server's maximum).
+
+        ``score_version`` pins the score set the ring id came from: when the service serves
+        another, :class:`RiskServiceError` with ``FAILED_PRECONDITION`` (ring ids are renumbered
+        by every scoring run). Empty: the current set.
+        """
+        request = risk_pb2.GetRingRequest(ring_id=ring_id, max_members=max_members, score_version=score_version)
+        r = self._call(self._stub.GetRing, request, timeout_s)
         return RingMembers(
             ring=_ring(r.ring), member_ids=tuple(r.member_ids),
             member_risks=np.fromiter(r.member_risks, dtype=np.float32, count=len(r.member_risks)),

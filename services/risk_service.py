@@ -66,10 +66,16 @@ class DeadlineError(RingwatchError):
     """The caller's deadline passed before the answer was ready."""
 
 
+class StaleScoreSetError(RingwatchError):
+    """The caller pinned a score set the service no longer serves (ids numbered per score set)."""
+
+
 def status_code_of(exc: RingwatchError) -> grpc.StatusCode:
     """The gRPC status code for an expected failure."""
     if isinstance(exc, DeadlineError):
         return grpc.StatusCode.DEADLINE_EXCEEDED
+    if isinstance(exc, StaleScoreSetError):
+        return grpc.StatusCode.FAILED_PRECONDITION
     for kind, code in _ERROR_CODES.items():
         if isinstance(exc, kind):
             return code
@@ -369,11 +375,18 @@ def get_ring(snapshot: ScoreSnapshot, request: risk_pb2.GetRingRequest) -> risk_
 
     Raises:
         InputError: Malformed ring id or ``max_members`` above 10,000.
+        StaleScoreSetError: ``score_version`` is set and is not the served score set's.
         NotFoundError: Unknown ring, or the score set has no rings table.
     """
     ring_id = check_id(request.ring_id, "ring_id")
     if request.max_members > MAX_RING_MEMBERS:
         raise InputError(f"max_members {request.max_members} is above the maximum of {MAX_RING_MEMBERS}")
+    serving = snapshot.info.score_version
+    if request.score_version and request.score_version != serving:
+        asked = request.score_version if len(request.score_version) <= 40 else request.score_version[:40] + "..."
+        raise StaleScoreSetError(
+            f"ring {ring_id} was asked of score set {asked!r}, but the service now serves {serving}; ring ids are "
+            f"renumbered by every scoring run: look an account up again (GetRiskScore) for its ring in {serving}")
     limit = request.max_members or MAX_RING_MEMBERS
     ring = snapshot.ring(ring_id)
     members = list(ring.members)

@@ -165,12 +165,14 @@ class RelatedRing(_message.Message):
     def __init__(self, ring_id: _Optional[str] = ..., links: _Optional[int] = ...) -> None: ...
 
 class GetRingRequest(_message.Message):
-    __slots__ = ("ring_id", "max_members")
+    __slots__ = ("ring_id", "max_members", "score_version")
     RING_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_VERSION_FIELD_NUMBER: _ClassVar[int]
     ring_id: str
     max_members: int
-    def __init__(self, ring_id: _Optional[str] = ..., max_members: _Optional[int] = ...) -> None: ...
+    score_version: str
+    def __init__(self, ring_id: _Optional[str] = ..., max_members: _Optional[int] = ..., score_version: _Optional[str] = ...) -> None: ...
 
 class GetRingResponse(_message.Message):
     __slots__ = ("ring", "member_ids", "member_risks", "member_levels", "score_set")

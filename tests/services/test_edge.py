@@ -168,6 +168,10 @@ def test_forwarded_rpcs(client: RiskClient) -> None:
     ring = client.get_ring("ring_1")
     assert ring.member_ids == ("acct_0003", "acct_0002", "acct_0001") and ring.ring.size == 3
     assert ring.ring.synchrony == 0.5 and ring.ring.related == (("ring_7", 12),)  # forwarded to the Python backend and back
+    assert client.get_ring("ring_1", score_version="v1").member_ids == ring.member_ids
+    with pytest.raises(RiskServiceError) as info:  # the pin goes through the edge, and the status comes back
+        client.get_ring("ring_1", score_version="v0")
+    assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION and "now serves v1" in str(info.value)
 
 
 def test_watch_is_relayed(scores: VersionedDir, store: ScoreStore, stub: risk_pb2_grpc.RiskServiceStub) -> None:

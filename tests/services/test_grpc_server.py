@@ -166,6 +166,24 @@ def test_get_ring(client: RiskClient) -> None:
     assert client.get_ring("ring_1", max_members=1).member_ids == ("acct_0003",)
 
 
+def test_get_ring_pinned_to_a_score_set_the_service_no_longer_serves(scores: VersionedDir, store: ScoreStore,
+                                                                      stub: risk_pb2_grpc.RiskServiceStub,
+                                                                      client: RiskClient) -> None:
+    named_in = client.get("acct_0001").score_set.score_version
+    assert client.get_ring("ring_1", score_version=named_in).member_ids == ("acct_0003", "acct_0002", "acct_0001")
+    _publish(scores)  # a new scoring run: v2 numbers its rings afresh
+    assert store.refresh()
+    with pytest.raises(RiskServiceError) as info:
+        client.get_ring("ring_1", score_version=named_in)
+    assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "'v1'" in str(info.value) and "now serves v2" in str(info.value) and "GetRiskScore" in str(info.value)
+    assert client.get_ring("ring_1", score_version="v2").score_set.score_version == "v2"
+    assert client.get_ring("ring_1").score_set.score_version == "v2"  # unpinned: the current set
+    with pytest.raises(grpc.RpcError) as raw:
+        stub.GetRing(risk_pb2.GetRingRequest(ring_id="ring_1", score_version="x" * 500), timeout=5)
+    assert raw.value.code() == grpc.StatusCode.FAILED_PRECONDITION and len(raw.value.details()) < 400
+
+
 def test_a_ring_from_before_synchrony_and_related_rings_reads_nan_and_none(scores: VersionedDir) -> None:
     risks = [(i % 100) / 100 for i in range(len(IDS))]
     old = {k: v for k, v in RING.items() if k not in ("synchrony", "related", "related_links")}  # a rings table from before them

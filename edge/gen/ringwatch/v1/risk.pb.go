@@ -771,9 +771,9 @@ type Ring struct {
 	// Other rings whose members share at least two links with this ring's members, most links
 	// first: the other groups of handsets of one device farm, a farm whose camouflage bots co-act
 	// with another. At most 20, so a ring linked to many may be listed by a ring it does not list.
-	// Ids of the same score set (ring ids are renumbered by every scoring run: check
-	// score_set.score_version before following one with GetRing, and ask for max_members = 1 for
-	// its statistics alone). Empty for a score set from before rings were related.
+	// Ids of the same score set (ring ids are renumbered by every scoring run: pass
+	// score_set.score_version as GetRingRequest.score_version when following one, and ask for
+	// max_members = 1 for its statistics alone). Empty for a score set from before rings were related.
 	Related       []*RelatedRing `protobuf:"bytes,7,rep,name=related,proto3" json:"related,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -916,7 +916,12 @@ type GetRingRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	RingId string                 `protobuf:"bytes,1,opt,name=ring_id,json=ringId,proto3" json:"ring_id,omitempty"`
 	// At most this many members, riskiest first (default and maximum 10,000).
-	MaxMembers    uint32 `protobuf:"varint,2,opt,name=max_members,json=maxMembers,proto3" json:"max_members,omitempty"`
+	MaxMembers uint32 `protobuf:"varint,2,opt,name=max_members,json=maxMembers,proto3" json:"max_members,omitempty"`
+	// The score set the ring id came from (score_set.score_version of the answer that named it).
+	// Ring ids are renumbered by every scoring run, so when the service now serves another score
+	// set the call fails with FAILED_PRECONDITION instead of answering with whatever ring holds
+	// that id there. Empty: the current score set, whatever it is.
+	ScoreVersion  string `protobuf:"bytes,3,opt,name=score_version,json=scoreVersion,proto3" json:"score_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -963,6 +968,13 @@ func (x *GetRingRequest) GetMaxMembers() uint32 {
 		return x.MaxMembers
 	}
 	return 0
+}
+
+func (x *GetRingRequest) GetScoreVersion() string {
+	if x != nil {
+		return x.ScoreVersion
+	}
+	return ""
 }
 
 type GetRingResponse struct {
@@ -1259,11 +1271,12 @@ const file_ringwatch_v1_risk_proto_rawDesc = "" +
 	"\arelated\x18\a \x03(\v2\x19.ringwatch.v1.RelatedRingR\arelated\"<\n" +
 	"\vRelatedRing\x12\x17\n" +
 	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x14\n" +
-	"\x05links\x18\x02 \x01(\rR\x05links\"J\n" +
+	"\x05links\x18\x02 \x01(\rR\x05links\"o\n" +
 	"\x0eGetRingRequest\x12\x17\n" +
 	"\aring_id\x18\x01 \x01(\tR\x06ringId\x12\x1f\n" +
 	"\vmax_members\x18\x02 \x01(\rR\n" +
-	"maxMembers\"\xee\x01\n" +
+	"maxMembers\x12#\n" +
+	"\rscore_version\x18\x03 \x01(\tR\fscoreVersion\"\xee\x01\n" +
 	"\x0fGetRingResponse\x12&\n" +
 	"\x04ring\x18\x01 \x01(\v2\x12.ringwatch.v1.RingR\x04ring\x12\x1d\n" +
 	"\n" +
