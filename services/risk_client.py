@@ -375,9 +375,9 @@ class RiskClient:
                  timeout_s: float | None = None) -> RingMembers:
         """A ring's statistics and members (riskiest first; 0 = up to the server's maximum).
 
-        ``score_version`` pins the score set the ring id came from: when the service serves
-        another, :class:`RiskServiceError` with ``FAILED_PRECONDITION`` (ring ids are renumbered
-        by every scoring run). Empty: the current set.
+        ``score_version`` pins the score set the ring id came from: when the server answers from
+        another, :class:`RiskServiceError` with ``ABORTED`` (ring ids are renumbered by every
+        scoring run: look the account up again). Empty: the current set.
         """
         request = risk_pb2.GetRingRequest(ring_id=ring_id, max_members=max_members, score_version=score_version)
         r = self._call(self._stub.GetRing, request, timeout_s)

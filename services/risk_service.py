@@ -67,7 +67,8 @@ class DeadlineError(RingwatchError):
 
 
 class StaleScoreSetError(RingwatchError):
-    """The caller pinned a score set the service no longer serves (ids numbered per score set)."""
+    """The caller pinned another score set than the one this server answers from (ring ids are
+    numbered per score set): ABORTED, gRPC's code for "read again, then retry"."""
 
 
 def status_code_of(exc: RingwatchError) -> grpc.StatusCode:
@@ -75,7 +76,7 @@ def status_code_of(exc: RingwatchError) -> grpc.StatusCode:
     if isinstance(exc, DeadlineError):
         return grpc.StatusCode.DEADLINE_EXCEEDED
     if isinstance(exc, StaleScoreSetError):
-        return grpc.StatusCode.FAILED_PRECONDITION
+        return grpc.StatusCode.ABORTED
     for kind, code in _ERROR_CODES.items():
         if isinstance(exc, kind):
             return code
@@ -289,13 +290,10 @@ def encode_batch_response(lookup: BatchLookup, info: ScoreSetInfo, ring_ids: Seq
         b"\x0a", _varint(n), lookup.statuses.astype(np.uint8, copy=False).tobytes(),  # 1: statuses (packed)
         b"\x12", _varint(4 * n), lookup.risks.astype("<f4", copy=False).tobytes(),  # 2: risks (packed float)
         b"\x1a", _varint(n), lookup.levels.astype(np.uint8, copy=False).tobytes(),  # 3: levels (packed)
-        _batch_score_set_bytes(info),  # 5: score_set
-        _counts_bytes(found, n - found - invalid, invalid),  # 6, 7, 8
-    ]
-    if n == 0:
-        parts = parts[9:]
-    if ring_ids is not None:
-        parts.append(risk_pb2.BatchGetRiskScoresResponse(ring_ids=ring_ids).SerializeToString())  # 4: ring_ids
+    ] if n else []
+    if ring_ids is not None:  # 4: ring_ids, in field order as SerializeToString and the Go edge write it
+        parts.append(risk_pb2.BatchGetRiskScoresResponse(ring_ids=ring_ids).SerializeToString())
+    parts += [_batch_score_set_bytes(info), _counts_bytes(found, n - found - invalid, invalid)]  # 5: score_set; 6, 7, 8
     return b"".join(parts)
 
 
@@ -375,7 +373,7 @@ def get_ring(snapshot: ScoreSnapshot, request: risk_pb2.GetRingRequest) -> risk_
 
     Raises:
         InputError: Malformed ring id or ``max_members`` above 10,000.
-        StaleScoreSetError: ``score_version`` is set and is not the served score set's.
+        StaleScoreSetError: ``score_version`` is set and is not the score set this server answers from.
         NotFoundError: Unknown ring, or the score set has no rings table.
     """
     ring_id = check_id(request.ring_id, "ring_id")
@@ -385,8 +383,10 @@ def get_ring(snapshot: ScoreSnapshot, request: risk_pb2.GetRingRequest) -> risk_
     if request.score_version and request.score_version != serving:
         asked = request.score_version if len(request.score_version) <= 40 else request.score_version[:40] + "..."
         raise StaleScoreSetError(
-            f"ring {ring_id} was asked of score set {asked!r}, but the service now serves {serving}; ring ids are "
-            f"renumbered by every scoring run: look an account up again (GetRiskScore) for its ring in {serving}")
+            f"ring {ring_id} was asked of score set {asked!r}, but this server answers from {serving}; ring ids are "
+            f"renumbered by every scoring run: look the account up again (GetRiskScore) and follow the ring id of "
+            f"that answer (for a few seconds after a new score set is published, servers behind one address may "
+            f"still differ)")
     limit = request.max_members or MAX_RING_MEMBERS
     ring = snapshot.ring(ring_id)
     members = list(ring.members)

@@ -521,6 +521,12 @@ def _load_explanations(path: Path) -> _Explanations | None:
     return _Explanations(_KeyIndex(ids), StringColumn.from_arrow(reasons), StringColumn.from_arrow(neighbors))
 
 
+def _warnings_of(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The manifest's ``warnings`` (a list of sentences; one string is one warning, absent is none)."""
+    said = manifest.get("warnings") or ()
+    return (str(said),) if isinstance(said, str) else tuple(str(w) for w in said)
+
+
 def load_snapshot(scores: VersionedDir, version: str | None = None, cache_root: Path | None = None) -> ScoreSnapshot:
     """Verify and load a published score set.
 
@@ -548,7 +554,7 @@ def load_snapshot(scores: VersionedDir, version: str | None = None, cache_root: 
         snapshot_version=str(manifest.get("snapshot_version", "")),
         scored_at=_parse_time(manifest.get("scored_at") or manifest.get("created_at")),
         accounts=int(arrays["ids"].size),
-        warnings=tuple(str(w) for w in manifest.get("warnings") or ()),
+        warnings=_warnings_of(manifest),
     )
     return ScoreSnapshot(
         info=info,

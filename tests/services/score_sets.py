@@ -50,7 +50,7 @@ def publish_scores(
     )
     manifest = {"model_version": model_version, "snapshot_version": snapshot_version, "scored_at": "2025-01-02T03:04:05Z"}
     if warnings is not None:
-        manifest["warnings"] = list(warnings)
+        manifest["warnings"] = warnings if isinstance(warnings, str) else list(warnings)  # a str: a hand-edited manifest
     with scores.publish(manifest) as staging:
         pq.write_table(table, Path(staging) / "scores.parquet")
         if rings is not None:

@@ -12,6 +12,7 @@ from services.risk_service import BatchLookup, encode_batch_response, score_set_
 from services.score_store import ScoreSetInfo
 
 INFO = ScoreSetInfo("v3", "m2", "s9", datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc), 3)
+WARNED = ScoreSetInfo("v4", "m2", "s9", None, 3, warnings=("levels over-flag: 31.0% at MEDIUM or above", "é", ""))
 
 
 def _lookup(n: int) -> BatchLookup:
@@ -37,6 +38,20 @@ def test_encoding_matches_protobuf() -> None:
         assert parsed.found == int((lookup.statuses == 1).sum())
 
 
+def test_encoding_is_byte_identical_to_generated() -> None:
+    """Field order included (ring ids before the score set), so the Go edge's answers match to the byte."""
+    lookup = _lookup(5)
+    for info in (INFO, WARNED):
+        for rings in (None, ["r0", "", "r2", "ringü", "r4"]):
+            expected = risk_pb2.BatchGetRiskScoresResponse(
+                statuses=lookup.statuses.tolist(), risks=lookup.risks.tolist(), levels=lookup.levels.tolist(),
+                ring_ids=rings or [], score_set=score_set_message(info), found=int((lookup.statuses == 1).sum()),
+                not_found=int((lookup.statuses == 2).sum()), invalid=int((lookup.statuses == 3).sum()))
+            assert encode_batch_response(lookup, info, rings) == expected.SerializeToString()
+            assert list(risk_pb2.BatchGetRiskScoresResponse.FromString(encode_batch_response(lookup, info, rings)).score_set.warnings) \
+                == list(info.warnings)
+
+
 def test_encoding_without_ring_ids() -> None:
     parsed = risk_pb2.BatchGetRiskScoresResponse.FromString(encode_batch_response(_lookup(3), INFO))
     assert len(parsed.ring_ids) == 0 and len(parsed.risks) == 3
@@ -48,11 +63,11 @@ def test_client_decoder_reads_every_valid_encoding() -> None:
     from services.risk_client import decode_batch_response
 
     lookup = _lookup(300)
-    for rings in (None, [f"r{i}" for i in range(300)]):
-        data = encode_batch_response(lookup, INFO, rings)
+    for rings, info in ((None, INFO), ([f"r{i}" for i in range(300)], INFO), ([f"r{i}" for i in range(300)], WARNED)):
+        data = encode_batch_response(lookup, info, rings)
         statuses, risks, levels, ring_ids, score_set = decode_batch_response(data)
         assert statuses.tolist() == lookup.statuses.tolist() and levels.tolist() == lookup.levels.tolist()
-        assert np.array_equal(risks, lookup.risks, equal_nan=True) and score_set == score_set_message(INFO)
+        assert np.array_equal(risks, lookup.risks, equal_nan=True) and score_set == score_set_message(info)
         assert list(ring_ids) == (rings or [])
     # The generated class's own encoding, an empty answer, and unpacked repeated fields.
     msg = risk_pb2.BatchGetRiskScoresResponse(statuses=[1, 2], risks=[0.5, float("nan")], levels=[3, 0], found=1, not_found=1)

@@ -39,7 +39,7 @@ def _snapshot(info: ScoreSetInfo = INFO) -> ScoreSnapshot:
     )
 
 
-@pytest.mark.parametrize("info", [INFO, ScoreSetInfo("v1", "", "s", None, 6)])
+@pytest.mark.parametrize("info", [INFO, ScoreSetInfo("v1", "", "s", None, 6), ScoreSetInfo("v2", "m", "s", None, 6, warnings=("a é", ""))])
 def test_hand_encoding_is_byte_identical_to_generated(info: ScoreSetInfo) -> None:
     snap = _snapshot(info)
     for row, account in enumerate(IDS):

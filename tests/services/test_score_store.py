@@ -181,6 +181,8 @@ def test_the_manifests_warnings_are_loaded_logged_and_passed_to_the_edge(scores:
     assert store.current.info.warnings == (drift,)
     assert json.loads(store.pointer_path.read_text())["warnings"] == [drift]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [f"score set v2: {drift}"]
+    publish_scores(scores, ["a", "b"], [0.1, 0.2], warnings=drift)  # one sentence, not a list: one warning, not one per letter
+    assert store.refresh() and store.current.info.warnings == (drift,)
 
 
 def test_watcher_thread_picks_up_new_version(scores: VersionedDir) -> None:

@@ -918,9 +918,11 @@ type GetRingRequest struct {
 	// At most this many members, riskiest first (default and maximum 10,000).
 	MaxMembers uint32 `protobuf:"varint,2,opt,name=max_members,json=maxMembers,proto3" json:"max_members,omitempty"`
 	// The score set the ring id came from (score_set.score_version of the answer that named it).
-	// Ring ids are renumbered by every scoring run, so when the service now serves another score
-	// set the call fails with FAILED_PRECONDITION instead of answering with whatever ring holds
-	// that id there. Empty: the current score set, whatever it is.
+	// Ring ids are renumbered by every scoring run, so when the server answers from another score
+	// set the call fails with ABORTED instead of answering with whatever ring holds that id there:
+	// look the account up again and follow the ring id of that answer (for a few seconds after a
+	// new score set is published, the servers behind one address may still differ). Empty: the
+	// current score set, whatever it is.
 	ScoreVersion  string `protobuf:"bytes,3,opt,name=score_version,json=scoreVersion,proto3" json:"score_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
