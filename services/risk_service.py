@@ -95,6 +95,15 @@ def require_snapshot(store: ScoreStore) -> ScoreSnapshot:
     return snapshot
 
 
+SHOWN_CHARS = 40
+"""Most characters of a caller's text an error message repeats (then ``...``)."""
+
+
+def _shown(text: str) -> str:
+    """``text`` as an error message repeats it: at most :data:`SHOWN_CHARS` characters, quoted."""
+    return repr(text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "...")
+
+
 def check_id(account_id: str, what: str = "account_id") -> str:
     """Return ``account_id`` if well formed.
 
@@ -102,8 +111,7 @@ def check_id(account_id: str, what: str = "account_id") -> str:
         InputError: When empty, longer than 128 characters or not printable.
     """
     if not is_valid_id(account_id):
-        shown = account_id if len(account_id) <= 40 else account_id[:40] + "..."
-        raise InputError(f"{what} {shown!r} is malformed: expected 1-{MAX_ID_CHARS} printable characters")
+        raise InputError(f"{what} {_shown(account_id)} is malformed: expected 1-{MAX_ID_CHARS} printable characters")
     return account_id
 
 
@@ -381,9 +389,8 @@ def get_ring(snapshot: ScoreSnapshot, request: risk_pb2.GetRingRequest) -> risk_
         raise InputError(f"max_members {request.max_members} is above the maximum of {MAX_RING_MEMBERS}")
     serving = snapshot.info.score_version
     if request.score_version and request.score_version != serving:
-        asked = request.score_version if len(request.score_version) <= 40 else request.score_version[:40] + "..."
         raise StaleScoreSetError(
-            f"ring {ring_id} was asked of score set {asked!r}, but this server answers from {serving}; ring ids are "
+            f"ring {ring_id} was asked of score set {_shown(request.score_version)}, but this server answers from {serving}; ring ids are "
             f"renumbered by every scoring run: look the account up again (GetRiskScore) and follow the ring id of "
             f"that answer (for a few seconds after a new score set is published, servers behind one address may "
             f"still differ)")
