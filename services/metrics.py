@@ -105,11 +105,11 @@ class ServiceMetrics:
             return snap.info.age_s() if snap is not None else float("nan")
 
         self.store_age.set_function(age)
-        self.store_accounts.set_function(lambda: len(store.current) if store.current is not None else 0)
+        self.store_accounts.set_function(lambda: len(snap) if (snap := store.current) is not None else 0)
         self.store_loaded.set_function(lambda: 1.0 if store.current is not None else 0.0)
         self.store_warnings.set_function(lambda: len(snap.info.warnings) if (snap := store.current) is not None else 0)
-        if store.current is not None:
-            self.on_swap(None, store.current)
+        if (snap := store.current) is not None:
+            self.on_swap(None, snap)
         store.add_listener(self.on_swap)
 
     def on_swap(self, old: object, new: object) -> None:

@@ -178,6 +178,26 @@ def test_forwarded_rpcs(client: RiskClient) -> None:
     assert info.value.code == grpc.StatusCode.ABORTED and "answers from v1" in str(info.value)
 
 
+def test_a_ring_pinned_to_the_edges_set_is_aborted_while_the_backend_is_a_swap_ahead(scores: VersionedDir, store: ScoreStore) -> None:
+    # the edge answers lookups from its own copy and forwards GetRing to the backend; an edge that
+    # has not yet seen the backend's swap (here: it checks the pointer once an hour) hands out
+    # ring ids of the older set, and a pin to that set is refused until it catches up (README)
+    edge = EdgeServer("127.0.0.1:0", store, BINARY, ServerOptions(grace_s=1.0), poll_interval_s=3600).start()
+    try:
+        _publish(scores, model_version="m2")
+        assert store.refresh() and store.current is not None and store.current.info.score_version == "v2"
+        with RiskClient(f"127.0.0.1:{edge.port}", timeout_s=5) as client:
+            looked_up = client.get("acct_0001")
+            assert looked_up.score_set.score_version == "v1" and looked_up.ring_id == "ring_1"  # the edge, one swap behind
+            with pytest.raises(RiskServiceError) as info:
+                client.get_ring(looked_up.ring_id, score_version=looked_up.score_set.score_version)
+            assert info.value.code == grpc.StatusCode.ABORTED and "answers from v2" in str(info.value)
+            ring = client.get_ring("ring_1", score_version="v2")  # the backend's set
+            assert ring.score_set.score_version == "v2" and ring.ring.size == 3
+    finally:
+        edge.stop()
+
+
 def test_watch_is_relayed(scores: VersionedDir, store: ScoreStore, stub: risk_pb2_grpc.RiskServiceStub) -> None:
     stream = stub.WatchRiskScores(risk_pb2.WatchRiskScoresRequest(account_ids=["acct_0000", "acct_0050"]), timeout=10)
     got: list[risk_pb2.RiskLevelChange] = []
