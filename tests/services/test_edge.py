@@ -82,8 +82,8 @@ def store(scores: VersionedDir, tmp_path: Path) -> ScoreStore:
     return store
 
 
-def _edge(store: ScoreStore, options: ServerOptions | None = None, **kwargs: object) -> EdgeServer:
-    return EdgeServer("127.0.0.1:0", store, BINARY, options or ServerOptions(grace_s=1.0), poll_interval_s=0.1, **kwargs).start()
+def _edge(store: ScoreStore, options: ServerOptions | None = None, poll_interval_s: float = 0.1, **kwargs: object) -> EdgeServer:
+    return EdgeServer("127.0.0.1:0", store, BINARY, options or ServerOptions(grace_s=1.0), poll_interval_s=poll_interval_s, **kwargs).start()
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_a_ring_pinned_to_the_edges_set_is_aborted_while_the_backend_is_a_swap_a
     # the edge answers lookups from its own copy and forwards GetRing to the backend; an edge that
     # has not yet seen the backend's swap (here: it checks the pointer once an hour) hands out
     # ring ids of the older set, and a pin to that set is refused until it catches up (README)
-    edge = EdgeServer("127.0.0.1:0", store, BINARY, ServerOptions(grace_s=1.0), poll_interval_s=3600).start()
+    edge = _edge(store, poll_interval_s=3600)
     try:
         _publish(scores, model_version="m2")
         assert store.refresh() and store.current is not None and store.current.info.score_version == "v2"
