@@ -18,8 +18,11 @@ Protocol, per seed ``s``:
    abusive (account precision) and the share of campaigns *found as a ring* — some ring
    whose members are mostly that campaign's covers at least half of the campaign; how many
    campaigns are split over several rings and how many of those are whole through the rings'
-   related rings (:func:`split_campaigns`); and how well
-   its calibrated risk, fitted on the training platform, holds on the held-out one
+   related rings (:func:`split_campaigns`); each campaign's outcome — found, or missed by the
+   scorer (under half of it at the floor) or by the rings (:func:`campaign_outcomes`) — beside
+   how many training labels showed a bot of its type (:func:`trained_campaign_types`: the
+   training platform's ground truth is read for this reading alone, never by a model); and how
+   well its calibrated risk, fitted on the training platform, holds on the held-out one
    (:func:`gnn.evaluate.calibration_metrics`).
 """
 
@@ -54,6 +57,8 @@ RING_KIND_FLOOR = "MEDIUM"
 (:func:`split_campaigns`)."""
 FOUND_COVERAGE = 0.5
 """A campaign is found as a ring when rings it dominates hold at least this share of it."""
+PLATFORM_CAMPAIGNS = 12
+"""Campaigns planted on each generated platform."""
 
 
 def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFrame, exclude: set[str]) -> dict[str, Any]:
@@ -71,15 +76,84 @@ def ring_recovery(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFr
     """
     t, members, major = _campaign_rings(account_ids, ring_of, truth, exclude)
     precision = float(members["is_abusive"].mean()) if members.height else float("nan")
-    # how much of each campaign the rings it is the majority of hold
+    cover = _coverage(t, members, major)
+    found = int((cover["held"] >= FOUND_COVERAGE).sum())
+    return {"members": members.height, "benign_members": int((~members["is_abusive"]).sum()),
+            "account_precision": precision, "campaigns": cover.height,
+            "campaigns_found": found, "found_share": found / max(cover.height, 1)}
+
+
+def _coverage(t: pl.DataFrame, members: pl.DataFrame, major: pl.DataFrame) -> pl.DataFrame:
+    """``campaign_id, len, held``: each campaign's counted accounts and the share of them that the
+    rings it is the majority of hold (the three frames of :func:`_campaign_rings`)."""
     held = (members.join(major.select("ring_id", pl.col("campaign_id").alias("major")), on="ring_id")
             .filter(pl.col("campaign_id") == pl.col("major")).group_by("campaign_id").len().rename({"len": "held"}))
     sizes = t.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").len()
-    cover = sizes.join(held, on="campaign_id", how="left").with_columns(pl.col("held").fill_null(0) / pl.col("len"))
-    found = int((cover["held"] >= FOUND_COVERAGE).sum())
-    return {"members": members.height, "benign_members": int((~members["is_abusive"]).sum()),
-            "account_precision": precision, "campaigns": sizes.height,
-            "campaigns_found": found, "found_share": found / max(sizes.height, 1)}
+    return sizes.join(held, on="campaign_id", how="left").with_columns(pl.col("held").fill_null(0) / pl.col("len"))
+
+
+def trained_campaign_types(labels: pl.DataFrame, truth: pl.DataFrame) -> dict[str, int]:
+    """Campaign type → how many of the training platform's labels mark a bot of that type abusive.
+
+    A type with none is one the scorer never saw labelled (its campaigns were among those
+    enforcement had not found, :func:`graphs.synth.labels.make_labels`): the supervised scorer
+    can learn it only from what it shares with the labelled types.
+
+    Args:
+        labels: The training platform's ``labels.parquet`` (``account_id, label``).
+        truth: Its ``ground_truth.parquet`` (``account_id, campaign_type``).
+    """
+    flagged = labels.filter(pl.col("label") == 1).select("account_id").unique()
+    typed = truth.join(flagged, on="account_id").filter(pl.col("campaign_type").is_not_null())
+    return dict(typed.group_by("campaign_type").len().iter_rows())
+
+
+def campaign_outcomes(inputs: RingInputs, ring_of: np.ndarray, trained_types: dict[str, int] | None = None) -> pl.DataFrame:
+    """Each campaign of a held-out platform, whether its rings found it and, where not, whose miss it is.
+
+    Only the accounts the scorer had no label for count, as in :func:`ring_recovery`. A campaign
+    with fewer than :data:`FOUND_COVERAGE` of them at the ring floor cannot be found by any ring
+    (rings hold accounts at or above the floor, and known ones, which do not count): that miss is
+    the *scorer's*; one detected but not held by rings of its own is the *rings'*.
+
+    Args:
+        inputs: The platform's ring inputs.
+        ring_of: Ring id per node at the :data:`RING_KIND_FLOOR` floor (``None`` outside rings).
+        trained_types: :func:`trained_campaign_types` of the training platform (``None``: not known).
+
+    Returns:
+        ``campaign_id, campaign_type, accounts, at_floor, held, found, cause, trained_labels``
+        (``cause``: ``found``, ``scorer`` or ``rings``; ``trained_labels`` null where not known).
+    """
+    t, members, major = _campaign_rings(inputs.account_ids, ring_of, inputs.truth, set(inputs.labelled))
+    node = {a: i for i, a in enumerate(inputs.account_ids.tolist())}
+    risk = np.append(inputs.risk, -np.inf)  # an account without events is no node: never at the floor
+    at = risk[[node.get(a, -1) for a in t["account_id"].to_list()]] >= inputs.floors[RING_KIND_FLOOR]
+    kinds = inputs.truth.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").agg(pl.col("campaign_type").first())
+    floor = (t.with_columns(pl.Series("at", at)).filter(pl.col("campaign_id").is_not_null())
+             .group_by("campaign_id").agg(pl.col("at").mean().alias("at_floor")))
+    out = (_coverage(t, members, major).join(floor, on="campaign_id").join(kinds, on="campaign_id")
+           .rename({"len": "accounts"})
+           .with_columns((pl.col("held") >= FOUND_COVERAGE).alias("found"))
+           .with_columns(pl.when(pl.col("found")).then(pl.lit("found"))
+                         .when(pl.col("at_floor") < FOUND_COVERAGE).then(pl.lit("scorer")).otherwise(pl.lit("rings"))
+                         .alias("cause")))
+    trained = [None if trained_types is None else trained_types.get(c, 0) for c in out["campaign_type"].to_list()]
+    return (out.with_columns(pl.Series("trained_labels", trained, dtype=pl.Int64))
+            .select("campaign_id", "campaign_type", pl.col("accounts").cast(pl.Int64), "at_floor", "held", "found", "cause",
+                    "trained_labels")
+            .sort("campaign_id"))
+
+
+def outcome_summary(outcomes: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Campaigns pooled by whether the training labels held their type: how many, found, and missed by whom."""
+    out = {}
+    for name, labelled in (("type_labelled_in_training", True), ("type_not_labelled_in_training", False)):
+        part = outcomes.filter(pl.col("trained_labels").is_not_null() & ((pl.col("trained_labels") > 0) == labelled))
+        out[name] = {"campaigns": part.height, "found": int(part["found"].sum()),
+                     "missed_by_scorer": int((part["cause"] == "scorer").sum()),
+                     "missed_by_rings": int((part["cause"] == "rings").sum())}
+    return out
 
 
 def _campaign_rings(account_ids: np.ndarray, ring_of: np.ndarray, truth: pl.DataFrame,
@@ -204,11 +278,22 @@ def _platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, di
     from graphs.synth import SynthConfig, generate
 
     out = root / f"log-{seed}"
-    generate(out, SynthConfig(accounts=accounts, days=days, campaigns=12, seed=seed))
+    generate(out, SynthConfig(accounts=accounts, days=days, campaigns=PLATFORM_CAMPAIGNS, seed=seed))
     home = Home(root / f"home-{seed}")
     manifest = build_snapshot(home, BuildParams(events=[str(out / "events")], accounts_table=str(out / "accounts.parquet")),
                               num_cpus=2)
     return home.snapshots.path(manifest["version"]), manifest
+
+
+def training_label_types(seed: int, accounts: int, days: int) -> dict[str, int]:
+    """:func:`trained_campaign_types` of seed ``seed``'s training platform, from its log alone
+    (generated again, not built: about a second), for readings of a cached held-out platform."""
+    from graphs.synth import SynthConfig, generate
+
+    with tempfile.TemporaryDirectory(prefix="ringwatch-synth-labels-") as tmp:
+        out = Path(tmp)
+        generate(out, SynthConfig(accounts=accounts, days=days, campaigns=PLATFORM_CAMPAIGNS, seed=1000 + seed))
+        return trained_campaign_types(pl.read_parquet(out / "labels.parquet"), pl.read_parquet(out / "ground_truth.parquet"))
 
 
 @dataclass(frozen=True)
@@ -234,24 +319,28 @@ class RingInputs:
     labelled: frozenset[str]
 
 
-def ring_report(inputs: RingInputs, **ring_settings: Any) -> dict[str, Any]:
+def ring_report(inputs: RingInputs, trained_types: dict[str, int] | None = None, **ring_settings: Any) -> dict[str, Any]:
     """Rings at each of :data:`RING_FLOORS` and what :func:`evaluate_synthetic` reports of them.
 
     Args:
         inputs: One held-out platform's ring inputs.
+        trained_types: :func:`trained_campaign_types` of the training platform, for
+            ``campaigns`` (``None``: not known).
         **ring_settings: Keyword arguments of :func:`gnn.rings.find_rings` other than the floor
             and the known accounts (default: the shipped settings).
 
     Returns:
-        ``rings`` (floor → :func:`ring_recovery`), ``ring_kinds`` (:func:`ring_kinds`) and
-        ``split_campaigns`` (:func:`split_campaigns`), the last two at :data:`RING_KIND_FLOOR`.
+        ``rings`` (floor → :func:`ring_recovery`), ``ring_kinds`` (:func:`ring_kinds`),
+        ``split_campaigns`` (:func:`split_campaigns`) and ``campaigns``
+        (:func:`campaign_outcomes`), the last three at :data:`RING_KIND_FLOOR`.
     """
     found = {floor: find_rings(inputs.account_ids, inputs.risk, inputs.edges, risk_floor=inputs.floors[floor],
                                known=inputs.known, **ring_settings) for floor in RING_FLOORS}
     ring_of, table = found[RING_KIND_FLOOR]
     return {"rings": {floor: ring_recovery(inputs.account_ids, r, inputs.truth, set(inputs.labelled)) for floor, (r, _) in found.items()},
             "ring_kinds": ring_kinds(inputs.account_ids, ring_of, table, inputs.truth),
-            "split_campaigns": split_campaigns(inputs.account_ids, ring_of, table, inputs.truth, set(inputs.labelled))}
+            "split_campaigns": split_campaigns(inputs.account_ids, ring_of, table, inputs.truth, set(inputs.labelled)),
+            "campaigns": campaign_outcomes(inputs, ring_of, trained_types)}
 
 
 def _known(graph: GraphTensors, labels: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -276,6 +365,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         labels_a = pl.read_parquet(root / f"log-{1000 + seed}" / "labels.parquet")
         labels_b = pl.read_parquet(root / f"log-{2000 + seed}" / "labels.parquet")
         truth = pl.read_parquet(root / f"log-{2000 + seed}" / "ground_truth.parquet")
+        trained_types = trained_campaign_types(labels_a, pl.read_parquet(root / f"log-{1000 + seed}" / "ground_truth.parquet"))
     nodes_a, y_a = _known(ga, labels_a)
     tr, va = stratified_split(y_a, 0.2, seed)
     known_b, y_known_b = _known(gb, labels_b)
@@ -314,7 +404,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             # as `ringwatch score` seeds rings: the platform's known abusive accounts
             extra["ring_inputs"] = RingInputs(gb.account_ids, risk, {f: cal.thresholds[f] for f in RING_FLOORS},
                                               RingEdges.of(gb), deployed.known_abusive(gb), truth, frozenset(labelled_b))
-            extra.update(ring_report(extra["ring_inputs"]))
+            extra.update(ring_report(extra["ring_inputs"], trained_types))
     t_b = with_node_rows(gb.account_ids, truth).filter(~pl.col("account_id").is_in(labelled_b))
     rows, y = t_b[NODE_ROW].to_numpy(), t_b["is_abusive"].cast(pl.Int64).to_numpy()
     ctype = t_b["campaign_type"].to_numpy()
@@ -392,6 +482,9 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     kinds = [e["ring_kinds"] for e in extras if "ring_kinds" in e]
     splits = [e["split_campaigns"] for e in extras if "split_campaigns" in e]
     ring_kind = ring_kind_summary(pl.concat(kinds)) if kinds else {}
+    outcomes = [e["campaigns"].with_columns(pl.lit(seed).alias("seed"))
+                for seed, e in zip(range(first_seed, first_seed + seeds), extras) if "campaigns" in e]
+    missed = pl.concat(outcomes).filter(~pl.col("found")) if outcomes else None
     return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
             "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
                         "(its known labels feed label features and are left out of the metrics)",
@@ -400,6 +493,8 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
             "ring_synchrony_by_majority_type": ring_kind.get("synchrony_by_majority_type", {}),
             "ring_kind_separation": ring_kind.get("separation", {}),
             "split_campaigns": {k: sum(x[k] for x in splits) for k in splits[0]} if splits else {},
+            "campaigns_by_training_labels": outcome_summary(pl.concat(outcomes)) if outcomes else {},
+            "missed_campaigns": missed.select("seed", pl.exclude("seed", "found")).to_dicts() if missed is not None else [],
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",
             "held_out": [{k: e[k] for k in ("held_out_accounts", "held_out_abusive")} for e in extras],
             "drift": drift_by_seed(range(first_seed, first_seed + seeds), extras),

@@ -14,6 +14,10 @@ whole through their related rings); the HIGH floor's found / precision beside.
     .venv/bin/python scripts/bench_rings.py --seeds 0-9            # the README's product seeds
     .venv/bin/python scripts/bench_rings.py --seeds 0-49 --set split_density=None
     .venv/bin/python scripts/bench_rings.py --seeds 30-39 --set min_related_links=1 --set peer_similarity=0.8
+    .venv/bin/python scripts/bench_rings.py --seeds 90-99 --misses   # each campaign missed, and by whom
+
+``--misses`` also says, per campaign, whether the training platform's labels showed a bot of its
+type (its log is generated again for that, about a second per seed), and pools the campaigns by it.
 
 The cache (``--cache``, default ``HOME/cache/bench_rings``) holds one pickle per seed, written by
 this script only, named by the scorer's settings (``EVAL_CONFIG``); delete it after a change to
@@ -34,7 +38,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gnn.bench_synthetic import RingInputs, ring_report, run_seed  # noqa: E402
+import polars as pl  # noqa: E402
+
+from gnn.bench_synthetic import RingInputs, outcome_summary, ring_report, run_seed, training_label_types  # noqa: E402
 from gnn.benchmark import EVAL_CONFIG  # noqa: E402
 from gnn.rings import find_rings  # noqa: E402
 from ringwatch.settings import Settings  # noqa: E402
@@ -89,6 +95,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_range, default=seed_range("0-9"), help="e.g. 0-9 or 0,3,30-39")
     parser.add_argument("--set", type=ring_setting, action="append", default=[], metavar="NAME=VALUE",
                         help="a find_rings keyword to change (repeatable)")
+    parser.add_argument("--misses", action="store_true",
+                        help="print each campaign not found, whose miss it is and whether the training labels showed its type")
     parser.add_argument("--cache", type=Path, default=None, help="cache folder (default HOME/cache/bench_rings)")
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=7)
@@ -106,6 +114,7 @@ def main() -> None:
     started = any(not cache_path(cache, s, args.accounts, args.days).is_file() for s in args.seeds) and init_ray(None, 2, 512)
     total = {"found": 0, "campaigns": 0, "members": 0, "benign": 0, "split": 0, "whole": 0, "high_found": 0,
              "high_members": 0, "high_benign": 0, "seconds": 0.0}
+    outcomes: list[pl.DataFrame] = []
     try:
         for seed in args.seeds:
             inputs = inputs_of(seed, cache, args.accounts, args.days)
@@ -123,10 +132,24 @@ def main() -> None:
                   f"precision {medium['account_precision']:.3f} ({benign} benign), {split['split']} split "
                   f"({split['whole_through_related']} whole through related rings); HIGH {high['campaigns_found']} found, "
                   f"precision {high['account_precision']:.3f}", flush=True)
+            if args.misses:
+                trained = training_label_types(seed, args.accounts, args.days)
+                report["campaigns"] = report["campaigns"].with_columns(
+                    pl.Series("trained_labels", [trained.get(c, 0) for c in report["campaigns"]["campaign_type"].to_list()],
+                              dtype=pl.Int64))
+                outcomes.append(report["campaigns"])
+                for c in report["campaigns"].filter(~pl.col("found")).iter_rows(named=True):
+                    print(f"  campaign {c['campaign_id']} ({c['campaign_type']}, {c['accounts']} unlabelled accounts), "
+                          f"missed by the {c['cause']}: {c['at_floor']:.0%} at MEDIUM, {c['held']:.0%} held by its rings; "
+                          f"{c['trained_labels']} training label(s) of its type", flush=True)
     finally:
         if started:
             ray.shutdown()
     t = total
+    if outcomes:
+        for name, c in outcome_summary(pl.concat(outcomes)).items():
+            print(f"{name.replace('_', ' ')}: {c['found']} of {c['campaigns']} found, missed {c['missed_by_scorer']} by the "
+                  f"scorer and {c['missed_by_rings']} by the rings")
     print(f"{len(args.seeds)} seed(s), settings {settings or 'as shipped'}: MEDIUM {t['found']}/{t['campaigns']} campaigns found "
           f"({t['found'] / max(t['campaigns'], 1):.1%}), member precision {1 - t['benign'] / max(t['members'], 1):.4f} pooled "
           f"({t['benign']} benign of {t['members']}); {t['split']} campaign(s) in several rings, {t['whole']} whole through "

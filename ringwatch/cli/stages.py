@@ -306,6 +306,11 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
         if split:
             console.print(f"rings at {sep['floor']}: {split['split']} campaign(s) in several rings, "
                           f"{split['whole_through_related']} of them whole through their related rings (all seeds)")
+    by_labels = result.get("campaigns_by_training_labels")
+    if by_labels:
+        console.print("campaigns by whether the training labels showed their type (all seeds): " + "; ".join(
+            f"{name.replace('_', ' ')} {c['found']} of {c['campaigns']} found, missed {c['missed_by_scorer']} by the scorer "
+            f"and {c['missed_by_rings']} by the rings" for name, c in by_labels.items()))
     drift = result.get("drift")
     if drift:
         warned = [d for d in drift if d["warned"]]

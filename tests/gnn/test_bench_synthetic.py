@@ -10,12 +10,15 @@ import pytest
 
 from gnn.bench_synthetic import (
     RingInputs,
+    campaign_outcomes,
     evaluate_synthetic,
+    outcome_summary,
     ring_kind_summary,
     ring_kinds,
     ring_recovery,
     ring_report,
     split_campaigns,
+    trained_campaign_types,
 )
 from gnn.benchmark import MODELS, evaluate_dataset
 from gnn.rings import RingEdges
@@ -87,6 +90,39 @@ def test_ring_report_finds_rings_at_each_floor_with_the_settings_given() -> None
     assert ring_report(inputs, min_size_unseeded=4)["rings"]["MEDIUM"]["campaigns_found"] == 2
 
 
+def test_campaign_outcomes_say_whose_miss_and_whether_training_labels_showed_the_type() -> None:
+    truth = _truth().with_columns(
+        pl.when(pl.col("campaign_id") == 1).then(pl.lit("device_farm"))
+        .when(pl.col("campaign_id") == 2).then(pl.lit("slow")).alias("campaign_type"))
+    ids = np.array(truth["account_id"].to_list())
+    edges = RingEdges({}, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    risk = np.array([0.9, 0.9, 0.9, 0.1] + [0.4, 0.4, 0.1, 0.1] + [0.1] * 4)
+    inputs = RingInputs(ids, risk, {"MEDIUM": 0.25, "HIGH": 0.6}, edges, np.zeros(12, bool), truth, frozenset({"a0"}))
+    ring_of = np.full(len(ids), None, dtype=object)
+    ring_of[[0, 1, 2]] = "R1"  # the farm: two of its three counted accounts (a0 is labelled) in its ring
+    got = campaign_outcomes(inputs, ring_of, {"device_farm": 5})
+    assert got.to_dicts() == [
+        {"campaign_id": 1, "campaign_type": "device_farm", "accounts": 3, "at_floor": 2 / 3, "held": 2 / 3, "found": True,
+         "cause": "found", "trained_labels": 5},
+        # half of the slow campaign is at the floor, none in a ring: the rings' miss; its type never labelled
+        {"campaign_id": 2, "campaign_type": "slow", "accounts": 4, "at_floor": 0.5, "held": 0.0, "found": False,
+         "cause": "rings", "trained_labels": 0}]
+    risk[[4]] = 0.1  # a quarter at the floor: no ring could hold half of it, so the scorer's miss
+    assert campaign_outcomes(inputs, ring_of, None)["cause"].to_list() == ["found", "scorer"]
+    assert campaign_outcomes(inputs, ring_of, None)["trained_labels"].to_list() == [None, None]  # not known
+    summary = outcome_summary(campaign_outcomes(inputs, ring_of, {"device_farm": 5}))
+    assert summary == {"type_labelled_in_training": {"campaigns": 1, "found": 1, "missed_by_scorer": 0, "missed_by_rings": 0},
+                       "type_not_labelled_in_training": {"campaigns": 1, "found": 0, "missed_by_scorer": 1, "missed_by_rings": 0}}
+
+
+def test_trained_campaign_types_count_true_bots_labelled_abusive() -> None:
+    truth = pl.DataFrame({"account_id": ["a", "b", "c", "d", "e"],
+                          "campaign_type": ["slow", "slow", "device_farm", None, "camouflage"]})
+    labels = pl.DataFrame({"account_id": ["a", "a", "b", "c", "d", "e"], "label": [1, 1, 1, 0, 1, 0]})
+    # c is a bot labelled benign (label noise), d a benign account labelled abusive: neither shows a type
+    assert trained_campaign_types(labels, truth) == {"slow": 2}
+
+
 def test_rings_are_told_apart_by_their_majority_campaign_type() -> None:
     truth = _truth().with_columns(
         pl.when(pl.col("campaign_id") == 1).then(pl.lit("device_farm"))
@@ -139,6 +175,11 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     assert all(v is None or 0.0 <= v <= 1.0 for v in sep["auroc_campaign_vs_benign"].values())
     split = result["split_campaigns"]
     assert 0 <= split["whole_through_related"] <= split["split"] <= rings["campaigns"]
+    by_labels = result["campaigns_by_training_labels"]  # every campaign once: found or missed, and by whom
+    assert sum(c["campaigns"] for c in by_labels.values()) == rings["campaigns"]
+    assert all(c["found"] + c["missed_by_scorer"] + c["missed_by_rings"] == c["campaigns"] for c in by_labels.values())
+    assert len(result["missed_campaigns"]) == rings["campaigns"] - sum(c["found"] for c in by_labels.values())
+    assert all(m["seed"] == 1 and m["cause"] in ("scorer", "rings") for m in result["missed_campaigns"])
     cal = result["calibration"]  # the training platform's calibrator, on the held-out platform's accounts
     assert 0.0 <= cal["brier"]["mean"] <= 0.25 and 0.0 <= cal["ece"]["mean"] <= 1.0
     assert {"precision_at_CRITICAL", "recall_at_MEDIUM"} <= set(cal) and cal["recall_at_MEDIUM"]["seeds"] == 1
@@ -188,6 +229,9 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
               "ring_kind_separation": {"floor": "MEDIUM", "campaign_rings": 9, "benign_rings": 2,
                                        "auroc_campaign_vs_benign": {"synchrony": 0.45, "ring_score": 0.97, "size": None}},
               "split_campaigns": {"split": 3, "whole_through_related": 2},
+              "campaigns_by_training_labels": {
+                  "type_labelled_in_training": {"campaigns": 10, "found": 9, "missed_by_scorer": 1, "missed_by_rings": 0},
+                  "type_not_labelled_in_training": {"campaigns": 2, "found": 0, "missed_by_scorer": 1, "missed_by_rings": 1}},
               "calibration": {"brier": {"mean": 0.0055}, "ece": {"mean": 0.004},
                               "precision_at_CRITICAL": {"mean": 0.997, "min": 0.972},
                               "precision_at_HIGH": {"mean": 0.95, "min": 0.9}, "precision_at_MEDIUM": {"mean": None}},
@@ -204,5 +248,8 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
     assert ("rings at MEDIUM: 9 campaign rings, 2 mostly benign; AUROC of each column, campaign vs benign: "
             "synchrony 0.45, ring_score 0.97, size –") in text
     assert "rings at MEDIUM: 3 campaign(s) in several rings, 2 of them whole through their related rings (all seeds)" in text
+    assert ("campaigns by whether the training labels showed their type (all seeds): type labelled in training 9 of 10 "
+            "found, missed 1 by the scorer and 0 by the rings; type not labelled in training 0 of 2 found, missed 1 by the "
+            "scorer and 1 by the rings") in text
     assert ("drift warnings `ringwatch score` would give on the held-out platforms: 2 of 3 seeds (precision at "
             "MEDIUM: warned 0.300, not warned 0.900)") in text
