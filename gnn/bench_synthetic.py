@@ -349,23 +349,32 @@ def _known(graph: GraphTensors, labels: pl.DataFrame) -> tuple[np.ndarray, np.nd
 
 
 def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int, days: int,
-             log: Progress | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """One training platform and one held-out platform; metrics per model and ring recovery."""
+             log: Progress | None = None, same_platform: bool = False) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """One training platform and one held-out platform; metrics per model and ring recovery.
+
+    With ``same_platform`` the held-out platform is also the training one, as in production
+    (``ringwatch train`` then ``ringwatch score`` on one platform): the models train on its own
+    known labels (80 / 20 as above), with its own feature statistics, and the shipped scorer
+    scores with the labels it trained on, as ``ringwatch score`` does. The metrics still count only
+    the accounts no label names; there is no drift to read.
+    """
     with tempfile.TemporaryDirectory(prefix="ringwatch-synth-eval-") as tmp:
         root = Path(tmp)
         t = time.perf_counter()
-        pa, _ = _platform(root, 1000 + seed, accounts, days)
+        train_seed = 2000 + seed if same_platform else 1000 + seed
         pb, _ = _platform(root, 2000 + seed, accounts, days)
+        pa = pb if same_platform else _platform(root, train_seed, accounts, days)[0]
         if log:
-            log(f"synthetic seed {seed}: two platforms generated and built in {time.perf_counter() - t:.0f}s")
+            log(f"synthetic seed {seed}: {'one platform' if same_platform else 'two platforms'} generated and built "
+                f"in {time.perf_counter() - t:.0f}s")
         names = feature_names(pl.read_parquet(pa / SNAPSHOT_ACCOUNTS))
         stats = FeatureStats.fit(pl.read_parquet(pa / SNAPSHOT_ACCOUNTS), names)
         ga, _ = load_graph(pa, stats)
-        gb, _ = load_graph(pb, stats)
-        labels_a = pl.read_parquet(root / f"log-{1000 + seed}" / "labels.parquet")
+        gb = ga if same_platform else load_graph(pb, stats)[0]
+        labels_a = pl.read_parquet(root / f"log-{train_seed}" / "labels.parquet")
         labels_b = pl.read_parquet(root / f"log-{2000 + seed}" / "labels.parquet")
         truth = pl.read_parquet(root / f"log-{2000 + seed}" / "ground_truth.parquet")
-        trained_types = trained_campaign_types(labels_a, pl.read_parquet(root / f"log-{1000 + seed}" / "ground_truth.parquet"))
+        trained_types = trained_campaign_types(labels_a, pl.read_parquet(root / f"log-{train_seed}" / "ground_truth.parquet"))
     nodes_a, y_a = _known(ga, labels_a)
     tr, va = stratified_split(y_a, 0.2, seed)
     known_b, y_known_b = _known(gb, labels_b)
@@ -390,17 +399,18 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))
         if "hybrid" in models:
             fit = fit_hybrid_scorer(ga, names, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, fs=fa, gnn_scores=gs)
-            hyb = fit.model
-            # the held-out platform's own known labels feed its label features
-            deployed = with_train_labels(hyb, pl.DataFrame(
+            # the held-out platform's own known labels feed its label features; on the training
+            # platform itself, the labels the scorer trained on (as `ringwatch score` reads them)
+            deployed = fit.model if same_platform else with_train_labels(fit.model, pl.DataFrame(
                 {"account_id": gb.account_ids[known_b], "label": np.asarray(y_known_b, np.int64)}))
             X, _ = deployed.features(gb, fb)
             raw["hybrid"] = deployed.margin(X)
             cal = fit.calibrator()
             risk = cal(raw["hybrid"])
-            # what `ringwatch score` would warn about: the held-out platform against the training one
-            reference = DriftReference.fit(ga.x.numpy(), names, cal(fit.raw), cal.thresholds)
-            extra["drift"] = drift_report(reference, gb.x.numpy(), names, risk, cal.thresholds)
+            if not same_platform:
+                # what `ringwatch score` would warn about: the held-out platform against the training one
+                reference = DriftReference.fit(ga.x.numpy(), names, cal(fit.raw), cal.thresholds)
+                extra["drift"] = drift_report(reference, gb.x.numpy(), names, risk, cal.thresholds)
             # as `ringwatch score` seeds rings: the platform's known abusive accounts
             extra["ring_inputs"] = RingInputs(gb.account_ids, risk, {f: cal.thresholds[f] for f in RING_FLOORS},
                                               RingEdges.of(gb), deployed.known_abusive(gb), truth, frozenset(labelled_b))
@@ -456,9 +466,11 @@ def drift_by_seed(seeds: range, extras: list[dict[str, Any]]) -> list[dict[str, 
 
 
 def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
-                       log: Progress | None = None, accounts: int = 10_000, days: int = 7, first_seed: int = 0) -> dict[str, Any]:
+                       log: Progress | None = None, accounts: int = 10_000, days: int = 7, first_seed: int = 0,
+                       same_platform: bool = False) -> dict[str, Any]:
     """Run the protocol above over ``seeds`` pairs of platforms, seeds ``first_seed`` onwards (one
-    local Ray for every build; a later ``first_seed`` gives fresh platforms no rule was tuned on)."""
+    local Ray for every build; a later ``first_seed`` gives fresh platforms no rule was tuned on).
+    ``same_platform``: each held-out platform trains its own models instead (:func:`run_seed`)."""
     import ray
 
     from graphs.build import init_ray
@@ -467,7 +479,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     started = init_ray(None, 2, 512)
     try:
         for seed in range(first_seed, first_seed + seeds):
-            metrics, extra = run_seed(seed, cfg, models, accounts, days, log)
+            metrics, extra = run_seed(seed, cfg, models, accounts, days, log, same_platform)
             extra.pop("ring_inputs", None)  # for scripts/bench_rings.py; not kept over the seeds
             per_seed.append(metrics)
             extras.append(extra)
@@ -486,8 +498,11 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
                 for seed, e in zip(range(first_seed, first_seed + seeds), extras) if "campaigns" in e]
     missed = pl.concat(outcomes).filter(~pl.col("found")) if outcomes else None
     return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
-            "protocol": "train on one generated platform's partial, noisy labels; score a platform from another seed "
-                        "(its known labels feed label features and are left out of the metrics)",
+            "protocol": ("train on the scored platform's own partial, noisy labels, as in production; score its "
+                         "accounts no label names" if same_platform else
+                         "train on one generated platform's partial, noisy labels; score a platform from another seed "
+                         "(its known labels feed label features and are left out of the metrics)"),
+            "same_platform": same_platform,
             "models": _summary(per_seed), "per_campaign_recall_at_1pct_fpr": per_campaign, "rings": rings,
             "calibration": calibration_summary([e["calibration"] for e in extras if "calibration" in e]),
             "ring_synchrony_by_majority_type": ring_kind.get("synchrony_by_majority_type", {}),

@@ -284,16 +284,21 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
 
 
 def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MODELS, cfg: TrainConfig = EVAL_CONFIG,
-                     log: Progress | None = None, first_seed: int = 0, datasets: Path | None = None) -> dict[str, Any]:
+                     log: Progress | None = None, first_seed: int = 0, datasets: Path | None = None,
+                     same_platform: bool = False) -> dict[str, Any]:
     """Dispatch ``ringwatch evaluate --dataset``: a known name or a graph file path.
 
-    ``first_seed`` (synthetic only) starts the seed pairs there instead of at 0; ``datasets``
-    is where the named real datasets are (:func:`datasets_root`).
+    ``first_seed`` (synthetic only) starts the seed pairs there instead of at 0; ``same_platform``
+    (synthetic only) trains on the scored platform's own labels instead of another platform's;
+    ``datasets`` is where the named real datasets are (:func:`datasets_root`).
     """
     name = dataset.lower()
     if first_seed and name != "synthetic":
         raise InputError(f"a first seed applies to the synthetic dataset only (its platforms come from seeds); "
                          f"{dataset!r} takes --seeds alone")
+    if same_platform and name != "synthetic":
+        raise InputError(f"training on the scored platform itself is a protocol of the synthetic dataset only; "
+                         f"{dataset!r} has its own protocol")
     if name == "synthetic" and (first_seed < 0 or first_seed + seeds > 1000):  # platforms are seeds 1000+s and 2000+s: past 999 they repeat
         raise InputError(f"synthetic seeds run from 0 to 999 (seed s trains on platform 1000+s, scores 2000+s); "
                          f"got {first_seed} to {first_seed + seeds - 1}")
@@ -306,7 +311,7 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
     if name == "synthetic":
         from gnn.bench_synthetic import evaluate_synthetic
 
-        return evaluate_synthetic(seeds, cfg, models, log, first_seed=first_seed)
+        return evaluate_synthetic(seeds, cfg, models, log, first_seed=first_seed, same_platform=same_platform)
     path = Path(dataset)
     if path.is_file():
         return evaluate_static(path.stem, path, seeds, cfg, models, log)

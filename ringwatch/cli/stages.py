@@ -274,7 +274,7 @@ def _mean_precision_at_medium(seeds: list[dict[str, Any]]) -> str:
 
 
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
-                      first_seed: int = 0, cross_fit: int | None = None) -> None:
+                      first_seed: int = 0, cross_fit: int | None = None, same_platform: bool = False) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
 
     chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
@@ -284,7 +284,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     _check_cross_fit(cross_fit)
     cfg = EVAL_CONFIG if cross_fit is None else replace(EVAL_CONFIG, cross_fit=cross_fit)
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
-                              first_seed=first_seed, datasets=settings().datasets)
+                              first_seed=first_seed, datasets=settings().datasets, same_platform=same_platform)
     table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
@@ -337,6 +337,7 @@ def evaluate_cmd(
     models: Annotated[Optional[str], typer.Option(help="Comma-separated models for --dataset (default: all baselines and ours).")] = None,
     first_seed: Annotated[int, typer.Option(help="--dataset synthetic: first seed pair (fresh platforms: e.g. 10 after tuning on 0-9).")] = 0,
     cross_fit: Annotated[Optional[int], typer.Option(help="--dataset: members of the cross-fitted hybrid (default 5, as `ringwatch train`; 1: one hybrid).")] = None,
+    same_platform: Annotated[bool, typer.Option(help="--dataset synthetic: train on the scored platform's own labels, as in production (default: on another platform's).")] = False,
     as_json: Annotated[Optional[str], typer.Option("--json", help="Write the result as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
     """Evaluate: a score set against held-out truth, or (--dataset) every model on a labelled benchmark.
@@ -346,7 +347,7 @@ def evaluate_cmd(
     labels, GNN) and ours (hybrid) run on the same splits; metrics are mean ± std over seeds.
     """
     if dataset:
-        _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed, cross_fit)
+        _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed, cross_fit, same_platform)
         return
     if truth is None:
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")

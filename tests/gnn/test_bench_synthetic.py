@@ -191,12 +191,38 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
         "follow_farm", "like_farm", "comment_spam", "message_blast", "device_farm", "proxy_pool", "sleeper", "camouflage", "slow"}
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_same_platform_protocol_trains_on_the_scored_platforms_own_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gnn.bench_synthetic as bench
+
+    built: list[int] = []
+    real_platform = bench._platform
+
+    def platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, dict]:
+        built.append(seed)  # the real build runs; the test only records which platforms were made
+        return real_platform(root, seed, accounts, days)
+
+    monkeypatch.setattr(bench, "_platform", platform)
+    fast = TrainConfig(hidden=8, epochs=20, min_epochs=5, patience=5, device="cpu", trees=40, gnn_folds=2, tree_bags=1,
+                       cross_fit=1)
+    result = evaluate_synthetic(1, fast, ("xgb_own", "hybrid"), accounts=1500, days=3, first_seed=1, same_platform=True)
+    assert built == [2001]  # one platform, the scored one, trains the models
+    assert result["same_platform"] and "scored platform's own" in result["protocol"]
+    assert result["drift"] == []  # nothing to drift from
+    assert 0.5 < result["models"]["hybrid"]["auroc"]["mean"] <= 1.0
+    by_labels = result["campaigns_by_training_labels"]
+    assert sum(c["campaigns"] for c in by_labels.values()) == result["rings"]["MEDIUM"]["campaigns"]
+
+
 def test_a_first_seed_is_for_the_synthetic_platforms_only() -> None:
     with pytest.raises(InputError, match="synthetic dataset only"):
         evaluate_dataset("amazon", seeds=1, first_seed=3)
     for first, seeds in ((-1, 1), (995, 10)):  # seed 1000 would train on seed 0's held-out platform
         with pytest.raises(InputError, match="from 0 to 999"):
             evaluate_dataset("synthetic", seeds=seeds, first_seed=first)
+    with pytest.raises(InputError, match="synthetic dataset only"):
+        evaluate_dataset("reddit", seeds=1, same_platform=True)
     with pytest.raises(InputError, match="unknown dataset"):  # the synthetic seed range binds no other dataset
         evaluate_dataset("no-such-dataset", seeds=1001)
 
