@@ -496,7 +496,7 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     ring_kind = ring_kind_summary(pl.concat(kinds)) if kinds else {}
     outcomes = [e["campaigns"].with_columns(pl.lit(seed).alias("seed"))
                 for seed, e in zip(range(first_seed, first_seed + seeds), extras) if "campaigns" in e]
-    missed = pl.concat(outcomes).filter(~pl.col("found")) if outcomes else None
+    pooled = pl.concat(outcomes) if outcomes else None
     return {"dataset": "synthetic", "seeds": seeds, "first_seed": first_seed, "accounts": accounts, "days": days,
             "protocol": ("train on the scored platform's own partial, noisy labels, as in production; score its "
                          "accounts no label names" if same_platform else
@@ -508,8 +508,9 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
             "ring_synchrony_by_majority_type": ring_kind.get("synchrony_by_majority_type", {}),
             "ring_kind_separation": ring_kind.get("separation", {}),
             "split_campaigns": {k: sum(x[k] for x in splits) for k in splits[0]} if splits else {},
-            "campaigns_by_training_labels": outcome_summary(pl.concat(outcomes)) if outcomes else {},
-            "missed_campaigns": missed.select("seed", pl.exclude("seed", "found")).to_dicts() if missed is not None else [],
+            "campaigns_by_training_labels": outcome_summary(pooled) if pooled is not None else {},
+            "missed_campaigns": (pooled.filter(~pl.col("found")).select("seed", pl.exclude("seed", "found")).to_dicts()
+                                 if pooled is not None else []),
             "ring_rule": f"a campaign is found when rings whose majority is that campaign hold >= {FOUND_COVERAGE:.0%} of it",
             "held_out": [{k: e[k] for k in ("held_out_accounts", "held_out_abusive")} for e in extras],
             "drift": drift_by_seed(range(first_seed, first_seed + seeds), extras),
