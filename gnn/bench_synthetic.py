@@ -11,7 +11,7 @@ Protocol, per seed ``s``:
    ``labels.parquet``: what its enforcement knows) feed the label features, as they would in
    production; every account in that table is left out of the metrics, so no metric is
    computed on a label the scorer could see. Truth is the held-out platform's
-   ``ground_truth.parquet``, which nothing else reads.
+   ``ground_truth.parquet``, which no model reads.
 4. Metrics: AUROC, AUPRC, recall at 1% FPR, precision@100; recall per campaign type at the
    1%-FPR threshold; and for the shipped scorer, rings (:func:`gnn.rings.find_rings` on the
    calibrated risk, at the MEDIUM and HIGH floors): the share of ring members that are truly
@@ -24,6 +24,11 @@ Protocol, per seed ``s``:
    training platform's ground truth is read for this reading alone, never by a model); and how
    well its calibrated risk, fitted on the training platform, holds on the held-out one
    (:func:`gnn.evaluate.calibration_metrics`).
+
+``same_platform`` (``--same-platform``) is the production flow instead: the held-out platform
+is also the training one (its own known labels, 80 / 20, its own feature statistics), every model
+scores with the labels it trained on, and the metrics count the accounts no label names
+(:func:`run_seed`).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from gnn.drift import DriftReference, drift_report
 from gnn.ensemble import fit_hybrid_scorer, with_train_labels
 from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics, recall_at_fpr
 from gnn.hybrid import FeatureSet, fit_trees, tree_margin
-from gnn.rings import RingEdges, find_rings
+from gnn.rings import ATTACH_SHARE, RingEdges, find_rings
 from gnn.train import TrainConfig, gnn_logits, label_index, stratified_split
 from ringwatch.types import SNAPSHOT_ACCOUNTS
 from ringwatch.versions import Home
@@ -95,9 +100,10 @@ def _coverage(t: pl.DataFrame, members: pl.DataFrame, major: pl.DataFrame) -> pl
 def trained_campaign_types(labels: pl.DataFrame, truth: pl.DataFrame) -> dict[str, int]:
     """Campaign type → how many of the training platform's labels mark a bot of that type abusive.
 
-    A type with none is one the scorer never saw labelled (its campaigns were among those
-    enforcement had not found, :func:`graphs.synth.labels.make_labels`): the supervised scorer
-    can learn it only from what it shares with the labelled types.
+    Every label the scorer was given counts, the validation ones too (they train the cross-fit
+    members and calibrate). A type with none is one the scorer never saw labelled (its campaigns
+    were among those enforcement had not found, :func:`graphs.synth.labels.make_labels`): the
+    supervised scorer can learn it only from what it shares with the labelled types.
 
     Args:
         labels: The training platform's ``labels.parquet`` (``account_id, label``).
@@ -108,46 +114,62 @@ def trained_campaign_types(labels: pl.DataFrame, truth: pl.DataFrame) -> dict[st
     return dict(typed.group_by("campaign_type").len().iter_rows())
 
 
-def campaign_outcomes(inputs: RingInputs, ring_of: np.ndarray, trained_types: dict[str, int] | None = None) -> pl.DataFrame:
+def campaign_outcomes(inputs: RingInputs, ring_of: np.ndarray, trained_types: dict[str, int] | None = None,
+                      attach_share: float = ATTACH_SHARE) -> pl.DataFrame:
     """Each campaign of a held-out platform, whether its rings found it and, where not, whose miss it is.
 
-    Only the accounts the scorer had no label for count, as in :func:`ring_recovery`. A campaign
-    with fewer than :data:`FOUND_COVERAGE` of them at the ring floor cannot be found by any ring
-    (rings hold accounts at or above the floor, and known ones, which do not count): that miss is
-    the *scorer's*; one detected but not held by rings of its own is the *rings'*.
+    Only the accounts the scorer had no label for count, as in :func:`ring_recovery`. Rings hold
+    accounts at or above ``attach_share`` times the floor (and known ones, which do not count), so
+    a campaign with fewer than :data:`FOUND_COVERAGE` of its accounts in that reach cannot be found
+    by any ring: that miss is the *scorer's*; one within reach but not held by rings of its own is
+    the *rings'*.
 
     Args:
         inputs: The platform's ring inputs.
         ring_of: Ring id per node at the :data:`RING_KIND_FLOOR` floor (``None`` outside rings).
         trained_types: :func:`trained_campaign_types` of the training platform (``None``: not known).
+        attach_share: ``find_rings``' setting of that name, which the rings were found with.
 
     Returns:
-        ``campaign_id, campaign_type, accounts, at_floor, held, found, cause, trained_labels``
-        (``cause``: ``found``, ``scorer`` or ``rings``; ``trained_labels`` null where not known).
+        ``campaign_id, campaign_type, accounts, at_floor, in_reach, held, found, cause,
+        trained_labels``: the shares at the floor, in the rings' reach and held by rings the
+        campaign is the majority of; ``cause`` ``found``, ``scorer`` or ``rings``;
+        ``trained_labels`` null where not known.
     """
     t, members, major = _campaign_rings(inputs.account_ids, ring_of, inputs.truth, set(inputs.labelled))
     node = {a: i for i, a in enumerate(inputs.account_ids.tolist())}
-    risk = np.append(inputs.risk, -np.inf)  # an account without events is no node: never at the floor
-    at = risk[[node.get(a, -1) for a in t["account_id"].to_list()]] >= inputs.floors[RING_KIND_FLOOR]
+    risk = np.append(inputs.risk, -np.inf)  # an account without events is no node: never in a ring
+    r = risk[[node.get(a, -1) for a in t["account_id"].to_list()]]
+    floor = inputs.floors[RING_KIND_FLOOR]
     kinds = inputs.truth.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").agg(pl.col("campaign_type").first())
-    floor = (t.with_columns(pl.Series("at", at)).filter(pl.col("campaign_id").is_not_null())
-             .group_by("campaign_id").agg(pl.col("at").mean().alias("at_floor")))
-    out = (_coverage(t, members, major).join(floor, on="campaign_id").join(kinds, on="campaign_id")
+    shares = (t.with_columns(pl.Series("at", r >= floor), pl.Series("reach", r >= attach_share * floor))
+              .filter(pl.col("campaign_id").is_not_null())
+              .group_by("campaign_id").agg(pl.col("at").mean().alias("at_floor"), pl.col("reach").mean().alias("in_reach")))
+    out = (_coverage(t, members, major).join(shares, on="campaign_id").join(kinds, on="campaign_id")
            .rename({"len": "accounts"})
            .with_columns((pl.col("held") >= FOUND_COVERAGE).alias("found"))
            .with_columns(pl.when(pl.col("found")).then(pl.lit("found"))
-                         .when(pl.col("at_floor") < FOUND_COVERAGE).then(pl.lit("scorer")).otherwise(pl.lit("rings"))
+                         .when(pl.col("in_reach") < FOUND_COVERAGE).then(pl.lit("scorer")).otherwise(pl.lit("rings"))
                          .alias("cause")))
     trained = [None if trained_types is None else trained_types.get(c, 0) for c in out["campaign_type"].to_list()]
     return (out.with_columns(pl.Series("trained_labels", trained, dtype=pl.Int64))
-            .select("campaign_id", "campaign_type", pl.col("accounts").cast(pl.Int64), "at_floor", "held", "found", "cause",
-                    "trained_labels")
+            .select("campaign_id", "campaign_type", pl.col("accounts").cast(pl.Int64), "at_floor", "in_reach", "held", "found",
+                    "cause", "trained_labels")
             .sort("campaign_id"))
 
 
 def outcome_summary(outcomes: pl.DataFrame) -> dict[str, dict[str, int]]:
-    """Campaigns pooled by whether the training labels held their type: how many, found, and missed by whom."""
-    out = {}
+    """Campaigns pooled by whether the training labels held their type.
+
+    Args:
+        outcomes: :func:`campaign_outcomes` rows, of one platform or several.
+
+    Returns:
+        ``type_labelled_in_training`` and ``type_not_labelled_in_training``, each with
+        ``campaigns``, ``found``, ``missed_by_scorer`` and ``missed_by_rings`` (rows whose
+        ``trained_labels`` is not known count in neither).
+    """
+    out: dict[str, dict[str, int]] = {}
     for name, labelled in (("type_labelled_in_training", True), ("type_not_labelled_in_training", False)):
         part = outcomes.filter(pl.col("trained_labels").is_not_null() & ((pl.col("trained_labels") > 0) == labelled))
         out[name] = {"campaigns": part.height, "found": int(part["found"].sum()),
@@ -286,8 +308,14 @@ def _platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, di
 
 
 def training_label_types(seed: int, accounts: int, days: int) -> dict[str, int]:
-    """:func:`trained_campaign_types` of seed ``seed``'s training platform, from its log alone
-    (generated again, not built: about a second), for readings of a cached held-out platform."""
+    """:func:`trained_campaign_types` of seed ``seed``'s training platform (the held-out protocol's),
+    from its log alone (generated again, not built: about a second), for a cached held-out platform.
+
+    Args:
+        seed: The seed pair (the training platform is ``1000 + seed``).
+        accounts: Accounts per platform, as it was fitted with.
+        days: Days per platform, as it was fitted with.
+    """
     from graphs.synth import SynthConfig, generate
 
     with tempfile.TemporaryDirectory(prefix="ringwatch-synth-labels-") as tmp:
@@ -340,7 +368,7 @@ def ring_report(inputs: RingInputs, trained_types: dict[str, int] | None = None,
     return {"rings": {floor: ring_recovery(inputs.account_ids, r, inputs.truth, set(inputs.labelled)) for floor, (r, _) in found.items()},
             "ring_kinds": ring_kinds(inputs.account_ids, ring_of, table, inputs.truth),
             "split_campaigns": split_campaigns(inputs.account_ids, ring_of, table, inputs.truth, set(inputs.labelled)),
-            "campaigns": campaign_outcomes(inputs, ring_of, trained_types)}
+            "campaigns": campaign_outcomes(inputs, ring_of, trained_types, ring_settings.get("attach_share", ATTACH_SHARE))}
 
 
 def _known(graph: GraphTensors, labels: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -354,9 +382,9 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
 
     With ``same_platform`` the held-out platform is also the training one, as in production
     (``ringwatch train`` then ``ringwatch score`` on one platform): the models train on its own
-    known labels (80 / 20 as above), with its own feature statistics, and the shipped scorer
-    scores with the labels it trained on, as ``ringwatch score`` does. The metrics still count only
-    the accounts no label names; there is no drift to read.
+    known labels (80 / 20 as above; ``ringwatch train`` holds out a quarter), with its own feature
+    statistics, and score with the labels they trained on, as ``ringwatch score`` does. The
+    metrics still count only the accounts no label names; there is no drift to read.
     """
     with tempfile.TemporaryDirectory(prefix="ringwatch-synth-eval-") as tmp:
         root = Path(tmp)
@@ -382,6 +410,9 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
     fa = FeatureSet.of(ga, names, cfg.nbr_max)
     fb = fa.on(gb)  # the same columns as the training platform
     cfg = replace(cfg, seed=seed)
+    # the label features at scoring: the held-out platform's known labels; on the training platform itself,
+    # the labels the models trained on (as `ringwatch score` reads them)
+    score_labels = (nodes_a[tr], y_a[tr]) if same_platform else (known_b, y_known_b)
     raw: dict[str, np.ndarray] = {}
     if "coordination" in models:
         raw["coordination"] = coordination_score(gb)
@@ -389,7 +420,7 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         if model in models:
             Xa, cols = fa.matrix(blk, nodes_a[tr], y_a[tr])
             booster = fit_trees(Xa, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, cols)
-            raw[model] = tree_margin(booster, fb.matrix(blk, known_b, y_known_b)[0])
+            raw[model] = tree_margin(booster, fb.matrix(blk, *score_labels)[0])
     if "bwgnn" in models:
         raw["bwgnn"] = bwgnn_logits(fit_bwgnn(ga, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg), gb)
     extra: dict[str, Any] = {}
@@ -399,8 +430,6 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
             raw["gnn"] = gs.platt(gnn_logits(gs.gnn, gb))
         if "hybrid" in models:
             fit = fit_hybrid_scorer(ga, names, nodes_a[tr], y_a[tr], nodes_a[va], y_a[va], cfg, fs=fa, gnn_scores=gs)
-            # the held-out platform's own known labels feed its label features; on the training
-            # platform itself, the labels the scorer trained on (as `ringwatch score` reads them)
             deployed = fit.model if same_platform else with_train_labels(fit.model, pl.DataFrame(
                 {"account_id": gb.account_ids[known_b], "label": np.asarray(y_known_b, np.int64)}))
             X, _ = deployed.features(gb, fb)

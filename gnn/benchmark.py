@@ -300,7 +300,8 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
         raise InputError(f"training on the scored platform itself is a protocol of the synthetic dataset only; "
                          f"{dataset!r} has its own protocol")
     if name == "synthetic" and (first_seed < 0 or first_seed + seeds > 1000):  # platforms are seeds 1000+s and 2000+s: past 999 they repeat
-        raise InputError(f"synthetic seeds run from 0 to 999 (seed s trains on platform 1000+s, scores 2000+s); "
+        raise InputError(f"synthetic seeds run from 0 to 999 (seed s trains on platform 1000+s, or with --same-platform "
+                         f"on 2000+s, and scores 2000+s); "
                          f"got {first_seed} to {first_seed + seeds - 1}")
     if name in STATIC:
         return evaluate_static(name, None, seeds, cfg, models, log, datasets)

@@ -377,6 +377,9 @@ def _attach_to_customers(ring: np.ndarray, candidate: np.ndarray, actions: Edges
     ring[best["actor"].to_numpy()] = best["ring"].to_numpy()
 
 
+ATTACH_SHARE = 0.5
+"""Accounts at or above this share of the ring floor may be attached to a ring (:func:`find_rings`):
+no ring holds an account below it."""
 MAX_RELATED = 20
 """Most related rings listed per ring (most links first): enough for a farm the dense communities
 split into its groups of handsets, bounded for a ring that touches many."""
@@ -385,7 +388,7 @@ split into its groups of handsets, bounded for a ring that touches many."""
 def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk_floor: float = 0.25,
                min_size: int = 4, min_shared_targets: int = 2, min_risky_share: float = 0.3,
                peer_similarity: float | None = 0.9, split_density: float | None = 0.05,
-               known: np.ndarray | None = None, attach_share: float = 0.5, attach_links: int = 2,
+               known: np.ndarray | None = None, attach_share: float = ATTACH_SHARE, attach_links: int = 2,
                attach_focus: float = 2 / 3, min_size_unseeded: int = 8, min_known: int = 2,
                min_related_links: int = 2, max_related: int = MAX_RELATED,
                customer_attach: int | None = 2, customer_members: int = 3, customer_share: float = 0.1,

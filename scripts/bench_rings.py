@@ -118,8 +118,9 @@ def main() -> None:
     try:
         for seed in args.seeds:
             inputs = inputs_of(seed, cache, args.accounts, args.days)
+            trained = training_label_types(seed, args.accounts, args.days) if args.misses else None
             t0 = time.perf_counter()
-            report = ring_report(inputs, **settings)
+            report = ring_report(inputs, trained, **settings)
             total["seconds"] += time.perf_counter() - t0
             medium, high, split = report["rings"]["MEDIUM"], report["rings"]["HIGH"], report["split_campaigns"]
             benign, high_benign = medium["benign_members"], high["benign_members"]
@@ -133,14 +134,11 @@ def main() -> None:
                   f"({split['whole_through_related']} whole through related rings); HIGH {high['campaigns_found']} found, "
                   f"precision {high['account_precision']:.3f}", flush=True)
             if args.misses:
-                trained = training_label_types(seed, args.accounts, args.days)
-                report["campaigns"] = report["campaigns"].with_columns(
-                    pl.Series("trained_labels", [trained.get(c, 0) for c in report["campaigns"]["campaign_type"].to_list()],
-                              dtype=pl.Int64))
                 outcomes.append(report["campaigns"])
                 for c in report["campaigns"].filter(~pl.col("found")).iter_rows(named=True):
                     print(f"  campaign {c['campaign_id']} ({c['campaign_type']}, {c['accounts']} unlabelled accounts), "
-                          f"missed by the {c['cause']}: {c['at_floor']:.0%} at MEDIUM, {c['held']:.0%} held by its rings; "
+                          f"missed by the {c['cause']}: {c['at_floor']:.0%} at MEDIUM, {c['in_reach']:.0%} within the rings' reach, "
+                          f"{c['held']:.0%} held by its rings; "
                           f"{c['trained_labels']} training label(s) of its type", flush=True)
     finally:
         if started:

@@ -102,17 +102,26 @@ def test_campaign_outcomes_say_whose_miss_and_whether_training_labels_showed_the
     ring_of[[0, 1, 2]] = "R1"  # the farm: two of its three counted accounts (a0 is labelled) in its ring
     got = campaign_outcomes(inputs, ring_of, {"device_farm": 5})
     assert got.to_dicts() == [
-        {"campaign_id": 1, "campaign_type": "device_farm", "accounts": 3, "at_floor": 2 / 3, "held": 2 / 3, "found": True,
-         "cause": "found", "trained_labels": 5},
+        {"campaign_id": 1, "campaign_type": "device_farm", "accounts": 3, "at_floor": 2 / 3, "in_reach": 2 / 3, "held": 2 / 3,
+         "found": True, "cause": "found", "trained_labels": 5},
         # half of the slow campaign is at the floor, none in a ring: the rings' miss; its type never labelled
-        {"campaign_id": 2, "campaign_type": "slow", "accounts": 4, "at_floor": 0.5, "held": 0.0, "found": False,
-         "cause": "rings", "trained_labels": 0}]
-    risk[[4]] = 0.1  # a quarter at the floor: no ring could hold half of it, so the scorer's miss
+        {"campaign_id": 2, "campaign_type": "slow", "accounts": 4, "at_floor": 0.5, "in_reach": 0.5, "held": 0.0,
+         "found": False, "cause": "rings", "trained_labels": 0}]
+    risk[4] = 0.1  # a quarter at the floor and in reach: no ring could hold half of it, so the scorer's miss
     assert campaign_outcomes(inputs, ring_of, None)["cause"].to_list() == ["found", "scorer"]
     assert campaign_outcomes(inputs, ring_of, None)["trained_labels"].to_list() == [None, None]  # not known
+    risk[4] = 0.2  # under the floor but within half of it, where rings attach accounts: the rings' miss again
+    again = campaign_outcomes(inputs, ring_of, None).row(1, named=True)
+    assert (again["at_floor"], again["in_reach"], again["cause"]) == (0.25, 0.5, "rings")
+    assert campaign_outcomes(inputs, ring_of, None, attach_share=1.0)["cause"].to_list() == ["found", "scorer"]
     summary = outcome_summary(campaign_outcomes(inputs, ring_of, {"device_farm": 5}))
     assert summary == {"type_labelled_in_training": {"campaigns": 1, "found": 1, "missed_by_scorer": 0, "missed_by_rings": 0},
-                       "type_not_labelled_in_training": {"campaigns": 1, "found": 0, "missed_by_scorer": 1, "missed_by_rings": 0}}
+                       "type_not_labelled_in_training": {"campaigns": 1, "found": 0, "missed_by_scorer": 0, "missed_by_rings": 1}}
+    # an account with no events (b1, in reach above) is no node of the graph: it still counts, never in reach
+    keep = np.arange(12) != 5
+    absent = RingInputs(ids[keep], risk[keep], inputs.floors, edges, np.zeros(11, bool), truth, frozenset({"a0"}))
+    row = campaign_outcomes(absent, ring_of[keep], None).row(1, named=True)
+    assert (row["accounts"], row["in_reach"], row["cause"]) == (4, 0.25, "scorer")
 
 
 def test_trained_campaign_types_count_true_bots_labelled_abusive() -> None:
@@ -178,7 +187,8 @@ def test_held_out_platform_is_scored_and_rings_are_reported() -> None:
     by_labels = result["campaigns_by_training_labels"]  # every campaign once: found or missed, and by whom
     assert sum(c["campaigns"] for c in by_labels.values()) == rings["campaigns"]
     assert all(c["found"] + c["missed_by_scorer"] + c["missed_by_rings"] == c["campaigns"] for c in by_labels.values())
-    assert len(result["missed_campaigns"]) == rings["campaigns"] - sum(c["found"] for c in by_labels.values())
+    assert sum(c["found"] for c in by_labels.values()) == rings["campaigns_found"]  # the ring metric's count
+    assert len(result["missed_campaigns"]) == rings["campaigns"] - rings["campaigns_found"]
     assert all(m["seed"] == 1 and m["cause"] in ("scorer", "rings") for m in result["missed_campaigns"])
     cal = result["calibration"]  # the training platform's calibrator, on the held-out platform's accounts
     assert 0.0 <= cal["brier"]["mean"] <= 0.25 and 0.0 <= cal["ece"]["mean"] <= 1.0
