@@ -379,7 +379,7 @@ def _attach_to_customers(ring: np.ndarray, candidate: np.ndarray, actions: Edges
 
 ATTACH_SHARE = 0.5
 """Accounts at or above this share of the ring floor may be attached to a ring (:func:`find_rings`):
-no ring holds an account below it."""
+no ring holds an account below it but a known one."""
 MAX_RELATED = 20
 """Most related rings listed per ring (most links first): enough for a farm the dense communities
 split into its groups of handsets, bounded for a ring that touches many."""
