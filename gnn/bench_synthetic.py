@@ -19,7 +19,7 @@ Protocol, per seed ``s``:
    whose members are mostly that campaign's covers at least half of the campaign; how many
    campaigns are split over several rings and how many of those are whole through the rings'
    related rings (:func:`split_campaigns`); each campaign's outcome — found, or missed by the
-   scorer (under half of it at the floor) or by the rings (:func:`campaign_outcomes`) — beside
+   scorer (under half of it within the rings' reach) or by the rings (:func:`campaign_outcomes`) — beside
    how many training labels showed a bot of its type (:func:`trained_campaign_types`: the
    training platform's ground truth is read for this reading alone, never by a model); and how
    well its calibrated risk, fitted on the training platform, holds on the held-out one
