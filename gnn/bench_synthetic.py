@@ -137,13 +137,13 @@ def campaign_outcomes(inputs: RingInputs, ring_of: np.ndarray, trained_types: di
         ``trained_labels`` null where not known.
     """
     t, members, major = _campaign_rings(inputs.account_ids, ring_of, inputs.truth, set(inputs.labelled))
-    node = {a: i for i, a in enumerate(inputs.account_ids.tolist())}
-    risk = np.append(inputs.risk, -np.inf)  # an account without events is no node: never in a ring
-    r = risk[[node.get(a, -1) for a in t["account_id"].to_list()]]
     floor = inputs.floors[RING_KIND_FLOOR]
     kinds = inputs.truth.filter(pl.col("campaign_id").is_not_null()).group_by("campaign_id").agg(pl.col("campaign_type").first())
-    shares = (t.with_columns(pl.Series("at", r >= floor), pl.Series("reach", r >= attach_share * floor))
-              .filter(pl.col("campaign_id").is_not_null())
+    # an account without events is no node: no risk, never in a ring
+    risk = pl.DataFrame({"account_id": inputs.account_ids, "risk": inputs.risk})  # compared in its own dtype, as find_rings does
+    shares = (t.filter(pl.col("campaign_id").is_not_null()).join(risk, on="account_id", how="left")
+              .with_columns((pl.col("risk") >= floor).fill_null(False).alias("at"),
+                            (pl.col("risk") >= attach_share * floor).fill_null(False).alias("reach"))
               .group_by("campaign_id").agg(pl.col("at").mean().alias("at_floor"), pl.col("reach").mean().alias("in_reach")))
     out = (_coverage(t, members, major).join(shares, on="campaign_id").join(kinds, on="campaign_id")
            .rename({"len": "accounts"})
