@@ -33,8 +33,6 @@ from ringwatch.types import RISK_LEVELS
 TIE_BREAK = 1e-3
 """Weight of the order-keeping sigmoid blended into the isotonic map."""
 DEFAULT_THRESHOLDS = {"MEDIUM": 0.25, "HIGH": 0.60, "CRITICAL": 0.90}
-CRITICAL_PRECISION = 0.90
-"""The precision CRITICAL promises, and the lower bound its evidence must reach."""
 EVIDENCE_Z = 1.645
 """Normal quantile of the one-sided 95% Wilson bound on the precision above a cut."""
 UNREACHED = 1.01
@@ -50,13 +48,14 @@ def wilson_lower(positives: np.ndarray, n: np.ndarray, z: float = EVIDENCE_Z) ->
     return (centre - margin) / (1 + z2 / n)
 
 
-def evidence_cutoff(scores: np.ndarray, labels: np.ndarray, precision: float = CRITICAL_PRECISION) -> float | None:
+def evidence_cutoff(scores: np.ndarray, labels: np.ndarray, precision: float = DEFAULT_THRESHOLDS["CRITICAL"]) -> float | None:
     """The lowest raw score whose accounts at or above it show ``precision`` at 95% confidence.
 
     Args:
         scores: Raw scores of the calibration accounts, ``[n]``.
         labels: Their 0/1 labels, ``[n]``.
-        precision: The precision the Wilson lower bound must reach.
+        precision: The precision the Wilson lower bound must reach (by default CRITICAL's, whose
+            cut-off is the precision it promises).
 
     Returns:
         The score, or ``None`` where no cut has the evidence.
