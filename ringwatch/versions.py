@@ -3,12 +3,16 @@
 Every artefact kind (``snapshots``, ``models``, ``scores``) lives in ``HOME/<kind>/vN/`` with a
 ``manifest.json`` (file checksums plus whatever the producer records) and a ``CURRENT`` file
 naming the version readers should use. A producer writes into a hidden staging directory;
-only a complete, checksummed directory is renamed into place, and ``CURRENT`` is replaced
-atomically after that. A crash at any point leaves the previous version current and intact.
+only a complete, checksummed, fsynced directory is renamed into place, and ``CURRENT`` is
+replaced atomically after that. A crash at any point leaves the previous version current and
+intact. Several commands may publish into one directory at once (a scheduled pipeline tick
+beside a manual ``ringwatch build``): two lock files keep their versions numbered in the
+order they become current, and keep ``prune`` away from staging directories still being written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -26,6 +30,15 @@ from ringwatch.errors import IntegrityError, NotFoundError
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 _VERSION_RE = re.compile(r"^v(\d+)$")
+_STAGING_LOCK = ".staging.lock"
+"""Held shared by every publish while it writes its staging directory; ``prune`` removes
+staging directories only when it can take it exclusively (no publish is running, so every
+staging directory left is a crashed run's)."""
+_PUBLISH_LOCK = ".publish.lock"
+"""Held exclusively while a version is numbered, renamed into place and made current."""
+_LAST = ".last"
+"""The highest version number ever given out: a deleted ``vN``'s number is never reused, so a
+server that refused a corrupt ``vN`` is never offered a different set under the same name."""
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -43,6 +56,31 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _locked(path: Path, mode: int) -> Iterator[bool]:
+    """Hold an ``flock`` on ``path`` (created if absent) for the block; yields whether it was
+    taken (always, unless ``mode`` has ``LOCK_NB`` and another holder conflicts). The lock is
+    the kernel's: it goes with the process, so a crashed holder never leaves it stuck."""
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), mode)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -120,7 +158,9 @@ class VersionedDir:
 
     def _next_number(self) -> int:
         numbers = [int(v[1:]) for v in self.versions()]
-        return (max(numbers) if numbers else 0) + 1
+        last = self.root / _LAST
+        given = int(last.read_text().strip() or 0) if last.is_file() else 0
+        return max(numbers + [given]) + 1
 
     @contextmanager
     def publish(self, manifest: dict[str, Any] | None = None, make_current: bool = True) -> Iterator[Path]:
@@ -140,52 +180,75 @@ class VersionedDir:
             The staging directory to write into.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = self.root / f".staging-{uuid.uuid4().hex}"
-        staging.mkdir()
         manifest = manifest if manifest is not None else {}
-        try:
-            yield staging
-            files: dict[str, dict[str, Any]] = {}
-            for f in sorted(p for p in staging.rglob("*") if p.is_file()):
-                rel = f.relative_to(staging).as_posix()
-                files[rel] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
-            manifest["files"] = files
-            manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            while True:
-                number = self._next_number()
-                manifest["version"] = f"v{number}"
-                (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-                target = self.root / f"v{number}"
-                try:
-                    os.rename(staging, target)
-                    break
-                except OSError:
-                    if not target.exists():
-                        raise
-            _fsync_dir(self.root)
-            if make_current:
-                write_atomic(self.root / CURRENT, manifest["version"] + "\n")
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+        with _locked(self.root / _STAGING_LOCK, fcntl.LOCK_SH):
+            staging = self.root / f".staging-{uuid.uuid4().hex}"
+            staging.mkdir()
+            try:
+                yield staging
+                files: dict[str, dict[str, Any]] = {}
+                for f in sorted(p for p in staging.rglob("*") if p.is_file()):
+                    rel = f.relative_to(staging).as_posix()
+                    files[rel] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
+                    _fsync_file(f)  # CURRENT must never name a version whose data a power cut lost
+                manifest["files"] = files
+                manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                with _locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
+                    self._place(staging, manifest, make_current)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging, ignore_errors=True)
+
+    def _place(self, staging: Path, manifest: dict[str, Any], make_current: bool) -> None:
+        """Number, rename and (``make_current``) point ``CURRENT`` at a complete staging
+        directory; the caller holds the publish lock, so versions become current in number order."""
+        while True:
+            number = self._next_number()
+            manifest["version"] = f"v{number}"
+            write_atomic(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str))
+            for d in [p for p in staging.rglob("*") if p.is_dir()] + [staging]:
+                _fsync_dir(d)
+            target = self.root / f"v{number}"
+            try:
+                os.rename(staging, target)
+                break
+            except OSError:
+                if not target.exists():  # a writer without the lock (an older release) took the number
+                    raise
+        _fsync_dir(self.root)
+        write_atomic(self.root / _LAST, f"{number}\n")
+        if make_current:
+            write_atomic(self.root / CURRENT, manifest["version"] + "\n")
 
     def set_current(self, version: str) -> None:
         """Point ``CURRENT`` at an existing, verified version (e.g. a rollback)."""
         self.verify(version)
-        write_atomic(self.root / CURRENT, version + "\n")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with _locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
+            write_atomic(self.root / CURRENT, version + "\n")
 
-    def prune(self, keep: int) -> list[str]:
-        """Delete all but the newest ``keep`` versions, never the current one.
+    def prune(self, keep: int, in_use: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        """Delete all but the newest ``keep`` versions, never the current one nor those ``in_use``;
+        and the staging directories of crashed runs, when no publish is running.
+
+        Args:
+            keep: Newest versions kept.
+            in_use: Versions another artefact still depends on (the snapshot and model the
+                current scores were made from; see :meth:`Home.in_use`).
 
         Returns:
             The versions removed.
         """
+        if not self.root.is_dir():
+            return []
         current = self.current()
-        removable = [v for v in self.versions()[:-keep] if v != current] if keep > 0 else []
+        removable = [v for v in self.versions()[:-keep] if v != current and v not in in_use] if keep > 0 else []
         for v in removable:
             shutil.rmtree(self.root / v, ignore_errors=True)
-        for stale in self.root.glob(".staging-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        with _locked(self.root / _STAGING_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
+            if alone:  # else a publish is writing its staging directory: leave them all for a later prune
+                for stale in self.root.glob(".staging-*"):
+                    shutil.rmtree(stale, ignore_errors=True)
         return removable
 
 
@@ -231,3 +294,20 @@ class Home:
     @property
     def scores(self) -> VersionedDir:
         return VersionedDir(self.root / "scores")
+
+    def in_use(self) -> dict[str, set[str]]:
+        """Per artefact kind, the versions the current model and score set were made from, which
+        pruning must keep (``ringwatch explain`` and ``neo4j export`` read a score set's own
+        snapshot and model): ``{"snapshots": {...}, "models": {...}}``."""
+        used: dict[str, set[str]] = {"snapshots": set(), "models": set()}
+        for kind in (self.models, self.scores):
+            if kind.current() is None:
+                continue
+            try:
+                manifest = kind.manifest()
+            except (NotFoundError, ValueError):  # a missing or unreadable manifest names nothing
+                continue
+            for key, into in (("snapshot_version", "snapshots"), ("model_version", "models")):
+                if isinstance(manifest.get(key), str):
+                    used[into].add(manifest[key])
+        return used

@@ -849,11 +849,12 @@ def resolve_versions(
 ) -> tuple[Path, Path | None]:
     """The directories to export: the named versions, else the current ones.
 
-    Without ``snapshot``, the score set's own ``snapshot_version`` is used when it exists,
-    so scores and graph match; without any published scores only the graph is exported.
+    Without ``snapshot``, the score set's own ``snapshot_version`` is used, so scores and
+    graph match; without any published scores only the graph is exported.
 
     Raises:
-        NotFoundError: A named version does not exist, or no snapshot was published.
+        NotFoundError: A named version does not exist, the score set's own snapshot is no
+            longer published (never another graph in its place), or no snapshot was published.
     """
     scores_dir: Path | None
     if score_set is not None:
@@ -862,8 +863,14 @@ def resolve_versions(
         scores_dir = scores.path() if scores.current() else None
     if snapshot is None and scores_dir is not None:
         wanted = json.loads((scores_dir / "manifest.json").read_text()).get("snapshot_version")
-        if wanted and wanted in snapshots.versions():
-            snapshot = wanted
+        if wanted:
+            try:
+                return snapshots.path(wanted), scores_dir
+            except NotFoundError:
+                raise NotFoundError(
+                    f"scores {scores_dir.name} were made on snapshot {wanted}, which is no longer published (published: "
+                    f"{', '.join(snapshots.versions()) or 'none'}); pass --snapshot to export them onto another graph, "
+                    "or score the current snapshot first") from None
     return snapshots.path(snapshot), scores_dir
 
 

@@ -111,7 +111,8 @@ def build_cmd(
 
         manifest = build_snapshot(Home(s.ensure_home()), params, ray_address=s.ray_address, num_cpus=s.ray_num_cpus,
                                   object_store_mb=s.ray_object_store_mb, progress=report)
-    Home(s.home).snapshots.prune(s.keep_versions)
+    home = Home(s.home)
+    home.snapshots.prune(s.keep_versions, home.in_use()["snapshots"])
     if as_json:
         emit_json(manifest)
         return
@@ -173,7 +174,7 @@ def train_cmd(
         cfg = TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model, **({"tree_views": views} if views else {}),
                           **({"cross_fit": cross_fit} if cross_fit is not None else {}))
         manifest = train(home, table, cfg, snapshot)
-    home.models.prune(s.keep_versions)
+    home.models.prune(s.keep_versions, home.in_use()["models"])
     if as_json:
         emit_json(manifest)
         return

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from ringwatch import versions
 from ringwatch.errors import IntegrityError, NotFoundError
-from ringwatch.versions import VersionedDir
+from ringwatch.versions import Home, VersionedDir
 
 
 def _publish(vd: VersionedDir, text: str) -> str:
@@ -67,3 +70,58 @@ def test_prune_keeps_newest_and_current(tmp_path: Path) -> None:
     removed = vd.prune(keep=1)
     assert removed == ["v1", "v3"]
     assert vd.versions() == ["v2", "v4"]
+
+
+def test_prune_keeps_what_the_current_scores_were_made_from(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    for t in "abc":
+        _publish(home.snapshots, t)
+    with home.models.publish({"snapshot_version": "v1"}) as staging:
+        (staging / "m").write_text("model")
+    with home.scores.publish({"snapshot_version": "v2", "model_version": "v1"}) as staging:
+        (staging / "s").write_text("scores")
+    assert home.in_use() == {"snapshots": {"v1", "v2"}, "models": {"v1"}}
+    assert home.snapshots.prune(keep=1, in_use=home.in_use()["snapshots"]) == []
+    assert home.snapshots.prune(keep=1) == ["v1", "v2"]  # nothing said to keep them
+
+
+def test_prune_leaves_a_running_publish_alone(tmp_path: Path) -> None:
+    vd = VersionedDir(tmp_path / "snapshots")
+    (vd.root / ".staging-crashed").mkdir(parents=True)  # a killed run's leftovers
+    with vd.publish({}) as staging:
+        (staging / "part-0").write_text("0")
+        VersionedDir(vd.root).prune(keep=5)  # another command, mid-way through this publish
+        assert staging.is_dir() and (vd.root / ".staging-crashed").is_dir()
+        (staging / "part-1").write_text("1")
+    assert sorted(vd.verify()["files"]) == ["part-0", "part-1"]
+    vd.prune(keep=5)  # no publish running now: the leftovers go
+    assert not list(vd.root.glob(".staging-*"))
+
+
+def test_concurrent_publishes_become_current_in_number_order(tmp_path: Path) -> None:
+    vd = VersionedDir(tmp_path / "scores")
+    with ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(lambda t: _publish(VersionedDir(vd.root), str(t)), range(12)))
+    assert sorted(names, key=lambda v: int(v[1:])) == [f"v{i}" for i in range(1, 13)]
+    assert vd.current() == "v12"
+
+
+def test_a_deleted_versions_number_is_never_given_again(tmp_path: Path) -> None:
+    vd = VersionedDir(tmp_path / "scores")
+    _publish(vd, "a")
+    _publish(vd, "b")
+    vd.set_current("v1")
+    shutil.rmtree(vd.root / "v2")  # refused by a server as corrupt, removed by the operator
+    assert _publish(vd, "c") == "v3"  # a server that refused v2 is offered a new name
+
+
+def test_published_files_are_synced_before_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vd = VersionedDir(tmp_path / "models")
+    synced: list[str] = []
+    real = versions._fsync_file
+    monkeypatch.setattr(versions, "_fsync_file", lambda p: (synced.append(Path(p).name), real(p)))
+    with vd.publish({}) as staging:
+        (staging / "sub").mkdir()
+        (staging / "a.bin").write_bytes(b"a")
+        (staging / "sub" / "b.bin").write_bytes(b"b")
+    assert sorted(synced) == ["a.bin", "b.bin"]

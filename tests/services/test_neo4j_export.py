@@ -172,6 +172,20 @@ def test_missing_versions_are_clear_errors(data_home: Path) -> None:
         neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores, "v9")
 
 
+def test_scores_whose_snapshot_is_gone_are_never_paired_with_another(data_home: Path) -> None:
+    home = Home(data_home)
+    first = publish_snapshot(data_home, ["a1"], {}, [])
+    publish_scores(data_home, first, {"a1": (0.9, "HIGH", None)})
+    second = publish_snapshot(data_home, ["a1", "a2"], {}, [])
+    snap_dir, _ = neo4j_export.resolve_versions(home.snapshots, home.scores)
+    assert snap_dir.name == first  # the scores' own graph, not the newer current one
+    (home.snapshots.root / first / "manifest.json").unlink()  # gone (pruning keeps it; by hand)
+    with pytest.raises(NotFoundError, match=f"made on snapshot {first}, which is no longer published"):
+        neo4j_export.resolve_versions(home.snapshots, home.scores)
+    snap_dir, _ = neo4j_export.resolve_versions(home.snapshots, home.scores, second)  # named: the operator's choice
+    assert snap_dir.name == second
+
+
 def _dump(driver: neo4j.Driver) -> tuple[list[tuple], list[tuple]]:
     """Every node and relationship with all its properties (but the export time), sorted."""
     nodes = driver.execute_query(
