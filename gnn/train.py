@@ -31,6 +31,9 @@ MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 CALIBRATION_FILE = "calibration.json"
 DRIFT_FILE = "drift.json"
+LABELS_USED_FILE = "labels_used.parquet"
+"""Every labelled account a model trained or calibrated on (``account_id, label``): evaluation
+leaves them out, wherever their labels came from (``HOME/labels`` or a labelled log)."""
 MODELS = ("hybrid", "gnn")
 
 
@@ -252,6 +255,25 @@ def load_model(directory: Path) -> tuple[RingwatchGNN, FeatureStats, Calibrator]
     return model, FeatureStats(**config["features"]), calibrator
 
 
+def labels_used(home: Home, model_version: str) -> set[str]:
+    """The accounts whose labels went into model ``model_version``: its own record, or, for a
+    model saved before that was kept, the labels its snapshot's log carried (training reads
+    those beside ``HOME/labels``, which the caller adds itself).
+
+    Raises:
+        NotFoundError: The model is no longer published.
+    """
+    directory = home.models.path(model_version)
+    used = directory / LABELS_USED_FILE
+    if not used.is_file():
+        snapshot = json.loads((directory / "manifest.json").read_text()).get("snapshot_version")
+        snap_dir = home.snapshots.root / str(snapshot)
+        used = snap_dir / "log_labels.parquet"
+        if not used.is_file():
+            return set()
+    return set(pl.read_parquet(used, columns=["account_id"])["account_id"].cast(pl.String).to_list())
+
+
 def load_drift(directory: Path) -> DriftReference | None:
     """The training snapshot's :class:`gnn.drift.DriftReference` (``None`` for a model trained before it was kept)."""
     path = directory / DRIFT_FILE
@@ -298,6 +320,8 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
     with home.models.publish(manifest) as staging:
         save_model(staging, model, stats, calibrator, cfg)
         (staging / DRIFT_FILE).write_text(json.dumps(drift.to_dict()))
+        pl.DataFrame({"account_id": graph.account_ids[nodes].tolist(), "label": y.astype(np.int64)},
+                     schema={"account_id": pl.String, "label": pl.Int64}).write_parquet(staging / LABELS_USED_FILE)
         if hybrid is not None:
             hybrid.save(staging)
     return manifest

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
-from ringwatch.errors import ConfigError
+from ringwatch.errors import ConfigError, NotFoundError
 from ringwatch.versions import Home
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
@@ -331,7 +331,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
 def evaluate_cmd(
     truth: Annotated[Optional[Path], typer.Option(help="Ground-truth or held-out label table (account_id, label or is_abusive) for a score set.")] = None,
     scores: Annotated[Optional[str], typer.Option(help="Score version (default: current).")] = None,
-    exclude_labels: Annotated[Optional[list[Path]], typer.Option(help="Label files used in training, left out of the evaluation (default: HOME/labels).")] = None,
+    exclude_labels: Annotated[Optional[list[Path]], typer.Option(help="Label files left out of the evaluation besides every label the model trained on (default: HOME/labels).")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Benchmark instead: amazon, yelpchi, tolokers, reddit, wikipedia, synthetic, or a graph file (.npz/.mat/.zip).")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds (random splits) for --dataset; Tolokers uses its given splits.")] = 5,
     report: Annotated[Optional[Path], typer.Option(help="Folder for the HTML report with ROC/PR/histogram/calibration PNGs (--dataset).")] = None,
@@ -354,12 +354,20 @@ def evaluate_cmd(
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")
     from gnn.evaluate import evaluate_scores
     from gnn.labels import read_labels
+    from gnn.train import labels_used
 
     s = settings()
     home = Home(s.home)
-    used = read_labels(exclude_labels or [home.labels])
-    result = evaluate_scores(pl.read_parquet(home.scores.path(scores) / "scores.parquet"), pl.read_parquet(truth),
-                             exclude=set(used["account_id"].to_list()))
+    scores_dir = home.scores.path(scores)
+    exclude = set(read_labels(exclude_labels or [home.labels])["account_id"].to_list())
+    model_version = home.scores.manifest(scores_dir.name).get("model_version")
+    if model_version:  # and every label the model saw, wherever it came from (a labelled log too)
+        try:
+            exclude |= labels_used(home, model_version)
+        except NotFoundError:
+            raise NotFoundError(f"scores {scores_dir.name} were made by model {model_version}, which is no longer published, "
+                                "so the labels it trained on cannot be left out; evaluate a score set of a published model") from None
+    result = evaluate_scores(pl.read_parquet(scores_dir / "scores.parquet"), pl.read_parquet(truth), exclude=exclude)
     _emit_result(result, as_json)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from gnn.labels import read_labels
 from gnn.score import EXPLANATIONS_TABLE, RINGS_TABLE, score
-from gnn.train import TrainConfig, train
+from gnn.train import LABELS_USED_FILE, TrainConfig, labels_used, train
 from graphs.import_static import StaticGraph, publish_static
 from ringwatch.errors import InputError
 from ringwatch.types import SCORES_TABLE
@@ -47,6 +47,17 @@ def test_train_and_score_rank_the_ring_first(home: Home) -> None:
     unlabelled_ring = s.filter(pl.col("account_id").is_in(RING[6:]))["risk"].min()
     unlabelled_normal = s.filter(pl.col("account_id").is_in(NORMAL[30:]))["risk"].max()
     assert unlabelled_ring > unlabelled_normal
+
+
+def test_the_model_records_every_label_it_saw(home: Home) -> None:
+    labels = tiny_labels()
+    train(home, labels, FAST)
+    assert labels_used(home, "v1") == set(labels["account_id"].to_list())  # training and validation alike
+    (home.models.path("v1") / LABELS_USED_FILE).unlink()  # a model saved before the record was kept:
+    assert labels_used(home, "v1") == set()  # its snapshot's log carried no labels; HOME/labels is the caller's
+    log = home.snapshots.path("v1") / "log_labels.parquet"
+    pl.DataFrame({"account_id": RING[:2], "label": [1, 1]}).write_parquet(log)
+    assert labels_used(home, "v1") == set(RING[:2])
 
 
 def test_training_is_deterministic_for_a_seed(home: Home) -> None:
