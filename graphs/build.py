@@ -268,7 +268,8 @@ def _keep_quarantine(home: Home, dirs: list[str], now: dt.datetime) -> Path | No
         return None
     home.quarantine.mkdir(parents=True, exist_ok=True)
     target = home.quarantine / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}.parquet"
-    pl.read_parquet(parts).write_parquet(target)
+    # diagonal: a cached prepared file from before the malformed-line columns lacks them
+    pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed").write_parquet(target)
     return target
 
 

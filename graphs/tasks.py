@@ -105,7 +105,7 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
     if (summary := done(final)) is not None:
         return {**summary, "cached": True}
     root = _staging(final)
-    raw = read_file(path)
+    raw, malformed = read_file(path)
     mapped = mapping.apply(raw)
     norm = validate.normalise(mapped, mapping.ts_unit)
     good, bad = validate.split(norm, dt.datetime.fromisoformat(now_iso))
@@ -131,8 +131,9 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
         n_labels = labels.height
         good = good.drop("_label")
         bad = bad.drop("_label")
-    if bad.height:
-        validate.quarantine_rows(bad, path).write_parquet(root / "quarantine.parquet")
+    quarantine = pl.concat([validate.quarantine_rows(bad, path), validate.quarantine_lines(malformed, path)])
+    if quarantine.height:
+        quarantine.write_parquet(root / "quarantine.parquet")
 
     (root / "actor").mkdir()
     (root / "target").mkdir()
@@ -146,10 +147,10 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
     for (b,), part in slim.partition_by("_b", as_dict=True).items():
         part.drop("_b").write_parquet(root / "target" / f"b={b}.parquet")
 
-    reasons = bad.group_by("reason").len().rows() if bad.height else []
+    reasons = quarantine.group_by("reason").len().rows() if quarantine.height else []
     summary = {
         "file": path,
-        "rows": raw.height,
+        "rows": raw.height + malformed.height,
         "good": good.height,
         "bad": {r: int(n) for r, n in reasons},
         "out_of_window": out_of_window,

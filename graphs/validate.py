@@ -10,6 +10,8 @@ Rules (first failing rule wins, so each bad row carries one reason):
 ``absurd_weight``           a weight that is not finite or beyond ±1e12
 ``self_interaction``        an account following/messaging/reporting itself
 ``duplicate_event_id``      an ``event_id`` already seen for the same actor (see buckets)
+``malformed_row``           a line that is not a row of its file's format (see :mod:`graphs.readers`);
+                            the quarantine keeps its text and line number
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ringwatch.types import EVENT_COLUMNS
 
 REASONS = (
     "missing_actor", "bad_timestamp", "future_timestamp", "missing_event_type",
-    "bad_weight", "absurd_weight", "self_interaction", "duplicate_event_id",
+    "bad_weight", "absurd_weight", "self_interaction", "duplicate_event_id", "malformed_row",
 )
 SELF_MEANINGLESS = ("follow", "unfollow", "message", "report")
 _MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -111,12 +113,24 @@ def reason_expr(now: dt.datetime, future_tolerance_s: int) -> pl.Expr:
 
 
 def quarantine_rows(bad: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Shape bad rows for the quarantine table: every canonical column as text, plus reason and source."""
+    """Shape bad rows for the quarantine table: every canonical column as text, plus reason,
+    source and (null here; see :func:`quarantine_lines`) the malformed line and its number."""
     return bad.select(
         [pl.col(c).cast(pl.String) for c in _STRING_COLUMNS]
         + [pl.coalesce(pl.col("ts").cast(pl.String), pl.col("_raw_ts")).alias("ts"),
            pl.coalesce(pl.col("weight").cast(pl.String), pl.col("_raw_weight")).alias("weight"),
-           pl.col("reason"), pl.lit(source).alias("source_file")]
+           pl.col("reason"), pl.lit(source).alias("source_file"),
+           pl.lit(None, pl.Int64).alias("line"), pl.lit(None, pl.String).alias("raw_line")]
+    )
+
+
+def quarantine_lines(malformed: pl.DataFrame, source: str) -> pl.DataFrame:
+    """The quarantine rows of lines that are not rows (``line, text``, from
+    :func:`graphs.readers.read_file`): reason ``malformed_row``, the text in ``raw_line``."""
+    return malformed.select(
+        [pl.lit(None, pl.String).alias(c) for c in (*_STRING_COLUMNS, "ts", "weight")]
+        + [pl.lit("malformed_row").alias("reason"), pl.lit(source).alias("source_file"),
+           pl.col("line").cast(pl.Int64), pl.col("text").cast(pl.String).alias("raw_line")]
     )
 
 

@@ -93,6 +93,20 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path: Path, ray_local: None) 
     assert manifest["counts"]["events"] + manifest["counts"]["bad_rows"] == manifest["counts"]["rows"]
 
 
+def test_a_malformed_line_is_quarantined_not_the_whole_file(tmp_path: Path, ray_local: None) -> None:
+    home = Home(tmp_path / "home")
+    d = tmp_path / "events"
+    d.mkdir()
+    pl.DataFrame(_rows()).write_csv(d / "day.csv")
+    with (d / "day.csv").open("a") as fh:
+        fh.write(f"{T0.isoformat()},e,like,creator,v1,farm-1,e-v1,EXTRA\n")  # one field too many
+    manifest = build_snapshot(home, BuildParams(events=[str(d)], max_bad_fraction=0.2))
+    assert manifest["quarantine"]["reasons"] == {"malformed_row": 1}
+    assert manifest["counts"]["rows"] == len(_rows()) + 1 and manifest["counts"]["events"] == len(_rows())
+    q = pl.read_parquet(manifest["quarantine"]["path"]).to_dicts()
+    assert [(r["reason"], r["line"], r["raw_line"].endswith(",EXTRA")) for r in q] == [("malformed_row", len(_rows()) + 2, True)]
+
+
 def test_too_many_bad_rows_fail_and_keep_the_last_good_snapshot(tmp_path: Path, ray_local: None) -> None:
     home = Home(tmp_path / "home")
     build_snapshot(home, BuildParams(events=[str(_write(tmp_path / "good", _rows()))]))

@@ -1,0 +1,45 @@
+"""Reading event files: a malformed line is set aside, never the whole file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from graphs.readers import read_file
+from ringwatch.errors import InputError
+
+
+def test_a_ragged_csv_line_is_set_aside_with_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "day.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("ts,actor_id,event_type\n1700000000,u1,like\n1700000001,u2,like,EXTRA\n\n1700000002,u3,\n")
+    rows, malformed = read_file(str(path))
+    assert rows.to_dicts() == [{"ts": "1700000000", "actor_id": "u1", "event_type": "like"},
+                               {"ts": "1700000002", "actor_id": "u3", "event_type": None}]  # empty reads as null, as before
+    assert malformed.to_dicts() == [{"line": 3, "text": "1700000001,u2,like,EXTRA"}]
+
+
+def test_a_truncated_or_undecodable_json_line_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "day.jsonl"
+    path.write_bytes(b'{"ts": 1, "actor_id": "a"}\n[1, 2]\n{"ts": 2, "actor_id": "\xff"}\n{"ts": 3, "act\n')
+    rows, malformed = read_file(str(path))
+    assert rows["actor_id"].to_list() == ["a"]
+    assert malformed["line"].to_list() == [2, 3, 4]
+    assert malformed["text"][2] == '{"ts": 3, "act'
+
+
+def test_a_clean_file_has_no_malformed_lines(tmp_path: Path) -> None:
+    path = tmp_path / "day.csv"
+    pl.DataFrame({"ts": ["1"], "actor_id": ["a"]}).write_csv(path)
+    rows, malformed = read_file(str(path))
+    assert rows.height == 1 and malformed.is_empty()
+
+
+def test_a_file_without_one_row_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "day.jsonl"
+    path.write_text("not json\n")
+    with pytest.raises(InputError, match="no JSON object line; line 1: 'not json'"):
+        read_file(str(path))
