@@ -255,9 +255,11 @@ def batch_lookup(snapshot: ScoreSnapshot, account_ids: Sequence[str]) -> BatchLo
     statuses = np.full(rows.size, STATUS_OK, dtype=np.uint8)
     if missing.size:
         statuses[missing] = [STATUS_NOT_FOUND if is_valid_id(account_ids[i]) else STATUS_INVALID for i in missing]
-        safe = np.where(rows < 0, 0, rows)
-        risks = np.where(rows >= 0, snapshot.risk[safe], np.float32(np.nan)).astype(np.float32, copy=False)
-        levels = np.where(rows >= 0, snapshot.level[safe], 0).astype(np.uint8, copy=False)
+        found = rows >= 0  # index only the rows found: an empty score set has no row 0 to stand in
+        risks = np.full(rows.size, np.nan, dtype=np.float32)
+        levels = np.zeros(rows.size, dtype=np.uint8)
+        risks[found] = snapshot.risk[rows[found]]
+        levels[found] = snapshot.level[rows[found]]
     else:
         risks = np.asarray(snapshot.risk[rows], dtype=np.float32)
         levels = np.asarray(snapshot.level[rows], dtype=np.uint8)

@@ -244,6 +244,22 @@ def test_not_found(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> N
         client.get("nobody")
 
 
+def test_an_empty_score_set_answers_every_item(scores: VersionedDir) -> None:
+    publish_scores(scores, [], [])
+    store = ScoreStore(scores)
+    assert store.refresh()
+    srv = _serve(store)
+    try:
+        with RiskClient(f"127.0.0.1:{srv.port}") as c:
+            batch = c.batch_get(["a1", "bad\x01id"])
+            assert list(batch.statuses) == [risk_pb2.ITEM_STATUS_NOT_FOUND, risk_pb2.ITEM_STATUS_INVALID_ARGUMENT]
+            assert np.isnan(batch.risks).all()
+            with pytest.raises(NotFoundError):
+                c.get("a1")
+    finally:
+        srv.stop()
+
+
 def test_get_ring_without_rings_table(scores: VersionedDir) -> None:
     publish_scores(scores, ["a", "b"], [0.1, 0.2], ring_ids=["r1", None])
     store = ScoreStore(scores)
