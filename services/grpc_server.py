@@ -53,7 +53,7 @@ from ringwatch.v1 import risk_pb2
 from ringwatch.versions import Home, write_atomic
 from services.auth import BearerTokenInterceptor
 from services.metrics import ServiceMetrics
-from services.processes import pid_alive
+from services.processes import is_recorded_process, pid_alive, process_start
 from services.risk_service import MAX_BATCH, SERVICE_NAME, ChangeFeed, RiskServicer, method_handlers
 from services.score_store import ScoreStore
 
@@ -356,8 +356,8 @@ def background_status(settings: Settings) -> dict[str, Any] | None:
         state = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if not pid_alive(int(state.get("pid", -1))):
-        return None
+    if not is_recorded_process(int(state.get("pid", -1)), state.get("process_start"), "ringwatch"):
+        return None  # exited, or the pid now names another process (a crash or reboot left the file)
     return state
 
 
@@ -448,7 +448,8 @@ def serve_from_settings(
 
     def record(bound_port: int, bound_metrics: int | None) -> None:
         state = {
-            "pid": os.getpid(), "host": host, "port": bound_port, "metrics_port": bound_metrics,
+            "pid": os.getpid(), "process_start": process_start(os.getpid()), "host": host, "port": bound_port,
+            "metrics_port": bound_metrics,
             "tls": options.tls_cert is not None, "workers": workers, "edge": edge,
             "tls_cert": str(options.tls_cert) if options.tls_cert else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -35,3 +35,28 @@ def pid_alive(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def process_start(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (``/proc/<pid>/stat`` field 22), or
+    ``None`` where that cannot be read. A pid and its start time name one process: a pid
+    recorded before a crash or reboot may since belong to another."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_recorded_process(pid: int, started: int | None, marker: str) -> bool:
+    """Whether ``pid`` is alive and is the process a state file recorded: the same start time
+    (``started``), or, for a file from before start times were kept (``None``), a command line
+    that mentions ``marker``."""
+    if not pid_alive(pid):
+        return False
+    if started is not None:
+        return process_start(pid) in (None, started)
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # cannot tell: trust the file, as before
+    return any(marker.encode() in a for a in args)

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from services.processes import pid_alive
+from services.processes import is_recorded_process, pid_alive, process_start
 
 
 def test_live_exited_and_bogus_pids() -> None:
@@ -27,3 +27,18 @@ def test_exited_child_not_yet_reaped_is_not_alive() -> None:
         except FileNotFoundError:
             break
     assert not pid_alive(proc.pid)
+
+
+def test_a_recycled_pid_is_not_the_recorded_process() -> None:
+    me = os.getpid()
+    started = process_start(me)
+    assert started is not None
+    assert is_recorded_process(me, started, "no-such-marker")
+    assert not is_recorded_process(me, started + 1, "pytest")  # same pid, another start: another process
+    other = subprocess.Popen(["sleep", "30"])
+    try:  # a state file from before start times were kept: the command line must be ours
+        assert not is_recorded_process(other.pid, None, "ringwatch")
+        assert is_recorded_process(other.pid, None, "sleep")
+    finally:
+        other.kill()
+        other.wait()
