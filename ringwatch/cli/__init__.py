@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from ringwatch.cli import investigate, neo4j, pipeline, serve, stages
 from ringwatch.cli.common import console
@@ -33,7 +34,7 @@ def main() -> None:
     try:
         app()
     except RingwatchError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        console.print("[bold red]error:[/] " + escape(str(exc)), soft_wrap=True)  # input like "[/]" is text, not markup
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")

@@ -87,7 +87,7 @@ def shared_infra(
         emit_json(rows)
         return
     if not rows:
-        console.print(f"{account} shares no device or IP with another account")
+        console.print(f"{escape(account)} shares no device or IP with another account")
         return
     _table(f"Accounts sharing infrastructure with {escape(account)}", rows,
            ("account_id", "risk", "level", "ring_id", "devices", "ips", "coactions", "verdict"))
@@ -112,7 +112,7 @@ def ring(
         emit_json(rows)
         return
     if not rows:
-        console.print(f"{account} is not in a ring")
+        console.print(f"{escape(account)} is not in a ring")
         return
     head = rows[0]
     _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')}, "
@@ -147,7 +147,7 @@ def why(
             table.add_row(key, _fmt(value, key))
     console.print(table, crop=False)  # a table wider than the terminal wraps there, nothing is cut off
     for reason in row.get("reasons") or []:
-        console.print(f"  • {reason}")
+        console.print(f"  • {escape(str(reason))}")
 
 
 @app.command("top-rings")
@@ -193,7 +193,7 @@ def path(
         emit_json(found)
         return
     if found is None:
-        console.print(f"no path of at most {max_hops} hops between {source} and {target}")
+        console.print(f"no path of at most {max_hops} hops between {escape(source)} and {escape(target)}")
         return
     parts = []
     for i, node in enumerate(found["nodes"]):

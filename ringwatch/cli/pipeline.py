@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -59,7 +60,7 @@ def run_pipeline(events: list[str], mapping: Path | None, labels: list[Path] | N
             result["neo4j"] = _export_to_neo4j(s, home)
         except RingwatchError as exc:
             result["neo4j"] = f"skipped: {exc}"
-            console.print(f"[yellow]Neo4j export skipped:[/] {exc}")
+            console.print(f"[yellow]Neo4j export skipped:[/] {escape(str(exc))}")
     return result
 
 
@@ -112,7 +113,7 @@ def schedule_cmd(events: EventsArg, every: Annotated[str, typer.Option(help="Int
         try:
             runs.append({"run": n, "ok": True, **run_pipeline(events, mapping, labels, retrain, export)})
         except RingwatchError as exc:
-            console.print(f"[bold red]run {n} failed:[/] {exc} — the last good versions stay current")
+            console.print(f"[bold red]run {n} failed:[/] {escape(str(exc))} — the last good versions stay current")
             runs.append({"run": n, "ok": False, "error": str(exc)})
         if max_runs and n >= max_runs:
             break
@@ -184,7 +185,7 @@ def demo_cmd(
         try:
             client.get("no-such-account")
         except RingwatchError as exc:
-            console.print(f"unknown account → {exc}")
+            console.print(f"unknown account → {exc}", markup=False)
     if neo4j:
         from services import neo4j_server as ns
 

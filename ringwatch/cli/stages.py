@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -206,7 +207,7 @@ def score_cmd(
     console.print(f"[green]scores {manifest['version']}[/]: {manifest['count']:,} accounts ({levels}); "
                   f"{manifest['rings']} rings; model {manifest['model_version']}, snapshot {manifest['snapshot_version']}")
     for warning in manifest.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(str(warning))}")
 
 
 def explain_cmd(
@@ -234,9 +235,9 @@ def explain_cmd(
                   f"snapshot {result['snapshot_version']})")
     for acc in result["accounts"]:
         ring = f", ring {acc['ring_id']}" if acc["ring_id"] else ""
-        console.print(f"\n[bold]{acc['account_id']}[/]: risk {acc['risk']:.4f} ({acc['level']}{ring})")
+        console.print(f"\n[bold]{escape(acc['account_id'])}[/]: risk {acc['risk']:.4f} ({acc['level']}{ring})")
         for reason in acc["reasons"]:
-            console.print(f"  - {reason}")
+            console.print(f"  - {escape(str(reason))}")
         table = Table("feature", "value", "contribution (log-odds)", title="what moved the score")
         for c in acc["contributions"]:
             table.add_row(c["feature"], f"{c['value']:.4g}", f"{c['contribution']:+.4f}")
@@ -388,7 +389,7 @@ def label_cmd(
     if as_json:
         emit_json(row)
     else:
-        console.print(f"[green]recorded[/] {account} → {'abusive' if abusive else 'benign'} ({neo4j_status})")
+        console.print(f"[green]recorded[/] {escape(account)} → {'abusive' if abusive else 'benign'} ({neo4j_status})")
 
 
 def _verdict_to_neo4j(account: str, label: int, note: str) -> str:
