@@ -85,8 +85,10 @@ class Calibrator:
     @classmethod
     def fit(cls, scores: np.ndarray, labels: np.ndarray) -> Calibrator:
         """Fit isotonic regression of ``labels`` on ``scores`` (validation data), and CRITICAL's evidence."""
-        if len(np.unique(labels)) < 2:
-            return cls(x=[0.0, 1.0], y=[0.0, 1.0])
+        if len(np.unique(labels)) < 2:  # nothing to fit: the raw log-odds read as they are, and no evidence for CRITICAL
+            knots = np.linspace(-10.0, 10.0, 81)
+            return cls(x=knots.tolist(), y=(1.0 / (1.0 + np.exp(-knots))).tolist(),
+                       thresholds={**DEFAULT_THRESHOLDS, "CRITICAL": UNREACHED})
         scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
         cal = cls(x=iso.X_thresholds_.tolist(), y=iso.y_thresholds_.tolist())

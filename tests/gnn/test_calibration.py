@@ -77,3 +77,11 @@ def test_critical_needs_evidence_and_never_drops_below_its_probability() -> None
     assert thin(np.array([5.0]))[0] >= 0.9
     assert thin.thresholds["CRITICAL"] > 1 and "CRITICAL" not in thin.levels(thin(few))
     assert thin.thresholds["HIGH"] == DEFAULT_THRESHOLDS["HIGH"]  # only CRITICAL asks for evidence
+
+
+def test_one_class_of_labels_reads_raw_log_odds_and_opens_no_critical() -> None:
+    cal = Calibrator.fit(np.array([-3.0, -1.0, 0.5]), np.array([0, 0, 0]))
+    risk = cal(np.array([-2.0, 0.0, 3.0, 9.0]))
+    assert np.all(np.diff(risk) > 0)
+    assert abs(float(risk[1]) - 0.5) < 0.01  # log-odds 0 is an even chance
+    assert list(cal.levels(risk)) == ["LOW", "MEDIUM", "HIGH", "HIGH"]  # 0.9999 is still not CRITICAL: no evidence
