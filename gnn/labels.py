@@ -21,13 +21,14 @@ def read_labels(paths: list[Path], cutoff: dt.datetime | None = None) -> pl.Data
 
     Args:
         paths: Parquet files or directories of them.
-        cutoff: Keep labels with ``ts`` at or before this time.
+        cutoff: Keep labels with ``ts`` at or before this time (every label must have one).
 
     Returns:
         One row per account: ``account_id, label, source, ts``.
 
     Raises:
-        InputError: A file lacks a required column or has labels other than 0/1.
+        InputError: A file lacks a required column or has labels other than 0/1, or a label
+            has no ``ts`` where a ``cutoff`` is given.
     """
     frames = []
     for p in paths:
@@ -52,5 +53,10 @@ def read_labels(paths: list[Path], cutoff: dt.datetime | None = None) -> pl.Data
         return pl.DataFrame(schema={"account_id": pl.String, "label": pl.Int64, "source": pl.String, "ts": pl.Datetime("us", "UTC")})
     labels = pl.concat(frames)
     if cutoff is not None:
-        labels = labels.filter(pl.col("ts").is_null() | (pl.col("ts") <= cutoff))
+        undated = labels.filter(pl.col("ts").is_null())
+        if undated.height:  # a label of unknown time may come from after the cut-off: neither keep nor drop it silently
+            raise InputError(f"{undated.height} label(s) have no ts (sources: {', '.join(sorted(set(undated['source'].to_list())))}), "
+                             f"so a cut-off at {cutoff.isoformat()} cannot tell whether they were known then; give every "
+                             "label a ts, or train without the cut-off")
+        labels = labels.filter(pl.col("ts") <= cutoff)
     return labels.sort("ts", nulls_last=False).group_by("account_id", maintain_order=True).last().sort("account_id")

@@ -97,6 +97,14 @@ def test_inductive_scoring_of_an_account_unseen_in_training(home: Home) -> None:
     assert new["ring_id"] is not None
 
 
+def test_an_undated_label_under_a_cutoff_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "undated.parquet"
+    pl.DataFrame({"account_id": ["a", "b"], "label": [1, 0]}).write_parquet(path)
+    assert read_labels([path])["account_id"].to_list() == ["a", "b"]  # no cut-off: fine
+    with pytest.raises(InputError, match="2 label\\(s\\) have no ts \\(sources: undated\\)"):
+        read_labels([path], cutoff=T0)
+
+
 def test_labels_after_the_cutoff_never_reach_training(home: Home, tmp_path: Path) -> None:
     """Leakage: a future label, even one that contradicts the truth, changes nothing."""
     past = write_labels(tmp_path / "labels" / "past.parquet", tiny_labels())
