@@ -46,7 +46,8 @@ class EventMapping:
         sign_column: Numeric source column whose sign picks the event type.
         sign_types: Event types for a positive and a non-positive value.
         ts_unit: Unit of integer timestamps: ``s``, ``ms`` or ``auto``.
-        ts_origin: Epoch seconds added to integer timestamps (for logs with relative time).
+        ts_origin: Epoch seconds added to numeric timestamps (for logs with relative time; with
+            ``ts_unit = "ms"`` the times are milliseconds after it).
     """
 
     columns: dict[str, str] = field(default_factory=dict)
@@ -128,6 +129,8 @@ class EventMapping:
         if self.label_column:
             exprs.append(pl.col(self.label_column).alias("_label"))
         out = frame.select(exprs)
-        if self.ts_origin:
-            out = out.with_columns(pl.col("ts").cast(pl.Int64, strict=False) + self.ts_origin)
+        if self.ts_origin:  # relative times, whole or not, in the mapping's unit; the source value kept for quarantine
+            origin = self.ts_origin * (1000 if self.ts_unit == "ms" else 1)
+            out = out.with_columns(pl.col("ts").cast(pl.String).alias("_raw_ts"),
+                                   pl.col("ts").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False) + origin)
         return out

@@ -87,7 +87,7 @@ def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
     exprs += [
         _parse_ts(frame, ts_unit).alias("ts"),
         pl.col("weight").cast(pl.Float64, strict=False).alias("weight"),
-        pl.col("ts").cast(pl.String).alias("_raw_ts"),
+        (pl.col("_raw_ts") if "_raw_ts" in frame.columns else pl.col("ts").cast(pl.String)).alias("_raw_ts"),
         pl.col("weight").cast(pl.String).alias("_raw_weight"),
     ]
     extra = [c for c in frame.columns if c.startswith("_") and c not in ("_raw_ts", "_raw_weight")]

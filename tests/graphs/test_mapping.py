@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from graphs.mapping import EventMapping
+from graphs.validate import normalise, split
 from ringwatch.errors import ConfigError
+
+NOW = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 
 WIKI_TOML = """
 [columns]
@@ -35,6 +39,18 @@ def test_wikipedia_style_mapping(tmp_path: Path) -> None:
     assert out["ts"].to_list() == [1700000000, 1700000060]
     assert out["_label"].to_list() == [0, 1]
     assert out["device_id"].null_count() == 2
+
+
+def test_relative_times_may_be_fractional_or_milliseconds_and_a_bad_one_keeps_its_text() -> None:
+    rows = pl.DataFrame({"u": ["a", "b", "c"], "ts": ["36.0", " 77.5", "soon"]})
+    good, bad = split(normalise(EventMapping(columns={"actor_id": "u", "ts": "ts"}, constants={"event_type": "edit"},
+                                             ts_unit="s", ts_origin=1_700_000_000).apply(rows)), NOW)
+    assert good["ts"].dt.epoch("s").to_list() == [1_700_000_036, 1_700_000_078]
+    assert bad.select("actor_id", "_raw_ts", "reason").rows() == [("c", "soon", "bad_timestamp")]
+    ms = EventMapping(columns={"actor_id": "u", "ts": "ts"}, constants={"event_type": "edit"}, ts_unit="ms",
+                      ts_origin=1_700_000_000)
+    good, _ = split(normalise(ms.apply(pl.DataFrame({"u": ["a"], "ts": [1500]})), "ms"), NOW)
+    assert good["ts"].dt.epoch("ms").to_list() == [1_700_000_001_500]
 
 
 def test_sign_of_a_rating_picks_the_event_type_and_keeps_the_weight() -> None:
