@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from graphs import relations
+from graphs.validate import parse_ts
 from ringwatch.errors import InputError
 from ringwatch.types import (
     ANSWERS_RELATION,
@@ -81,21 +82,25 @@ def _degree(edges: pl.DataFrame, name: str) -> pl.DataFrame:
     )
 
 
-def _account_age(path: str, end: dt.datetime) -> pl.DataFrame:
-    """``account_age_days`` from an accounts table (``account_id``, ``created_at``)."""
-    table = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path)
+def _account_age(path: str, end: dt.datetime) -> tuple[pl.DataFrame, dict[str, int]]:
+    """``account_age_days`` from an accounts table (``account_id``, ``created_at``), and how many
+    of its rows there were and how many had a ``created_at`` that does not read as a time.
+
+    A CSV is read as text (an id ``007`` stays ``007``); ``created_at`` may be an ISO time or
+    date, or epoch seconds or milliseconds, as event times may (:func:`graphs.validate.parse_ts`).
+    """
+    table = pl.read_parquet(path) if path.endswith(".parquet") else pl.read_csv(path, infer_schema=False)
     missing = {"account_id", "created_at"} - set(table.columns)
     if missing:
         raise InputError(f"accounts table {path} lacks column(s) {sorted(missing)}; expected account_id, created_at")
-    created = table["created_at"]
-    if not isinstance(created.dtype, pl.Datetime):
-        created = created.cast(pl.String).str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
-    elif created.dtype.time_zone is None:
-        created = created.dt.replace_time_zone("UTC")
-    return pl.DataFrame({"account_id": table["account_id"].cast(pl.String), "_created": created}).select(
+    times = pl.DataFrame({"ts": table["created_at"]})
+    created = times.select(parse_ts(times, "auto"))["ts"]
+    unread = int((created.is_null() & table["created_at"].is_not_null()).sum())
+    ages = pl.DataFrame({"account_id": table["account_id"].cast(pl.String), "_created": created}).drop_nulls("_created").select(
         "account_id",
         ((pl.lit(end) - pl.col("_created")).dt.total_seconds(fractional=True) / 86_400).clip(0).cast(pl.Float32).alias("account_age_days"),
     ).unique("account_id", keep="last")
+    return ages, {"rows": table.height, "unreadable_created_at": unread}
 
 
 def _responses(counts: pl.DataFrame | None) -> pl.DataFrame:
@@ -140,7 +145,8 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
             summed over buckets and filtered by ``coaction_min_count``.
 
     Returns:
-        Counts: ``accounts`` and ``relations`` (edges per relation).
+        Counts: ``accounts`` and ``relations`` (edges per relation); with an accounts table,
+        ``accounts_table``: its ``rows``, ``unreadable_created_at`` and ``matched_accounts``.
     """
     out = Path(staging)
     (out / SNAPSHOT_RELATIONS_DIR).mkdir(parents=True, exist_ok=True)
@@ -220,9 +226,12 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
 
     end = dt.datetime.fromisoformat(end_ts) if isinstance(end_ts, str) else end_ts
     age = ((pl.lit(end) - pl.col("first_ts")).dt.total_seconds(fractional=True) / 86_400).cast(pl.Float32)
+    table_facts: dict[str, int] = {}
     if accounts_table:
-        accounts = accounts.join(_account_age(accounts_table, end), on="account_id", how="left").with_columns(
-            pl.col("account_age_days").fill_null(age.fill_null(0.0)))
+        ages, table_facts = _account_age(accounts_table, end)
+        accounts = accounts.join(ages, on="account_id", how="left")
+        table_facts["matched_accounts"] = accounts.height - accounts["account_age_days"].null_count()
+        accounts = accounts.with_columns(pl.col("account_age_days").fill_null(age.fill_null(0.0)))
     accounts = (
         accounts.join(in_deg, on="account_id", how="left")
         .join(out_deg, on="account_id", how="left")
@@ -233,4 +242,4 @@ def assemble(buckets: list[str], staging: str, params: AssembleParams, end_ts: A
     )
     accounts.write_parquet(out / SNAPSHOT_ACCOUNTS)
     _write_relations(out, tables, accounts["account_id"])
-    return {"accounts": accounts.height, "relations": counts}
+    return {"accounts": accounts.height, "relations": counts, **({"accounts_table": table_facts} if table_facts else {})}

@@ -243,6 +243,8 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
             counts = _run_stage("assemble", [asm.remote(bucket_dirs, str(staging), params.assemble, max_ts, params.accounts_table,
                                                         [r for r in reduced if Path(r).is_file()])], progress, timings)[0]
             manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
+            if "accounts_table" in counts:  # rows, matched accounts, unreadable created_at
+                manifest["counts"]["accounts_table"] = counts["accounts_table"]
             _write_log_labels(prepared_dirs, staging)
         shutil.rmtree(reduce_dir, ignore_errors=True)
         _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))

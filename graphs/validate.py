@@ -44,7 +44,9 @@ def _epoch_to_datetime(value: pl.Expr, unit: str) -> pl.Expr:
     return micros.cast(pl.Datetime("us", "UTC"))
 
 
-def _parse_ts(frame: pl.DataFrame, unit: str) -> pl.Expr:
+def parse_ts(frame: pl.DataFrame, unit: str) -> pl.Expr:
+    """``frame``'s ``ts`` column as UTC datetimes, whatever it holds: datetimes, dates, epoch
+    numbers (``unit``: ``s``, ``ms`` or ``auto``) or text in either form; null where unreadable."""
     dtype = frame.schema["ts"]
     col = pl.col("ts")
     if isinstance(dtype, pl.Datetime):
@@ -85,7 +87,7 @@ def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
     """
     exprs = [_as_string(frame, c) for c in _STRING_COLUMNS]
     exprs += [
-        _parse_ts(frame, ts_unit).alias("ts"),
+        parse_ts(frame, ts_unit).alias("ts"),
         pl.col("weight").cast(pl.Float64, strict=False).alias("weight"),
         (pl.col("_raw_ts") if "_raw_ts" in frame.columns else pl.col("ts").cast(pl.String)).alias("_raw_ts"),
         pl.col("weight").cast(pl.String).alias("_raw_weight"),

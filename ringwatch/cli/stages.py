@@ -124,6 +124,10 @@ def build_cmd(
     for rel, n in sorted(c["relations"].items()):
         table.add_row(rel, f"{n:,}")
     console.print(table)
+    if "accounts_table" in c:
+        t = c["accounts_table"]
+        console.print(f"accounts table: {t['rows']:,} rows, account age for {t['matched_accounts']:,} accounts"
+                      + (f"; [yellow]{t['unreadable_created_at']:,} created_at values unreadable[/]" if t["unreadable_created_at"] else ""))
     if manifest["quarantine"]["reasons"]:
         console.print("quarantined: " + ", ".join(f"{k}={v}" for k, v in sorted(manifest["quarantine"]["reasons"].items()))
                       + f" → {manifest['quarantine']['path']}")

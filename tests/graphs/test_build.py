@@ -214,12 +214,19 @@ def test_failed_run_is_resumed_without_redoing_finished_work(tmp_path: Path, ray
 
 def test_accounts_table_gives_true_account_age(tmp_path: Path, ray_local: None) -> None:
     table = tmp_path / "accounts.csv"
-    table.write_text("account_id,created_at\na,2026-10-22T12:00:00Z\nzz,2020-01-01T00:00:00Z\n")
+    table.write_text("account_id,created_at\na,2026-10-22T12:00:00Z\nc,2026-10-22\n007,2025-11-01T12:00:00Z\n"
+                     "d,someday\nzz,2020-01-01T00:00:00Z\n")
+    rows = _rows() + [{"ts": T0.isoformat(), "actor_id": "007", "event_type": "follow", "target_account_id": "a"}]
     home = Home(tmp_path / "home")
-    build_snapshot(home, BuildParams(events=[str(_write(tmp_path, _rows()))], accounts_table=str(table)))
+    manifest = build_snapshot(home, BuildParams(events=[str(_write(tmp_path, rows))], accounts_table=str(table)))
     accounts = pl.read_parquet(home.snapshots.path() / SNAPSHOT_ACCOUNTS)
     age = dict(zip(accounts["account_id"], accounts["account_age_days"]))
-    assert age["a"] == pytest.approx(10.0 + 1 / 24 + 20 / 86400, abs=1e-3)  # created 10 days before the last event
-    assert age["b"] == pytest.approx(accounts.filter(pl.col("account_id") == "b")["observed_age_days"][0])
+    after = 1 / 24 + 20 / 86400  # the last event's time after T0
+    assert age["a"] == pytest.approx(10.0 + after, abs=1e-3)  # created 10 days before the last event
+    assert age["c"] == pytest.approx(10.5 + after, abs=1e-3)  # a date alone is its midnight, UTC
+    assert age["007"] == pytest.approx(365 + after, abs=1e-3)  # the id read as text: 007, not 7
+    for observed in ("b", "d"):  # not in the table; an unreadable created_at
+        assert age[observed] == pytest.approx(accounts.filter(pl.col("account_id") == observed)["observed_age_days"][0])
+    assert manifest["counts"]["accounts_table"] == {"rows": 5, "unreadable_created_at": 1, "matched_accounts": 3}
     with pytest.raises(InputError, match="accounts table"):
         build_snapshot(home, BuildParams(events=[str(tmp_path / "events")], accounts_table=str(tmp_path / "missing.csv")))
