@@ -71,12 +71,19 @@ class StaleScoreSetError(RingwatchError):
     numbered per score set): ABORTED, gRPC's code for "read again, then retry"."""
 
 
+class FellBehindError(RingwatchError):
+    """A ``WatchRiskScores`` subscriber stopped reading while :data:`WATCH_BACKLOG` swaps queued
+    up: RESOURCE_EXHAUSTED, so it knows to resubscribe and re-read, not wait for changes it lost."""
+
+
 def status_code_of(exc: RingwatchError) -> grpc.StatusCode:
     """The gRPC status code for an expected failure."""
     if isinstance(exc, DeadlineError):
         return grpc.StatusCode.DEADLINE_EXCEEDED
     if isinstance(exc, StaleScoreSetError):
         return grpc.StatusCode.ABORTED
+    if isinstance(exc, FellBehindError):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
     for kind, code in _ERROR_CODES.items():
         if isinstance(exc, kind):
             return code
@@ -448,6 +455,11 @@ class SwapEvent:
     previous_version: str
 
 
+WATCH_BACKLOG = 64
+"""Most swaps queued for one ``WatchRiskScores`` stream before it is dropped (a swap comes with
+each new score set, so 64 is days of swaps a reader has not read)."""
+
+
 class ChangeFeed:
     """Fans hot-swap level changes out to ``WatchRiskScores`` streams on the server's loop.
 
@@ -457,14 +469,15 @@ class ChangeFeed:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._queues: set[asyncio.Queue[SwapEvent]] = set()
+        self._queues: set[asyncio.Queue[SwapEvent | None]] = set()
 
-    def subscribe(self) -> asyncio.Queue[SwapEvent]:
-        queue: asyncio.Queue[SwapEvent] = asyncio.Queue(maxsize=64)
+    def subscribe(self) -> asyncio.Queue[SwapEvent | None]:
+        """A queue of this subscriber's swaps; ``None`` in it means it fell behind and was dropped."""
+        queue: asyncio.Queue[SwapEvent | None] = asyncio.Queue(maxsize=WATCH_BACKLOG + 1)
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[SwapEvent]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[SwapEvent | None]) -> None:
         self._queues.discard(queue)
 
     def on_swap(self, old: ScoreSnapshot | None, new: ScoreSnapshot) -> None:
@@ -477,8 +490,9 @@ class ChangeFeed:
 
     def _publish(self, event: SwapEvent) -> None:
         for queue in list(self._queues):
-            if queue.full():  # a subscriber that stopped reading is dropped, not buffered forever
+            if queue.qsize() >= WATCH_BACKLOG:  # it stopped reading: dropped, not buffered forever, and told so
                 self._queues.discard(queue)
+                queue.put_nowait(None)  # the one place left past the backlog
                 continue
             queue.put_nowait(event)
 
@@ -570,6 +584,9 @@ class RiskServicer:
             try:
                 while True:
                     event = await queue.get()
+                    if event is None:
+                        raise FellBehindError(f"this stream fell {WATCH_BACKLOG} score swaps behind and was dropped; "
+                                              "resubscribe and re-read the accounts it watches")
                     for message in change_messages(event.changes, event.info, event.previous_version, int(request.min_level), wanted):
                         yield message
             finally:
