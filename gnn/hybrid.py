@@ -162,6 +162,7 @@ class FeatureSet:
     answers: sp.csr_matrix | None = None  # answerer → answered (binary), where the graph or model has the relation
     basis: SpectralBasis | None = None  # the spectral block's basis (static graphs only)
     spectral: np.ndarray | None = None  # its coordinates for every account, ``[n, SPECTRAL_DIMS]``
+    relations: tuple[str, ...] = ()  # the relations pooled into ``adj`` (a model's own when scoring)
 
     @property
     def link_relations(self) -> tuple[str, ...]:
@@ -184,7 +185,8 @@ class FeatureSet:
     def on(self, graph: GraphTensors) -> FeatureSet:
         """The same blocks built on another graph, with this set's columns: its own features, link
         and side relations and spectral basis (train on one graph, score another)."""
-        return FeatureSet.of(graph, self.own_names, self.with_max, self.link_relations, self.basis, self.side_relations)
+        return FeatureSet.of(graph, self.own_names, self.with_max, self.link_relations, self.basis, self.side_relations,
+                             self.relations)
 
     @property
     def static(self) -> bool:
@@ -194,7 +196,7 @@ class FeatureSet:
     @classmethod
     def of(cls, graph: GraphTensors, own_names: list[str], with_max: bool = True,
            link_relations: tuple[str, ...] | None = None, basis: SpectralBasis | None = None,
-           side_relations: tuple[str, ...] | None = None) -> FeatureSet:
+           side_relations: tuple[str, ...] | None = None, relations: tuple[str, ...] | None = None) -> FeatureSet:
         """Build the label-free blocks of ``graph``.
 
         ``link_relations``: the coordination relations the label block reads one by one (a
@@ -205,9 +207,14 @@ class FeatureSet:
         ``side_relations``: whether the ``answerers`` block reads the answers relation (a model's
         own choice when scoring, so a graph without it gives that block no answerers rather than
         no columns; by default, whether the graph has it).
+        ``relations``: the relations pooled into the neighbourhood the graph, spread, group, label
+        and gnn blocks read (a model's own when scoring, so an event type that first appears in
+        a later log changes no account's columns; by default, those with edges in ``graph``).
         """
         x = graph.x.cpu().numpy()
-        adj = adjacency(graph)
+        if relations is None:
+            relations = tuple(sorted({et[1] for et, ei in graph.edge_index.items() if ei.numel() and not et[1].startswith("rev_")}))
+        adj = adjacency(graph, relations)
         m1, sq1 = mean_agg(adj, x), mean_agg(adj, x * x)  # shared by the blocks
         g, names = graph_features(x, adj, with_max=with_max, m1=m1)
         sp_, sp_names = spread_features(x, adj, with_min=with_max, m1=m1, sq1=sq1)
@@ -233,7 +240,7 @@ class FeatureSet:
                 spectral = basis.coordinates(adj, graph.account_ids)
         return cls(x, adj, g, [_readable(n, own_names) for n in names], list(own_names), sp_,
                    [_readable(n, own_names) for n in sp_names], gr, [_readable(n, own_names) for n in gr_names], links,
-                   answers, basis if not links else None, spectral)
+                   answers, basis if not links else None, spectral, tuple(relations))
 
     def matrix(self, blocks: tuple[str, ...], train_nodes: np.ndarray | None = None, train_y: np.ndarray | None = None,
                gnn_block: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
@@ -419,6 +426,7 @@ class HybridModel:
     link_relations: tuple[str, ...] = ()  # the relations its label block reads one by one
     side_relations: tuple[str, ...] = ()  # the relations its answerers block reads
     spectral: SpectralBasis | None = None  # the basis of its spectral block (trained on a static graph)
+    relations: tuple[str, ...] | None = None  # the relations its neighbourhood pools (None: a model from before, all)
 
     @property
     def columns(self) -> list[np.ndarray]:
@@ -444,9 +452,10 @@ class HybridModel:
             # spectral columns, so none are fitted for it
             basis = self.spectral if self.spectral is not None else SpectralBasis.empty()
             if (fs is None or fs.link_relations != self.link_relations or fs.side_relations != self.side_relations
-                    or (fs.basis is not None and fs.basis is not self.spectral)):
+                    or (fs.basis is not None and fs.basis is not self.spectral)
+                    or (self.relations is not None and fs.relations != self.relations)):
                 fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations, basis,
-                                   self.side_relations)
+                                   self.side_relations, self.relations)
             known = with_node_rows(graph.account_ids, self.train_labels)
             gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn")
         X, names = fs.matrix(self.blocks, known[NODE_ROW].to_numpy(), known["label"].to_numpy(), gnn_block)
@@ -501,7 +510,9 @@ class HybridModel:
                                                          "with_max": self.with_max, "blocks": list(self.blocks),
                                                          "views": self.views, "bags": len(self.boosters),
                                                          "link_relations": list(self.link_relations),
-                                                         "side_relations": list(self.side_relations)}, indent=2))
+                                                         "side_relations": list(self.side_relations),
+                                                         "relations": None if self.relations is None else list(self.relations)},
+                                                        indent=2))
 
     @classmethod
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridModel:
@@ -525,7 +536,8 @@ class HybridModel:
         return cls(gnn, Platt(*meta["platt"]), boosters, meta["names"], pl.read_parquet(directory / TRAIN_LABELS_FILE),
                    meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks,
                    link_relations=tuple(meta.get("link_relations", ())), spectral=basis,
-                   side_relations=tuple(meta.get("side_relations", ())))
+                   side_relations=tuple(meta.get("side_relations", ())),
+                   relations=None if meta.get("relations") is None else tuple(meta["relations"]))
 
 
 def _trees_file(k: int) -> str:
@@ -613,7 +625,7 @@ def fit_hybrid(graph: GraphTensors, own_names: list[str], account_ids: np.ndarra
     rounds = [b.best_iteration + 1 if b.attr("best_iteration") else cfg.trees for b in boosters]
     model = HybridModel(gs.gnn, gs.platt, boosters, names, labels, with_max, {**gs.metrics, "trees": rounds}, views,
                         blocks=BLOCKS, link_relations=fs.link_relations, spectral=fs.basis,
-                        side_relations=fs.side_relations)
+                        side_relations=fs.side_relations, relations=fs.relations)
     return model, model.margin(X)
 
 

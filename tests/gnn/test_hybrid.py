@@ -349,6 +349,28 @@ def test_views_read_only_their_blocks_and_the_scorer_averages_them(tmp_path: Pat
         renamed.features(graph)
 
 
+def test_an_event_type_the_model_never_saw_changes_no_tree_column(tmp_path: Path) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST)
+    assert hyb.relations and all(not r.startswith("rev_") for r in hyb.relations)
+    e = np.random.default_rng(1).integers(0, graph.num_nodes, size=(2, 40))
+    later = replace(graph, edge_index={**graph.edge_index, ("account", "duet", "account"): torch.as_tensor(e)})
+    assert (FeatureSet.of(later, stats.names).adj != FeatureSet.of(graph, stats.names).adj).nnz  # it would have moved them
+    X, _ = hyb.features(graph)
+    X_later, fs_later = hyb.features(later)
+    assert fs_later.relations == hyb.relations
+    np.testing.assert_array_equal(X_later, X)
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    back = HybridModel.load(tmp_path / "model", hyb.gnn)
+    assert back.relations == hyb.relations
+    np.testing.assert_array_equal(back.features(later)[0], X)
+    meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
+    del meta["relations"]  # as an older release wrote it: every relation of the scored graph, as before
+    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    assert HybridModel.load(tmp_path / "model", hyb.gnn).relations is None
+
+
 def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_path: Path) -> None:
     graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
     old_fs = FeatureSet.of(graph, stats.names, FAST.nbr_max, link_relations=())  # no per-relation label columns
