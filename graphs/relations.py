@@ -171,7 +171,7 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_neigh
         cells = (
             coded.with_columns(((pl.col("t") * 2 + flag) * n_win + w).alias("cell"),
                                (pl.col("t") * (n_win // days + 2) + w // days).alias("episode"))
-            .group_by("cell", "a").agg(pl.col("s").min(), pl.col("episode").first())
+            .group_by("cell", "a").agg(pl.col("s").min(), pl.col("episode").first(), pl.lit(flag).alias("offset"))
             .with_columns(pl.col("a").hash(seed=17).rank("ordinal").over("cell").alias("_r"))
             .filter(pl.col("_r") <= max_actors)
             .drop("_r")
@@ -199,6 +199,11 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_neigh
         return [keyed.filter(pl.col("_k") == i).drop("_k") for i in range(n_chunks)]
 
     def ordered(rows: pl.DataFrame) -> pl.DataFrame:
+        # The offset pass is there for the pairs a window boundary separates; a pair inside one
+        # unshifted window was counted by the first pass, and counting it again here gave it the
+        # offset window's episode, which is the next day's in the last half window before
+        # midnight (one coincidence at 23:59 made two episodes and passed coaction_min_count = 2).
+        rows = rows.filter((pl.col("offset") == 0) | (pl.col("s") // window_s != pl.col("s_b") // window_s))
         return rows.select(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"), "episode",
                            pl.min_horizontal("s", "s_b").alias("s"))
 

@@ -55,6 +55,15 @@ def test_coaction_counts_shared_windows_not_events() -> None:
     assert pairs.select("src", "dst", "count").rows() == [("a", "b", 2)]
 
 
+def test_one_coincidence_just_before_midnight_is_one_episode() -> None:
+    to_midnight = 12 * 3600  # T0 is noon
+    for before in (60, 140, 200, 299):  # in the offset window across midnight, or not
+        slim = _slim([("t1", to_midnight - before, "a"), ("t1", to_midnight - before + 10, "b")])
+        assert coaction_pairs(slim, window_s=300, max_actors=50)["count"].to_list() == [1], before
+    across = _slim([("t1", to_midnight - 30, "a"), ("t1", to_midnight + 30, "b")])  # one minute apart, two dates
+    assert coaction_pairs(across, window_s=300, max_actors=50)["count"].to_list() == [1]
+
+
 def test_coaction_caps_actors_per_window() -> None:
     slim = _slim([("viral", i, f"u{i:03d}") for i in range(100)])
     pairs = coaction_pairs(slim, window_s=300, max_actors=10)
