@@ -31,6 +31,7 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -319,9 +320,15 @@ def run_server(
 
     async def main() -> None:
         metrics = ServiceMetrics(store) if metrics_port is not None else None
+        bound_metrics = None
+        if metrics is not None and metrics_port is not None:  # before gRPC: a taken port fails before anything serves
+            try:
+                bound_metrics = metrics.serve_http(metrics_port, metrics_host)
+            except OSError as exc:
+                raise ServiceError(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror or exc}; "
+                                   "pick another --metrics-port (0 picks a free one)") from None
         built = build_server(address, store, options, metrics)
         await built.start()
-        bound_metrics = metrics.serve_http(metrics_port, metrics_host) if metrics is not None and metrics_port is not None else None
         store.start_watcher(options.refresh_interval_s)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -397,7 +404,7 @@ def _worker_main(home: str, address: str, options: ServerOptions, metrics_port: 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s worker %(process)d %(name)s: %(message)s")
     settings = Settings(home=Path(home))
     store = open_store(settings)
-    run_server(address, store, options, metrics_port=metrics_port, on_ready=lambda port, _m: ready.put(port))
+    run_server(address, store, options, metrics_port=metrics_port, on_ready=lambda port, m: ready.put((port, m)))
 
 
 def serve_from_settings(
@@ -419,8 +426,9 @@ def serve_from_settings(
         settings: Home, default host/port/token.
         host: Interface (default ``settings.grpc_host``).
         port: Port (default ``settings.grpc_port``; 0 picks a free one).
-        metrics_port: Prometheus endpoint port (``None``: none; with workers, worker i uses
-            ``metrics_port + i``).
+        metrics_port: Prometheus endpoint port (``None``: none; 0: a free one; with workers,
+            worker i uses ``metrics_port + i``, or a free one each for 0; the state file's
+            ``metrics_ports`` lists them).
         options: Auth, TLS, limits (token defaults to ``settings.grpc_token``).
         workers: Processes sharing the port with ``SO_REUSEPORT`` (1 = this process serves).
         edge: Serve through the Go edge (``settings.edge_binary``, see :mod:`services.edge`),
@@ -446,10 +454,11 @@ def serve_from_settings(
     state_path = _state_path(settings)
     state_path.parent.mkdir(parents=True, exist_ok=True)
 
-    def record(bound_port: int, bound_metrics: int | None) -> None:
+    def record(bound_port: int, bound_metrics: int | None, every_metrics: list[int] | None = None) -> None:
         state = {
             "pid": os.getpid(), "process_start": process_start(os.getpid()), "host": host, "port": bound_port,
             "metrics_port": bound_metrics,
+            "metrics_ports": every_metrics if every_metrics is not None else ([] if bound_metrics is None else [bound_metrics]),
             "tls": options.tls_cert is not None, "workers": workers, "edge": edge,
             "tls_cert": str(options.tls_cert) if options.tls_cert else None,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -483,7 +492,7 @@ def _bracket(host: str) -> str:
 
 def _supervise(
     settings: Settings, host: str, port: int, options: ServerOptions, workers: int,
-    metrics_port: int | None, record: Callable[[int, int | None], None],
+    metrics_port: int | None, record: Callable[[int, int | None, list[int] | None], None],
 ) -> None:
     """Multi-process mode: reserve the port, start workers with SO_REUSEPORT, wait for SIGTERM."""
     reserved = _reserve_port(host, port)  # holds the port (not listening) until workers bind it
@@ -494,7 +503,8 @@ def _supervise(
     procs = [
         ctx.Process(
             target=_worker_main,
-            args=(str(settings.home), f"{_bracket(host)}:{port}", options, None if metrics_port is None else metrics_port + i, ready),
+            args=(str(settings.home), f"{_bracket(host)}:{port}", options,
+                  None if metrics_port is None else (0 if metrics_port == 0 else metrics_port + i), ready),
             name=f"ringwatch-grpc-{i}", daemon=False,
         )
         for i in range(workers)
@@ -505,10 +515,21 @@ def _supervise(
     for p in procs:
         p.start()
     try:
-        for _ in procs:
-            ready.get(timeout=120)
+        bound: list[int] = []
+        deadline = time.monotonic() + 120
+        while len(bound) < workers and time.monotonic() < deadline:
+            try:
+                _, m = ready.get(timeout=0.5)
+            except queue.Empty:
+                if not all(p.is_alive() for p in procs):
+                    raise ServiceError("a server worker exited before it was ready; see the log") from None
+                continue
+            bound.append(m)
+        if len(bound) < workers:
+            raise ServiceError(f"{workers - len(bound)} of {workers} server workers were not ready within 120 s; see the log")
         reserved.close()
-        record(port, metrics_port)
+        ports = sorted(m for m in bound if m is not None)
+        record(port, ports[0] if ports else None, ports or None)
         while not stop.wait(0.5):
             if not all(p.is_alive() for p in procs):
                 raise ServiceError("a server worker process exited; see the log")

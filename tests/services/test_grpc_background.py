@@ -62,3 +62,33 @@ def test_taken_port_is_reported(settings: Settings) -> None:
         sock.listen()
         with pytest.raises(ServiceError, match="cannot listen|exited"):
             start_background(settings, sock.getsockname()[1], timeout_s=30)
+
+
+def test_a_taken_metrics_port_is_one_clear_line(settings: Settings) -> None:
+    import socket
+
+    publish_scores(Home(settings.home).scores, ["a"], [0.1])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        cli = subprocess.run(
+            [sys.executable, "-c", "from ringwatch.cli import main; main()", "serve", "--port", "0",
+             "--metrics-port", str(sock.getsockname()[1])],
+            env={"RINGWATCH_HOME": str(settings.home), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60,
+        )
+    out = cli.stdout + cli.stderr
+    assert cli.returncode == 1 and "cannot serve metrics on 127.0.0.1" in out and "--metrics-port" in out
+    assert "Traceback" not in out and "never awaited" not in out
+
+
+def test_workers_with_metrics_port_zero_each_get_a_free_port(settings: Settings) -> None:
+    publish_scores(Home(settings.home).scores, ["a"], [0.1])
+    port = start_background(settings, 0, metrics_port=0, workers=2, timeout_s=120)
+    try:
+        state = background_status(settings)
+        assert state is not None and state["port"] == port
+        ports = state["metrics_ports"]
+        assert len(ports) == 2 and len(set(ports)) == 2 and all(p > 1024 for p in ports)
+        assert state["metrics_port"] == ports[0]
+    finally:
+        assert stop_background(settings) is True
