@@ -3,6 +3,8 @@
 Rules (first failing rule wins, so each bad row carries one reason):
 
 ``missing_actor``           no actor id
+``bad_account_id``          an actor or target account id the service could not be asked for
+                            (:func:`ringwatch.types.is_valid_id`: 1-128 printable characters)
 ``bad_timestamp``           unparseable, or before 2000-01-01
 ``future_timestamp``        more than ``future_tolerance_s`` after the build's clock
 ``missing_event_type``      no event type
@@ -20,10 +22,10 @@ import datetime as dt
 
 import polars as pl
 
-from ringwatch.types import EVENT_COLUMNS
+from ringwatch.types import EVENT_COLUMNS, MAX_ID_CHARS, is_valid_id
 
 REASONS = (
-    "missing_actor", "bad_timestamp", "future_timestamp", "missing_event_type",
+    "missing_actor", "bad_account_id", "bad_timestamp", "future_timestamp", "missing_event_type",
     "bad_weight", "absurd_weight", "self_interaction", "duplicate_event_id", "malformed_row",
 )
 SELF_MEANINGLESS = ("follow", "unfollow", "message", "report")
@@ -97,12 +99,26 @@ def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
     return out.with_columns(pl.col("event_type").str.to_lowercase())
 
 
-def reason_expr(now: dt.datetime, future_tolerance_s: int) -> pl.Expr:
-    """The first failing rule for each normalised row, or null for a good row."""
+def invalid_ids(frame: pl.DataFrame) -> list[str]:
+    """The actor and target account ids of normalised rows that are not valid account ids.
+
+    Ids of printable ASCII within the length limit pass in Polars; only the rest (rare: other
+    scripts, emoji, control characters) are checked one by one with the service's own rule."""
+    plain = f"^[ -~]{{1,{MAX_ID_CHARS}}}$"
+    odd = pl.concat([frame["actor_id"], frame["target_account_id"]]).drop_nulls()
+    odd = odd.filter(~odd.str.contains(plain)).unique()
+    return [i for i in odd.to_list() if not is_valid_id(i)]
+
+
+def reason_expr(now: dt.datetime, future_tolerance_s: int, bad_ids: list[str] | None = None) -> pl.Expr:
+    """The first failing rule for each normalised row, or null for a good row (``bad_ids``: see
+    :func:`invalid_ids`)."""
     limit = now + dt.timedelta(seconds=future_tolerance_s)
     w = pl.col("weight")
     return (
         pl.when(pl.col("actor_id").is_null()).then(pl.lit("missing_actor"))
+        .when(pl.col("actor_id").is_in(bad_ids or []) | pl.col("target_account_id").is_in(bad_ids or []))
+        .then(pl.lit("bad_account_id"))
         .when(pl.col("ts").is_null() | (pl.col("ts") < _MIN_TS)).then(pl.lit("bad_timestamp"))
         .when(pl.col("ts") > limit).then(pl.lit("future_timestamp"))
         .when(pl.col("event_type").is_null()).then(pl.lit("missing_event_type"))
@@ -138,7 +154,7 @@ def quarantine_lines(malformed: pl.DataFrame, source: str) -> pl.DataFrame:
 
 def split(frame: pl.DataFrame, now: dt.datetime, future_tolerance_s: int = 86_400) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split normalised rows into (good rows, bad rows with a ``reason`` column)."""
-    tagged = frame.with_columns(reason_expr(now, future_tolerance_s).alias("reason"))
+    tagged = frame.with_columns(reason_expr(now, future_tolerance_s, invalid_ids(frame)).alias("reason"))
     good = tagged.filter(pl.col("reason").is_null()).drop("reason", "_raw_ts", "_raw_weight")
     bad = tagged.filter(pl.col("reason").is_not_null())
     return good, bad

@@ -10,6 +10,26 @@ from typing import Final
 
 AccountId = str
 """Accounts are identified by strings everywhere (integer ids from logs are cast)."""
+MAX_ID_CHARS: Final = 128
+"""Longest valid account id, in characters."""
+
+
+def is_valid_id(account_id: object) -> bool:
+    """Whether ``account_id`` is a well-formed account id: the one rule the build (which
+    quarantines rows naming another as ``bad_account_id``) and the service (INVALID_ARGUMENT)
+    both apply, so every scored id can be asked for by every method.
+
+    A valid id is a ``str`` of 1 to :data:`MAX_ID_CHARS` characters, all printable
+    (``str.isprintable``: no control, format, separator-other or unassigned characters; plain
+    spaces are allowed).
+
+    Args:
+        account_id: The candidate id.
+
+    Returns:
+        True when the id is well formed (it may still be unknown).
+    """
+    return isinstance(account_id, str) and 0 < len(account_id) <= MAX_ID_CHARS and account_id.isprintable()
 
 # --- events (input) -------------------------------------------------------------------
 EVENT_COLUMNS: Final = (

@@ -29,17 +29,16 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ringwatch.errors import InputError, NotFoundError, RingwatchError, ServiceError
+from ringwatch.types import MAX_ID_CHARS, is_valid_id
 from ringwatch.v1 import risk_pb2
 from services.metrics import ServiceMetrics
 from services.score_store import (
-    MAX_ID_CHARS,
     LevelChanges,
     ScoreSetInfo,
     ScoreSnapshot,
     ScoreStore,
     _parse_reasons,
     diff_levels,
-    is_valid_id,
 )
 
 log = logging.getLogger(__name__)

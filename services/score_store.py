@@ -51,9 +51,6 @@ LEVEL_CODES: dict[str, int] = {name: i + 1 for i, name in enumerate(RISK_LEVELS)
 LEVEL_NAMES: tuple[str, ...] = ("UNSPECIFIED", *RISK_LEVELS)
 """Code → level name."""
 
-MAX_ID_CHARS = 128
-"""Longest valid account id, in characters."""
-
 _CACHE_FORMAT = 1
 """Bump when the cache layout changes so stale caches are rebuilt, not misread."""
 
@@ -61,21 +58,6 @@ POINTER_FILE = "SERVING.json"
 """Written into the cache root after every successful load: the cache directory holding the
 served set's verified columns and its versions (what the Go edge follows)."""
 
-
-def is_valid_id(account_id: object) -> bool:
-    """Whether ``account_id`` is a well-formed account id.
-
-    A valid id is a ``str`` of 1 to :data:`MAX_ID_CHARS` characters, all printable
-    (``str.isprintable``: no control, separator-other or unassigned characters; plain spaces
-    are allowed).
-
-    Args:
-        account_id: The candidate id.
-
-    Returns:
-        True when the id is well formed (it may still be unknown).
-    """
-    return isinstance(account_id, str) and 0 < len(account_id) <= MAX_ID_CHARS and account_id.isprintable()
 
 
 class StringColumn:

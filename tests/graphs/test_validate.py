@@ -32,6 +32,17 @@ def test_each_rule_quarantines_with_its_reason() -> None:
     }
 
 
+def test_account_ids_the_service_could_not_be_asked_for_are_quarantined() -> None:
+    good, bad = _split({
+        "ts": ["2026-10-01T00:00:00Z"] * 6,
+        "actor_id": ["plain", "ü-name", "fam\u200dily", "x" * 129, "ok", "tab\tbed"],
+        "event_type": ["like"] * 6,
+        "target_account_id": ["b", "b", "b", "b", "nb\xa0sp", None],
+    })
+    assert good["actor_id"].to_list() == ["plain", "ü-name"]
+    assert bad["reason"].unique().to_list() == ["bad_account_id"] and bad.height == 4
+
+
 def test_timestamps_in_seconds_millis_and_iso_agree() -> None:
     good, bad = _split({
         "ts": ["1700000000", "1700000000000", "2023-11-14T22:13:20Z", "2023-11-15T00:13:20+02:00"],

@@ -12,15 +12,14 @@ import numpy as np
 import pytest
 
 from ringwatch.errors import IntegrityError, NotFoundError
+from ringwatch.types import MAX_ID_CHARS, is_valid_id
 from ringwatch.v1 import risk_pb2
 from ringwatch.versions import VersionedDir
 from services.score_store import (
     LEVEL_CODES,
-    MAX_ID_CHARS,
     RelatedRing,
     ScoreStore,
     diff_levels,
-    is_valid_id,
     load_snapshot,
 )
 from tests.services.score_sets import corrupt, publish_scores
