@@ -42,7 +42,7 @@ from ringwatch.errors import BadRowsError, InputError
 from ringwatch.types import SNAPSHOT_FORMAT
 from ringwatch.versions import Home
 
-PREPARE_FORMAT = 1
+PREPARE_FORMAT = 2
 """Bumped when the layout or meaning of a file's cached prepared output (validated rows split into
 target buckets) changes; it keys those files only, so a change to the aggregate stage alone leaves
 them valid and an upgraded build does not prepare every file again."""
