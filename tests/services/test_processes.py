@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from services.processes import is_recorded_process, pid_alive, process_start
 
@@ -36,6 +38,8 @@ def test_a_recycled_pid_is_not_the_recorded_process() -> None:
     assert is_recorded_process(me, started, "no-such-marker")
     assert not is_recorded_process(me, started + 1, "pytest")  # same pid, another start: another process
     other = subprocess.Popen(["sleep", "30"])
+    while b"sleep" not in Path(f"/proc/{other.pid}/cmdline").read_bytes():  # until it has exec'd
+        time.sleep(0.01)
     try:  # a state file from before start times were kept: the command line must be ours
         assert not is_recorded_process(other.pid, None, "ringwatch")
         assert is_recorded_process(other.pid, None, "sleep")
