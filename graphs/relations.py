@@ -166,12 +166,18 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_neigh
     n_win = int(coded["s"].max() // window_s) + 2
     days = max(1, 86_400 // window_s)
     shifted = []
+    # Episodes are (target, day) with the day of the unshifted window, and a cell never spans two
+    # days: the offset window across midnight is two cells (its day's parity is in the cell id).
+    # Otherwise a pair acting once just before midnight shared an unshifted cell on its day and the
+    # offset cell on the next, two episodes from one coincidence (it passed coaction_min_count = 2).
+    # The few pairs that act within one window across midnight are no pair at all now.
+    day = (pl.col("s") // window_s) // days
     for flag, offset in ((0, 0), (1, half)):
         w = (pl.col("s") + offset) // window_s
         cells = (
-            coded.with_columns(((pl.col("t") * 2 + flag) * n_win + w).alias("cell"),
-                               (pl.col("t") * (n_win // days + 2) + w // days).alias("episode"))
-            .group_by("cell", "a").agg(pl.col("s").min(), pl.col("episode").first(), pl.lit(flag).alias("offset"))
+            coded.with_columns((((pl.col("t") * 2 + flag) * n_win + w) * 2 + day % 2).alias("cell"),
+                               (pl.col("t") * (n_win // days + 2) + day).alias("episode"))
+            .group_by("cell", "a").agg(pl.col("s").min(), pl.col("episode").first())
             .with_columns(pl.col("a").hash(seed=17).rank("ordinal").over("cell").alias("_r"))
             .filter(pl.col("_r") <= max_actors)
             .drop("_r")
@@ -199,11 +205,6 @@ def coaction_pairs(slim: pl.DataFrame, window_s: int, max_actors: int, max_neigh
         return [keyed.filter(pl.col("_k") == i).drop("_k") for i in range(n_chunks)]
 
     def ordered(rows: pl.DataFrame) -> pl.DataFrame:
-        # The offset pass is there for the pairs a window boundary separates; a pair inside one
-        # unshifted window was counted by the first pass, and counting it again here gave it the
-        # offset window's episode, which is the next day's in the last half window before
-        # midnight (one coincidence at 23:59 made two episodes and passed coaction_min_count = 2).
-        rows = rows.filter((pl.col("offset") == 0) | (pl.col("s") // window_s != pl.col("s_b") // window_s))
         return rows.select(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"), "episode",
                            pl.min_horizontal("s", "s_b").alias("s"))
 

@@ -60,8 +60,17 @@ def test_one_coincidence_just_before_midnight_is_one_episode() -> None:
     for before in (60, 140, 200, 299):  # in the offset window across midnight, or not
         slim = _slim([("t1", to_midnight - before, "a"), ("t1", to_midnight - before + 10, "b")])
         assert coaction_pairs(slim, window_s=300, max_actors=50)["count"].to_list() == [1], before
+    after = _slim([("t1", to_midnight + 20, "a"), ("t1", to_midnight + 30, "b")])
+    assert coaction_pairs(after, window_s=300, max_actors=50)["count"].to_list() == [1]
     across = _slim([("t1", to_midnight - 30, "a"), ("t1", to_midnight + 30, "b")])  # one minute apart, two dates
-    assert coaction_pairs(across, window_s=300, max_actors=50)["count"].to_list() == [1]
+    assert coaction_pairs(across, window_s=300, max_actors=50).is_empty()  # no cell spans two days
+
+
+def test_a_capped_window_leaves_its_pairs_to_the_offset_pass() -> None:
+    # six actors in one window, two kept per cell: u0 and u1 (10 s apart) meet only in an offset cell
+    slim = _slim([("t1", s, f"u{i}") for i, s in enumerate((100, 110, 200, 210, 220, 280))])
+    pairs = coaction_pairs(slim, window_s=300, max_actors=2)
+    assert ("u0", "u1") in set(pairs.select("src", "dst").rows())
 
 
 def test_coaction_caps_actors_per_window() -> None:
