@@ -5,8 +5,8 @@ URIs that Polars supports (``s3://``, ``gs://``, ``az://``), which are passed th
 
 One malformed line (a CSV row with more fields than the header, a JSON line cut short, bytes
 that are not UTF-8) does not fail its file: the file is read again line by line, and the lines
-that are not rows come back separately, for quarantine as ``malformed_row``. In that second
-reading every CSV record must sit on one line (a quoted field with a line break is malformed).
+that are not rows come back separately, for quarantine as ``malformed_row``. A file that cannot
+be read at all (a gzip cut short, a remote file) still fails whole.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import glob
 import gzip
 import io
 import json
+import re
+import zlib
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -98,60 +101,104 @@ def read_file(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     raise InputError(f"unsupported event file {path}; expected one of {', '.join(_SUFFIXES)}")
 
 
-def _lines(path: str) -> list[bytes]:
-    with (gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb")) as fh:
-        return fh.read().splitlines()
+def _open(path: str, text: bool) -> Any:
+    """The file, gunzipped where named ``.gz``; text is UTF-8 without a byte-order mark, and a
+    byte that is not UTF-8 survives as a surrogate (see :func:`_undecodable`)."""
+    mode = "rt" if text else "rb"
+    kw = {"encoding": "utf-8-sig", "errors": "surrogateescape", "newline": ""} if text else {}
+    return gzip.open(path, mode, **kw) if path.lower().endswith(".gz") else open(path, mode, **kw)
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+def _shown(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text).rstrip("\r\n")
 
 
 def _malformed(bad: list[tuple[int, str]]) -> pl.DataFrame:
     return pl.DataFrame({"line": [i for i, _ in bad], "text": [t for _, t in bad]}, schema=MALFORMED_SCHEMA)
 
 
+class _Tap:
+    """Hands a file's lines to :mod:`csv` and keeps those of the record being read."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.taken: list[str] = []
+        self.line = 0
+
+    def __iter__(self) -> _Tap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._fh)
+        self.taken.append(line)
+        self.line += 1
+        return line
+
+
 def _csv_by_line(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A CSV file whose fast reading failed: its rows with the header's field count, and the rest."""
+    """A CSV file whose fast reading failed: its records with at most the header's field count,
+    and the rest (more fields, bytes that are not UTF-8, a quote that never closes)."""
     header: list[str] | None = None
     rows: list[list[str | None]] = []
     bad: list[tuple[int, str]] = []
-    for i, raw in enumerate(_lines(path), 1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            bad.append((i, raw.decode("utf-8", "replace")))
-            continue
-        if not text.strip():
-            continue
-        try:
-            fields = next(csv.reader([text], strict=True))
-        except csv.Error:
-            bad.append((i, text))
-            continue
-        if header is None:
-            header = fields
-        elif len(fields) > len(header):
-            bad.append((i, text))
-        else:  # a short row reads as the fast reader reads it: the missing fields are null
-            rows.append([f if f != "" else None for f in fields] + [None] * (len(header) - len(fields)))
+    try:
+        with _open(path, text=True) as fh:
+            tap = _Tap(fh)
+            reader = csv.reader(tap, strict=True)
+            while True:
+                tap.taken.clear()
+                try:
+                    fields = next(reader)
+                    failed = False
+                except StopIteration:
+                    break
+                except csv.Error:
+                    failed = True
+                raw = "".join(tap.taken)
+                first = tap.line - len(tap.taken) + 1
+                if failed or _undecodable(raw):
+                    bad.append((first, _shown(raw)))
+                elif not fields or not "".join(fields).strip():
+                    continue
+                elif header is None:
+                    header = fields
+                elif len(fields) > len(header):
+                    bad.append((first, _shown(raw)))
+                else:  # a short row reads as the fast reader reads it: the missing fields are null
+                    rows.append([f if f != "" else None for f in fields] + [None] * (len(header) - len(fields)))
+    except (EOFError, zlib.error, OSError) as exc:  # a gzip cut short or corrupt: the file, not a line
+        raise InputError(f"cannot read event file {path}: {exc}") from exc
     if header is None:
         raise InputError(f"event file {path} has no readable header line")
-    frame = pl.DataFrame(rows, schema={c: pl.String for c in header}, orient="row")
-    return frame, _malformed(bad)
+    return pl.DataFrame(rows, schema={c: pl.String for c in header}, orient="row"), _malformed(bad)
 
 
 def _ndjson_by_line(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A JSON Lines file whose fast reading failed: its lines that are JSON objects, and the rest."""
     good: list[bytes] = []
     bad: list[tuple[int, str]] = []
-    for i, raw in enumerate(_lines(path), 1):
-        if not raw.strip():
-            continue
-        try:
-            ok = isinstance(json.loads(raw), dict)
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
-            ok = False
-        if ok:
-            good.append(raw)
-        else:
-            bad.append((i, raw.decode("utf-8", "replace")))
+    try:
+        with _open(path, text=False) as fh:
+            for i, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    ok = isinstance(json.loads(raw), dict)
+                except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+                    ok = False
+                if ok:
+                    good.append(raw.rstrip(b"\r\n"))
+                else:
+                    bad.append((i, _shown(raw.decode("utf-8", "surrogateescape"))))
+    except (EOFError, zlib.error, OSError) as exc:
+        raise InputError(f"cannot read event file {path}: {exc}") from exc
     if not good:
         raise InputError(f"event file {path} has no JSON object line; line {bad[0][0]}: {bad[0][1][:200]!r}" if bad
                          else f"event file {path} is empty")

@@ -71,16 +71,19 @@ def _locked(path: Path, mode: int) -> Iterator[bool]:
     """Hold an ``flock`` on ``path`` (created if absent) for the block; yields whether it was
     taken (always, unless ``mode`` has ``LOCK_NB`` and another holder conflicts). The lock is
     the kernel's: it goes with the process, so a crashed holder never leaves it stuck."""
-    with path.open("a") as fh:
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: another user of a shared home can lock it too
+    try:
         try:
-            fcntl.flock(fh.fileno(), mode)
+            fcntl.flock(fd, mode)
         except BlockingIOError:
             yield False
             return
         try:
             yield True
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -159,7 +162,8 @@ class VersionedDir:
     def _next_number(self) -> int:
         numbers = [int(v[1:]) for v in self.versions()]
         last = self.root / _LAST
-        given = int(last.read_text().strip() or 0) if last.is_file() else 0
+        text = last.read_text().strip() if last.is_file() else ""
+        given = int(text) if text.isdigit() else 0  # unreadable: the versions on disk decide, as before it was kept
         return max(numbers + [given]) + 1
 
     @contextmanager

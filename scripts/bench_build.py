@@ -102,7 +102,7 @@ def raw_polars(events_dir: Path, out: Path, window_s: int, cap: int) -> int:
     frames = []
     mapping = EventMapping()
     for f in discover([str(events_dir)]):
-        good, _bad = validate.split(validate.normalise(mapping.apply(read_file(f))), now)
+        good, _bad = validate.split(validate.normalise(mapping.apply(read_file(f)[0])), now)
         frames.append(good)
     ev = pl.concat(frames)
     out.mkdir(parents=True, exist_ok=True)

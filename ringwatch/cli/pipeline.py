@@ -175,7 +175,8 @@ def demo_cmd(
         table = Table("account", "risk", "level", "ring", "model", "snapshot", title="GetRiskScore over gRPC")
         for acc in dict.fromkeys((riskiest, scores["account_id"][0], calm)):
             r = client.get(acc)
-            table.add_row(r.account_id, f"{r.risk:.3f}", r.level, r.ring_id or "-", r.score_set.model_version, r.score_set.snapshot_version)
+            table.add_row(escape(r.account_id), f"{r.risk:.3f}", r.level, escape(r.ring_id or "-"), r.score_set.model_version,
+                          r.score_set.snapshot_version)
         console.print(table)
         said = r.score_set.warnings
         console.print(f"score set {r.score_set.score_version} as served: "
@@ -196,7 +197,8 @@ def demo_cmd(
             driver.close()
         q = Table("account", "level", "risk", "ring", "links", title=f"Accounts in lockstep or sharing devices/text with {riskiest}")
         for rec in records:
-            q.add_row(str(rec["account"]), str(rec["level"]), str(rec["risk"]), str(rec["ring"] or "-"), ", ".join(rec["links"]))
+            q.add_row(escape(str(rec["account"])), str(rec["level"]), str(rec["risk"]), escape(str(rec["ring"] or "-")),
+                      escape(", ".join(rec["links"])))
         console.print(Panel(COORDINATION_CYPHER.replace("$account", repr(riskiest)), title="Cypher (investigator query)"))
         console.print(q)
 

@@ -244,11 +244,11 @@ def explain_cmd(
             console.print(f"  - {escape(str(reason))}")
         table = Table("feature", "value", "contribution (log-odds)", title="what moved the score")
         for c in acc["contributions"]:
-            table.add_row(c["feature"], f"{c['value']:.4g}", f"{c['contribution']:+.4f}")
+            table.add_row(escape(str(c["feature"])), f"{c['value']:.4g}", f"{c['contribution']:+.4f}")
         console.print(table)
         nbrs = Table("neighbour", "relation", "weight", title="top neighbours")
         for nb in acc["top_neighbors"]:
-            nbrs.add_row(str(nb["account_id"]), str(nb["relation"]), f"{nb['weight']:.3f}")
+            nbrs.add_row(escape(str(nb["account_id"])), escape(str(nb["relation"])), f"{nb['weight']:.3f}")
         console.print(nbrs)
 
 

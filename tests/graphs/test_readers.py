@@ -43,3 +43,20 @@ def test_a_file_without_one_row_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not json\n")
     with pytest.raises(InputError, match="no JSON object line; line 1: 'not json'"):
         read_file(str(path))
+
+
+def test_the_line_by_line_reading_keeps_quoted_line_breaks_and_drops_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "day.csv"
+    path.write_bytes(b'\xef\xbb\xbfts,actor_id,event_type\n1,a,"like\nit"\n2,b,like,EXTRA\n3,c\xff,like\n4,d,like\n')
+    rows, malformed = read_file(str(path))
+    assert rows.columns == ["ts", "actor_id", "event_type"]
+    assert rows.rows() == [("1", "a", "like\nit"), ("4", "d", "like")]  # a record over two lines is one record
+    assert malformed["line"].to_list() == [4, 5] and malformed["text"][1] == "3,c\ufffd,like"
+
+
+def test_a_gzip_cut_short_fails_the_file_clearly(tmp_path: Path) -> None:
+    whole = gzip.compress(b"ts,actor_id\n" + b"1,a,EXTRA\n" * 5000)
+    path = tmp_path / "day.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match="cannot read event file"):
+        read_file(str(path))
