@@ -78,27 +78,23 @@ def read_file(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         InputError: When the file cannot be read in its format at all.
     """
     name = path.lower()
-    no_lines = pl.DataFrame(schema=MALFORMED_SCHEMA)
+    if name.endswith(".parquet"):
+        fast, by_line = pl.read_parquet, None
+    elif name.endswith((".csv", ".csv.gz")):
+        fast, by_line = (lambda p: pl.read_csv(p, infer_schema=False)), _csv_by_line
+    elif name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json.gz")):
+        fast, by_line = (lambda p: pl.read_ndjson(p, infer_schema_length=None)), _ndjson_by_line
+    else:
+        raise InputError(f"unsupported event file {path}; expected one of {', '.join(_SUFFIXES)}")
     try:
-        if name.endswith(".parquet"):
-            return pl.read_parquet(path), no_lines
-        if name.endswith((".csv", ".csv.gz")):
-            try:
-                return pl.read_csv(path, infer_schema=False), no_lines
-            except pl.exceptions.ComputeError:
-                if _is_remote(path):
-                    raise
-                return _csv_by_line(path)
-        if name.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json.gz")):
-            try:
-                return pl.read_ndjson(path, infer_schema_length=None), no_lines
-            except pl.exceptions.ComputeError:
-                if _is_remote(path):
-                    raise
-                return _ndjson_by_line(path)
+        try:
+            return fast(path), pl.DataFrame(schema=MALFORMED_SCHEMA)
+        except pl.exceptions.ComputeError:  # a line the fast reader cannot take: read again, line by line
+            if by_line is None or _is_remote(path):
+                raise
+            return by_line(path)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise InputError(f"cannot read event file {path}: {exc}") from exc
-    raise InputError(f"unsupported event file {path}; expected one of {', '.join(_SUFFIXES)}")
 
 
 def _open(path: str, text: bool) -> Any:

@@ -50,15 +50,8 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file's or a directory's entries to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -94,7 +87,7 @@ def write_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
 
 
 class VersionedDir:
@@ -194,7 +187,7 @@ class VersionedDir:
                 for f in sorted(p for p in staging.rglob("*") if p.is_file()):
                     rel = f.relative_to(staging).as_posix()
                     files[rel] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
-                    _fsync_file(f)  # CURRENT must never name a version whose data a power cut lost
+                    _fsync(f)  # CURRENT must never name a version whose data a power cut lost
                 manifest["files"] = files
                 manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 with _locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
@@ -211,7 +204,7 @@ class VersionedDir:
             manifest["version"] = f"v{number}"
             write_atomic(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str))
             for d in [p for p in staging.rglob("*") if p.is_dir()] + [staging]:
-                _fsync_dir(d)
+                _fsync(d)
             target = self.root / f"v{number}"
             try:
                 os.rename(staging, target)
@@ -219,7 +212,7 @@ class VersionedDir:
             except OSError:
                 if not target.exists():  # a writer without the lock (an older release) took the number
                     raise
-        _fsync_dir(self.root)
+        _fsync(self.root)
         write_atomic(self.root / _LAST, f"{number}\n")
         if make_current:
             write_atomic(self.root / CURRENT, manifest["version"] + "\n")

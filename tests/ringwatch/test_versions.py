@@ -117,11 +117,12 @@ def test_a_deleted_versions_number_is_never_given_again(tmp_path: Path) -> None:
 
 def test_published_files_are_synced_before_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     vd = VersionedDir(tmp_path / "models")
-    synced: list[str] = []
-    real = versions._fsync_file
-    monkeypatch.setattr(versions, "_fsync_file", lambda p: (synced.append(Path(p).name), real(p)))
+    synced: list[Path] = []
+    real = versions._fsync
+    monkeypatch.setattr(versions, "_fsync", lambda p: (synced.append(Path(p)), real(p)))
     with vd.publish({}) as staging:
         (staging / "sub").mkdir()
         (staging / "a.bin").write_bytes(b"a")
         (staging / "sub" / "b.bin").write_bytes(b"b")
-    assert sorted(synced) == ["a.bin", "b.bin"]
+    staged = {p.relative_to(staging).as_posix() for p in synced if p.is_relative_to(staging)}
+    assert {"a.bin", "sub/b.bin", "sub", "."} <= staged  # the files and their folders, while still staged
