@@ -515,7 +515,7 @@ def _supervise(
     for p in procs:
         p.start()
     try:
-        bound: list[int] = []
+        bound: list[int | None] = []  # each worker's metrics port (None: none)
         deadline = time.monotonic() + 120
         while len(bound) < workers and time.monotonic() < deadline:
             try:
