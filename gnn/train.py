@@ -266,9 +266,8 @@ def labels_used(home: Home, model_version: str) -> set[str]:
     directory = home.models.path(model_version)
     used = directory / LABELS_USED_FILE
     if not used.is_file():
-        snapshot = json.loads((directory / "manifest.json").read_text()).get("snapshot_version")
-        snap_dir = home.snapshots.root / str(snapshot)
-        used = snap_dir / "log_labels.parquet"
+        snapshot = home.models.manifest(model_version).get("snapshot_version")
+        used = home.snapshots.root / str(snapshot) / "log_labels.parquet"
         if not used.is_file():
             return set()
     return set(pl.read_parquet(used, columns=["account_id"])["account_id"].cast(pl.String).to_list())

@@ -40,7 +40,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home, write_atomic
-from services.processes import pid_alive
+from services.processes import command_line, pid_alive
 
 LAUNCHER_DIR = Path(__file__).resolve().parent / "neo4j_launcher"
 """The Maven project holding ``pom.xml`` and ``Launcher.java``."""
@@ -191,11 +191,9 @@ def ensure_jars(launcher_dir: Path = LAUNCHER_DIR, *, log: Log | None = None) ->
 
 def _is_our_launcher(pid: int, dbms_home: Path) -> bool:
     """Guard against a recycled pid: the process must be our launcher for this home."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, PermissionError):
+    args = command_line(pid)
+    if args is None:
         return pid_alive(pid)
-    args = [a.decode(errors="replace") for a in cmdline]
     return LAUNCHER_CLASS in args and str(dbms_home) in args and pid_alive(pid)
 
 

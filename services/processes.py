@@ -55,8 +55,17 @@ def is_recorded_process(pid: int, started: int | None, marker: str) -> bool:
         return False
     if started is not None:
         return process_start(pid) in (None, started)
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    args = command_line(pid)
+    if args is None:
         return True  # cannot tell: trust the file, as before
-    return any(marker.encode() in a for a in args)
+    return any(marker in a for a in args)
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The arguments ``pid`` was started with (``/proc/<pid>/cmdline``), or ``None`` where they
+    cannot be read (no such process, another user's, no ``/proc``)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in raw.split(b"\0")]
