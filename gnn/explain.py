@@ -126,12 +126,14 @@ def _gnn_attribution(scorer: Scorer, nodes: np.ndarray, risk: np.ndarray) -> tup
     return reasons, attr
 
 
-def _value(graph: GraphTensors, name: str, node: int, X: np.ndarray | None, column: int) -> float:
+def _value(graph: GraphTensors, name: str, node: int, X: np.ndarray | None, column: int) -> float | None:
     """A column's value for an investigator: the stored account value by name (the GNN's own
-    inputs are normalised), else the tree input's."""
+    inputs are normalised), else the tree input's; ``None`` where the account has none (a
+    neighbour column of an account without neighbours) or no tree input was built."""
     if name in graph.accounts.columns:
         return float(graph.accounts[name][node])
-    return float(X[node, column]) if X is not None else float("nan")
+    value = float(X[node, column]) if X is not None else float("nan")
+    return None if np.isnan(value) else value
 
 
 def _check_recomputed(raw: np.ndarray, published: np.ndarray, version: str, atol: float = 1e-3) -> None:

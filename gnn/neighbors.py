@@ -324,14 +324,24 @@ def answerer_features(answers: sp.csr_matrix, n: int, train_nodes: np.ndarray,
 
 
 def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.ndarray, list[str]]:
-    """An account's own model score next to its neighbours' mean and max at 1 and 2 hops."""
+    """An account's own model score next to its neighbours' mean and max at 1 and 2 hops.
+
+    Args:
+        adj: Binary symmetric adjacency, ``[n, n]``.
+        s: Every node's score, ``[n]``.
+        prefix: Column name prefix.
+
+    Returns:
+        ``[n, 4]`` columns and their names. An account without neighbours has NaN (missing, which
+        the trees route on their own) in its three neighbour columns: any stand-in value would
+        depend on which model scored the graph and on unrelated accounts.
+    """
     deg = degree(adj)
     s = s.astype(np.float32)
+    has = deg > 0
     m1 = mean_agg(adj, s, deg)
     x1 = max_agg(adj, s[:, None])[:, 0]
-    has = deg > 0
-    m1 = np.where(has, m1, s.min())
-    x1 = np.where(has, x1, s.min())
-    m2 = mean_agg(adj, m1, deg)
+    m2 = mean_agg(adj, m1, deg)  # the adjacency is symmetric: a neighbour has neighbours, so no NaN enters
     out = np.stack([s, m1, x1, m2], axis=1)
+    out[~has, 1:] = np.nan
     return out, [f"{prefix}", f"{prefix}_nbr1_mean", f"{prefix}_nbr1_max", f"{prefix}_nbr2_mean"]

@@ -68,7 +68,7 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
             if attr[row, j] > 0:
                 name = feature_names[j]
                 value = accounts[name][int(node)] if values is None or name in accounts.columns else values[int(node), j]
-                reasons.append(f"{name}={value:.4g}")
+                reasons.append(f"{name}={value:.4g}" if value == value else f"{name}=none")  # NaN: no neighbours
         out.append(reasons[: top_k + 2])
     return out
 

@@ -244,7 +244,7 @@ def explain_cmd(
             console.print(f"  - {escape(str(reason))}")
         table = Table("feature", "value", "contribution (log-odds)", title="what moved the score")
         for c in acc["contributions"]:
-            table.add_row(escape(str(c["feature"])), f"{c['value']:.4g}", f"{c['contribution']:+.4f}")
+            table.add_row(escape(str(c["feature"])), "none" if c["value"] is None else f"{c['value']:.4g}", f"{c['contribution']:+.4f}")
         console.print(table)
         nbrs = Table("neighbour", "relation", "weight", title="top neighbours")
         for nb in acc["top_neighbors"]:

@@ -106,3 +106,20 @@ def test_cli_explain_prints_json(home: Home, monkeypatch: pytest.MonkeyPatch) ->
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert [a["account_id"] for a in payload["accounts"]] == [RING[0], NORMAL[59]]
+
+
+def test_a_missing_tree_value_reads_none_not_nan() -> None:
+    """A neighbourless account's gnn neighbour columns are NaN in the tree input; shown as none."""
+    from types import SimpleNamespace
+
+    from gnn.explain import _value
+    from gnn.reasons import reasons_for
+
+    graph = SimpleNamespace(accounts=pl.DataFrame({"account_id": ["a", "b"], "n_events": [3.0, 4.0]}))
+    X = np.array([[0.5, np.nan], [0.25, 0.75]], np.float32)
+    names = ["gnn", "gnn_nbr1_mean"]
+    assert _value(graph, "gnn_nbr1_mean", 0, X, 1) is None  # type: ignore[arg-type]
+    assert _value(graph, "gnn_nbr1_mean", 1, X, 1) == 0.75  # type: ignore[arg-type]
+    assert _value(graph, "n_events", 0, X, 0) == 3.0  # type: ignore[arg-type]
+    reasons = reasons_for(graph, names, np.array([0, 1]), np.array([[0.2, 0.1], [0.2, 0.1]]), values=X)  # type: ignore[arg-type]
+    assert reasons == [["gnn=0.5", "gnn_nbr1_mean=none"], ["gnn=0.25", "gnn_nbr1_mean=0.75"]]

@@ -161,6 +161,19 @@ def test_fold_rows_take_every_gnn_column_from_the_gnn_that_never_saw_them() -> N
     assert sorted(np.bincount(folds[9:])) == [1, 1, 1] and sorted(np.bincount(folds[:9])) == [3, 3, 3]
 
 
+def test_score_features_leave_a_neighbourless_account_missing_whatever_scored_the_graph() -> None:
+    """Its neighbour columns are NaN, not a stand-in taken from other accounts' scores."""
+    a = sp.block_diag([_path_graph(3), sp.csr_matrix((1, 1), dtype=np.float32)]).tocsr()  # node 3 alone
+    s = np.array([0.0, 1.0, 2.0, 3.0], np.float32)
+    out, names = score_features(a, s, "gnn")
+    assert names == ["gnn", "gnn_nbr1_mean", "gnn_nbr1_max", "gnn_nbr2_mean"]
+    assert out[3, 0] == 3.0 and np.isnan(out[3, 1:]).all()
+    assert out[0].tolist() == [0.0, 1.0, 1.0, 1.0]  # 0's neighbour 1 averages 0 and 2
+    assert out[1].tolist() == [1.0, 1.0, 2.0, 1.0]
+    shifted, _ = score_features(a, np.array([0.0, 1.0, 2.0, -50.0], np.float32), "gnn")
+    np.testing.assert_array_equal(shifted[:3], out[:3])  # the lone account's score reaches no one
+
+
 def test_mean_operator_averages_in_neighbours() -> None:
     ei = torch.tensor([[0, 1, 2, 2], [1, 2, 1, 0]])
     h = torch.tensor([[1.0], [2.0], [4.0]])
