@@ -427,6 +427,7 @@ class HybridModel:
     side_relations: tuple[str, ...] = ()  # the relations its answerers block reads
     spectral: SpectralBasis | None = None  # the basis of its spectral block (trained on a static graph)
     relations: tuple[str, ...] | None = None  # the relations its neighbourhood pools (None: a model from before, all)
+    lone_missing: bool = True  # a neighbourless account's gnn neighbour columns are NaN (False: a model from before)
 
     @property
     def columns(self) -> list[np.ndarray]:
@@ -457,7 +458,7 @@ class HybridModel:
                 fs = FeatureSet.of(graph, self.names[: graph.x.shape[1]], self.with_max, self.link_relations, basis,
                                    self.side_relations, self.relations)
             known = with_node_rows(graph.account_ids, self.train_labels)
-            gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn")
+            gnn_block, _ = score_features(fs.adj, gnn.result(), "gnn", self.lone_missing)
         X, names = fs.matrix(self.blocks, known[NODE_ROW].to_numpy(), known["label"].to_numpy(), gnn_block)
         if names != self.names:
             changed = sorted(set(self.names) ^ set(names))[:6]
@@ -511,7 +512,8 @@ class HybridModel:
                                                          "views": self.views, "bags": len(self.boosters),
                                                          "link_relations": list(self.link_relations),
                                                          "side_relations": list(self.side_relations),
-                                                         "relations": None if self.relations is None else list(self.relations)},
+                                                         "relations": None if self.relations is None else list(self.relations),
+                                                         "lone_missing": self.lone_missing},
                                                         indent=2))
 
     @classmethod
@@ -537,7 +539,8 @@ class HybridModel:
                    meta["with_max"], views=list(meta.get("views", [ALL_BLOCKS])), blocks=blocks,
                    link_relations=tuple(meta.get("link_relations", ())), spectral=basis,
                    side_relations=tuple(meta.get("side_relations", ())),
-                   relations=None if meta.get("relations") is None else tuple(meta["relations"]))
+                   relations=None if meta.get("relations") is None else tuple(meta["relations"]),
+                   lone_missing=bool(meta.get("lone_missing", False)))
 
 
 def _trees_file(k: int) -> str:

@@ -323,18 +323,21 @@ def answerer_features(answers: sp.csr_matrix, n: int, train_nodes: np.ndarray,
     return np.concatenate([shares, count], axis=1), list(ANSWERER_NAMES)
 
 
-def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.ndarray, list[str]]:
+def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str,
+                   lone_missing: bool = True) -> tuple[np.ndarray, list[str]]:
     """An account's own model score next to its neighbours' mean and max at 1 and 2 hops.
 
     Args:
         adj: Binary symmetric adjacency, ``[n, n]``.
         s: Every node's score, ``[n]``.
         prefix: Column name prefix.
+        lone_missing: An account without neighbours has NaN (missing, which the trees route on
+            their own) in its three neighbour columns. ``False``: the stand-ins of models trained
+            before that (the lowest score of ``s`` for the 1-hop mean and max, 0 for the 2-hop
+            mean), which depended on which GNN scored the graph and on unrelated accounts.
 
     Returns:
-        ``[n, 4]`` columns and their names. An account without neighbours has NaN (missing, which
-        the trees route on their own) in its three neighbour columns: any stand-in value would
-        depend on which model scored the graph and on unrelated accounts.
+        ``[n, 4]`` columns and their names.
     """
     deg = degree(adj)
     s = s.astype(np.float32)
@@ -343,5 +346,5 @@ def score_features(adj: sp.csr_matrix, s: np.ndarray, prefix: str) -> tuple[np.n
     x1 = max_agg(adj, s[:, None])[:, 0]
     m2 = mean_agg(adj, m1, deg)  # the adjacency is symmetric: a neighbour has neighbours, so no NaN enters
     out = np.stack([s, m1, x1, m2], axis=1)
-    out[~has, 1:] = np.nan
+    out[~has, 1:] = np.nan if lone_missing else [s.min(), s.min(), 0.0]
     return out, [f"{prefix}", f"{prefix}_nbr1_mean", f"{prefix}_nbr1_max", f"{prefix}_nbr2_mean"]

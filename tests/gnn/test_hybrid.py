@@ -172,6 +172,7 @@ def test_score_features_leave_a_neighbourless_account_missing_whatever_scored_th
     assert out[1].tolist() == [1.0, 1.0, 2.0, 1.0]
     shifted, _ = score_features(a, np.array([0.0, 1.0, 2.0, -50.0], np.float32), "gnn")
     np.testing.assert_array_equal(shifted[:3], out[:3])  # the lone account's score reaches no one
+    assert score_features(a, s, "gnn", lone_missing=False)[0][3].tolist() == [3.0, 0.0, 0.0, 0.0]  # an older model's stand-ins
 
 
 def test_mean_operator_averages_in_neighbours() -> None:
@@ -382,6 +383,29 @@ def test_an_event_type_the_model_never_saw_changes_no_tree_column(tmp_path: Path
     del meta["relations"]  # as an older release wrote it: every relation of the scored graph, as before
     (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
     assert HybridModel.load(tmp_path / "model", hyb.gnn).relations is None
+
+
+def test_a_lone_account_reads_missing_gnn_neighbours_and_an_older_model_its_stand_ins(tmp_path: Path) -> None:
+    graph, stats, nodes, y, tr, va = _tiny_split(tmp_path)
+    hyb, _ = fit_hybrid(graph, stats.names, graph.account_ids, nodes[tr], y[tr], nodes[va], y[va], FAST)
+    lone = int(np.flatnonzero(graph.account_ids == NORMAL[45])[0])  # every edge of it dropped: a new account
+    cut = replace(graph, edge_index={k: e[:, (e[0] != lone) & (e[1] != lone)] for k, e in graph.edge_index.items()})
+    cols = [hyb.names.index(c) for c in GNN_COLUMNS]
+    X, _ = hyb.features(cut)
+    assert np.isfinite(X[lone, cols[0]]) and np.isnan(X[lone, cols[1:]]).all()
+    assert np.isfinite(np.delete(X[:, cols], lone, axis=0)).all()
+    assert np.isfinite(hyb.margin(X)).all()  # the trees route a missing value
+    (tmp_path / "model").mkdir()
+    hyb.save(tmp_path / "model")
+    assert HybridModel.load(tmp_path / "model", hyb.gnn).lone_missing
+    meta = json.loads((tmp_path / "model" / HYBRID_FILE).read_text())
+    del meta["lone_missing"]  # as an older release wrote it: it was trained on the stand-ins
+    (tmp_path / "model" / HYBRID_FILE).write_text(json.dumps(meta))
+    older = HybridModel.load(tmp_path / "model", hyb.gnn)
+    X_old, _ = older.features(cut)
+    gnn = X_old[:, cols[0]]
+    assert X_old[lone, cols[1:]].tolist() == pytest.approx([gnn.min(), gnn.min(), 0.0])
+    np.testing.assert_array_equal(np.delete(X_old, lone, axis=0), np.delete(X, lone, axis=0))
 
 
 def test_a_model_saved_before_per_relation_label_features_scores_as_it_did(tmp_path: Path) -> None:
