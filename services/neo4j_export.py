@@ -58,7 +58,7 @@ from ringwatch.types import (
     SNAPSHOT_ACCOUNTS,
     SNAPSHOT_RELATIONS_DIR,
 )
-from ringwatch.versions import Home, VersionedDir
+from ringwatch.versions import Home, VersionedDir, write_atomic
 
 DEFAULT_BATCH_SIZE = 20_000
 """Rows per transaction: big enough to amortise round trips, small enough for a 2 GiB heap."""
@@ -77,6 +77,9 @@ _ARRAY_DELIMITER = "\x1f"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ACCOUNT_KEYS = {"id", "first_ms", "last_ms", "snapshot_version", "risk", "level", "ring_id", "reasons",
                  "scores_version", "model_version", "label", "verdict", "verdict_note", "verdict_source", "verdict_at"}
+
+_SCORE_PROPERTIES = ("a.risk, a.level, a.ring_id, a.reasons, a.scores_version, a.model_version")
+"""The properties a score set writes on an account (removed where a later set no longer scores it)."""
 
 _RELATION_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _REL_TYPE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -194,14 +197,27 @@ def _read(path: Path, required: tuple[str, ...]) -> pl.DataFrame:
     return df
 
 
+def feature_property(column: str) -> str:
+    """The account property a numeric snapshot column is stored as: its own name, or
+    ``feature_<name>`` where that name is one of the account's own properties (an imported
+    graph's ``label`` column must not overwrite an investigator's verdict label)."""
+    return f"feature_{column}" if column in _ACCOUNT_KEYS else column
+
+
 def _accounts_rows(snapshot: Path) -> pl.DataFrame:
     df = _read(snapshot / SNAPSHOT_ACCOUNTS, ("account_id",))
     features = [c for c, t in df.schema.items() if c not in ("account_id", "first_ts", "last_ts") and t.is_numeric()]
+    taken = set(df.columns)
+    clash = [c for c in features if feature_property(c) != c and feature_property(c) in taken]
+    if clash:
+        raise InputError(f"{snapshot / SNAPSHOT_ACCOUNTS}: column(s) {clash} name account properties of the export and "
+                         f"their stand-ins ({', '.join(feature_property(c) for c in clash)}) are taken too; rename one")
     return df.select(
         pl.col("account_id").cast(pl.String).alias("id"),
         _epoch_ms(df, "first_ts", "first_ms"),
         _epoch_ms(df, "last_ts", "last_ms"),
-        (pl.struct([pl.col(c).cast(pl.Float64) for c in features]) if features else pl.lit(None)).alias("f"),
+        (pl.struct([pl.col(c).cast(pl.Float64).alias(feature_property(c)) for c in features])
+         if features else pl.lit(None)).alias("f"),
     ).unique(subset="id", keep="last", maintain_order=True)
 
 
@@ -292,6 +308,8 @@ class _Writer:
                 return session.run(cypher, params or {}).data()
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             raise ServiceError(f"lost the connection to Neo4j during the export ({exc}); re-run the export") from exc
+        except Neo4jError as exc:
+            raise ServiceError(f"Neo4j rejected an export query: {exc.message or exc}") from exc
 
     def batches(self, label: str, cypher: str, df: pl.DataFrame, batch_size: int,
                 params: dict[str, Any] | None = None) -> int:
@@ -565,13 +583,48 @@ def _rel_frame(df: pl.DataFrame, version_key: str, version: str) -> pl.DataFrame
                      pl.col("last_ms").alias("last_ms:long"), pl.lit(version).alias(version_key))
 
 
-def _write_meta(writer: _Writer, t: _Tables, types: list[str]) -> None:
+def _meta(t: _Tables, types: list[str]) -> dict[str, Any]:
+    """What the meta node records once an export of ``t`` is complete."""
+    return {"snapshot": t.snapshot_version, "scores": t.scores_version, "model": t.model_version, "types": sorted(set(types))}
+
+
+def _write_meta(writer: _Writer, meta: dict[str, Any]) -> None:
     writer.run(
         "MERGE (m:RingwatchExport {id: $id}) SET m.snapshot_version = $snapshot, m.scores_version = $scores, "
         "m.model_version = $model, m.relation_types = $types, m.exported_at = datetime()",
-        {"id": META_ID, "snapshot": t.snapshot_version, "scores": t.scores_version, "model": t.model_version,
-         "types": sorted(set(types))},
+        {"id": META_ID, **meta},
     )
+
+
+def _mark_writing(writer: _Writer, *, graph: bool, scores: bool) -> None:
+    """Forget the versions an export is about to overwrite, before its first write: until its meta
+    is written the database holds a mix, and a later export must compare against Neo4j's own
+    values, not against the files of the version the meta named."""
+    unset = [f"m.{key} = null" for key, writing in (("snapshot_version", graph), ("scores_version", scores)) if writing]
+    if unset:
+        writer.run(f"MATCH (m:RingwatchExport {{id: $id}}) SET {', '.join(unset)}", {"id": META_ID})
+
+
+def _read_pending(path: Path) -> dict[str, Any] | None:
+    """The bulk load marker: ``None`` without one; a marker from before phases were written (or
+    unreadable) reads as ``importing``."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    if data.get("phase") != "swapped" or not isinstance(data.get("meta"), dict):
+        return {"phase": "importing"}
+    return data
+
+
+def _finish_bulk(driver: neo4j.Driver, marker: Path, meta: dict[str, Any], database: str | None) -> None:
+    """The steps after a bulk load's store swap: schema, meta node, marker gone."""
+    ensure_schema(driver, database)
+    _write_meta(_Writer(driver, database, None), meta)
+    marker.unlink(missing_ok=True)
 
 
 def _report_rows(report: ExportReport, t: _Tables) -> None:
@@ -617,19 +670,19 @@ def _bulk_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, server_
     nodes, rels, multiline = _bulk_csvs(t, csv_dir)
     report.seconds_by_step["write csv"] = round(time.monotonic() - step, 3)
     step = time.monotonic()
+    meta = _meta(t, _exported_types(t))
     neo4j_server.bulk_import(server_home, nodes, rels, array_delimiter="U+001F", multiline=multiline, id_type="integer",
-                             before_swap=lambda: pending.write_text(json.dumps({"snapshot": t.snapshot_version,
-                                                                                 "scores": t.scores_version})),
+                             before_swap=lambda: write_atomic(pending, json.dumps({"phase": "importing", "meta": meta})),
                              log=say)
+    # the new store serves from here on, and investigators may write to it: a rerun must finish
+    # this load, never import over it
+    write_atomic(pending, json.dumps({"phase": "swapped", "meta": meta}))
     report.seconds_by_step["import + swap"] = round(time.monotonic() - step, 3)
     _forget_bookmarks(driver)
     shutil.rmtree(csv_dir, ignore_errors=True)
     step = time.monotonic()
-    ensure_schema(driver, database)
+    _finish_bulk(driver, pending, meta, database)
     report.seconds_by_step["schema"] = round(time.monotonic() - step, 3)
-    types = _exported_types(t)
-    _write_meta(_Writer(driver, database, None), t, types)
-    pending.unlink(missing_ok=True)
     report.changed_scores = t.scores.height if t.scores is not None else 0
 
 
@@ -649,11 +702,15 @@ def export(
 
     Idempotent: re-running with the same versions leaves the same nodes and relationships.
     Incremental: relationships and ring memberships absent from the new versions are
-    removed; score properties are rewritten only where they changed.
+    removed, and so are the score properties of accounts the new score set does not score;
+    score properties are rewritten only where they changed. The meta node names the
+    exported versions only after a complete export (they are cleared before the first
+    write), so a run after a failed one diffs nothing against files.
 
     Three ways to write, ``method="auto"`` picking the fastest correct one:
 
-    * ``bulk`` — the database is empty (or an earlier bulk load was interrupted), the server
+    * ``bulk`` — the database is empty (or an earlier bulk load stopped before its store
+      swap; one stopped after it is finished instead: schema and meta), the server
       is the embedded one (``server_home``) and there are at least :data:`BULK_MIN_ROWS`
       rows: CSV files go through Neo4j's own importer into a fresh store that replaces the
       empty one (the server restarts on the same port); then the schema is created.
@@ -695,9 +752,14 @@ def export(
     _report_rows(report, t)
 
     writer = _Writer(driver, database, None, workers)
+    marker = Home(server_home).neo4j / BULK_PENDING if server_home is not None else None
+    state = _read_pending(marker) if marker is not None else None
+    if marker is not None and state is not None and state["phase"] == "swapped":
+        _finish_bulk(driver, marker, state["meta"], database)  # a load that stopped after its swap: finish it
+        state = None
+    pending = state is not None  # stopped before or during its swap: the store may be the old one or half made
     empty = _is_empty(writer)
     meta = {} if empty else _read_meta(writer)
-    pending = server_home is not None and (Home(server_home).neo4j / BULK_PENDING).is_file()
     blocker = _bulk_blocker(t)
     requested = method
     if method == "auto":
@@ -728,6 +790,7 @@ def export(
         graph_done = incremental and meta.get("snapshot_version") == t.snapshot_version
         previous_scores = meta.get("scores_version") if incremental else None
         scores_done = previous_scores is not None and previous_scores == t.scores_version
+        gone: pl.DataFrame | None = None  # with a score diff: the accounts the previous set scored and this one does not
         if t.scores is not None and previous_scores is not None and scores_dir is not None:
             if scores_done:
                 for name in ("scores", "rings", "member_of"):
@@ -735,6 +798,7 @@ def export(
                     report.unchanged.append(name)
             elif re.fullmatch(r"v[0-9]+", str(previous_scores)) and (scores_dir.parent / str(previous_scores) / SCORES_TABLE).is_file():
                 old = _scores_rows(scores_dir.parent / str(previous_scores))
+                gone = old.select("id").join(t.scores.select("id"), on="id", how="anti")
                 key = [pl.col("id"), pl.col("risk"), pl.col("level"), pl.col("ring_id").fill_null(""),
                        pl.col("reasons").list.join(_ARRAY_DELIMITER)]
                 t.scores = t.scores.with_columns(_k=pl.concat_str(key, separator="\x1e", ignore_nulls=False)).join(
@@ -747,7 +811,10 @@ def export(
                 if report.rows.pop(name, None) is not None:
                     report.unchanged.append(name)
         _cypher_export(driver, t, report, database, console, batch_size, workers, fresh=method == "create",
-                       graph_done=graph_done, scores_done=scores_done, previous_types=set(meta.get("relation_types") or []))
+                       graph_done=graph_done, scores_done=scores_done, previous_types=set(meta.get("relation_types") or []),
+                       gone=gone)
+        if marker is not None:  # complete now: a marker of a load stopped before its swap must not make a later run import over it
+            marker.unlink(missing_ok=True)
     report.nodes, report.relationships = graph_counts(driver, database)
     report.seconds = time.monotonic() - t0
     report.rows_per_s = report.total_rows / report.seconds if report.seconds > 0 else 0.0
@@ -756,15 +823,21 @@ def export(
 
 def _cypher_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, database: str | None,
                    console: Console | None, batch_size: int, workers: int, *, fresh: bool,
-                   graph_done: bool = False, scores_done: bool = False, previous_types: set[str] | None = None) -> None:
+                   graph_done: bool = False, scores_done: bool = False, previous_types: set[str] | None = None,
+                   gone: pl.DataFrame | None = None) -> None:
     """MERGE (or, into an empty database, CREATE) batches over Bolt, then retire what is gone.
 
     ``graph_done`` / ``scores_done``: that version is already in Neo4j (an earlier complete
-    export), so its batches and its retirement are skipped.
+    export), so its batches and its retirement are skipped. ``gone``: the accounts whose scores
+    to remove (those the diffed previous set scored, ``id``); ``None`` without a diff, when
+    every scored account is stamped with the new version and the others' scores are removed.
     """
     ensure_schema(driver, database)
     progress = _new_progress(console)
     writer = _Writer(driver, database, progress, workers)
+    writing_scores = t.scores is not None and t.rings is not None and t.members is not None and not scores_done
+    if not fresh:
+        _mark_writing(writer, graph=not graph_done, scores=writing_scores)
     previous_types = previous_types or set()
     node_verb = "CREATE" if fresh else "MERGE"
     snapshot_version, scores_version = t.snapshot_version, t.scores_version
@@ -772,20 +845,28 @@ def _cypher_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, datab
     with progress or nullcontext():
         if not graph_done:
             _cypher_graph(writer, t, node_verb, batch_size, fresh=fresh)
-        if t.scores is not None and t.rings is not None and t.members is not None and not scores_done:
+        if writing_scores:
+            assert t.scores is not None and t.rings is not None and t.members is not None
             reasons = "CASE WHEN size(r.reasons) = 0 THEN null ELSE r.reasons END"
+            changed = ("a.risk IS NULL OR a.risk <> r.risk OR a.level IS NULL OR a.level <> r.level "
+                       "OR coalesce(a.ring_id, '') <> coalesce(r.ring_id, '') OR coalesce(a.reasons, []) <> r.reasons")
             if fresh:
                 scores_query = (
                     "UNWIND $rows AS r MERGE (a:Account {id: r.id}) "
                     f"SET a.risk = r.risk, a.level = r.level, a.ring_id = r.ring_id, a.reasons = {reasons}, "
                     "a.scores_version = $version, a.model_version = $model RETURN count(a) AS n")
-            else:
+            elif gone is not None:  # the rows differ from the set Neo4j holds: write where Neo4j's differ too
                 scores_query = (
-                    "UNWIND $rows AS r MERGE (a:Account {id: r.id}) "
-                    "WITH a, r WHERE a.risk IS NULL OR a.risk <> r.risk OR a.level IS NULL OR a.level <> r.level "
-                    "OR coalesce(a.ring_id, '') <> coalesce(r.ring_id, '') OR coalesce(a.reasons, []) <> r.reasons "
+                    f"UNWIND $rows AS r MERGE (a:Account {{id: r.id}}) WITH a, r WHERE {changed} "
                     f"SET a.risk = r.risk, a.level = r.level, a.ring_id = r.ring_id, a.reasons = {reasons}, "
                     "a.scores_version = $version, a.model_version = $model "
+                    "RETURN count(a) AS n")
+            else:  # every row: stamp the version on all (the others' scores are removed below), count the changed
+                scores_query = (
+                    f"UNWIND $rows AS r MERGE (a:Account {{id: r.id}}) WITH a, r, {changed} AS changed "
+                    "SET a.scores_version = $version, a.model_version = $model "
+                    f"WITH a, r, changed WHERE changed "
+                    f"SET a.risk = r.risk, a.level = r.level, a.ring_id = r.ring_id, a.reasons = {reasons} "
                     "RETURN count(a) AS n")
             report.changed_scores = writer.batches("scores", scores_query, t.scores, batch_size,
                                                    {"version": scores_version, "model": t.model_version})
@@ -811,11 +892,23 @@ def _cypher_export(driver: neo4j.Driver, t: _Tables, report: ExportReport, datab
     if not fresh and not scores_done and scores_version is not None:
         if n := _retire(writer, "MEMBER_OF", "scores_version", scores_version):
             report.retired["MEMBER_OF"] = n
-        gone = writer.run("MATCH (g:Ring) WHERE g.scores_version <> $version DETACH DELETE g RETURN count(*) AS n",
-                          {"version": scores_version})
-        if gone and gone[0]["n"]:
-            report.retired["Ring"] = int(gone[0]["n"])
-    _write_meta(writer, t, exported_types)
+        rings_gone = writer.run("MATCH (g:Ring) WHERE g.scores_version <> $version DETACH DELETE g RETURN count(*) AS n",
+                                {"version": scores_version})
+        if rings_gone and rings_gone[0]["n"]:
+            report.retired["Ring"] = int(rings_gone[0]["n"])
+        unscored = _SCORE_PROPERTIES
+        if gone is not None:
+            n = writer.batches("unscored", f"UNWIND $rows AS r MATCH (a:Account {{id: r.id}}) WHERE a.risk IS NOT NULL "
+                               f"REMOVE {unscored} RETURN count(a) AS n", gone, batch_size)
+        else:
+            rows = writer.autocommit(
+                "MATCH (a:Account) WHERE a.scores_version IS NOT NULL AND a.scores_version <> $version "
+                f"CALL (a) {{ REMOVE {unscored} }} IN TRANSACTIONS OF 10000 ROWS RETURN count(a) AS n",
+                {"version": scores_version})
+            n = int(rows[0]["n"]) if rows else 0
+        if n:
+            report.retired["scores"] = n
+    _write_meta(writer, _meta(t, exported_types))
     report.seconds_by_step = dict(writer.seconds)
 
 

@@ -35,8 +35,9 @@ def publish_snapshot(
     relations: dict[str, list[tuple[str, str, int]]],
     devices: list[tuple[str, str, int]],
     ips: list[tuple[str, str, int]] | None = None,
+    features: dict[str, list[float]] | None = None,
 ) -> str:
-    """Publish a tiny snapshot in the contract layout; return its version."""
+    """Publish a tiny snapshot in the contract layout (``features``: more numeric account columns); return its version."""
     manifest: dict[str, Any] = {"kind": "test"}
     with Home(home).snapshots.publish(manifest) as staging:
         pq.write_table(pa.table({
@@ -44,6 +45,7 @@ def publish_snapshot(
             "first_ts": pa.array([_ts(1)] * len(accounts), pa.timestamp("us", "UTC")),
             "last_ts": pa.array([_ts(3)] * len(accounts), pa.timestamp("us", "UTC")),
             "out_degree": pa.array([float(i) for i in range(len(accounts))], pa.float64()),
+            **{name: pa.array(values, pa.float64()) for name, values in (features or {}).items()},
         }), staging / "accounts.parquet")
         (staging / "relations").mkdir()
         for name, rows in relations.items():

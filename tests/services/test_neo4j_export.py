@@ -298,3 +298,98 @@ def test_bulk_is_refused_where_it_would_replace_data(neo4j_driver: neo4j.Driver,
             neo4j_export.export(neo4j_driver, snap_dir, None, method=method, server_home=neo4j_home)
     with pytest.raises(ConfigError, match="NEO4J_URI"):
         neo4j_export.export(neo4j_driver, snap_dir, None, method="bulk")
+
+
+def _account(driver: neo4j.Driver, account: str) -> dict:
+    rows = driver.execute_query("MATCH (a:Account {id: $id}) RETURN properties(a) AS p", {"id": account}).records
+    return dict(rows[0]["p"])
+
+
+def test_a_bulk_load_stopped_after_its_swap_is_finished_not_imported_again(
+        neo4j_driver: neo4j.Driver, neo4j_home: Path, data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The swapped store serves at once, and an investigator's verdict on it must survive the rerun."""
+    snap = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS)
+    publish_scores(data_home, snap, SCORES)
+    snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+    marker = neo4j_home / "neo4j" / neo4j_export.BULK_PENDING
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(neo4j_export, "ensure_schema", interrupted)  # Ctrl-C in the schema step, after the swap
+    try:
+        with pytest.raises(Interrupted):
+            neo4j_export.export(neo4j_driver, snap_dir, scores_dir, method="bulk", server_home=neo4j_home)
+        monkeypatch.undo()
+        assert neo4j_export.graph_counts(neo4j_driver)[0]["Account"] == 6  # the new store is live
+        neo4j_export.set_verdict(neo4j_driver, "a4", 1, note="seen in review")
+        rerun = neo4j_export.export(neo4j_driver, snap_dir, scores_dir, server_home=neo4j_home)
+        assert rerun.method == "merge" and rerun.changed_scores == 0 and rerun.unchanged
+        assert _account(neo4j_driver, "a4")["verdict"] == "abusive"
+        assert not marker.exists()
+        constraints = neo4j_driver.execute_query("SHOW CONSTRAINTS YIELD name RETURN collect(name) AS c").records[0]["c"]
+        assert "account_id" in constraints
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def test_an_export_stopped_before_its_meta_is_not_diffed_against_the_files(
+        neo4j_driver: neo4j.Driver, data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """v2 half written under a meta that still says v1; v3 = v1 must still put v1's values back."""
+    snap = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS)
+    publish_scores(data_home, snap, SCORES)
+    _export(neo4j_driver, data_home)
+    publish_scores(data_home, snap, {**SCORES, "a4": (0.75, "HIGH", None)})
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise ServiceError("lost the connection")
+
+    monkeypatch.setattr(neo4j_export, "_write_meta", lost)
+    with pytest.raises(ServiceError):
+        _export(neo4j_driver, data_home)
+    monkeypatch.undo()
+    assert _account(neo4j_driver, "a4")["level"] == "HIGH"  # v2's value, written before the failure
+    publish_scores(data_home, snap, SCORES)  # v3: v1's values again
+    report = _export(neo4j_driver, data_home)
+    a4 = _account(neo4j_driver, "a4")
+    assert (a4["level"], a4["scores_version"]) == ("LOW", "v3") and report.changed_scores == 1
+    again = _export(neo4j_driver, data_home)  # complete now: the next run is incremental again
+    assert again.total_rows == 0 and again.changed_scores == 0
+
+
+@pytest.mark.parametrize("method", ["auto", "merge"])
+def test_an_account_a_new_score_set_leaves_out_loses_its_old_score(neo4j_driver: neo4j.Driver, data_home: Path,
+                                                                   method: str) -> None:
+    snap = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS)
+    publish_scores(data_home, snap, SCORES)
+    _export(neo4j_driver, data_home)
+    publish_scores(data_home, snap, {a: v for a, v in SCORES.items() if a != "a3"})  # a3 no longer scored
+    snap_dir, scores_dir = neo4j_export.resolve_versions(Home(data_home).snapshots, Home(data_home).scores)
+    report = neo4j_export.export(neo4j_driver, snap_dir, scores_dir, batch_size=2, method=method)
+    a3 = _account(neo4j_driver, "a3")
+    assert not {"risk", "level", "ring_id", "reasons", "scores_version", "model_version"} & set(a3)
+    assert a3["out_degree"] == 2.0  # the account stays, with its features
+    assert report.retired["scores"] == 1 and report.retired["MEMBER_OF"] == 1
+    assert _account(neo4j_driver, "a1")["level"] == "CRITICAL"
+    members = neo4j_driver.execute_query("MATCH (a)-[:MEMBER_OF]->(:Ring {id:'R1'}) RETURN a.id AS id ORDER BY id").records
+    assert [r["id"] for r in members] == ["a1", "a2"]
+
+
+def test_a_feature_named_like_an_account_property_cannot_overwrite_it(neo4j_driver: neo4j.Driver, data_home: Path) -> None:
+    """An imported graph's numeric ``label`` column is stored beside the verdict label, never over it."""
+    snap = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS, features={"label": [0.0] * len(ACCOUNTS)})
+    publish_scores(data_home, snap, SCORES)
+    _export(neo4j_driver, data_home)
+    neo4j_export.set_verdict(neo4j_driver, "a1", 1)
+    snap2 = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS, features={"label": [0.0] * len(ACCOUNTS)})
+    publish_scores(data_home, snap2, SCORES)
+    _export(neo4j_driver, data_home)
+    a1 = _account(neo4j_driver, "a1")
+    assert (a1["label"], a1["verdict"], a1["feature_label"]) == (1, "abusive", 0.0)
+    clash = publish_snapshot(data_home, ACCOUNTS, RELATIONS, DEVICES, IPS,
+                             features={"label": [0.0] * len(ACCOUNTS), "feature_label": [1.0] * len(ACCOUNTS)})
+    with pytest.raises(InputError, match="feature_label"):
+        _export(neo4j_driver, data_home, snapshot=clash)
