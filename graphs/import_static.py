@@ -76,16 +76,58 @@ def _from_mat(raw: bytes | Path, relation: str) -> StaticGraph:
     import scipy.io
     import scipy.sparse as sp
 
-    mat = scipy.io.loadmat(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
+    try:
+        mat = scipy.io.loadmat(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
+    except NotImplementedError as exc:  # MATLAB v7.3 files are HDF5
+        raise InputError(f"cannot read this .mat file ({exc}); save it in MATLAB's v7 format (`save -v7`)") from exc
+    except (ValueError, TypeError, OSError) as exc:
+        raise InputError(f"cannot read this .mat file: {exc}") from exc
     missing = [k for k in ("Network", "Attributes", "Label") if k not in mat]
     if missing:
         raise InputError(f".mat file lacks {missing}; expected Network, Attributes, Label")
     net = sp.coo_matrix(mat["Network"])
-    keep = net.row < net.col  # symmetric: keep each pair once
     attrs = mat["Attributes"]
     x = np.asarray(attrs.todense() if sp.issparse(attrs) else attrs, dtype=np.float32)
-    y = np.asarray(mat["Label"]).reshape(-1).astype(np.int64)
-    return StaticGraph(x, np.stack([net.row[keep], net.col[keep]], axis=1).astype(np.int64), y, relation)
+    y = np.asarray(mat["Label"]).reshape(-1)
+    return StaticGraph(x, undirected_pairs(np.stack([net.row, net.col], axis=1)), y, relation)
+
+
+def undirected_pairs(pairs: np.ndarray) -> np.ndarray:
+    """Each undirected pair once, ``[m', 2]`` with ``src < dst``, self loops dropped, whichever
+    direction (or both) the file stored.
+
+    Shapes:
+        pairs: ``[m, 2]`` node index pairs.
+    """
+    e = np.sort(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=1)
+    return np.unique(e[e[:, 0] != e[:, 1]], axis=0)
+
+
+def _checked(g: StaticGraph, path: Path) -> StaticGraph:
+    """``g`` with labels flattened to ``[n]`` ints, or a clear error where the arrays disagree.
+
+    Raises:
+        InputError: Features not ``[n, f]`` numbers, labels not one per node or outside
+            {-1, 0, 1}, or edges not ``[m, 2]`` node indices in ``0..n-1``.
+    """
+    x, y, e = np.asarray(g.features), np.asarray(g.labels), np.asarray(g.edges)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+        raise InputError(f"{path}: node features must be a numeric [nodes, features] array; got {x.dtype}{list(x.shape)}")
+    if y.ndim == 2 and 1 in y.shape:
+        y = y.reshape(-1)
+    if y.dtype == np.bool_:
+        y = y.astype(np.int64)
+    if y.ndim != 1 or len(y) != len(x):
+        raise InputError(f"{path}: need one label per node ({len(x)} nodes); got labels of shape {list(y.shape)}")
+    if not np.issubdtype(y.dtype, np.number) or not np.isin(y, (-1, 0, 1)).all():
+        bad = sorted(set(np.unique(y).tolist()) - {-1, 0, 1})[:5] if np.issubdtype(y.dtype, np.number) else [str(y.dtype)]
+        raise InputError(f"{path}: labels must be 1 (abusive), 0 (benign) or -1 (unknown); found {bad}")
+    if e.size and (e.ndim != 2 or e.shape[1] != 2 or not np.issubdtype(e.dtype, np.integer)):
+        raise InputError(f"{path}: edges must be [edges, 2] node indices; got {e.dtype}{list(e.shape)}")
+    if e.size and (e.min() < 0 or e.max() >= len(x)):
+        raise InputError(f"{path}: edges name nodes outside 0..{len(x) - 1} (from {int(e.min())} to {int(e.max())})")
+    g.features, g.labels, g.edges = x.astype(np.float32, copy=False), y.astype(np.int64), e.reshape(-1, 2).astype(np.int64)
+    return g
 
 
 _MASKS = ("train_masks", "val_masks", "test_masks")
@@ -112,6 +154,24 @@ def _given_splits(path: Path, data: Any, n: int) -> dict[str, np.ndarray]:
     return {k.removesuffix("_masks"): m for k, m in masks.items()}
 
 
+def _from_npz(path: Path, relation: str) -> StaticGraph:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npz ({exc})") from exc
+    if {"node_features", "node_labels", "edges"} <= arrays.keys():
+        g = StaticGraph(arrays["node_features"], arrays["edges"], arrays["node_labels"], relation)
+        g.splits = _given_splits(path, arrays, len(arrays["node_features"]))
+        return g
+    if {"x", "edge_index", "y"} <= arrays.keys():
+        ei = np.asarray(arrays["edge_index"])
+        if ei.ndim != 2 or ei.shape[0] != 2:
+            raise InputError(f"{path}: edge_index must be a [2, edges] array; got {list(ei.shape)}")
+        return StaticGraph(arrays["x"], undirected_pairs(ei.T), arrays["y"], relation)
+    raise InputError(f"{path}: npz needs node_features/node_labels/edges or x/edge_index/y; has {sorted(arrays)}")
+
+
 def read_static(path: Path, relation: str | None = None, user_nodes: int | None = None) -> StaticGraph:
     """Read a static labelled graph.
 
@@ -122,7 +182,8 @@ def read_static(path: Path, relation: str | None = None, user_nodes: int | None 
             (e.g. subreddits); only accounts are labelled.
 
     Raises:
-        InputError: Unknown format or missing arrays.
+        InputError: Unknown or unreadable format, missing arrays, or arrays that disagree
+            (see :func:`_checked`).
     """
     path = Path(path)
     if not path.is_file():
@@ -130,27 +191,21 @@ def read_static(path: Path, relation: str | None = None, user_nodes: int | None 
     rel = relation or path.name.split(".")[0].lower()
     name = path.name.lower()
     if name.endswith(".npz"):
-        data = np.load(path)
-        if "node_features" in data:
-            g = StaticGraph(data["node_features"].astype(np.float32), data["edges"].astype(np.int64),
-                            data["node_labels"].astype(np.int64), rel)
-            g.splits = _given_splits(path, data, g.num_nodes)
-        elif "x" in data:
-            ei = data["edge_index"].astype(np.int64)
-            keep = ei[0] < ei[1]  # both directions and self loops are stored; keep each pair once
-            g = StaticGraph(data["x"].astype(np.float32), ei[:, keep].T.copy(), data["y"].astype(np.int64), rel)
-        else:
-            raise InputError(f"{path}: npz needs node_features/node_labels/edges or x/edge_index/y; has {list(data)}")
+        g = _from_npz(path, rel)
     elif name.endswith(".mat"):
         g = _from_mat(path, rel)
     elif name.endswith(".zip"):
-        with zipfile.ZipFile(path) as zf:
-            mats = [n for n in zf.namelist() if n.endswith(".mat")]
-            if not mats:
-                raise InputError(f"{path}: no .mat inside (members: {zf.namelist()[:5]})")
-            g = _from_mat(zf.read(mats[0]), rel)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                mats = [n for n in zf.namelist() if n.endswith(".mat")]
+                if not mats:
+                    raise InputError(f"{path}: no .mat inside (members: {zf.namelist()[:5]}); a zip must hold a .mat file")
+                g = _from_mat(zf.read(mats[0]), rel)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise InputError(f"{path}: not a readable zip ({exc})") from exc
     else:
         raise InputError(f"{path}: unsupported static graph format; use .npz, .mat or a .zip with a .mat")
+    g = _checked(g, path)
     g.source = str(path)
     if user_nodes is not None:
         kinds = np.where(np.arange(g.num_nodes) < user_nodes, "account", "item")
