@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("RINGWATCH_NEO4J_PASSWORD", "NEO4J_PASSWORD"),
         description="Password for NEO4J_URI; the embedded server generates and stores its own.",
     )
-    neo4j_bolt_port: int = Field(default=7687, ge=0, le=65535, description="Neo4j's standard Bolt port.")
+    neo4j_bolt_port: int = Field(default=7687, ge=1, le=65535, description="Neo4j's standard Bolt port (the embedded server needs a fixed one).")
     datasets: Path = Field(
         default=(_CHECKOUT.parent / "shared" / "datasets").resolve(),
         description="Labelled evaluation data: the shared folder next to the checkout, read in place, never copied in.",

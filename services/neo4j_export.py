@@ -265,6 +265,9 @@ def _rings_rows(scores: Path, score_rows: pl.DataFrame) -> pl.DataFrame:
     else:  # a score set without a rings table: the ring ids its scores name, with what they tell
         df = (score_rows.filter(pl.col("ring_id").is_not_null()).group_by("ring_id", maintain_order=True)
               .agg(pl.len().alias("size"), pl.col("risk").mean().alias("mean_risk")))
+    if all(isinstance(df.schema.get(c), pl.List) for c in ("related", "related_links")) and df.select(
+            (pl.col("related").list.len().fill_null(0) != pl.col("related_links").list.len().fill_null(0)).any()).item():
+        raise InputError(f"{path}: related and related_links must list the same number of rings on every row")
     return df.select(
         pl.col("ring_id").cast(pl.String).alias("id"),
         *[(pl.col(c).cast(t) if c in df.columns else pl.lit(None, dtype=t)).alias(c) for c, t in types.items()],

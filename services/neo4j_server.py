@@ -247,7 +247,11 @@ def ensure_password(neo4j_dir: Path) -> str:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Raise :class:`ServiceError` when something already listens on ``host:port``."""
+    """Raise :class:`ServiceError` when something already listens on ``host:port``, and
+    :class:`ConfigError` for a port outside 1–65535 (the embedded server cannot pick one itself:
+    clients find it at the port they were configured with)."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"the Neo4j Bolt port must be between 1 and 65535, got {port}")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -31,7 +31,7 @@ def _fmt(value: Any, column: str) -> str:
     if value is None:
         return "-"
     if column == "level":
-        return f"[{_LEVEL_STYLE.get(str(value), '')}]{value}[/]"
+        return f"[{_LEVEL_STYLE.get(str(value), 'default')}]{escape(str(value))}[/]"
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, list):
@@ -59,7 +59,10 @@ def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -
 
 def _related(row: dict[str, Any]) -> list[str]:
     """A ring row's related rings as ``"R7 (12)"``: the ring id and the links between the members."""
-    return [f"{r} ({k})" for r, k in zip(row.get("related") or [], row.get("related_links") or [], strict=True)]
+    related, links = row.get("related") or [], row.get("related_links") or []
+    if len(links) != len(related):  # a score set written by hand or by another tool: name the rings, not the counts
+        return [str(r) for r in related]
+    return [f"{r} ({k})" for r, k in zip(related, links)]
 
 
 def _driver() -> Any:
@@ -115,7 +118,7 @@ def ring(
         console.print(f"{escape(account)} is not in a ring")
         return
     head = rows[0]
-    _table(f"Ring {head['ring_id']} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')}, "
+    _table(f"Ring {escape(str(head['ring_id']))} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')}, "
            f"density {_fmt(head['density'], '')}, synchrony {_fmt(head.get('synchrony'), '')})", rows,
            ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers",
             "verdict"))

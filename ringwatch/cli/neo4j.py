@@ -28,7 +28,7 @@ def _print_server(info_dict: dict[str, object]) -> None:
 
 @app.command()
 def start(
-    port: int = typer.Option(None, "--port", help="Bolt port (default: RINGWATCH_NEO4J_BOLT_PORT, 7687)."),
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Bolt port (default: RINGWATCH_NEO4J_BOLT_PORT, 7687)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Start the embedded Neo4j (fetching its jars on first use), or check NEO4J_URI is reachable."""

@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         host: Annotated[Optional[str], typer.Option(help="Interface to listen on (default: RINGWATCH_GRPC_HOST or 127.0.0.1).")] = None,
-        port: Annotated[Optional[int], typer.Option(help="Port; 0 picks a free one (default: RINGWATCH_GRPC_PORT or 50051).")] = None,
-        metrics_port: Annotated[Optional[int], typer.Option(help="Serve Prometheus /metrics on this port (0 picks one).")] = None,
+        port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Port; 0 picks a free one (default: RINGWATCH_GRPC_PORT or 50051).")] = None,
+        metrics_port: Annotated[Optional[int], typer.Option(min=0, max=65535, help="Serve Prometheus /metrics on this port (0 picks one).")] = None,
         token: Annotated[Optional[str], typer.Option(help="Require 'authorization: Bearer TOKEN' (default: RINGWATCH_GRPC_TOKEN).")] = None,
         tls_cert: Annotated[Optional[Path], typer.Option(help="PEM certificate chain; with --tls-key serves TLS only.")] = None,
         tls_key: Annotated[Optional[Path], typer.Option(help="PEM private key for --tls-cert.")] = None,

@@ -393,3 +393,12 @@ def test_a_feature_named_like_an_account_property_cannot_overwrite_it(neo4j_driv
                              features={"label": [0.0] * len(ACCOUNTS), "feature_label": [1.0] * len(ACCOUNTS)})
     with pytest.raises(InputError, match="feature_label"):
         _export(neo4j_driver, data_home, snapshot=clash)
+
+
+def test_a_rings_table_whose_related_lists_disagree_is_refused(tmp_path: Path) -> None:
+    import polars as pl
+
+    pl.DataFrame({"ring_id": ["R1"], "related": [["R2", "R3"]], "related_links": [[4]]}).write_parquet(
+        tmp_path / neo4j_export.RINGS_TABLE)
+    with pytest.raises(InputError, match="same number of rings"):
+        neo4j_export._rings_rows(tmp_path, pl.DataFrame())

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from ringwatch.errors import ServiceError
+from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home
 from services import neo4j_export, neo4j_server
@@ -67,6 +68,16 @@ def test_port_taken_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(ServiceError, match=f"port 127.0.0.1:{port} is already in use"):
             neo4j_server.start(tmp_path, port)
     assert not neo4j_server.status(tmp_path).running
+
+
+@pytest.mark.parametrize("port", [0, -1, 70000])
+def test_a_port_outside_1_to_65535_is_a_clear_error(tmp_path: Path, port: int) -> None:
+    """Port 0 would start a server at a port no client knows; 70000 was an OverflowError traceback."""
+    with pytest.raises(ConfigError, match=f"between 1 and 65535, got {port}"):
+        neo4j_server.start(tmp_path, port)
+    assert not neo4j_server.status(tmp_path).running
+    with pytest.raises(ValidationError):
+        Settings(home=tmp_path, neo4j_bolt_port=port)
 
 
 def test_kill_mid_export_then_restart_and_complete(tmp_path: Path) -> None:

@@ -32,3 +32,18 @@ def test_ids_stay_on_one_line_and_no_column_is_cropped_at_80_columns(monkeypatch
     text = out.getvalue()
     assert "541123345279" in text  # the id to copy, whole
     assert "verdict" in text and "abusive" in text  # the last column is printed, not cut at the edge
+
+
+def test_an_unknown_level_and_markup_in_values_print_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(investigate, "console", Console(file=out, width=100))
+    investigate._table("Ring [red]R1", [{"account_id": "a[/]", "risk": 0.5, "level": "[/]UNSCORED"}],
+                       ("account_id", "risk", "level"))
+    text = out.getvalue()
+    assert "a[/]" in text and "[/]UNSCORED" in text
+
+
+def test_related_rings_without_matching_counts_are_named_without_them() -> None:
+    assert investigate._related({"related": ["R2", "R3"], "related_links": [4, 2]}) == ["R2 (4)", "R3 (2)"]
+    assert investigate._related({"related": ["R2", "R3"], "related_links": [4]}) == ["R2", "R3"]
+    assert investigate._related({"related": None}) == []
