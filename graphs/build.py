@@ -46,7 +46,7 @@ PREPARE_FORMAT = 2
 """Bumped when the layout or meaning of a file's cached prepared output (validated rows split into
 target buckets) changes; it keys those files only, so a change to the aggregate stage alone leaves
 them valid and an upgraded build does not prepare every file again."""
-AGGREGATE_FORMAT = 6
+AGGREGATE_FORMAT = 5
 """Bumped when the layout or meaning of a bucket's cached aggregate (features, relations, pairs)
 changes."""
 Progress = Callable[[str, int, int], None]

@@ -126,7 +126,6 @@ def test_features_by_hand() -> None:
     assert a["hour_entropy"] == 0.0  # all in one hour
     b = f.row(1, named=True)
     assert b["n_login"] == 1 and b["n_devices"] == 0
-    assert b["n_targets"] == 0 and b["n_contents"] == 0  # an event without a target names none
 
 
 def test_open_vocabulary_types_coact_but_sessions_do_not() -> None:
