@@ -126,6 +126,7 @@ def test_features_by_hand() -> None:
     assert a["hour_entropy"] == 0.0  # all in one hour
     b = f.row(1, named=True)
     assert b["n_login"] == 1 and b["n_devices"] == 0
+    assert b["n_targets"] == 1 and a["n_contents"] == 1  # "no target" is one more value (see actor_features)
 
 
 def test_open_vocabulary_types_coact_but_sessions_do_not() -> None:
