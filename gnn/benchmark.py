@@ -37,7 +37,7 @@ from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metri
 from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from ringwatch.errors import InputError
-from ringwatch.versions import Home
+from ringwatch.versions import Home, write_atomic
 
 if TYPE_CHECKING:
     from graphs.import_static import StaticGraph
@@ -275,7 +275,7 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
     first = result.pop("_first", None)
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=2, default=str))
+        write_atomic(Path(json_out), json.dumps(result, indent=2, default=str))
     if report_dir is None:
         return
     from gnn.report import html_report

@@ -9,6 +9,7 @@ Accounts whose labels were used for training must be excluded by the caller (``e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,41 @@ def calibration_summary(per_seed: list[dict[str, float | None]]) -> dict[str, di
     return out
 
 
+def truth_labels(truth: pl.DataFrame) -> pl.DataFrame:
+    """The truth table with a 0/1 ``_y`` column, one row per account.
+
+    Raises:
+        InputError: No ``label`` / ``is_abusive`` column, a label that is not 0/1 (or a
+            boolean), or one account listed with both labels.
+    """
+    if "account_id" not in truth.columns or ("label" not in truth.columns and "is_abusive" not in truth.columns):
+        raise InputError(f"truth table needs account_id and a label or is_abusive column; it has {', '.join(truth.columns)}")
+    col = "label" if "label" in truth.columns else "is_abusive"
+    t = truth.with_columns(pl.col("account_id").cast(pl.String), pl.col(col).cast(pl.Float64, strict=False).alias("_y"))
+    bad = t.filter(pl.col("_y").is_null() | ~pl.col("_y").is_in([0.0, 1.0]) | pl.col("account_id").is_null())
+    if bad.height:
+        raise InputError(f"truth table: {bad.height} row(s) lack an account_id or a {col} of 0/1 (or a boolean; "
+                         f"{col} is {truth.schema[col]})")
+    t = t.with_columns(pl.col("_y").cast(pl.Int64))
+    conflicting = t.group_by("account_id").agg(pl.col("_y").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if conflicting.height:
+        raise InputError(f"truth table: {conflicting.height} account(s) are listed as both abusive and benign, e.g. "
+                         f"{conflicting['account_id'][0]!r}")
+    return t.unique(subset="account_id", keep="first", maintain_order=True)
+
+
+def read_truth(path: Path) -> pl.DataFrame:
+    """A truth table from a parquet file (see :func:`truth_labels`).
+
+    Raises:
+        InputError: The file is missing or not a readable parquet table, or its labels are bad.
+    """
+    try:
+        return truth_labels(pl.read_parquet(path))
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read the truth table {path} ({exc}); give a parquet file with account_id and label") from exc
+
+
 def evaluate_scores(scores: pl.DataFrame, truth: pl.DataFrame, exclude: set[str] | None = None, score_col: str = "risk") -> dict[str, Any]:
     """Compare a score table with a truth table.
 
@@ -101,18 +137,24 @@ def evaluate_scores(scores: pl.DataFrame, truth: pl.DataFrame, exclude: set[str]
         score_col: Column of ``scores`` to rank by.
 
     Returns:
-        Overall metrics and, with campaigns, ``per_campaign`` recall.
+        Overall metrics with ``truth_rows``, ``matched`` (in the score set),
+        ``unmatched_truth`` and ``excluded_training_labels`` (matched rows left out), and,
+        with campaigns, ``per_campaign`` recall.
+
+    Raises:
+        InputError: Bad truth labels (:func:`truth_labels`) or no truth account in the scores.
     """
-    if "label" not in truth.columns and "is_abusive" not in truth.columns:
-        raise InputError(f"truth table needs a label or is_abusive column; it has {', '.join(truth.columns)}")
-    t = truth.with_columns((pl.col("label") if "label" in truth.columns else pl.col("is_abusive")).cast(pl.Int64).alias("_y"))
-    joined = scores.select("account_id", score_col).join(t, on="account_id", how="inner")
-    if exclude:
-        joined = joined.filter(~pl.col("account_id").is_in(list(exclude)))
+    t = truth_labels(truth)
+    matched = scores.select(pl.col("account_id").cast(pl.String), score_col).join(t, on="account_id", how="inner")
+    if matched.is_empty():
+        raise InputError(f"no account of the truth table ({t.height} rows) is in the score set ({scores.height} accounts); "
+                         "check that both name the same accounts")
+    joined = matched.filter(~pl.col("account_id").is_in(list(exclude))) if exclude else matched
     y = joined["_y"].to_numpy()
     p = joined[score_col].to_numpy().astype(np.float64)
     result: dict[str, Any] = ranking_metrics(y, p)
-    result["excluded_training_labels"] = len(exclude or ())
+    result.update(truth_rows=t.height, matched=matched.height, unmatched_truth=t.height - matched.height,
+                  excluded_training_labels=matched.height - joined.height)
     if "campaign_type" in joined.columns:
         _, thr = recall_at_fpr(y, p)
         per = (joined.filter(pl.col("_y") == 1).group_by("campaign_type")

@@ -89,11 +89,16 @@ def parse_every(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
         value, unit = float(text[:-1]), text[-1]
-        if unit not in units or value <= 0:
+        if unit not in units or not 0 < value * units.get(unit, 1) <= MAX_EVERY_S:  # also refuses nan and inf
             raise ValueError
     except (ValueError, IndexError) as exc:
-        raise ConfigError(f"--every must be a positive number with a unit s, m, h or d (e.g. 1h, 30m), got {text!r}") from exc
+        raise ConfigError(f"--every must be a positive number with a unit s, m, h or d, at most 365d (e.g. 1h, 30m), "
+                          f"got {text!r}") from exc
     return value * units[unit]
+
+
+MAX_EVERY_S = 365 * 86400
+"""Longest schedule interval: a year (longer is a typo, and past the platform's sleep limit)."""
 
 
 @pipeline_app.command("schedule")
@@ -112,9 +117,10 @@ def schedule_cmd(events: EventsArg, every: Annotated[str, typer.Option(help="Int
         console.rule(f"run {n} at {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S}Z")
         try:
             runs.append({"run": n, "ok": True, **run_pipeline(events, mapping, labels, retrain, export)})
-        except RingwatchError as exc:
-            console.print(f"[bold red]run {n} failed:[/] {escape(str(exc))} — the last good versions stay current")
-            runs.append({"run": n, "ok": False, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - any failed run (a full disk too) leaves the last good versions; Ctrl-C still stops
+            what = str(exc) if isinstance(exc, RingwatchError) else f"{type(exc).__name__}: {exc}"
+            console.print(f"[bold red]run {n} failed:[/] {escape(what)} — the last good versions stay current")
+            runs.append({"run": n, "ok": False, "error": what})
         if max_runs and n >= max_runs:
             break
         time.sleep(max(0.0, interval - (time.monotonic() - tick)))

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
-from ringwatch.errors import ConfigError, NotFoundError
+from ringwatch.errors import ConfigError, InputError, NotFoundError
 from ringwatch.versions import Home
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
@@ -263,6 +263,14 @@ def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
         console.print_json(json.dumps(result, default=str))
 
 
+def _check_output(json_out: str | bool | None, report: Path | None) -> None:
+    """Refuse output paths that cannot be written, before the work whose result they hold."""
+    if isinstance(json_out, str) and json_out not in ("", "-") and Path(json_out).is_dir():
+        raise ConfigError(f"--json {json_out} is a folder; give a file name (or '-' for stdout)")
+    if report is not None and report.exists() and not report.is_dir():
+        raise ConfigError(f"--report {report} is a file; give a folder for the HTML report")
+
+
 def _check_cross_fit(cross_fit: int | None) -> None:
     if cross_fit is not None and cross_fit < 1:
         raise ConfigError(f"--cross-fit must be 1 (one hybrid) or more (members), got {cross_fit}")
@@ -288,6 +296,9 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     if unknown:
         raise ConfigError(f"--models: unknown {unknown}; valid: {', '.join(MODELS)}")
     _check_cross_fit(cross_fit)
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
+    _check_output(json_out, report)  # before hours of work, not after
     cfg = EVAL_CONFIG if cross_fit is None else replace(EVAL_CONFIG, cross_fit=cross_fit)
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
                               first_seed=first_seed, datasets=settings().datasets, same_platform=same_platform)
@@ -323,14 +334,14 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
         console.print(f"drift warnings `ringwatch score` would give on the held-out platforms: {len(warned)} of {len(drift)} "
                       f"seeds (precision at MEDIUM: warned {_mean_precision_at_medium(warned)}, "
                       f"not warned {_mean_precision_at_medium([d for d in drift if not d['warned']])})")
-    if json_out in ("-",):
-        result.pop("_first", None)
+    try:
+        write_report(result, Path(json_out) if json_out not in (None, "-") else None, report)
+    except OSError as exc:
+        raise InputError(f"cannot write the evaluation's output: {exc}") from exc
+    if json_out == "-":
         emit_json(result)
-        write_report(result, None, report)
-        return
-    write_report(result, Path(json_out) if json_out else None, report)
     if report:
-        console.print(f"[green]report[/] {report / 'index.html'}")
+        console.print(f"[green]report[/] {escape(str(report / 'index.html'))}")
 
 
 def evaluate_cmd(
@@ -353,14 +364,27 @@ def evaluate_cmd(
     labels, GNN) and ours (hybrid) run on the same splits; metrics are mean ± std over seeds.
     """
     if dataset:
+        ignored = [flag for flag, given in (("--truth", truth is not None), ("--scores", scores is not None),
+                                            ("--exclude-labels", bool(exclude_labels))) if given]
+        if ignored:
+            raise ConfigError(f"{', '.join(ignored)} apply to --truth only; --dataset benchmarks every model on a dataset")
         _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed, cross_fit, same_platform)
         return
     if truth is None:
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")
-    from gnn.evaluate import evaluate_scores
+    from gnn.evaluate import evaluate_scores, read_truth
     from gnn.labels import read_labels
     from gnn.train import labels_used
 
+    ignored = [flag for flag, given in (("--report", report is not None), ("--models", models is not None),
+                                        ("--first-seed", first_seed != 0), ("--cross-fit", cross_fit is not None),
+                                        ("--same-platform", same_platform)) if given]
+    if ignored:
+        raise ConfigError(f"{', '.join(ignored)} apply to --dataset only; --truth evaluates one published score set")
+    missing = [str(p) for p in exclude_labels or [] if not p.exists()]
+    if missing:  # a typo would leave those labelled accounts in the test rows
+        raise InputError(f"--exclude-labels: no such file or folder: {', '.join(missing)}")
+    _check_output(as_json, None)
     s = settings()
     home = Home(s.home)
     scores_dir = home.scores.path(scores)
@@ -372,7 +396,7 @@ def evaluate_cmd(
         except NotFoundError:
             raise NotFoundError(f"scores {scores_dir.name} were made by model {model_version}, which is no longer published, "
                                 "so the labels it trained on cannot be left out; evaluate a score set of a published model") from None
-    result = evaluate_scores(pl.read_parquet(scores_dir / "scores.parquet"), pl.read_parquet(truth), exclude=exclude)
+    result = evaluate_scores(pl.read_parquet(scores_dir / "scores.parquet"), read_truth(truth), exclude=exclude)
     _emit_result(result, as_json)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from gnn.calibration import DEFAULT_THRESHOLDS
-from gnn.evaluate import calibration_metrics, calibration_summary, risk_bins
+from gnn.evaluate import calibration_metrics, calibration_summary, evaluate_scores, read_truth, risk_bins, truth_labels
 from ringwatch.errors import InputError
 
 
@@ -49,3 +50,40 @@ def test_mismatched_lengths_are_rejected() -> None:
 def test_risk_bins_are_equal_width_with_one_in_the_last_bin() -> None:
     # 0.3 is 3/10 exactly as a float times ten, so it opens bin 3 (a linspace edge would put it in 2)
     assert risk_bins(np.array([0.0, 0.05, 0.1, 0.3, 0.95, 0.999, 1.0])).tolist() == [0, 0, 1, 3, 9, 9, 9]
+
+
+SCORES = pl.DataFrame({"account_id": [f"a{i}" for i in range(8)], "risk": [0.9, 0.8, 0.7, 0.6, 0.4, 0.3, 0.2, 0.1]})
+
+
+def test_truth_labels_take_0_1_ints_floats_and_booleans_once_per_account() -> None:
+    t = truth_labels(pl.DataFrame({"account_id": [1, 2, 2], "label": [1.0, 0.0, 0.0]}))
+    assert t["account_id"].to_list() == ["1", "2"] and t["_y"].to_list() == [1, 0]
+    assert truth_labels(pl.DataFrame({"account_id": ["a"], "is_abusive": [True]}))["_y"].to_list() == [1]
+
+
+@pytest.mark.parametrize(("truth", "message"), [
+    ({"account_id": ["a0", "a1"], "label": [1, None]}, "1 row"),
+    ({"account_id": ["a0", "a1"], "label": [1, 2]}, "0/1"),
+    ({"account_id": ["a0", "a1"], "label": [0.9, 0.2]}, "2 row"),  # read as 0 before
+    ({"account_id": ["a0", "a1"], "label": ["yes", "no"]}, "0/1"),
+    ({"account_id": ["a0", "a0"], "label": [1, 0]}, "both abusive and benign"),  # counted twice before
+    ({"id": ["a0"], "label": [1]}, "needs account_id"),
+])
+def test_bad_truth_tables_are_clear_errors(truth: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        truth_labels(pl.DataFrame(truth))
+
+
+def test_evaluate_scores_reports_what_it_matched_and_left_out() -> None:
+    truth = pl.DataFrame({"account_id": [f"a{i}" for i in range(8)] + ["z1", "z2"], "label": [1, 1, 0, 1, 0, 0, 0, 0, 1, 0]})
+    out = evaluate_scores(SCORES, truth, exclude={"a0", "a7", "never-scored"})
+    assert (out["truth_rows"], out["matched"], out["unmatched_truth"], out["excluded_training_labels"]) == (10, 8, 2, 2)
+    with pytest.raises(InputError, match="no account of the truth table"):
+        evaluate_scores(SCORES, pl.DataFrame({"account_id": ["A0", "A1"], "label": [1, 0]}))
+
+
+def test_an_unreadable_truth_file_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "t.csv").write_text("account_id,label\na0,1\n")
+    for path in (tmp_path / "t.csv", tmp_path / "missing.parquet"):
+        with pytest.raises(InputError, match="cannot read the truth table"):
+            read_truth(path)

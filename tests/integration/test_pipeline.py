@@ -18,8 +18,26 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_parse_every() -> None:
     assert parse_every("90s") == 90 and parse_every("30m") == 1800 and parse_every("1h") == 3600
-    with pytest.raises(ConfigError, match="unit s, m, h or d"):
-        parse_every("hourly")
+    for bad in ("hourly", "nanm", "infs", "1e400h", "0s", "-5m", "400d"):  # nan ran back to back, inf crashed the sleep
+        with pytest.raises(ConfigError, match="unit s, m, h or d"):
+            parse_every(bad)
+
+
+def test_a_run_failing_with_any_error_is_logged_and_the_next_tick_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ringwatch.cli import pipeline
+
+    calls: list[int] = []
+
+    def run(*args: object) -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return {"snapshot": "v1"}
+
+    monkeypatch.setattr(pipeline, "run_pipeline", run)
+    monkeypatch.setattr(pipeline.time, "sleep", lambda s: None)
+    pipeline.schedule_cmd(Path("events"), every="1s", max_runs=2, export=False)
+    assert len(calls) == 2
 
 
 def test_scheduled_runs_publish_versions_and_a_failed_run_keeps_the_last_good(tmp_path: Path) -> None:

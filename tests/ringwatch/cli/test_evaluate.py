@@ -1,0 +1,69 @@
+"""``ringwatch evaluate``'s options: checked before any work, and every output written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ringwatch.cli import app, common
+from ringwatch.errors import RingwatchError
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RINGWATCH_HOME", str(tmp_path / "home"))
+    common.settings.cache_clear()
+    yield tmp_path / "home"
+    common.settings.cache_clear()
+
+
+def _graph(path: Path) -> Path:
+    """A 200-node graph whose abusive nodes stand out in their features and link to each other."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.2).astype(np.int64)
+    x = rng.normal(size=(200, 4)) + y[:, None]
+    src, dst = rng.integers(0, 200, 800), rng.integers(0, 200, 800)
+    np.savez(path, x=x.astype(np.float32), edge_index=np.stack([src, dst]), y=y)
+    return path
+
+
+def _run(*args: str) -> tuple[int, str]:
+    """Exit code and output; a Ringwatch error (which ``main`` prints as one line) as its message."""
+    result = CliRunner().invoke(app, ["evaluate", *args])
+    if isinstance(result.exception, RingwatchError):
+        return 1, str(result.exception)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--truth", "t.parquet", "--report", "r"], "--report apply to --dataset only"),
+    (["--truth", "t.parquet", "--models", "bogus", "--seeds", "3"], "--models apply to --dataset only"),
+    (["--dataset", "amazon", "--truth", "t.parquet"], "--truth apply to --truth only"),
+    (["--dataset", "amazon", "--seeds", "0"], "--seeds must be 1 or more"),
+    (["--truth", "t.parquet", "--exclude-labels", "lables"], "no such file or folder: lables"),
+])
+def test_options_of_the_other_mode_and_bad_values_are_refused(home: Path, args: list[str], message: str) -> None:
+    code, out = _run(*args)
+    assert code == 1 and message in " ".join(out.split())
+
+
+def test_unwritable_outputs_are_refused_before_the_work(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("")
+    graph = str(tmp_path / "missing.npz")  # never read: the outputs are checked first
+    assert "is a folder" in _run("--dataset", graph, "--json", str(tmp_path / "adir"))[1]
+    assert "is a file" in " ".join(_run("--dataset", graph, "--report", str(tmp_path / "afile"))[1].split())
+
+
+def test_json_on_stdout_with_a_report_still_draws_the_plots(home: Path, tmp_path: Path) -> None:
+    code, out = _run("--dataset", str(_graph(tmp_path / "g.npz")), "--seeds", "1", "--models", "xgb_own",
+                     "--json", "-", "--report", str(tmp_path / "report"))
+    assert code == 0, out
+    assert sorted(p.name for p in (tmp_path / "report").glob("*.png"))  # no plots were drawn before
+    assert (tmp_path / "report" / "index.html").read_text().count("<img") >= 3
+    payload = json.loads(out[out.index("{\n"):out.rindex("}") + 1])
+    assert "_first" not in payload and payload["models"]["xgb_own"]["auroc"]["mean"] > 0.5
