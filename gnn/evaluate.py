@@ -101,7 +101,10 @@ def truth_labels(truth: pl.DataFrame) -> pl.DataFrame:
     if "account_id" not in truth.columns or ("label" not in truth.columns and "is_abusive" not in truth.columns):
         raise InputError(f"truth table needs account_id and a label or is_abusive column; it has {', '.join(truth.columns)}")
     col = "label" if "label" in truth.columns else "is_abusive"
-    t = truth.with_columns(pl.col("account_id").cast(pl.String), pl.col(col).cast(pl.Float64, strict=False).alias("_y"))
+    try:
+        t = truth.with_columns(pl.col("account_id").cast(pl.String), pl.col(col).cast(pl.Float64, strict=False).alias("_y"))
+    except pl.exceptions.PolarsError as exc:  # a nested column casts to neither
+        raise InputError(f"truth table: account_id must be text or a number and {col} 0/1; got {truth.schema}") from exc
     bad = t.filter(pl.col("_y").is_null() | ~pl.col("_y").is_in([0.0, 1.0]) | pl.col("account_id").is_null())
     if bad.height:
         raise InputError(f"truth table: {bad.height} row(s) lack an account_id or a {col} of 0/1 (or a boolean; "
@@ -115,13 +118,13 @@ def truth_labels(truth: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_truth(path: Path) -> pl.DataFrame:
-    """A truth table from a parquet file (see :func:`truth_labels`).
+    """A truth table from a parquet file, as it is (:func:`evaluate_scores` checks its labels).
 
     Raises:
-        InputError: The file is missing or not a readable parquet table, or its labels are bad.
+        InputError: The file is missing or not a readable parquet table.
     """
     try:
-        return truth_labels(pl.read_parquet(path))
+        return pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read the truth table {path} ({exc}); give a parquet file with account_id and label") from exc
 

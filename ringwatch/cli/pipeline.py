@@ -84,21 +84,21 @@ def run_cmd(events: EventsArg, mapping: MappingOpt = None, labels: LabelsOpt = N
         emit_json(result)
 
 
+MAX_EVERY_S = 365 * 86400
+"""Longest schedule interval: a year (longer is a typo, and past the platform's sleep limit)."""
+
+
 def parse_every(text: str) -> float:
     """``90s``, ``30m``, ``1h``, ``1d`` → seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        value, unit = float(text[:-1]), text[-1]
-        if unit not in units or not 0 < value * units.get(unit, 1) <= MAX_EVERY_S:  # also refuses nan and inf
+        seconds = float(text[:-1]) * units[text[-1]]
+        if not 0 < seconds <= MAX_EVERY_S:  # also refuses nan and inf
             raise ValueError
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, KeyError) as exc:
         raise ConfigError(f"--every must be a positive number with a unit s, m, h or d, at most 365d (e.g. 1h, 30m), "
                           f"got {text!r}") from exc
-    return value * units[unit]
-
-
-MAX_EVERY_S = 365 * 86400
-"""Longest schedule interval: a year (longer is a typo, and past the platform's sleep limit)."""
+    return seconds
 
 
 @pipeline_app.command("schedule")

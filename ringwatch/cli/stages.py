@@ -271,6 +271,13 @@ def _check_output(json_out: str | bool | None, report: Path | None) -> None:
         raise ConfigError(f"--report {report} is a file; give a folder for the HTML report")
 
 
+def _refuse_other_mode(given: dict[str, bool], why: str) -> None:
+    """Refuse the options of ``evaluate``'s other mode that were given (``flag → given``)."""
+    ignored = [flag for flag, on in given.items() if on]
+    if ignored:
+        raise ConfigError(f"{', '.join(ignored)} {why}")
+
+
 def _check_cross_fit(cross_fit: int | None) -> None:
     if cross_fit is not None and cross_fit < 1:
         raise ConfigError(f"--cross-fit must be 1 (one hybrid) or more (members), got {cross_fit}")
@@ -364,10 +371,9 @@ def evaluate_cmd(
     labels, GNN) and ours (hybrid) run on the same splits; metrics are mean ± std over seeds.
     """
     if dataset:
-        ignored = [flag for flag, given in (("--truth", truth is not None), ("--scores", scores is not None),
-                                            ("--exclude-labels", bool(exclude_labels))) if given]
-        if ignored:
-            raise ConfigError(f"{', '.join(ignored)} apply to --truth only; --dataset benchmarks every model on a dataset")
+        _refuse_other_mode({"--truth": truth is not None, "--scores": scores is not None,
+                            "--exclude-labels": bool(exclude_labels)},
+                           "apply to --truth only; --dataset benchmarks every model on a dataset")
         _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed, cross_fit, same_platform)
         return
     if truth is None:
@@ -376,11 +382,9 @@ def evaluate_cmd(
     from gnn.labels import read_labels
     from gnn.train import labels_used
 
-    ignored = [flag for flag, given in (("--report", report is not None), ("--models", models is not None),
-                                        ("--first-seed", first_seed != 0), ("--cross-fit", cross_fit is not None),
-                                        ("--same-platform", same_platform)) if given]
-    if ignored:
-        raise ConfigError(f"{', '.join(ignored)} apply to --dataset only; --truth evaluates one published score set")
+    _refuse_other_mode({"--report": report is not None, "--models": models is not None, "--first-seed": first_seed != 0,
+                        "--cross-fit": cross_fit is not None, "--same-platform": same_platform},
+                       "apply to --dataset only; --truth evaluates one published score set")
     missing = [str(p) for p in exclude_labels or [] if not p.exists()]
     if missing:  # a typo would leave those labelled accounts in the test rows
         raise InputError(f"--exclude-labels: no such file or folder: {', '.join(missing)}")
