@@ -67,3 +67,27 @@ def test_json_on_stdout_with_a_report_still_draws_the_plots(home: Path, tmp_path
     assert (tmp_path / "report" / "index.html").read_text().count("<img") >= 3
     payload = json.loads(out[out.index("{\n"):out.rindex("}") + 1])
     assert "_first" not in payload and payload["models"]["xgb_own"]["auroc"]["mean"] > 0.5
+
+
+def test_truth_mode_scores_a_published_set_leaving_out_every_training_label(home: Path, tmp_path: Path) -> None:
+    import polars as pl
+
+    from gnn.score import score
+    from gnn.train import TrainConfig, train
+    from ringwatch.versions import Home
+    from tests.gnn.tiny import NORMAL, RING, publish_tiny, tiny_labels
+
+    h = Home(home)
+    publish_tiny(h)
+    train(h, tiny_labels(), TrainConfig(hidden=16, epochs=30, min_epochs=10, patience=5, seed=3, device="cpu", trees=20,
+                                        cross_fit=1))
+    score(h)
+    truth = pl.DataFrame({"account_id": RING + NORMAL + ["not-scored"], "label": [1] * len(RING) + [0] * len(NORMAL) + [1]})
+    truth.write_parquet(tmp_path / "truth.parquet")
+    code, out = _run("--truth", str(tmp_path / "truth.parquet"), "--json", "-")
+    assert code == 0, out
+    result = json.loads(out)
+    trained = tiny_labels().height  # the six ring members and thirty normal accounts the model trained on
+    assert (result["truth_rows"], result["matched"], result["unmatched_truth"]) == (69, 68, 1)
+    assert result["excluded_training_labels"] == trained and result["n"] == 68 - trained
+    assert result["positives"] == len(RING) - 6
