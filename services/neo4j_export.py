@@ -497,9 +497,9 @@ def _is_empty(writer: _Writer) -> bool:
 def _bulk_blocker(t: _Tables) -> str | None:
     """Why the bulk importer cannot write these tables exactly as the Cypher path would, or ``None``."""
     features = [f.name for f in t.accounts.schema["f"].fields] if isinstance(t.accounts.schema["f"], pl.Struct) else []
-    bad = [f for f in features if not _IDENT.match(f) or f in _ACCOUNT_KEYS]
+    bad = [f for f in features if not _IDENT.match(f)]  # names of account properties were renamed (feature_property)
     if bad:
-        return f"feature column(s) {bad} are not plain identifiers distinct from the account's own properties"
+        return f"feature column(s) {bad} are not plain identifiers"
     for df, column, what in ((t.scores, "reasons", "a reason"), (t.rings, "related", "a related ring id")):
         if df is not None and df.select(
                 pl.col(column).list.eval(pl.element().str.contains(_ARRAY_DELIMITER, literal=True)).list.any().any()).item():
