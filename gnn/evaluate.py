@@ -28,7 +28,11 @@ def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float = 0.01) -> tup
 
 
 def ranking_metrics(y: np.ndarray, p: np.ndarray, top_k: int = 100) -> dict[str, float]:
-    """AUROC, AUPRC, recall@1%FPR and precision@k of scores ``p`` for labels ``y``."""
+    """AUROC, AUPRC, recall@1%FPR and precision@k of scores ``p`` for labels ``y``.
+
+    With fewer than ``top_k`` accounts, precision@k is taken over all of them (the base rate); the
+    key keeps its name and ``top_k`` says how many accounts it covered.
+    """
     if len(np.unique(y)) < 2:
         raise InputError("evaluation needs both abusive and benign accounts in the truth table")
     rec, _ = recall_at_fpr(y, p)
@@ -36,7 +40,7 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray, top_k: int = 100) -> dict[str,
     top = np.argsort(-p, kind="stable")[:k]
     return {"auroc": float(roc_auc_score(y, p)), "auprc": float(average_precision_score(y, p)),
             "recall_at_1pct_fpr": rec, f"precision_at_{top_k}": float(y[top].mean()),
-            "n": int(len(y)), "positives": int(y.sum())}
+            "top_k": k, "n": int(len(y)), "positives": int(y.sum())}
 
 
 CALIBRATION_BINS = 10

@@ -7,7 +7,15 @@ import polars as pl
 import pytest
 
 from gnn.calibration import DEFAULT_THRESHOLDS
-from gnn.evaluate import calibration_metrics, calibration_summary, evaluate_scores, read_truth, risk_bins, truth_labels
+from gnn.evaluate import (
+    calibration_metrics,
+    calibration_summary,
+    evaluate_scores,
+    ranking_metrics,
+    read_truth,
+    risk_bins,
+    truth_labels,
+)
 from ringwatch.errors import InputError
 
 
@@ -87,3 +95,12 @@ def test_an_unreadable_truth_file_is_a_clear_error(tmp_path) -> None:  # type: i
     for path in (tmp_path / "t.csv", tmp_path / "missing.parquet"):
         with pytest.raises(InputError, match="cannot read the truth table"):
             read_truth(path)
+
+
+def test_ranking_metrics_precision_at_k_says_how_many_accounts_it_covered() -> None:
+    y = np.array([1, 0, 1, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.2, 0.1])
+    few = ranking_metrics(y, p)
+    assert few["top_k"] == 5 and few["precision_at_100"] == pytest.approx(2 / 5)
+    top2 = ranking_metrics(y, p, top_k=2)
+    assert top2["top_k"] == 2 and top2["precision_at_2"] == pytest.approx(1 / 2)
