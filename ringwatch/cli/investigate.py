@@ -96,6 +96,17 @@ def shared_infra(
            ("account_id", "risk", "level", "ring_id", "devices", "ips", "coactions", "verdict"))
 
 
+_RING_FIELDS = ("ring_id", "ring_size", "ring_score", "density", "synchrony", "related", "related_links")
+
+
+def _ring_document(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ring's own fields once and its members under ``members``; ``None`` when in no ring."""
+    if not rows:
+        return None
+    return {**{k: rows[0].get(k) for k in _RING_FIELDS},
+            "members": [{k: v for k, v in row.items() if k not in _RING_FIELDS} for row in rows]}
+
+
 @app.command("ring")
 def ring(
     account: str = typer.Argument(..., help="Account id (or a ring id)."),
@@ -112,7 +123,7 @@ def ring(
     with _driver() as driver:
         rows = investigate.ring(driver, account, limit=limit)
     if as_json:
-        emit_json(rows)
+        emit_json(_ring_document(rows))
         return
     if not rows:
         console.print(f"{escape(account)} is not in a ring")

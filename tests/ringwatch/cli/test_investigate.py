@@ -47,3 +47,14 @@ def test_related_rings_without_matching_counts_are_named_without_them() -> None:
     assert investigate._related({"related": ["R2", "R3"], "related_links": [4, 2]}) == ["R2 (4)", "R3 (2)"]
     assert investigate._related({"related": ["R2", "R3"], "related_links": [4]}) == ["R2", "R3"]
     assert investigate._related({"related": None}) == []
+
+
+def test_ring_json_gives_the_ring_once_and_its_members() -> None:
+    ring = {"ring_id": "R1", "ring_size": 2, "ring_score": 0.9, "density": 1.0, "synchrony": 0.5, "related": ["R2"],
+            "related_links": [3]}
+    rows = [{**ring, "account_id": a, "risk": r, "level": "CRITICAL", "verdict": None} for a, r in (("a1", 0.97), ("a2", 0.95))]
+    doc = investigate._ring_document(rows)
+    assert doc is not None and {k: doc[k] for k in ring} == ring
+    assert doc["members"] == [{"account_id": "a1", "risk": 0.97, "level": "CRITICAL", "verdict": None},
+                              {"account_id": "a2", "risk": 0.95, "level": "CRITICAL", "verdict": None}]
+    assert investigate._ring_document([]) is None
