@@ -395,14 +395,16 @@ def run_seed(seed: int, cfg: TrainConfig, models: tuple[str, ...], accounts: int
         if log:
             log(f"synthetic seed {seed}: {'one platform' if same_platform else 'two platforms'} generated and built "
                 f"in {time.perf_counter() - t:.0f}s")
-        names = feature_names(pl.read_parquet(pa / SNAPSHOT_ACCOUNTS))
-        stats = FeatureStats.fit(pl.read_parquet(pa / SNAPSHOT_ACCOUNTS), names)
+        accounts_a = pl.read_parquet(pa / SNAPSHOT_ACCOUNTS)
+        names = feature_names(accounts_a)
+        stats = FeatureStats.fit(accounts_a, names)
         ga, _ = load_graph(pa, stats)
         gb = ga if same_platform else load_graph(pb, stats)[0]
-        labels_a = pl.read_parquet(root / f"log-{train_seed}" / "labels.parquet")
         labels_b = pl.read_parquet(root / f"log-{2000 + seed}" / "labels.parquet")
         truth = pl.read_parquet(root / f"log-{2000 + seed}" / "ground_truth.parquet")
-        trained_types = trained_campaign_types(labels_a, pl.read_parquet(root / f"log-{train_seed}" / "ground_truth.parquet"))
+        labels_a = labels_b if same_platform else pl.read_parquet(root / f"log-{train_seed}" / "labels.parquet")
+        truth_a = truth if same_platform else pl.read_parquet(root / f"log-{train_seed}" / "ground_truth.parquet")
+        trained_types = trained_campaign_types(labels_a, truth_a)
     nodes_a, y_a = _known(ga, labels_a)
     tr, va = stratified_split(y_a, 0.2, seed)
     known_b, y_known_b = _known(gb, labels_b)
