@@ -133,8 +133,22 @@ class VersionedDir:
         return path
 
     def manifest(self, version: str | None = None) -> dict[str, Any]:
-        """The manifest of ``version`` (default: current)."""
-        return json.loads((self.path(version) / MANIFEST).read_text())
+        """The manifest of ``version`` (default: current).
+
+        Raises:
+            IntegrityError: The manifest is not a JSON object with a ``files`` table.
+        """
+        return self._read_manifest(self.path(version))
+
+    def _read_manifest(self, path: Path) -> dict[str, Any]:
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(f"{self.kind} {path.name}: cannot read its {MANIFEST}: {exc}") from None
+        files = manifest.get("files", {}) if isinstance(manifest, dict) else None
+        if not isinstance(files, dict) or not all(isinstance(m, dict) and isinstance(m.get("sha256"), str) for m in files.values()):
+            raise IntegrityError(f"{self.kind} {path.name}: its {MANIFEST} is not an object whose files each have a sha256")
+        return manifest
 
     def verify(self, version: str | None = None) -> dict[str, Any]:
         """Check every file against the manifest's checksums and return the manifest.
@@ -143,7 +157,7 @@ class VersionedDir:
             IntegrityError: When a file is missing or its checksum differs.
         """
         path = self.path(version)
-        manifest = json.loads((path / MANIFEST).read_text())
+        manifest = self._read_manifest(path)
         for rel, meta in manifest.get("files", {}).items():
             f = path / rel
             if not f.is_file():

@@ -22,13 +22,16 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
     Args:
         token: The shared secret callers must present.
         open_prefixes: Method prefixes served without a token (health checks by default).
+        on_deny: Called with the full method path of every refused call (for metrics).
     """
 
-    def __init__(self, token: str, open_prefixes: tuple[str, ...] = (HEALTH_PREFIX,)) -> None:
+    def __init__(self, token: str, open_prefixes: tuple[str, ...] = (HEALTH_PREFIX,),
+                 on_deny: Callable[[str], None] | None = None) -> None:
         if not token:
             raise ValueError("token must be non-empty")
         self._expected = f"Bearer {token}".encode()
         self._open = open_prefixes
+        self._on_deny = on_deny
 
         async def deny(request: object, context: grpc.aio.ServicerContext) -> None:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token (metadata 'authorization: Bearer <token>')")
@@ -51,4 +54,6 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if method.startswith(self._open) or self._authorized(handler_call_details.invocation_metadata):
             return await continuation(handler_call_details)
+        if self._on_deny is not None:
+            self._on_deny(method)
         return self._deny_stream if method.endswith("/WatchRiskScores") else self._deny_unary

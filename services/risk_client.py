@@ -278,6 +278,14 @@ def retry_service_config(max_attempts: int = 4) -> str:
     )
 
 
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class RiskClient:
     """Client for the risk service.
 
@@ -330,6 +338,14 @@ class RiskClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @staticmethod
+    def _request(message: type, **fields: object):  # noqa: ANN205
+        """``message(**fields)``, or InputError when a field is no valid text (a lone surrogate)."""
+        try:
+            return message(**fields)
+        except (UnicodeEncodeError, TypeError, ValueError) as exc:
+            raise InputError(f"{message.__name__}: {exc} (ids are text that encodes as UTF-8)") from None
+
     def _call(self, method, request, timeout_s: float | None):  # noqa: ANN001, ANN202
         try:
             return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata)
@@ -343,7 +359,7 @@ class RiskClient:
             InputError: Malformed id. NotFoundError: Unknown account.
             RiskServiceError: Any other failure (UNAVAILABLE after retries, deadline, auth).
         """
-        r = self._call(self._stub.GetRiskScore, risk_pb2.GetRiskScoreRequest(account_id=account_id), timeout_s)
+        r = self._call(self._stub.GetRiskScore, self._request(risk_pb2.GetRiskScoreRequest, account_id=account_id), timeout_s)
         return RiskScore(r.account_id, r.risk, LEVELS[r.level], r.ring_id or None, tuple(r.reasons), ScoreSetRef.from_message(r.score_set))
 
     def batch_get(self, account_ids: Sequence[str], *, include_ring_ids: bool = False, timeout_s: float | None = None) -> BatchScores:
@@ -352,7 +368,11 @@ class RiskClient:
         The answer is decoded with :func:`decode_batch_response`: ``statuses``, ``risks`` and
         ``levels`` are read-only numpy views over the received bytes (no per-item work).
         """
-        request = risk_pb2.BatchGetRiskScoresRequest(account_ids=account_ids, include_ring_ids=include_ring_ids)
+        try:
+            request = risk_pb2.BatchGetRiskScoresRequest(account_ids=account_ids, include_ring_ids=include_ring_ids)
+        except UnicodeEncodeError:  # an id that is no valid text is sent empty: the server marks it INVALID_ARGUMENT
+            request = risk_pb2.BatchGetRiskScoresRequest(account_ids=[a if _encodes(a) else "" for a in account_ids],
+                                                         include_ring_ids=include_ring_ids)
         data = self._call(self._batch_raw, request, timeout_s)
         statuses, risks, levels, ring_ids, score_set = decode_batch_response(data)
         return BatchScores(
@@ -362,7 +382,7 @@ class RiskClient:
 
     def explain(self, account_id: str, *, max_neighbors: int = 10, timeout_s: float | None = None) -> Explanation:
         """Reasons, top neighbours and ring of a scored account."""
-        request = risk_pb2.ExplainRiskScoreRequest(account_id=account_id, max_neighbors=max_neighbors)
+        request = self._request(risk_pb2.ExplainRiskScoreRequest, account_id=account_id, max_neighbors=max_neighbors)
         r = self._call(self._stub.ExplainRiskScore, request, timeout_s)
         return Explanation(
             account_id=r.account_id, risk=r.risk, level=LEVELS[r.level], reasons=tuple(r.reasons),
@@ -379,7 +399,7 @@ class RiskClient:
         another, :class:`RiskServiceError` with ``ABORTED`` (ring ids are renumbered by every
         scoring run: look the account up again). Empty: the current set.
         """
-        request = risk_pb2.GetRingRequest(ring_id=ring_id, max_members=max_members, score_version=score_version)
+        request = self._request(risk_pb2.GetRingRequest, ring_id=ring_id, max_members=max_members, score_version=score_version)
         r = self._call(self._stub.GetRing, request, timeout_s)
         return RingMembers(
             ring=_ring(r.ring), member_ids=tuple(r.member_ids),
@@ -395,7 +415,9 @@ class RiskClient:
         Raises:
             RiskServiceError: DEADLINE_EXCEEDED when ``timeout_s`` passes, or other failures.
         """
-        request = risk_pb2.WatchRiskScoresRequest(account_ids=account_ids, min_level=LEVELS.index(min_level))
+        if min_level not in LEVELS:
+            raise InputError(f"min_level {min_level!r} is not a level (valid: {', '.join(LEVELS)})")
+        request = self._request(risk_pb2.WatchRiskScoresRequest, account_ids=account_ids, min_level=LEVELS.index(min_level))
         try:
             for c in self._stub.WatchRiskScores(request, timeout=timeout_s, metadata=self._metadata):
                 yield LevelChange(

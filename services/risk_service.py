@@ -524,7 +524,7 @@ class RiskServicer:
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 raise DeadlineError("the deadline passed before the request was served")
-            return answer(require_snapshot(self.store), request)
+            return answer(require_snapshot(self.store), parsed(request))
         except RingwatchError as exc:
             code = status_code_of(exc)
             await context.abort(code, str(exc))
@@ -555,8 +555,9 @@ class RiskServicer:
                         return answer if answer is not None else get_answer(snapshot, row)
         return await self._unary("GetRiskScore", answer_get_wire, request, context)
 
-    async def BatchGetRiskScores(self, request: risk_pb2.BatchGetRiskScoresRequest, context: grpc.aio.ServicerContext) -> bytes:
-        if self.metrics is not None:
+    async def BatchGetRiskScores(self, request: risk_pb2.BatchGetRiskScoresRequest | Undecodable,
+                                 context: grpc.aio.ServicerContext) -> bytes:
+        if self.metrics is not None and not isinstance(request, Undecodable):
             self.metrics.batch_items.inc(len(request.account_ids))
         return await self._unary(
             "BatchGetRiskScores", lambda snap, req: batch_get_risk_scores(snap, req, self.max_batch), request, context
@@ -574,6 +575,10 @@ class RiskServicer:
         code = grpc.StatusCode.OK
         started = time.perf_counter()
         try:
+            request = parsed(request)
+            if request.min_level not in risk_pb2.RiskLevel.values():
+                raise InputError(f"min_level {request.min_level} is not a RiskLevel (valid: "
+                                 f"{', '.join(f'{n} = {v}' for n, v in risk_pb2.RiskLevel.items())})")
             if len(request.account_ids) > self.max_batch:
                 raise InputError(f"{len(request.account_ids)} account_ids is above the maximum of {self.max_batch}")
             for account_id in request.account_ids:
@@ -594,11 +599,43 @@ class RiskServicer:
             code = status_code_of(exc)
             await context.abort(code, str(exc))
         except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
+            remaining = context.time_remaining()  # a stream ends at its deadline: counted as that, not as a cancel
+            code = grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
             raise
         finally:
             if self.metrics is not None:
                 self.metrics.observe("WatchRiskScores", code, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A request whose bytes do not parse as its message; its handler answers INVALID_ARGUMENT."""
+
+    reason: str
+
+
+def lenient_parser(message: type[Any]) -> Callable[[bytes], Any]:
+    """A request deserializer that hands undecodable bytes to the handler as :class:`Undecodable`
+    (grpcio would answer UNKNOWN with a Python exception's text, and count nothing)."""
+
+    def parse(data: bytes) -> Any:
+        try:
+            return message.FromString(data)
+        except DecodeError as exc:
+            return Undecodable(f"{message.__name__} does not parse: {exc}")
+
+    return parse
+
+
+def parsed(request: Any) -> Any:
+    """``request`` itself, unless it did not parse.
+
+    Raises:
+        InputError: The request's bytes did not parse (:class:`Undecodable`).
+    """
+    if isinstance(request, Undecodable):
+        raise InputError(request.reason)
+    return request
 
 
 def _serialize(message: Any) -> bytes:
@@ -612,22 +649,22 @@ def method_handlers(servicer: RiskServicer) -> dict[str, grpc.RpcMethodHandler]:
         "GetRiskScore": grpc.unary_unary_rpc_method_handler(servicer.GetRiskScore),  # bytes in, bytes out
         "BatchGetRiskScores": grpc.unary_unary_rpc_method_handler(
             servicer.BatchGetRiskScores,
-            request_deserializer=risk_pb2.BatchGetRiskScoresRequest.FromString,
+            request_deserializer=lenient_parser(risk_pb2.BatchGetRiskScoresRequest),
             response_serializer=_serialize,
         ),
         "ExplainRiskScore": grpc.unary_unary_rpc_method_handler(
             servicer.ExplainRiskScore,
-            request_deserializer=risk_pb2.ExplainRiskScoreRequest.FromString,
+            request_deserializer=lenient_parser(risk_pb2.ExplainRiskScoreRequest),
             response_serializer=_serialize,
         ),
         "GetRing": grpc.unary_unary_rpc_method_handler(
             servicer.GetRing,
-            request_deserializer=risk_pb2.GetRingRequest.FromString,
+            request_deserializer=lenient_parser(risk_pb2.GetRingRequest),
             response_serializer=_serialize,
         ),
         "WatchRiskScores": grpc.unary_stream_rpc_method_handler(
             servicer.WatchRiskScores,
-            request_deserializer=risk_pb2.WatchRiskScoresRequest.FromString,
+            request_deserializer=lenient_parser(risk_pb2.WatchRiskScoresRequest),
             response_serializer=_serialize,
         ),
     }

@@ -527,6 +527,9 @@ def load_snapshot(scores: VersionedDir, version: str | None = None, cache_root: 
     """
     version_dir = scores.path(version)
     manifest = scores.verify(version_dir.name)
+    if str(manifest.get("version", version_dir.name)) != version_dir.name:
+        raise IntegrityError(f"scores {version_dir.name}: its manifest names version {manifest['version']!r}, a set copied "
+                             "from elsewhere (ring ids and pins go by version); point CURRENT at the original instead")
     if SCORES_TABLE not in manifest.get("files", {}):
         raise IntegrityError(f"scores {version_dir.name}: the manifest does not list {SCORES_TABLE}; the version is incomplete")
     arrays = _load_or_build_arrays(version_dir, manifest, cache_root)
@@ -631,10 +634,11 @@ class ScoreStore:
             started = time.perf_counter()
             try:
                 fresh = load_snapshot(self.scores, wanted, self.cache_root)
-            except RingwatchError as exc:
+            except Exception as exc:  # whatever it was, this set is refused until CURRENT changes
                 self._refused = wanted
-                self.last_error = str(exc)
-                log.error("refusing score set %s, still serving %s: %s", wanted, serving or "nothing", exc)
+                self.last_error = str(exc) if isinstance(exc, RingwatchError) else f"{type(exc).__name__}: {exc}"
+                log.error("refusing score set %s, still serving %s: %s", wanted, serving or "nothing", self.last_error,
+                          exc_info=not isinstance(exc, RingwatchError))
                 return False
             old, self._current = self._current, fresh
             self._write_pointer(fresh)

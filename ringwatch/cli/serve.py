@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
         """Serve risk scores over gRPC (RiskService, health, reflection), hot-swapping new score sets."""
         from services.grpc_server import (
             ServerOptions,
+            address_of,
             background_status,
             health_status,
             serve_from_settings,
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
         if status:
             state = background_status(cfg)
             if state is not None and not state.get("tls"):
-                state["health"] = health_status(f"{state['host']}:{state['port']}")
+                state["health"] = health_status(address_of(state["host"], state["port"]))
             if json_out:
                 emit_json({"running": state is not None, **(state or {})})
             elif state is None:

@@ -29,6 +29,7 @@ from services.auth import bearer_metadata
 from services.edge import EdgeServer
 from services.grpc_server import ServerOptions, background_status, start_background, stop_background
 from services.risk_client import RiskClient, RiskServiceError
+from services.risk_service import MAX_BATCH
 from services.score_store import POINTER_FILE, ScoreStore
 from tests.services.score_sets import corrupt, publish_scores
 from tests.services.swap_load import calls_during
@@ -245,9 +246,15 @@ def test_not_found(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> N
         client.get("nobody")
 
 
-def test_message_size_limit(stub: risk_pb2_grpc.RiskServiceStub) -> None:
-    huge = risk_pb2.BatchGetRiskScoresRequest(account_ids=["x" * 100_000] * 50)  # ~5 MB > 4 MiB
+def test_message_size_limit(stub: risk_pb2_grpc.RiskServiceStub, channel: grpc.Channel) -> None:
+    huge = risk_pb2.BatchGetRiskScoresRequest(account_ids=["x" * 100_000] * 70)  # ~7 MB > 6 MiB
     assert _code(stub.BatchGetRiskScores, huge, timeout=5) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    widest = [f"{i:04d}" + "\U0001F600" * 124 for i in range(MAX_BATCH)]  # the largest valid batch, 5.15 MB
+    answer = stub.BatchGetRiskScores(risk_pb2.BatchGetRiskScoresRequest(account_ids=widest), timeout=30)
+    assert answer.not_found == MAX_BATCH and answer.invalid == 0
+    for method in ("GetRiskScore", "BatchGetRiskScores", "ExplainRiskScore", "GetRing"):  # bytes that do not parse
+        call = channel.unary_unary(f"/ringwatch.v1.RiskService/{method}")
+        assert _code(call, b"\xff\xff\xff", timeout=5) == grpc.StatusCode.INVALID_ARGUMENT, method
 
 
 def test_deadlines(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> None:

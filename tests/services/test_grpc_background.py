@@ -11,7 +11,7 @@ import pytest
 from ringwatch.errors import NotFoundError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home
-from services.grpc_server import background_status, health_status, start_background, stop_background
+from services.grpc_server import address_of, background_status, health_status, start_background, stop_background
 from services.risk_client import RiskClient
 from tests.services.score_sets import publish_scores
 
@@ -92,3 +92,21 @@ def test_workers_with_metrics_port_zero_each_get_a_free_port(settings: Settings)
         assert state["metrics_port"] == ports[0]
     finally:
         assert stop_background(settings) is True
+
+
+def test_detached_tls_with_a_certificate_for_the_services_name(settings: Settings, tmp_path: Path) -> None:
+    from tests.services.test_grpc_security import self_signed
+
+    publish_scores(Home(settings.home).scores, ["a", "b"], [0.1, 0.9])
+    cert, key = self_signed(tmp_path, "svc", dns_name="risk.internal", loopback_ip=False)  # not 127.0.0.1
+    port = start_background(settings, 0, tls_cert=cert, tls_key=key, timeout_s=60)
+    try:
+        with RiskClient(f"127.0.0.1:{port}", root_cert=cert, server_name="risk.internal") as client:
+            assert client.get("b").level == "CRITICAL"
+    finally:
+        assert stop_background(settings) is True
+
+
+def test_addresses_bracket_ipv6_hosts() -> None:
+    assert address_of("127.0.0.1", 50051) == "127.0.0.1:50051"
+    assert address_of("::1", 50051) == "[::1]:50051" and address_of("[::1]", 7) == "[::1]:7"

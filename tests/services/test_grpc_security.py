@@ -20,6 +20,7 @@ from ringwatch.v1 import risk_pb2, risk_pb2_grpc
 from ringwatch.versions import VersionedDir
 from services.auth import bearer_metadata
 from services.grpc_server import ServerOptions, ServerThread
+from services.metrics import ServiceMetrics
 from services.risk_client import RiskClient, RiskServiceError
 from services.score_store import ScoreStore
 from tests.services.score_sets import publish_scores
@@ -27,8 +28,8 @@ from tests.services.score_sets import publish_scores
 pytestmark = pytest.mark.integration
 
 
-def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1/localhost; returns (cert, key) paths."""
+def self_signed(directory: Path, name: str, dns_name: str = "localhost", loopback_ip: bool = True) -> tuple[Path, Path]:
+    """A self-signed certificate for ``dns_name`` (and 127.0.0.1); returns (cert, key) paths."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.timezone.utc)
@@ -37,7 +38,8 @@ def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
         .subject_name(subject).issuer_name(subject).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns_name)]
+                                                    + ([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))] if loopback_ip else [])), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -128,3 +130,21 @@ def test_client_reports_unauthenticated(token_server: ServerThread) -> None:
         with pytest.raises(RiskServiceError) as info:
             c.get("a")
         assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_refused_calls_are_counted_for_the_services_own_methods(store: ScoreStore) -> None:
+    metrics = ServiceMetrics(store)
+    srv = ServerThread("127.0.0.1:0", store, ServerOptions(token="s3cret"), metrics=metrics).start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+            stub = risk_pb2_grpc.RiskServiceStub(ch)
+            for _ in range(2):
+                with pytest.raises(grpc.RpcError):
+                    stub.GetRiskScore(risk_pb2.GetRiskScoreRequest(account_id="a"), timeout=5, metadata=bearer_metadata("wrong"))
+            with pytest.raises(grpc.RpcError):
+                ch.unary_unary("/ringwatch.v1.RiskService/NoSuchMethod")(b"", timeout=5)
+    finally:
+        srv.stop()
+    sample = metrics.registry.get_sample_value
+    assert sample("ringwatch_grpc_requests_total", {"method": "GetRiskScore", "code": "UNAUTHENTICATED"}) == 2
+    assert sample("ringwatch_grpc_requests_total", {"method": "NoSuchMethod", "code": "UNAUTHENTICATED"}) is None

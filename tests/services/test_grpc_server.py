@@ -315,8 +315,12 @@ def test_client_retries_unavailable_until_scores_load(scores: VersionedDir) -> N
 def test_message_size_limit(server: ServerThread) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
         stub = risk_pb2_grpc.RiskServiceStub(ch)
-        huge = risk_pb2.BatchGetRiskScoresRequest(account_ids=["x" * 100_000] * 50)  # ~5 MB > 4 MiB
+        huge = risk_pb2.BatchGetRiskScoresRequest(account_ids=["x" * 100_000] * 70)  # ~7 MB > 6 MiB
         assert _code(stub.BatchGetRiskScores, huge, timeout=5) == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # the largest valid batch fits: 10,000 ids of 128 four-byte characters (5.15 MB)
+        widest = [f"{i:04d}" + "\U0001F600" * 124 for i in range(MAX_BATCH)]
+        answer = stub.BatchGetRiskScores(risk_pb2.BatchGetRiskScoresRequest(account_ids=widest), timeout=30)
+        assert answer.not_found == MAX_BATCH and answer.invalid == 0
 
 
 def test_deadlines(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> None:
@@ -418,3 +422,44 @@ def test_metrics_count_requests(store: ScoreStore) -> None:
     _publish(store.scores, warnings=[DRIFT])
     assert store.refresh()
     assert sample("ringwatch_score_set_warnings") == 1
+
+
+def test_undecodable_requests_are_invalid_argument_and_counted(store: ScoreStore) -> None:
+    metrics = ServiceMetrics(store)
+    srv = ServerThread("127.0.0.1:0", store, metrics=metrics).start()
+    methods = ("GetRiskScore", "BatchGetRiskScores", "ExplainRiskScore", "GetRing")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+            for method in methods:  # no serializers: the bytes go out as they are
+                assert _code(ch.unary_unary(f"/ringwatch.v1.RiskService/{method}"), b"\xff\xff\xff", timeout=5) \
+                    == grpc.StatusCode.INVALID_ARGUMENT
+            watch = ch.unary_stream("/ringwatch.v1.RiskService/WatchRiskScores")
+            assert _code(list, watch(b"\xff\xff\xff", timeout=5)) == grpc.StatusCode.INVALID_ARGUMENT
+            stub = risk_pb2_grpc.RiskServiceStub(ch)
+            with pytest.raises(grpc.RpcError) as info:  # no such level: no stream that can never match
+                list(stub.WatchRiskScores(risk_pb2.WatchRiskScoresRequest(min_level=99), timeout=5))
+            assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "RISK_LEVEL_CRITICAL" in info.value.details()
+            assert _code(list, stub.WatchRiskScores(risk_pb2.WatchRiskScoresRequest(), timeout=0.3)) \
+                == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        srv.stop()
+    sample = metrics.registry.get_sample_value
+    for method in methods:
+        assert sample("ringwatch_grpc_requests_total", {"method": method, "code": "INVALID_ARGUMENT"}) == 1
+    assert sample("ringwatch_grpc_requests_total", {"method": "WatchRiskScores", "code": "INVALID_ARGUMENT"}) == 2
+    # a stream that ends at its deadline (the way a watch ends) is counted as that, not as a cancel
+    assert sample("ringwatch_grpc_requests_total", {"method": "WatchRiskScores", "code": "DEADLINE_EXCEEDED"}) == 1
+    assert sample("ringwatch_grpc_requests_total", {"method": "WatchRiskScores", "code": "CANCELLED"}) is None
+
+
+def test_the_client_refuses_ids_that_are_no_text_and_marks_them_in_a_batch(client: RiskClient) -> None:
+    lone_surrogate = "\ud800"
+    with pytest.raises(InputError, match="UTF-8"):
+        client.get(lone_surrogate)
+    with pytest.raises(InputError, match="UTF-8"):
+        client.explain(lone_surrogate)
+    with pytest.raises(InputError, match="not a level"):
+        next(client.watch(min_level="SEVERE", timeout_s=1))
+    batch = client.batch_get(["acct_0001", lone_surrogate, "acct_0002"])
+    assert batch.account_ids[1] == lone_surrogate
+    assert list(batch.statuses) == [risk_pb2.ITEM_STATUS_OK, risk_pb2.ITEM_STATUS_INVALID_ARGUMENT, risk_pb2.ITEM_STATUS_OK]

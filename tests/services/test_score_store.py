@@ -167,6 +167,27 @@ def test_refresh_swaps_and_refuses_corrupt(scores: VersionedDir, tmp_path: Path)
     assert store.refresh() is True and store.current.info.score_version == "v4" and store.last_error is None
 
 
+def test_a_broken_manifest_or_a_copied_set_is_refused_once_with_a_clear_error(scores: VersionedDir) -> None:
+    store = ScoreStore(scores)
+    publish_scores(scores, ["a", "b"], [0.1, 0.2])
+    assert store.refresh() is True
+    v2 = publish_scores(scores, ["a", "b"], [0.9, 0.2])
+    (scores.root / v2 / "manifest.json").write_text('{"version": "v2", "files": {')  # hand-edited, cut short
+    assert store.refresh() is False
+    assert store.current.info.score_version == "v1" and "cannot read its manifest.json" in (store.last_error or "")
+    assert store.refresh() is False  # refused: not re-read every poll
+    with pytest.raises(IntegrityError, match="manifest"):
+        scores.manifest(v2)
+
+    (scores.root / "v7").mkdir()  # v1 copied in as v7, with its manifest still saying v1
+    for f in (scores.root / "v1").iterdir():
+        (scores.root / "v7" / f.name).write_bytes(f.read_bytes())
+    (scores.root / "CURRENT").write_text("v7\n")
+    assert store.refresh() is False and "names version 'v1'" in (store.last_error or "")
+    assert store.refresh() is False  # no reload and swap on every poll
+    assert store.current.info.score_version == "v1"
+
+
 def test_the_manifests_warnings_are_loaded_logged_and_passed_to_the_edge(scores: VersionedDir, tmp_path: Path,
                                                                          caplog: pytest.LogCaptureFixture) -> None:
     store = ScoreStore(scores, cache_root=tmp_path / "cache")
