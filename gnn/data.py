@@ -60,15 +60,25 @@ class FeatureStats:
         out *= np.sign(x)
         out -= np.asarray(self.mean, np.float32)
         out /= np.asarray(self.std, np.float32)
-        return torch.from_numpy(np.nan_to_num(out, nan=0.0, copy=False))
+        return torch.from_numpy(np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0, copy=False))  # missing → the mean
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, names: list[str]) -> FeatureStats:
-        """Statistics of ``frame``'s log-scaled feature columns."""
+        """Statistics of ``frame``'s log-scaled feature columns; missing and infinite values
+        (an imported graph's) are left out of them, as :meth:`transform` puts them at the mean."""
         x = np.stack([frame[n].cast(pl.Float32).to_numpy() for n in names], axis=1)
         x = np.sign(x) * np.log1p(np.abs(x))
-        std = x.std(axis=0)
-        return cls(names, x.mean(axis=0).tolist(), np.where(std > 1e-6, std, 1.0).tolist())
+        finite = np.isfinite(x)
+        if finite.all():
+            mean, std = x.mean(axis=0), x.std(axis=0)
+        else:
+            x = np.where(finite, x, np.nan)
+            some = finite.any(axis=0)
+            mean = np.zeros(x.shape[1], np.float32)
+            std = np.ones(x.shape[1], np.float32)
+            mean[some] = np.nanmean(x[:, some], axis=0)
+            std[some] = np.nanstd(x[:, some], axis=0)
+        return cls(names, mean.tolist(), np.where(std > 1e-6, std, 1.0).tolist())
 
 
 @dataclass

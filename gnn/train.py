@@ -24,7 +24,7 @@ from gnn.data import NODE_ROW, FeatureStats, GraphTensors, load_graph, with_node
 from gnn.device import pick_device
 from gnn.drift import DriftReference
 from gnn.model import RingwatchGNN, mean_operators
-from ringwatch.errors import InputError
+from ringwatch.errors import ConfigError, InputError
 from ringwatch.versions import Home
 
 MODEL_FILE = "model.pt"
@@ -98,6 +98,10 @@ class TrainConfig:
     tree_views: tuple[str, ...] = ("own+spectral", "own+spectral+graph+group+labels+nbr_shares+answerers", "all")
     tree_bags: int = 1
     cross_fit: int = 5
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.seed < 0:
+            raise ConfigError(f"training needs epochs >= 1 and a seed >= 0, got epochs={self.epochs}, seed={self.seed}")
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

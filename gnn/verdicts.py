@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from typing import Any
 
@@ -34,5 +35,10 @@ def record_verdict(home: Home, account_id: str, label: int, source: str, note: s
     now = dt.datetime.now(dt.timezone.utc)
     row = {"account_id": account_id, "label": label, "source": source, "ts": now, "note": note}
     home.labels.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame([row]).write_parquet(home.labels / f"verdict-{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}.parquet")
+    name = f"verdict-{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}.parquet"
+    tmp = home.labels / f".{name}.tmp"  # hidden until whole: a crash or a full disk leaves no half a file to train on
+    pl.DataFrame([row]).write_parquet(tmp)
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, home.labels / name)
     return row

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     device: str = Field(
         default="auto", description="Torch device: auto picks CUDA when present, else CPU."
     )
-    seed: int = Field(default=7, description="Seed for training splits and model init, for reproducible runs.")
+    seed: int = Field(default=7, ge=0, le=2**32 - 1, description="Seed for training splits and model init, for reproducible runs.")
     grpc_host: str = Field(default="127.0.0.1", description="Serve on loopback unless asked: scores are sensitive.")
     grpc_port: int = Field(default=50051, ge=0, le=65535, description="The conventional gRPC port; 0 picks a free one.")
     grpc_token: str | None = Field(default=None, description="Bearer token required by the gRPC server when set.")

@@ -7,8 +7,10 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 
+from ringwatch.errors import ConfigError
 from ringwatch.settings import Settings
 
 console = Console(stderr=True)
@@ -17,8 +19,21 @@ console = Console(stderr=True)
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """The process's settings, read once from the environment."""
-    return Settings()
+    """The process's settings, read once from the environment.
+
+    Raises:
+        ConfigError: A ``RINGWATCH_*`` variable holds a value its field does not take.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{_variable(err['loc'])}={err.get('input')!r}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"bad setting in the environment: {problems}") from None
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    return field if field.isupper() else f"RINGWATCH_{field.upper()}"
 
 
 def emit_json(obj: Any) -> None:

@@ -134,6 +134,9 @@ def build_cmd(
 
 
 def _label_paths(home: Home, labels: list[Path] | None, snapshot: str | None) -> list[Path]:
+    missing = [str(p) for p in labels or () if not Path(p).exists()]
+    if missing:  # a mistyped path is not "no labels": training would go on with the log's labels alone
+        raise InputError(f"--labels {', '.join(missing)}: no such file or folder")
     paths = list(labels) if labels else [home.labels]
     snap = home.snapshots.path(snapshot)
     if (snap / "log_labels.parquet").is_file():
@@ -148,7 +151,7 @@ def train_cmd(
     labels: Annotated[Optional[list[Path]], typer.Option(help="Label files or folders (default: HOME/labels).")] = None,
     snapshot: Annotated[Optional[str], typer.Option(help="Snapshot version (default: current).")] = None,
     label_cutoff: Annotated[Optional[str], typer.Option(help="Use only labels known at this time (ISO).")] = None,
-    epochs: Annotated[int, typer.Option(help="Maximum GNN epochs.")] = 150,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum GNN epochs.")] = 150,
     model: ModelFlag = "hybrid",
     tree_views: Annotated[Optional[str], typer.Option(
         help="The hybrid's tree views, comma-separated, one booster each, averaged: 'all' or '+'-joined blocks "

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from gnn.data import NODE_ROW, load_graph, load_relations, with_node_rows
+from gnn.data import NODE_ROW, FeatureStats, load_graph, load_relations, with_node_rows
 from ringwatch.types import SNAPSHOT_FORMAT
 from ringwatch.versions import MANIFEST, Home
 from tests.gnn.tiny import publish_tiny
@@ -65,3 +65,16 @@ def test_a_snapshot_built_before_the_answers_relation_keeps_an_answers_event_typ
         graph, _ = load_graph(snap, tables=tables)
         assert ("answers" in graph.side) == as_side  # before: an event type's own edges, passed as messages
         assert any(et[1] == "answers" for et in graph.edge_index) != as_side
+
+
+def test_a_missing_or_infinite_feature_value_leaves_the_others_their_statistics() -> None:
+    clean = pl.DataFrame({"f": [1.0, 2.0, 3.0, 4.0], "g": [0.0, 1.0, 0.0, 1.0]})
+    holes = pl.DataFrame({"f": [1.0, 2.0, 3.0, 4.0, None, float("inf")], "g": [0.0, 1.0, 0.0, 1.0, 1.0, 0.0]})
+    a, b = FeatureStats.fit(clean, ["f", "g"]), FeatureStats.fit(holes, ["f", "g"])
+    assert np.allclose(a.mean[0], b.mean[0]) and np.allclose(a.std[0], b.std[0])
+    x = b.transform(holes).numpy()
+    assert np.isfinite(x).all()
+    assert np.allclose(x[:4, 0], a.transform(clean).numpy()[:, 0], atol=1e-6)
+    assert x[4, 0] == 0.0 and x[5, 0] == 0.0  # at the mean, not far below every other account
+    empty = FeatureStats.fit(pl.DataFrame({"f": [None, None]}, schema={"f": pl.Float64}), ["f"])
+    assert empty.mean == [0.0] and empty.std == [1.0]

@@ -14,7 +14,7 @@ from gnn.labels import read_labels
 from gnn.score import EXPLANATIONS_TABLE, RINGS_TABLE, score
 from gnn.train import LABELS_USED_FILE, TrainConfig, labels_used, train
 from graphs.import_static import StaticGraph, publish_static
-from ringwatch.errors import InputError
+from ringwatch.errors import ConfigError, InputError
 from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
 from tests.gnn.tiny import NORMAL, RING, T0, publish_tiny, tiny_labels, write_labels
@@ -183,3 +183,28 @@ def test_scoring_warns_when_the_population_has_moved_since_training(tmp_path: Pa
     drift_file.unlink()
     older = score(home, model["version"])
     assert "drift" not in older and older["warnings"] == []
+
+
+def test_scoring_warns_when_the_snapshot_lacks_a_feature_the_model_was_trained_with(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 80
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0.8).astype(np.int64)
+    pairs = rng.integers(0, n, size=(200, 2))
+    edges = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+    home = Home(tmp_path / "home")
+    _, labels = publish_static(home, StaticGraph(x, edges, y, relation="rel"))
+    model = train(home, labels, FAST)
+    assert score(home)["warnings"] == []
+    publish_static(home, StaticGraph(x[:, :3], edges, y, relation="rel"))  # built without the last column
+    later = score(home, model["version"])
+    (warning,) = [w for w in later["warnings"] if "lacks" in w]
+    assert "lacks 1 feature column(s)" in warning and "f3" in warning and "retrain" in warning
+    assert _scores(home)["risk"].is_between(0, 1).all()
+
+
+def test_a_config_that_cannot_train_is_refused_before_any_work() -> None:
+    with pytest.raises(ConfigError, match="epochs >= 1"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ConfigError, match="seed >= 0"):
+        TrainConfig(seed=-1)

@@ -17,3 +17,16 @@ def test_an_error_repeats_the_input_verbatim(tmp_path: Path, version: str) -> No
     out = run.stdout + run.stderr
     assert run.returncode == 1 and "Traceback" not in out
     assert f"error: '{version}' is not a version name" in out
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["train", "--labels", "/nonexistent/lables"], {}, "error: --labels /nonexistent/lables: no such file or folder"),
+    (["train", "--epochs", "0"], {}, "Invalid value for '--epochs'"),
+    (["train"], {"RINGWATCH_SEED": "-1"}, "error: bad setting in the environment: RINGWATCH_SEED='-1'"),
+])
+def test_training_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], env: dict[str, str], message: str) -> None:
+    run = subprocess.run([sys.executable, "-c", "from ringwatch.cli import main; main()", *args],
+                         capture_output=True, text=True, timeout=120,
+                         env={"RINGWATCH_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **env})
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "Traceback" not in out and message in out
