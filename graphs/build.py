@@ -19,6 +19,7 @@ every node can reach.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -38,17 +39,18 @@ from graphs.assemble import AssembleParams, assemble
 from graphs.mapping import EventMapping
 from graphs.readers import discover
 from ringwatch import __version__
-from ringwatch.errors import BadRowsError, InputError
+from ringwatch.errors import BadRowsError, InputError, RingwatchError
 from ringwatch.types import SNAPSHOT_FORMAT
-from ringwatch.versions import Home
+from ringwatch.versions import Home, locked
 
-PREPARE_FORMAT = 2
+PREPARE_FORMAT = 3
 """Bumped when the layout or meaning of a file's cached prepared output (validated rows split into
 target buckets) changes; it keys those files only, so a change to the aggregate stage alone leaves
 them valid and an upgraded build does not prepare every file again."""
 AGGREGATE_FORMAT = 5
 """Bumped when the layout or meaning of a bucket's cached aggregate (features, relations, pairs)
 changes."""
+_CACHE_LOCK = ".lock"
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)`` callback."""
 
@@ -121,7 +123,12 @@ def _run_stage(name: str, refs: list[Any], progress: Progress | None, timings: d
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         for ref in done:
-            results[ref] = ray.get(ref)
+            try:
+                results[ref] = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # a task's own error, said in one line, not Ray's traceback
+                if isinstance(exc.cause, RingwatchError):
+                    raise exc.cause from None
+                raise
         if progress:
             progress(name, len(results), len(refs))
     if timings is not None:
@@ -171,20 +178,45 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         InputError: No event files, or no valid events.
         BadRowsError: Bad rows above ``max_bad_fraction``; nothing is published.
     """
-    import ray
-
     files = discover(params.events)
     if params.accounts_table and "://" not in params.accounts_table and not Path(params.accounts_table).is_file():
         raise InputError(f"accounts table {params.accounts_table} does not exist")
     n_buckets = params.n_buckets
     now = dt.datetime.now(dt.timezone.utc)
     cache = home.root / "cache" / "build"
-    file_keys = [_file_key(f, params, n_buckets) for f in files]
+    file_keys = [_judged_now(cache, _file_key(f, params, n_buckets), now) for f in files]
     prepared_dirs = [str(cache / "prepared" / k) for k in file_keys]
     bucket_dirs = [str(cache / "buckets" / _bucket_key(file_keys, b, params)) for b in range(n_buckets)]
+    t_start = time.perf_counter()
+    cache.mkdir(parents=True, exist_ok=True)
+    with locked(cache / _CACHE_LOCK, fcntl.LOCK_SH):  # held by every running build: no prune removes its work
+        manifest = _build(home, params, _Plan(files, now, cache, prepared_dirs, bucket_dirs), ray_address, num_cpus,
+                          object_store_mb, progress, t_start)
+    with locked(cache / _CACHE_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
+        if alone:  # else another build is running on this cache: a later build prunes
+            _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))
+    return manifest
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where one build's work goes: its files, its clock, and the cache directories keyed by them."""
+
+    files: list[str]
+    now: dt.datetime
+    cache: Path
+    prepared_dirs: list[str]
+    bucket_dirs: list[str]
+
+
+def _build(home: Home, params: BuildParams, plan: _Plan, ray_address: str | None, num_cpus: int, object_store_mb: int,
+           progress: Progress | None, t_start: float) -> dict[str, Any]:
+    import ray
+
+    files, now, cache, prepared_dirs, bucket_dirs = plan.files, plan.now, plan.cache, plan.prepared_dirs, plan.bucket_dirs
+    n_buckets = params.n_buckets
     since = params.since.isoformat() if params.since else None
     until = params.until.isoformat() if params.until else None
-    t_start = time.perf_counter()
     started = init_ray(ray_address, num_cpus, object_store_mb)
     timings: dict[str, float] = {"ray_init": round(time.perf_counter() - t_start, 3)}
     try:
@@ -212,7 +244,7 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
         if rows == 0 or good == 0:
             raise InputError(f"no valid events in {', '.join(params.events)} ({rows} rows read, {n_bad} bad)"
                              + (f"; quarantined rows are in {quarantine}" if quarantine else ""))
-        fraction = n_bad / rows
+        fraction = n_bad / max(rows - sum(p["out_of_window"] for p in prepared), 1)  # of the rows this build is about
         if fraction > params.max_bad_fraction:
             raise BadRowsError(fraction, params.max_bad_fraction, reasons)
 
@@ -245,14 +277,22 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
             manifest["counts"].update(accounts=counts["accounts"], relations=counts["relations"])
             if "accounts_table" in counts:  # rows, matched accounts, unreadable created_at
                 manifest["counts"]["accounts_table"] = counts["accounts_table"]
-            _write_log_labels(prepared_dirs, staging)
+            _write_log_labels(prepared_dirs, staging, params.mapping.label_source)
         shutil.rmtree(reduce_dir, ignore_errors=True)
-        _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))
         timings["total"] = round(time.perf_counter() - t_start, 3)
         return manifest
     finally:
         if started:
             ray.shutdown()
+
+
+def _judged_now(cache: Path, key: str, now: dt.datetime) -> str:
+    """``key``, or a key of this build's clock when the cached preparation quarantined rows as in
+    the future: they may be past by now, and a full build would keep them."""
+    summary = tasks.done(cache / "prepared" / key)
+    if summary is not None and summary["bad"].get("future_timestamp"):
+        return f"{key}-{hashlib.sha1(now.isoformat().encode()).hexdigest()[:8]}"
+    return key
 
 
 def _prune_cache(cache: Path, keep: set[str]) -> None:
@@ -275,7 +315,7 @@ def _keep_quarantine(home: Home, dirs: list[str], now: dt.datetime) -> Path | No
     return target
 
 
-def _write_log_labels(prepared: list[str], staging: Path) -> None:
+def _write_log_labels(prepared: list[str], staging: Path, source: str) -> None:
     """Labels carried inside the event log become ``log_labels.parquet`` of the snapshot."""
     parts = [p for d in prepared if (p := Path(d) / "labels.parquet").is_file()]
     if not parts:
@@ -284,5 +324,5 @@ def _write_log_labels(prepared: list[str], staging: Path) -> None:
     labels = rows.group_by("actor_id").agg(
         pl.col("label").max(),
         pl.when(pl.col("label") == pl.col("label").max()).then(pl.col("ts")).otherwise(None).min().alias("ts"),
-    ).rename({"actor_id": "account_id"}).with_columns(pl.lit("log").alias("source"))
+    ).rename({"actor_id": "account_id"}).with_columns(pl.lit(source).alias("source"))
     labels.select("account_id", "label", "source", "ts").sort("account_id").write_parquet(staging / "log_labels.parquet")

@@ -20,13 +20,19 @@ label column of the log into a labels table. It is read from TOML::
     column = "rating"
     positive = "rate_pos"
     negative = "rate_neg"
+
+    [time]               # optional: integer timestamps' unit, and an origin for relative ones
+    unit = "s"           # s, ms or auto
+    origin = "2014-01-01"  # or epoch seconds
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -77,18 +83,22 @@ class EventMapping:
             raise ConfigError(f"mapping file {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"mapping file {path} is not valid TOML: {exc}") from exc
-        labels = doc.get("labels", {})
-        sign = doc.get("sign_map", {})
-        time = doc.get("time", {})
+        columns, constants, labels, sign, time = (_table(doc, path, name) for name in _SECTIONS)
+        for where, table, kinds in (("columns", columns, (str,)), ("constants", constants, (str, int, float, bool)),
+                                    ("labels", labels, (str, bool)), ("sign_map", sign, (str,)), ("time", time, (str, int, dt.date))):
+            odd = {k: v for k, v in table.items() if not isinstance(v, kinds)}
+            if odd:
+                raise ConfigError(f"mapping file {path}: [{where}] {', '.join(f'{k} = {v!r}' for k, v in odd.items())}: "
+                                  f"expected {' or '.join(k.__name__ for k in kinds)} values")
         return cls(
-            columns=dict(doc.get("columns", {})),
-            constants=dict(doc.get("constants", {})),
+            columns=columns,
+            constants=constants,
             label_column=labels.get("column"),
-            label_source=labels.get("source", "log"),
+            label_source=str(labels.get("source", "log")),
             sign_column=sign.get("column"),
             sign_types=(sign.get("positive", "rate_pos"), sign.get("negative", "rate_neg")),
-            ts_unit=time.get("unit", "auto"),
-            ts_origin=int(time.get("origin", 0)),
+            ts_unit=str(time.get("unit", "auto")),
+            ts_origin=_origin(time.get("origin", 0), path),
         )
 
     @property
@@ -116,10 +126,8 @@ class EventMapping:
                 exprs.append(pl.col(self.columns[name]).alias(name))
             elif name == "event_type" and self.sign_column:
                 pos, neg = self.sign_types
-                exprs.append(
-                    pl.when(pl.col(self.sign_column).cast(pl.Float64, strict=False) > 0)
-                    .then(pl.lit(pos)).otherwise(pl.lit(neg)).alias(name)
-                )
+                value = pl.col(self.sign_column).cast(pl.Float64, strict=False)  # none: no event type (quarantined)
+                exprs.append(pl.when(value > 0).then(pl.lit(pos)).when(value <= 0).then(pl.lit(neg)).alias(name))
             elif name == "weight" and self.sign_column:
                 exprs.append(pl.col(self.sign_column).alias(name))
             elif name in frame.columns:
@@ -134,3 +142,26 @@ class EventMapping:
             out = out.with_columns(pl.col("ts").cast(pl.String).alias("_raw_ts"),
                                    pl.col("ts").cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False) + origin)
         return out
+
+
+_SECTIONS = ("columns", "constants", "labels", "sign_map", "time")
+
+
+def _table(doc: dict[str, Any], path: Path, name: str) -> dict[str, Any]:
+    table = doc.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"mapping file {path}: {name} must be a [{name}] table, got {table!r}")
+    return dict(table)
+
+
+def _origin(value: str | int | dt.date, path: Path) -> int:
+    """``[time] origin``: epoch seconds, or a date or time, quoted ISO or TOML's own (UTC unless it says otherwise)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        when = value if isinstance(value, dt.datetime) else (
+            dt.datetime.combine(value, dt.time()) if isinstance(value, dt.date) else dt.datetime.fromisoformat(str(value)))
+    except ValueError:
+        raise ConfigError(f"mapping file {path}: [time] origin = {value!r}: expected epoch seconds or an ISO date "
+                          "such as 2014-01-01") from None
+    return int((when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp())

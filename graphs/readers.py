@@ -60,7 +60,10 @@ def discover(paths: list[str]) -> list[str]:
         raise InputError(
             f"no event files under {', '.join(paths)}; expected files ending in {', '.join(_SUFFIXES)}"
         )
-    return sorted(dict.fromkeys(found))
+    unique: dict[str, str] = {}  # one file named twice (a folder and a glob, ./a and a) is read once
+    for f in found:
+        unique.setdefault(f if _is_remote(f) else str(Path(f).resolve()), f)
+    return sorted(unique.values())
 
 
 MALFORMED_SCHEMA = {"line": pl.Int64, "text": pl.String}
@@ -89,7 +92,7 @@ def read_file(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     try:
         try:
             return fast(path), pl.DataFrame(schema=MALFORMED_SCHEMA)
-        except pl.exceptions.ComputeError:  # a line the fast reader cannot take: read again, line by line
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):  # a line the fast reader cannot take: read again, line by line
             if by_line is None or _is_remote(path):
                 raise
             return by_line(path)
@@ -161,7 +164,7 @@ def _csv_by_line(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
                 first = tap.line - len(tap.taken) + 1
                 if failed or _undecodable(raw):
                     bad.append((first, _shown(raw)))
-                elif not fields or not "".join(fields).strip():
+                elif not fields or (len(fields) == 1 and not fields[0].strip()):  # a blank line; ",," is a row
                     continue
                 elif header is None:
                     header = fields
@@ -198,4 +201,27 @@ def _ndjson_by_line(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     if not good:
         raise InputError(f"event file {path} has no JSON object line; line {bad[0][0]}: {bad[0][1][:200]!r}" if bad
                          else f"event file {path} is empty")
-    return pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None), _malformed(bad)
+    try:
+        return pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None), _malformed(bad)
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):  # a field typed one way here and another there
+        return _as_text_rows([json.loads(line) for line in good]), _malformed(bad)
+
+
+def _as_text_rows(objects: list[dict[str, Any]]) -> pl.DataFrame:
+    """JSON objects whose fields disagree on their type, every value as text (``12`` and ``12.0``
+    as ``"12"``, ``true`` as ``"true"``, an object or array as its JSON), for the casts to judge."""
+    columns = list(dict.fromkeys(k for o in objects for k in o))
+    return pl.DataFrame([[_text(o.get(c)) for c in columns] for o in objects], schema={c: pl.String for c in columns},
+                        orient="row")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)

@@ -12,7 +12,7 @@ incremental build for a new day of logs prepares only the new file.
 Prepared file directory (one per input file)::
 
     actor/b=<k>.parquet     valid events whose actor hashes to bucket k
-    target/b=<k>.parquet    (target, ts, actor) rows whose target hashes to bucket k
+    target/b=<k>.parquet    (target, ts, actor, event id) rows whose target hashes to bucket k
     quarantine.parquet      bad rows with a reason
     labels.parquet          rows of the log's label column, if mapped
 
@@ -120,13 +120,16 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
             keep = keep & (pl.col("ts") >= dt.datetime.fromisoformat(since_iso))
         if until_iso:
             keep = keep & (pl.col("ts") < dt.datetime.fromisoformat(until_iso))
-        before = good.height
+        before = good.height + bad.height
         good = good.filter(keep)
-        out_of_window = before - good.height
+        # a bad row dated outside the window is not this build's: neither quarantined nor counted against it
+        bad = bad.filter(pl.col("ts").is_null() | (pl.col("reason") == "bad_timestamp") | keep)
+        out_of_window = before - good.height - bad.height
 
     n_labels = 0
     if "_label" in good.columns:
-        labels = good.select("actor_id", "ts", pl.col("_label").cast(pl.Int64, strict=False).alias("label"))
+        value = pl.col("_label").cast(pl.Float64, strict=False)  # "1.0" is 1; anything but 0/1 is no label
+        labels = good.select("actor_id", "ts", pl.when(value.is_in([0.0, 1.0])).then(value).cast(pl.Int64).alias("label"))
         labels.write_parquet(root / "labels.parquet")
         n_labels = labels.height
         good = good.drop("_label")
@@ -140,8 +143,8 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
     good = good.with_columns(_bucket(pl.col("actor_id"), n_buckets).alias("_b"))
     for (b,), part in good.partition_by("_b", as_dict=True).items():
         part.drop("_b").write_parquet(root / "actor" / f"b={b}.parquet")
-    slim = good.filter(relations.coacts()).select(
-        relations.coaction_target(good).alias("target"), "ts", "actor_id"
+    slim = good.filter(relations.coacts()).select(  # event ids: a duplicate across files is dropped here too
+        relations.coaction_target(good).alias("target"), "ts", "actor_id", "event_id"
     ).filter(pl.col("target").is_not_null())
     slim = slim.with_columns(_bucket(pl.col("target"), n_buckets).alias("_b"))
     for (b,), part in slim.partition_by("_b", as_dict=True).items():
@@ -205,7 +208,8 @@ def bucket_aggregates(prepared: list[str], bucket: int, out: str, window_s: int,
         del events
     target_files = _read_parts(prepared, "target", bucket)
     slim = pl.read_parquet(target_files) if target_files else pl.DataFrame(
-        schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String})
+        schema={"target": pl.String, "ts": pl.Datetime("us", "UTC"), "actor_id": pl.String, "event_id": pl.String})
+    slim = slim.filter(~_duplicates(slim)).drop("event_id")  # the copies the actor side quarantined
     pairs = relations.coaction_pairs(slim, window_s, max_actors, max_neighbors)
     counts, answers = relations.responses(slim, window_s)
     counts.write_parquet(root / "response.parquet")

@@ -34,15 +34,22 @@ _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:
 _STRING_COLUMNS = ("actor_id", "event_type", "target_account_id", "target_content_id", "device_id", "ip", "text_hash", "event_id")
 
 
+_MAX_EPOCH_S = 100_000_000_000
+"""Seconds past this (the year 5138) are no time; ``auto`` reads larger values as milliseconds."""
+_MAX_EPOCH_MS = _MAX_EPOCH_S * 1_000
+
+
 def _epoch_to_datetime(value: pl.Expr, unit: str) -> pl.Expr:
-    """Integer epoch → UTC datetime; ``auto`` treats values above 1e11 as milliseconds."""
+    """Integer epoch → UTC datetime; ``auto`` treats values above 1e11 as milliseconds. Values
+    beyond the year 5138 in their unit are null (unreadable), never wrapped around int64."""
     v = value.cast(pl.Int64, strict=False)
     if unit == "s":
-        micros = v * 1_000_000
+        micros = pl.when(v.abs() <= _MAX_EPOCH_S).then(v * 1_000_000)
     elif unit == "ms":
-        micros = v * 1_000
+        micros = pl.when(v.abs() <= _MAX_EPOCH_MS).then(v * 1_000)
     else:
-        micros = pl.when(v.abs() > 100_000_000_000).then(v * 1_000).otherwise(v * 1_000_000)
+        micros = (pl.when(v.abs() <= _MAX_EPOCH_S).then(v * 1_000_000)
+                  .when(v.abs() <= _MAX_EPOCH_MS).then(v * 1_000))
     return micros.cast(pl.Datetime("us", "UTC"))
 
 
@@ -51,7 +58,8 @@ def parse_ts(frame: pl.DataFrame, unit: str) -> pl.Expr:
     numbers (``unit``: ``s``, ``ms`` or ``auto``) or text in either form; null where unreadable."""
     dtype = frame.schema["ts"]
     col = pl.col("ts")
-    if isinstance(dtype, pl.Datetime):
+    if isinstance(dtype, pl.Datetime):  # to microseconds: files in ns (pandas' default) and us must concatenate
+        col = col.dt.cast_time_unit("us")
         return col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col.dt.convert_time_zone("UTC")
     if dtype.is_numeric():
         return _epoch_to_datetime(col.cast(pl.Float64, strict=False).round(0), unit)
@@ -88,11 +96,15 @@ def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
         ``_raw_ts`` / ``_raw_weight`` strings for reporting bad rows.
     """
     exprs = [_as_string(frame, c) for c in _STRING_COLUMNS]
+    weight = pl.col("weight")
+    if frame.schema["weight"] == pl.String:  # " 4" is 4 and a blank is no weight, as ids and times are stripped
+        weight = weight.str.strip_chars()
+        weight = pl.when(weight == "").then(None).otherwise(weight)
     exprs += [
         parse_ts(frame, ts_unit).alias("ts"),
-        pl.col("weight").cast(pl.Float64, strict=False).alias("weight"),
+        weight.cast(pl.Float64, strict=False).alias("weight"),
         (pl.col("_raw_ts") if "_raw_ts" in frame.columns else pl.col("ts").cast(pl.String)).alias("_raw_ts"),
-        pl.col("weight").cast(pl.String).alias("_raw_weight"),
+        weight.cast(pl.String).alias("_raw_weight"),
     ]
     extra = [c for c in frame.columns if c.startswith("_") and c not in ("_raw_ts", "_raw_weight")]
     out = frame.with_columns(exprs).select([*EVENT_COLUMNS, "_raw_ts", "_raw_weight", *extra])

@@ -60,7 +60,7 @@ def _fsync(path: Path) -> None:
 
 
 @contextmanager
-def _locked(path: Path, mode: int) -> Iterator[bool]:
+def locked(path: Path, mode: int) -> Iterator[bool]:
     """Hold an ``flock`` on ``path`` (created if absent) for the block; yields whether it was
     taken (always, unless ``mode`` has ``LOCK_NB`` and another holder conflicts). The lock is
     the kernel's: it goes with the process, so a crashed holder never leaves it stuck."""
@@ -192,7 +192,7 @@ class VersionedDir:
         """
         self.root.mkdir(parents=True, exist_ok=True)
         manifest = manifest if manifest is not None else {}
-        with _locked(self.root / _STAGING_LOCK, fcntl.LOCK_SH):
+        with locked(self.root / _STAGING_LOCK, fcntl.LOCK_SH):
             staging = self.root / f".staging-{uuid.uuid4().hex}"
             staging.mkdir()
             try:
@@ -204,7 +204,7 @@ class VersionedDir:
                     _fsync(f)  # CURRENT must never name a version whose data a power cut lost
                 manifest["files"] = files
                 manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                with _locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
+                with locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
                     self._place(staging, manifest, make_current)
             finally:
                 if staging.exists():
@@ -235,7 +235,7 @@ class VersionedDir:
         """Point ``CURRENT`` at an existing, verified version (e.g. a rollback)."""
         self.verify(version)
         self.root.mkdir(parents=True, exist_ok=True)
-        with _locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
+        with locked(self.root / _PUBLISH_LOCK, fcntl.LOCK_EX):
             write_atomic(self.root / CURRENT, version + "\n")
 
     def prune(self, keep: int, in_use: set[str] | frozenset[str] = frozenset()) -> list[str]:
@@ -256,7 +256,7 @@ class VersionedDir:
         removable = [v for v in self.versions()[:-keep] if v != current and v not in in_use] if keep > 0 else []
         for v in removable:
             shutil.rmtree(self.root / v, ignore_errors=True)
-        with _locked(self.root / _STAGING_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
+        with locked(self.root / _STAGING_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
             if alone:  # else a publish is writing its staging directory: leave them all for a later prune
                 for stale in self.root.glob(".staging-*"):
                     shutil.rmtree(stale, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import gzip
 import json
 from pathlib import Path
@@ -13,9 +14,9 @@ import pytest
 from graphs import build
 from graphs.build import BuildParams, build_snapshot
 from graphs.mapping import EventMapping
-from ringwatch.errors import BadRowsError, InputError
+from ringwatch.errors import BadRowsError, ConfigError, InputError
 from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_FORMAT
-from ringwatch.versions import Home
+from ringwatch.versions import Home, locked
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = dt.datetime(2026, 11, 1, 12, tzinfo=dt.timezone.utc)
@@ -230,3 +231,86 @@ def test_accounts_table_gives_true_account_age(tmp_path: Path, ray_local: None) 
     assert manifest["counts"]["accounts_table"] == {"rows": 5, "unreadable_created_at": 1, "matched_accounts": 3}
     with pytest.raises(InputError, match="accounts table"):
         build_snapshot(home, BuildParams(events=[str(tmp_path / "events")], accounts_table=str(tmp_path / "missing.csv")))
+
+
+def _like(actor: str, at: dt.datetime, event_id: str | None = None, video: str = "v1") -> dict[str, object]:
+    return {"ts": at.isoformat(), "actor_id": actor, "event_type": "like", "target_account_id": "creator",
+            "target_content_id": video, "event_id": event_id}
+
+
+def test_a_duplicate_across_files_counts_once_on_the_target_side_too(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    pl.DataFrame([_like("a", T0, "e1"), _like("b", T0 + dt.timedelta(seconds=10), "e2")]).write_parquet(logs / "one.parquet")
+    pl.DataFrame([_like("a", T0, "e1")]).write_parquet(logs / "two.parquet")  # the same event, delivered twice
+    manifest = build_snapshot(Home(tmp_path / "home"), BuildParams(events=[str(logs)], max_bad_fraction=0.5, n_buckets=4))
+    assert manifest["quarantine"]["reasons"] == {"duplicate_event_id": 1}
+    accounts = pl.read_parquet(Home(tmp_path / "home").snapshots.path() / SNAPSHOT_ACCOUNTS)
+    # a's one like was answered by b; its copy must not make a answer itself
+    assert accounts.filter(pl.col("account_id") == "a")["share_answered"][0] == 1.0
+
+
+def test_rows_once_in_the_future_are_judged_again_by_a_later_build(tmp_path: Path, ray_local: None,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = [_like(a, now - dt.timedelta(hours=1, seconds=i)) for i, a in enumerate("abcdefghij")]
+    pl.DataFrame(rows + [_like("z", now + dt.timedelta(days=2))]).write_parquet(logs / "day.parquet")
+    home = Home(tmp_path / "home")
+    first = build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.2, n_buckets=4))
+    assert first["quarantine"]["reasons"] == {"future_timestamp": 1}
+
+    class ThreeDaysOn(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # noqa: D102
+            return dt.datetime.now(tz) + dt.timedelta(days=3)
+
+    monkeypatch.setattr(build, "dt", type("Clock", (), {"datetime": ThreeDaysOn, "timezone": dt.timezone}))
+    later = build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.2, n_buckets=4))
+    assert later["quarantine"]["reasons"] == {} and later["counts"]["events"] == 11  # as a full build would
+
+
+def test_bad_rows_dated_outside_the_window_are_not_this_builds(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    old = [{**_like(f"o{i}", T0 - dt.timedelta(days=400)), "weight": "heavy"} for i in range(20)]  # bad_weight, long ago
+    recent = [_like(f"r{i}", T0 + dt.timedelta(seconds=i)) for i in range(10)]
+    pl.DataFrame(old + recent + [{**_like("x", T0), "ts": "never"}]).write_parquet(logs / "all.parquet")
+    manifest = build_snapshot(Home(tmp_path / "home"), BuildParams(
+        events=[str(logs)], since=T0 - dt.timedelta(days=1), max_bad_fraction=0.1, n_buckets=4))
+    assert manifest["quarantine"]["reasons"] == {"bad_timestamp": 1}  # an unreadable time is every window's
+    assert manifest["counts"]["out_of_window"] == 20 and manifest["counts"]["events"] == 10
+
+
+def test_a_tasks_own_error_is_one_line(tmp_path: Path, ray_local: None) -> None:
+    logs = _write(tmp_path, _rows())
+    with pytest.raises(ConfigError) as info:
+        build_snapshot(Home(tmp_path / "home"), BuildParams(events=[str(logs)], mapping=EventMapping(columns={"actor_id": "user"})))
+    assert "has no column(s) ['user']" in str(info.value) and "Traceback" not in str(info.value)
+    assert "ray::" not in str(info.value)
+
+
+def test_log_labels_keep_their_source_and_read_decimal_text(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    pl.DataFrame({"u": ["a", "b", "c"], "i": ["p1", "p1", "p2"], "ts": [T0.isoformat()] * 3,
+                  "label": ["1.0", "0", "maybe"]}).write_csv(logs / "edits.csv")
+    mapping = EventMapping(columns={"actor_id": "u", "target_content_id": "i", "ts": "ts"}, constants={"event_type": "edit"},
+                           label_column="label", label_source="jodie_ban")
+    home = Home(tmp_path / "home")
+    build_snapshot(home, BuildParams(events=[str(logs)], mapping=mapping, n_buckets=4))
+    labels = pl.read_parquet(home.snapshots.path() / "log_labels.parquet")
+    assert labels.select("account_id", "label", "source").rows() == [("a", 1, "jodie_ban"), ("b", 0, "jodie_ban")]
+
+
+def test_a_running_build_keeps_its_cached_work_from_another_builds_prune(tmp_path: Path, ray_local: None) -> None:
+    home = Home(tmp_path / "home")
+    build_snapshot(home, BuildParams(events=[str(_write(tmp_path / "first", _rows()))], n_buckets=4))
+    cache = home.root / "cache" / "build"
+    first = sorted((cache / "prepared").iterdir())
+    with locked(cache / ".lock", fcntl.LOCK_SH):  # as a build still running over the first log holds it
+        build_snapshot(home, BuildParams(events=[str(_write(tmp_path / "second", _rows()))], n_buckets=4))
+    assert all(p.is_dir() for p in first)
+    build_snapshot(home, BuildParams(events=[str(tmp_path / "second" / "events")], n_buckets=4))  # alone: it prunes
+    assert not any(p.is_dir() for p in first)

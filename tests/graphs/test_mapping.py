@@ -65,3 +65,30 @@ def test_unknown_canonical_column_and_missing_source_column_are_explained() -> N
         EventMapping(columns={"user": "u"})
     with pytest.raises(ConfigError, match="has no column"):
         EventMapping(columns={"actor_id": "u"}).apply(pl.DataFrame({"x": [1]}))
+
+
+def test_a_rating_that_is_not_a_number_gives_no_event_type() -> None:
+    mapping = EventMapping(columns={"actor_id": "rater", "ts": "t"}, sign_column="rating")
+    out = mapping.apply(pl.DataFrame({"rater": ["a", "b", "c"], "t": [1, 2, 3], "rating": ["5", None, "n/a"]}))
+    assert out["event_type"].to_list() == ["rate_pos", None, None]  # quarantined as missing_event_type, not negative
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ('columns = "u"', "columns must be a \\[columns\\] table"),
+    ('[columns]\nactor_id = ["u"]', "\\[columns\\] actor_id = \\['u'\\]: expected str values"),
+    ("[constants]\nevent_type = [1, 2]", "\\[constants\\] event_type"),
+    ("[sign_map]\ncolumn = { name = 'r' }", "\\[sign_map\\] column"),
+    ('[time]\norigin = "last spring"', "origin = 'last spring': expected epoch seconds or an ISO date"),
+])
+def test_a_mapping_file_of_the_wrong_shape_is_one_clear_error(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(toml + "\n")
+    with pytest.raises(ConfigError, match=message):
+        EventMapping.from_toml(path)
+
+
+def test_an_origin_may_be_an_iso_date(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    for origin in ('"2014-01-01"', "2014-01-01", "2014-01-01T00:00:00Z", '"2014-01-01T01:00:00+01:00"'):
+        path.write_text(f'[time]\nunit = "s"\norigin = {origin}\n')
+        assert EventMapping.from_toml(path).ts_origin == 1_388_534_400, origin

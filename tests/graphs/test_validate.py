@@ -57,3 +57,24 @@ def test_integer_ids_become_strings_and_liking_own_content_is_fine() -> None:
     good, bad = _split({"ts": [1700000000], "actor_id": [7], "event_type": ["like"], "target_account_id": [7]})
     assert bad.is_empty()
     assert good["actor_id"].to_list() == ["7"]
+
+
+def test_an_epoch_beyond_any_real_time_is_a_bad_timestamp_not_a_wrapped_date() -> None:
+    good, bad = _split({"ts": [9_300_000_000_000_000, 18_448_444_073_709_551, 1_700_000_000],
+                        "actor_id": ["huge", "wraps", "fine"], "event_type": ["like"] * 3})
+    assert good["actor_id"].to_list() == ["fine"]
+    assert dict(zip(bad["actor_id"].to_list(), bad["reason"].to_list())) == {"huge": "bad_timestamp", "wraps": "bad_timestamp"}
+
+
+def test_nanosecond_times_read_as_microseconds() -> None:
+    frame = pl.DataFrame({"ts": [dt.datetime(2026, 10, 1, 12)], "actor_id": ["a"], "event_type": ["like"]}).with_columns(
+        pl.col("ts").dt.cast_time_unit("ns"))  # pandas' default
+    good, _ = split(normalise(EventMapping().apply(frame)), NOW)
+    assert good.schema["ts"] == pl.Datetime("us", "UTC") and good["ts"][0] == dt.datetime(2026, 10, 1, 12, tzinfo=dt.timezone.utc)
+
+
+def test_weights_are_stripped_like_ids_and_a_blank_one_is_no_weight() -> None:
+    good, bad = _split({"ts": ["1700000000"] * 4, "actor_id": ["a", "b", "c", "d"], "event_type": ["rate"] * 4,
+                        "weight": [" 4", "4 ", " ", "four"]})
+    assert good.select("actor_id", "weight").rows() == [("a", 4.0), ("b", 4.0), ("c", None)]
+    assert bad.select("actor_id", "reason").rows() == [("d", "bad_weight")]
