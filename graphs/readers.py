@@ -16,6 +16,7 @@ import glob
 import gzip
 import io
 import json
+import os
 import re
 import zlib
 from pathlib import Path
@@ -74,8 +75,8 @@ def read_file(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read one event file as strings-or-native columns, without casting.
 
     Returns:
-        The rows, and the lines that are not rows (:data:`MALFORMED_SCHEMA`; empty unless the
-        file's fast reading failed on a line).
+        The rows (no columns at all for an empty file), and the lines that are not rows
+        (:data:`MALFORMED_SCHEMA`; empty unless the file's fast reading failed on a line).
 
     Raises:
         InputError: When the file cannot be read in its format at all.
@@ -89,6 +90,8 @@ def read_file(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         fast, by_line = (lambda p: pl.read_ndjson(p, infer_schema_length=None)), _ndjson_by_line
     else:
         raise InputError(f"unsupported event file {path}; expected one of {', '.join(_SUFFIXES)}")
+    if not _is_remote(path) and os.path.getsize(path) == 0:  # an hour with no events: no rows, not a failed build
+        return pl.DataFrame(), pl.DataFrame(schema=MALFORMED_SCHEMA)
     try:
         try:
             return fast(path), pl.DataFrame(schema=MALFORMED_SCHEMA)

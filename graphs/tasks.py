@@ -106,6 +106,9 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
         return {**summary, "cached": True}
     root = _staging(final)
     raw, malformed = read_file(path)
+    if raw.width == 0 and malformed.is_empty():  # an empty file: nothing to map, check or split
+        return {**_finish(root, final, {"file": path, "rows": 0, "good": 0, "bad": {}, "out_of_window": 0,
+                                        "min_ts": None, "max_ts": None, "labels": 0}), "cached": False}
     mapped = mapping.apply(raw)
     norm = validate.normalise(mapped, mapping.ts_unit)
     good, bad = validate.split(norm, dt.datetime.fromisoformat(now_iso))

@@ -30,7 +30,8 @@ REASONS = (
 )
 SELF_MEANINGLESS = ("follow", "unfollow", "message", "report")
 _MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
-_ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d")
+_ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M%#z", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _STRING_COLUMNS = ("actor_id", "event_type", "target_account_id", "target_content_id", "device_id", "ip", "text_hash", "event_id")
 
 

@@ -314,3 +314,11 @@ def test_a_running_build_keeps_its_cached_work_from_another_builds_prune(tmp_pat
     assert all(p.is_dir() for p in first)
     build_snapshot(home, BuildParams(events=[str(tmp_path / "second" / "events")], n_buckets=4))  # alone: it prunes
     assert not any(p.is_dir() for p in first)
+
+
+def test_an_empty_file_beside_good_ones_is_no_rows_not_a_failed_build(tmp_path: Path, ray_local: None) -> None:
+    logs = _write(tmp_path, _rows())
+    (logs / "hour-23.csv").write_bytes(b"")
+    (logs / "hour-23.jsonl").write_bytes(b"")
+    manifest = build_snapshot(Home(tmp_path / "home"), BuildParams(events=[str(logs)]))
+    assert manifest["counts"]["rows"] == len(_rows()) and manifest["counts"]["events"] == len(_rows())

@@ -78,3 +78,10 @@ def test_weights_are_stripped_like_ids_and_a_blank_one_is_no_weight() -> None:
                         "weight": [" 4", "4 ", " ", "four"]})
     assert good.select("actor_id", "weight").rows() == [("a", 4.0), ("b", 4.0), ("c", None)]
     assert bad.select("actor_id", "reason").rows() == [("d", "bad_weight")]
+
+
+def test_iso_times_without_seconds_read() -> None:
+    good, bad = _split({"ts": ["2026-10-01T12:30", "2026-10-01 12:30", "2026-10-01T14:30+02:00"],
+                        "actor_id": ["a", "b", "c"], "event_type": ["like"] * 3})
+    assert bad.is_empty() and good["ts"].n_unique() == 1
+    assert good["ts"][0] == dt.datetime(2026, 10, 1, 12, 30, tzinfo=dt.timezone.utc)
