@@ -318,6 +318,7 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
         model = hybrid.gnn
     drift = DriftReference.fit(graph.x.numpy(), stats.names, calibrator(raw), calibrator.thresholds)
     metrics["level_shares"] = {k: round(v, 5) for k, v in drift.level_shares.items()}
+    metrics["labels_not_in_snapshot"] = int(labels.height - len(nodes))  # a typo, or an account the build never saw
     manifest: dict[str, Any] = {"kind": "model", "model": "RingwatchGNN" if hybrid is None else "RingwatchHybrid",
                                 "snapshot_version": snap_manifest["version"], "metrics": metrics, "config": asdict(cfg)}
     with home.models.publish(manifest) as staging:

@@ -349,7 +349,7 @@ def run_server(
             await stop.wait()
             log.info("shutting down: draining in-flight calls for up to %.1fs", options.grace_s)
         finally:
-            store.stop_watcher()
+            await asyncio.to_thread(store.stop_watcher)  # a reload in progress must not stall the loop's draining calls
             await built.stop()
 
     asyncio.run(main())

@@ -192,6 +192,9 @@ def train_cmd(
                   f"({m['validation']['n']} held-out labels"
                   + (f", scored by the mean of {m['members']} members, none of which saw them" if m.get("members", 1) > 1 else "")
                   + f"), best GNN epoch {m['best_epoch']}")
+    if m.get("labels_not_in_snapshot"):
+        console.print(f"[yellow]{m['labels_not_in_snapshot']:,} label(s) name accounts not in snapshot "
+                      f"{manifest['snapshot_version']}; they were not used[/]")
 
 
 def score_cmd(

@@ -51,7 +51,10 @@ def test_train_and_score_rank_the_ring_first(home: Home) -> None:
 
 def test_the_model_records_every_label_it_saw(home: Home) -> None:
     labels = tiny_labels()
-    train(home, labels, FAST)
+    stray = pl.DataFrame({"account_id": ["no-such-account"], "label": [1], "source": ["test"], "ts": [T0]},
+                         schema=labels.schema)
+    manifest = train(home, pl.concat([labels, stray]), FAST)
+    assert manifest["metrics"]["labels_not_in_snapshot"] == 1  # said, not silently dropped
     assert labels_used(home, "v1") == set(labels["account_id"].to_list())  # training and validation alike
     (home.models.path("v1") / LABELS_USED_FILE).unlink()  # a model saved before the record was kept:
     assert labels_used(home, "v1") == set()  # its snapshot's log carried no labels; HOME/labels is the caller's
