@@ -47,12 +47,13 @@ class FeatureStats:
     std: list[float]
 
     def transform(self, frame: pl.DataFrame) -> Tensor:
-        """Log-scale and standardise ``frame``'s features, in ``names`` order (missing → 0).
+        """Log-scale and standardise ``frame``'s features, in ``names`` order; a missing value,
+        an infinite one and a column ``frame`` lacks read 0, the training mean.
 
         Shapes:
             output: ``[num_accounts, len(names)]``
         """
-        cols = [frame[n].cast(pl.Float32).to_numpy() if n in frame.columns else np.zeros(frame.height, np.float32)
+        cols = [frame[n].cast(pl.Float32).to_numpy() if n in frame.columns else np.full(frame.height, np.nan, np.float32)
                 for n in self.names]
         x = np.stack(cols, axis=1) if cols else np.zeros((frame.height, 0), np.float32)
         out = np.abs(x)  # sign(x) * log1p(|x|), standardised, in place (float32 throughout)
@@ -94,6 +95,8 @@ class GraphTensors:
         edge_weight: Relation → ``[num_edges]`` log-scaled counts.
         side: Relations kept out of message passing (:data:`SIDE_RELATIONS`): name →
             ``[2, num_edges]`` ``src → dst`` node indices, read by feature blocks only.
+        absent: Feature names of the statistics the account table lacks (read as the mean;
+            explanations quote them as ``none``).
     """
 
     account_ids: np.ndarray
@@ -102,6 +105,7 @@ class GraphTensors:
     edge_index: dict[EdgeType, Tensor]
     edge_weight: dict[EdgeType, Tensor]
     side: dict[str, Tensor] = field(default_factory=dict)
+    absent: tuple[str, ...] = ()
 
     @property
     def num_nodes(self) -> int:
@@ -110,7 +114,7 @@ class GraphTensors:
     def to(self, device: torch.device) -> GraphTensors:
         return GraphTensors(self.account_ids, self.accounts, self.x.to(device),
                             {k: v.to(device) for k, v in self.edge_index.items()},
-                            {k: v.to(device) for k, v in self.edge_weight.items()}, self.side)
+                            {k: v.to(device) for k, v in self.edge_weight.items()}, self.side, self.absent)
 
 
 def with_node_rows(account_ids: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame:
@@ -249,4 +253,5 @@ def load_graph(snapshot: Path, stats: FeatureStats | None = None, relations: lis
             edge_index[(NODE, f"rev_{name}", NODE)] = torch.stack([d, s])
             edge_weight[(NODE, name, NODE)] = w
             edge_weight[(NODE, f"rev_{name}", NODE)] = w
-    return GraphTensors(ids, accounts, stats.transform(accounts), edge_index, edge_weight, side), stats
+    absent = tuple(n for n in stats.names if n not in accounts.columns)
+    return GraphTensors(ids, accounts, stats.transform(accounts), edge_index, edge_weight, side, absent), stats

@@ -97,7 +97,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
                                "value": _value(graph, names[j], int(node), values, j),
                                "contribution": float(attr[row, j])}
                               for j in top if attr[row, j] != 0],
-            "top_neighbors": json.loads(nbr_of.get(record["account_id"], "[]")),
+            "top_neighbors": json.loads(nbr_of.get(record["account_id"]) or "[]"),
         })
     return {"score_set": version, "model_version": manifest["model_version"], "snapshot_version": manifest["snapshot_version"],
             "model": "gnn" if scorer.hybrid is None else "hybrid", "accounts": out}
@@ -129,11 +129,16 @@ def _gnn_attribution(scorer: Scorer, nodes: np.ndarray, risk: np.ndarray) -> tup
 def _value(graph: GraphTensors, name: str, node: int, X: np.ndarray | None, column: int) -> float | None:
     """A column's value for an investigator: the stored account value by name (the GNN's own
     inputs are normalised), else the tree input's; ``None`` where the account has none (a
-    neighbour column of an account without neighbours) or no tree input was built."""
+    neighbour column of an account without neighbours, a missing or infinite value, a column the
+    snapshot lacks) or no tree input was built."""
+    if name in graph.absent:
+        return None
     if name in graph.accounts.columns:
-        return float(graph.accounts[name][node])
-    value = float(X[node, column]) if X is not None else float("nan")
-    return None if np.isnan(value) else value
+        stored = graph.accounts[name][node]
+        value = float(stored) if stored is not None else float("nan")
+    else:
+        value = float(X[node, column]) if X is not None else float("nan")
+    return value if np.isfinite(value) else None
 
 
 def _check_recomputed(raw: np.ndarray, published: np.ndarray, version: str, atol: float = 1e-3) -> None:

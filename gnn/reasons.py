@@ -67,7 +67,10 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
         for j in order:
             if attr[row, j] > 0:
                 name = feature_names[j]
-                value = accounts[name][int(node)] if values is None or name in accounts.columns else values[int(node), j]
+                if name in graph.absent:  # the snapshot lacks the column: it read the training mean, not a value
+                    value = float("nan")
+                else:
+                    value = accounts[name][int(node)] if values is None or name in accounts.columns else values[int(node), j]
                 reasons.append(f"{name}={value:.4g}" if value == value else f"{name}=none")  # NaN: no neighbours
         out.append(reasons[: top_k + 2])
     return out
@@ -106,11 +109,12 @@ def top_neighbors(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str
     if not parts:
         return pl.DataFrame({"account_id": account_ids[nodes], "top_neighbors": ["[]"] * len(nodes)}, schema={
             "account_id": pl.String, "top_neighbors": pl.String})
-    edges = pl.concat(parts)
+    # one entry per neighbour and relation: a directed relation's edges both ways (A follows B, B follows A) add up
+    edges = pl.concat(parts).group_by("node", "nbr", "relation").agg(pl.col("count").sum())
     ranked = (
         edges.with_columns(pl.Series("nbr_risk", risk[edges["nbr"].to_numpy()]))
         .with_columns((pl.col("count").cast(pl.Float64).log1p() * pl.col("nbr_risk")).round(4).alias("weight"))
-        .sort("weight", descending=True)
+        .sort(["weight", "nbr", "relation"], descending=[True, False, False])
         .group_by("node", maintain_order=True)
         .head(k)
     )
@@ -118,7 +122,7 @@ def top_neighbors(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str
         pl.struct(pl.col("nbr_id").alias("account_id"), "relation", "weight").alias("top"))
     out = pl.DataFrame({"node": np.asarray(nodes, np.int64), "account_id": pl.Series(account_ids[nodes], dtype=pl.String)})
     return out.join(ranked, on="node", how="left", maintain_order="left").select("account_id", pl.col("top").map_elements(
-        lambda t: json.dumps(list(t) if t is not None else []), return_dtype=pl.String).alias("top_neighbors"))
+        lambda t: json.dumps(list(t)), return_dtype=pl.String).fill_null("[]").alias("top_neighbors"))  # no neighbour: []
 
 
 def _incident(table: pl.DataFrame, name: str, chosen: np.ndarray) -> pl.DataFrame:

@@ -159,7 +159,7 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
         "model": "hybrid" if hybrid is not None else "gnn", "explained": int(len(explain_nodes)),
         "warnings": [],
     }
-    absent = [n for n in scorer.stats.names if n not in graph.accounts.columns]
+    absent = graph.absent
     if absent:
         manifest["warnings"].append(
             f"snapshot {snap_manifest['version']} lacks {len(absent)} feature column(s) model {model_manifest['version']} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from functools import lru_cache
 from typing import Any
@@ -37,6 +38,17 @@ def _variable(loc: tuple[Any, ...]) -> str:
 
 
 def emit_json(obj: Any) -> None:
-    """Print a machine-readable result on stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    """Print a machine-readable result on stdout (valid JSON: NaN and infinities are ``null``)."""
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every float that JSON cannot hold (NaN, ±inf) as ``None``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj

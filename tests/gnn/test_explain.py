@@ -115,7 +115,7 @@ def test_a_missing_tree_value_reads_none_not_nan() -> None:
     from gnn.explain import _value
     from gnn.reasons import reasons_for
 
-    graph = SimpleNamespace(accounts=pl.DataFrame({"account_id": ["a", "b"], "n_events": [3.0, 4.0]}))
+    graph = SimpleNamespace(accounts=pl.DataFrame({"account_id": ["a", "b"], "n_events": [3.0, 4.0]}), absent=())
     X = np.array([[0.5, np.nan], [0.25, 0.75]], np.float32)
     names = ["gnn", "gnn_nbr1_mean"]
     assert _value(graph, "gnn_nbr1_mean", 0, X, 1) is None  # type: ignore[arg-type]
@@ -123,3 +123,32 @@ def test_a_missing_tree_value_reads_none_not_nan() -> None:
     assert _value(graph, "n_events", 0, X, 0) == 3.0  # type: ignore[arg-type]
     reasons = reasons_for(graph, names, np.array([0, 1]), np.array([[0.2, 0.1], [0.2, 0.1]]), values=X)  # type: ignore[arg-type]
     assert reasons == [["gnn=0.5", "gnn_nbr1_mean=none"], ["gnn=0.25", "gnn_nbr1_mean=0.75"]]
+
+
+
+def test_values_an_account_lacks_read_none_and_never_nan() -> None:
+    from types import SimpleNamespace
+
+    from gnn.explain import _value
+    from gnn.reasons import reasons_for
+
+    accounts = pl.DataFrame({"account_id": ["a", "b"], "score": [float("nan"), float("inf")], "seen": [None, 2.0]})
+    graph = SimpleNamespace(accounts=accounts, absent=("hour_entropy",))  # a column the snapshot lacks
+    assert [_value(graph, "score", n, None, 0) for n in (0, 1)] == [None, None]  # type: ignore[arg-type]
+    assert _value(graph, "seen", 0, None, 0) is None and _value(graph, "seen", 1, None, 0) == 2.0  # type: ignore[arg-type]
+    X = np.zeros((2, 1), np.float32)  # the tree input holds the training mean there
+    assert _value(graph, "hour_entropy", 0, X, 0) is None  # type: ignore[arg-type]
+    assert reasons_for(graph, ["hour_entropy"], np.array([0]), np.array([[0.3]]), values=X) == [["hour_entropy=none"]]  # type: ignore[arg-type]
+
+
+def test_top_neighbours_of_a_lone_account_are_empty_and_each_neighbour_is_listed_once() -> None:
+    from gnn.reasons import top_neighbors
+
+    ids = np.array(["a", "b", "c", "lone"])
+    risk = np.array([0.9, 0.8, 0.2, 0.5])
+    follow = pl.DataFrame({"src_i": [0, 1, 0], "dst_i": [1, 0, 2], "count": [1, 1, 1]})  # a and b follow each other
+    out = top_neighbors(ids, risk, {"follow": follow}, np.array([0, 3]))
+    by_id = dict(zip(out["account_id"].to_list(), out["top_neighbors"].to_list()))
+    assert json.loads(by_id["lone"]) == []
+    listed = [(n["account_id"], n["relation"]) for n in json.loads(by_id["a"])]
+    assert listed == [("b", "follow"), ("c", "follow")]
