@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     )
     keep_versions: int = Field(default=5, ge=1, description="Versions kept per artefact; older ones are pruned after a publish.")
 
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        """An absolute home: servers started from it (the JVM runs in its own folder) and processes
+        matched by it must read the same paths whatever the caller's working directory."""
+        return value.expanduser().absolute()
+
     @field_validator("datasets", mode="before")
     @classmethod
     def _empty_datasets_is_unset(cls, value: object) -> object:

@@ -207,9 +207,13 @@ def _require_account(driver: neo4j.Driver, account_id: str, database: str | None
     return rows[0]
 
 
+MAX_LIMIT = 1_000_000
+"""Most rows one investigator query lists (Neo4j takes a 64-bit LIMIT; a table past this is no read)."""
+
+
 def _check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"--limit must be 1 to {MAX_LIMIT:,}, got {limit}")
 
 
 def _account_rows(driver: neo4j.Driver, query: CypherQuery, account_id: str, limit: int,

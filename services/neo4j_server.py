@@ -39,7 +39,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 
 from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
-from ringwatch.versions import Home, write_atomic
+from ringwatch.versions import Home, locked, write_atomic
 from services.processes import command_line, pid_alive
 
 LAUNCHER_DIR = Path(__file__).resolve().parent / "neo4j_launcher"
@@ -66,6 +66,7 @@ IMPORTER_OFF_HEAP_PER_CSV_BYTE = 6
 
 _PIDFILE = "neo4j.pid"
 _STATEFILE = "server.json"
+_STARTLOCK = ".start.lock"
 _PASSWORDFILE = "password"
 _LOGFILE = "neo4j.log"
 _DBMS_HOME = "db"
@@ -194,7 +195,8 @@ def _is_our_launcher(pid: int, dbms_home: Path) -> bool:
     args = command_line(pid)
     if args is None:
         return pid_alive(pid)
-    return LAUNCHER_CLASS in args and str(dbms_home) in args and pid_alive(pid)
+    real = os.path.realpath(dbms_home)  # the home may be spelled another way (a symlink, a relative path)
+    return LAUNCHER_CLASS in args and any(os.path.realpath(a) == real for a in args if a.startswith("/")) and pid_alive(pid)
 
 
 def _read_state(neo4j_dir: Path) -> dict[str, Any] | None:
@@ -321,8 +323,14 @@ def start(
         ServiceError: The port is taken, Java/Maven is missing, or the server failed or
             timed out while starting (the message quotes its log).
     """
-    neo4j_dir = Home(home).neo4j
+    neo4j_dir = Home(Path(home).absolute()).neo4j
     neo4j_dir.mkdir(parents=True, exist_ok=True)
+    with locked(neo4j_dir / _STARTLOCK, fcntl.LOCK_EX):  # a second start waits, then finds this one running
+        return _start(neo4j_dir, port, host, heap_mb, pagecache_mb, timeout_s, launcher_dir, log)
+
+
+def _start(neo4j_dir: Path, port: int, host: str, heap_mb: int, pagecache_mb: int, timeout_s: float, launcher_dir: Path,
+           log: Log | None) -> Neo4jServer:
     pid = _running_pid(neo4j_dir)
     if pid is not None:
         state = _read_state(neo4j_dir)
@@ -432,7 +440,7 @@ def stop(home: Path, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> Neo4jServe
     Returns:
         The (now stopped) server; ``message`` says what happened.
     """
-    neo4j_dir = Home(home).neo4j
+    neo4j_dir = Home(Path(home).absolute()).neo4j
     pid = _running_pid(neo4j_dir)
     state = _read_state(neo4j_dir)
     if pid is None:
@@ -447,7 +455,7 @@ def stop(home: Path, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> Neo4jServe
 
 def status(home: Path) -> Neo4jServer:
     """Whether the embedded Neo4j runs, and where."""
-    neo4j_dir = Home(home).neo4j
+    neo4j_dir = Home(Path(home).absolute()).neo4j
     pid = _running_pid(neo4j_dir)
     state = _read_state(neo4j_dir) if pid is not None else None
     return _embedded_info(neo4j_dir, pid, state, f"running (pid {pid})" if pid else "not running")
@@ -494,7 +502,7 @@ def bulk_import(
     Raises:
         ServiceError: The server is not running, the importer failed, or the swap failed.
     """
-    neo4j_dir = Home(home).neo4j
+    neo4j_dir = Home(Path(home).absolute()).neo4j
     pid = _running_pid(neo4j_dir)
     state = _read_state(neo4j_dir)
     if pid is None or state is None:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -27,16 +26,17 @@ def _show_cypher(text: str, params: dict[str, Any]) -> None:
     console.print(Syntax(text, "cypher", word_wrap=True))
 
 
-def _fmt(value: Any, column: str) -> str:
+def _fmt(value: Any, column: str) -> Text:
+    """A cell as text, never markup: ids and notes print as they are (a trailing backslash too)."""
     if value is None:
-        return "-"
+        return Text("-")
     if column == "level":
-        return f"[{_LEVEL_STYLE.get(str(value), 'default')}]{escape(str(value))}[/]"
+        return Text(str(value), style=_LEVEL_STYLE.get(str(value), "default"))
     if isinstance(value, float):
-        return f"{value:.3f}"
+        return Text(f"{value:.3f}")
     if isinstance(value, list):
-        return escape(", ".join(str(v) for v in value)) if value else "-"
-    return escape(str(value))
+        return Text(", ".join(str(v) for v in value) if value else "-")
+    return Text(str(value))
 
 
 _WHOLE = ("account_id", "ring_id")
@@ -44,11 +44,11 @@ _WHOLE = ("account_id", "ring_id")
 _WHOLE_WIDTH = 40
 
 
-def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def _table(title: str | Text, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     cells = [[_fmt(row.get(c), c) for c in columns] for row in rows]
     table = Table(title=title)
     for i, c in enumerate(columns):
-        widest = max([Text.from_markup(r[i]).cell_len for r in cells] + [len(c)]) if c in _WHOLE else None
+        widest = max([r[i].cell_len for r in cells] + [len(c)]) if c in _WHOLE else None
         # fold, never cut with an ellipsis: a narrow terminal must not hide part of an id
         table.add_column(c, justify="right" if c in ("risk", "coactions", "members", "ring_score", "mean_risk", "density", "synchrony") else "left",
                          overflow="fold", min_width=min(widest, _WHOLE_WIDTH) if widest else None)
@@ -74,7 +74,7 @@ def _driver() -> Any:
 @app.command("shared-infra")
 def shared_infra(
     account: str = typer.Argument(..., help="Account id."),
-    limit: int = typer.Option(50, "--limit", min=1, help="Most accounts to list."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1_000_000, help="Most accounts to list."),
     as_json: bool = _JSON,
     show_cypher: bool = _SHOW,
 ) -> None:
@@ -90,9 +90,9 @@ def shared_infra(
         emit_json(rows)
         return
     if not rows:
-        console.print(f"{escape(account)} shares no device or IP with another account")
+        console.print(Text.assemble(account, " shares no device or IP with another account"))
         return
-    _table(f"Accounts sharing infrastructure with {escape(account)}", rows,
+    _table(Text.assemble("Accounts sharing infrastructure with ", account), rows,
            ("account_id", "risk", "level", "ring_id", "devices", "ips", "coactions", "verdict"))
 
 
@@ -110,7 +110,7 @@ def _ring_document(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 @app.command("ring")
 def ring(
     account: str = typer.Argument(..., help="Account id (or a ring id)."),
-    limit: int = typer.Option(500, "--limit", min=1, help="Most members to list."),
+    limit: int = typer.Option(500, "--limit", min=1, max=1_000_000, help="Most members to list."),
     as_json: bool = _JSON,
     show_cypher: bool = _SHOW,
 ) -> None:
@@ -126,15 +126,16 @@ def ring(
         emit_json(_ring_document(rows))
         return
     if not rows:
-        console.print(f"{escape(account)} is not in a ring")
+        console.print(Text.assemble(account, " is not in a ring"))
         return
     head = rows[0]
-    _table(f"Ring {escape(str(head['ring_id']))} (size {_fmt(head['ring_size'], '')}, score {_fmt(head['ring_score'], '')}, "
-           f"density {_fmt(head['density'], '')}, synchrony {_fmt(head.get('synchrony'), '')})", rows,
+    stats = ", ".join(f"{name} {_fmt(head.get(key), '').plain}" for name, key in (
+        ("size", "ring_size"), ("score", "ring_score"), ("density", "density"), ("synchrony", "synchrony")))
+    _table(Text.assemble("Ring ", str(head["ring_id"]), f" ({stats})"), rows,
            ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers",
             "verdict"))
     if head.get("related"):
-        console.print("Related rings (links between the members): " + escape(", ".join(_related(head))))
+        console.print(Text.assemble("Related rings (links between the members): ", ", ".join(_related(head))))
 
 
 @app.command("why")
@@ -153,7 +154,7 @@ def why(
     if as_json:
         emit_json(row)
         return
-    table = Table(title=f"Why {escape(account)}", show_header=False)
+    table = Table(title=Text.assemble("Why ", account), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in row.items():
@@ -161,12 +162,12 @@ def why(
             table.add_row(key, _fmt(value, key))
     console.print(table, crop=False)  # a table wider than the terminal wraps there, nothing is cut off
     for reason in row.get("reasons") or []:
-        console.print(f"  • {escape(str(reason))}")
+        console.print(Text.assemble("  • ", str(reason)))
 
 
 @app.command("top-rings")
 def top_rings(
-    limit: int = typer.Option(10, "--limit", min=1, help="How many rings."),
+    limit: int = typer.Option(10, "--limit", min=1, max=1_000_000, help="How many rings."),
     as_json: bool = _JSON,
     show_cypher: bool = _SHOW,
 ) -> None:
@@ -207,12 +208,12 @@ def path(
         emit_json(found)
         return
     if found is None:
-        console.print(f"no path of at most {max_hops} hops between {escape(source)} and {escape(target)}")
+        console.print(Text.assemble(f"no path of at most {max_hops} hops between ", source, " and ", target))
         return
-    parts = []
+    parts: list[Text] = []
     for i, node in enumerate(found["nodes"]):
         risk = f" ({node['risk']:.2f})" if isinstance(node.get("risk"), float) else ""
-        parts.append(f"[bold]{node['kind']}[/] {escape(str(node['id']))}{risk}")
+        parts.append(Text.assemble((str(node["kind"]), "bold"), " ", str(node["id"]), risk))
         if i < len(found["relationships"]):
-            parts.append(f"[cyan]{escape('-[' + found['relationships'][i]['type'] + ']-')}[/]")
-    console.print(f"{found['hops']} hops: " + " ".join(parts))
+            parts.append(Text(f"-[{found['relationships'][i]['type']}]-", style="cyan"))
+    console.print(Text(f"{found['hops']} hops: ").append_text(Text(" ").join(parts)))

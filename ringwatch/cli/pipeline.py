@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from ringwatch.cli import stages
 from ringwatch.cli.common import console, emit_json, settings
@@ -35,7 +36,9 @@ def _export_to_neo4j(s: Settings, home: Home) -> dict[str, Any]:
 
     driver = neo4j_server.connect(s)
     try:
-        report = neo4j_export.export(driver, home.snapshots.path(), home.scores.path(), console=console)
+        # the score set's own snapshot, not the current one: a build published since must not pair with these scores
+        snapshot_dir, scores_dir = neo4j_export.resolve_versions(home.snapshots, home.scores)
+        report = neo4j_export.export(driver, snapshot_dir, scores_dir, console=console)
     finally:
         driver.close()
     console.print(f"exported to Neo4j: {sum(report.rows.values()):,} rows at {report.rows_per_s:,.0f} rows/s")
@@ -103,7 +106,7 @@ def parse_every(text: str) -> float:
 
 @pipeline_app.command("schedule")
 def schedule_cmd(events: EventsArg, every: Annotated[str, typer.Option(help="Interval: 90s, 30m, 1h, 1d.")] = "1h",
-                 max_runs: Annotated[int, typer.Option(help="Stop after this many runs (0: forever).")] = 0,
+                 max_runs: Annotated[int, typer.Option(min=0, help="Stop after this many runs (0: forever).")] = 0,
                  mapping: MappingOpt = None, labels: LabelsOpt = None, retrain: RetrainOpt = True,
                  export: ExportOpt = True, as_json: stages.JsonFlag = False) -> None:
     """Run the pipeline periodically. A failed run is logged and leaves the last good versions
@@ -128,6 +131,11 @@ def schedule_cmd(events: EventsArg, every: Annotated[str, typer.Option(help="Int
         emit_json(runs)
     if runs and not runs[-1]["ok"]:
         raise typer.Exit(1)
+
+
+def cypher_panel(query: str, account: str) -> Panel:
+    """The investigator query with the account filled in, as text to paste (``[r:COACTION]`` is no markup)."""
+    return Panel(Text(query.replace("$account", repr(account))), title="Cypher (investigator query)")
 
 
 def demo_cmd(
@@ -201,11 +209,11 @@ def demo_cmd(
             records, _, _ = driver.execute_query(COORDINATION_CYPHER, account=riskiest)
         finally:
             driver.close()
-        q = Table("account", "level", "risk", "ring", "links", title=f"Accounts in lockstep or sharing devices/text with {riskiest}")
+        q = Table("account", "level", "risk", "ring", "links", title=Text.assemble("Accounts in lockstep or sharing devices/text with ", str(riskiest)))
         for rec in records:
             q.add_row(escape(str(rec["account"])), str(rec["level"]), str(rec["risk"]), escape(str(rec["ring"] or "-")),
                       escape(", ".join(rec["links"])))
-        console.print(Panel(COORDINATION_CYPHER.replace("$account", repr(riskiest)), title="Cypher (investigator query)"))
+        console.print(cypher_panel(COORDINATION_CYPHER, riskiest))
         console.print(q)
 
     pw = home.neo4j / "password"

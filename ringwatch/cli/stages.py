@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
-from ringwatch.errors import ConfigError, InputError, NotFoundError
+from ringwatch.errors import ConfigError, InputError, NotFoundError, RingwatchError
 from ringwatch.versions import Home
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
@@ -422,7 +422,7 @@ def label_cmd(
 
     s = settings()
     row = record_verdict(Home(s.ensure_home()), account, int(abusive), source, note)
-    neo4j_status = _verdict_to_neo4j(account, int(abusive), note)
+    neo4j_status = _verdict_to_neo4j(account, int(abusive), note, source)
     row["neo4j"] = neo4j_status
     if as_json:
         emit_json(row)
@@ -430,7 +430,8 @@ def label_cmd(
         console.print(f"[green]recorded[/] {escape(account)} → {'abusive' if abusive else 'benign'} ({neo4j_status})")
 
 
-def _verdict_to_neo4j(account: str, label: int, note: str) -> str:
+def _verdict_to_neo4j(account: str, label: int, note: str, source: str) -> str:
+    """Set the verdict in Neo4j; the verdict is recorded already, so a failure here is reported, not raised."""
     try:
         from services import neo4j_export, neo4j_server
     except ImportError:
@@ -440,8 +441,10 @@ def _verdict_to_neo4j(account: str, label: int, note: str) -> str:
     except Exception as exc:  # noqa: BLE001 - Neo4j being down must not lose the verdict
         return f"neo4j not updated: {exc}"
     try:
-        neo4j_export.set_verdict(driver, account, label, note)
+        neo4j_export.set_verdict(driver, account, label, note, source=source)
         return "neo4j updated"
+    except RingwatchError as exc:  # not exported yet, or Neo4j failed: the labels table has it all the same
+        return f"neo4j not updated: {exc}"
     finally:
         driver.close()
 

@@ -18,3 +18,9 @@ def test_datasets_folder_from_the_environment_or_next_to_the_checkout(monkeypatc
     assert Settings().datasets == tmp_path
     monkeypatch.setenv("RINGWATCH_DATASETS", "")  # empty is unset, not the working directory
     assert Settings().datasets == default
+
+
+def test_a_relative_home_is_made_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RINGWATCH_HOME", "relhome")
+    assert Settings().home == tmp_path / "relhome"

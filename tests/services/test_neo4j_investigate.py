@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import neo4j
+import polars as pl
 import pytest
 
 from ringwatch.errors import ConfigError, NotFoundError
@@ -173,11 +174,35 @@ def test_cli_renders_and_shows_cypher(planted: neo4j.Driver, neo4j_home: Path, m
         runner = CliRunner()
         result = runner.invoke(app, ["investigate", "ring", "r1", "--json"])
         assert result.exit_code == 0, result.output
-        assert {r["account_id"] for r in json.loads(result.stdout)} == set(RING)
+        ring = json.loads(result.stdout)
+        assert ring["ring_id"] == "R1" and {r["account_id"] for r in ring["members"]} == set(RING)
         for args in (["why", "r1"], ["shared-infra", "r1"], ["top-rings"], ["path", "b2", "r2"]):
             result = runner.invoke(app, ["investigate", *args, "--show-cypher"])
             assert result.exit_code == 0, result.output
         status = runner.invoke(app, ["neo4j", "status", "--json"])
         assert status.exit_code == 0 and json.loads(status.stdout)["running"] is True
+    finally:
+        common.settings.cache_clear()
+
+
+def test_label_records_the_verdict_and_its_source_whether_or_not_neo4j_has_the_account(
+        planted: neo4j.Driver, neo4j_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ringwatch.cli import app, common
+
+    monkeypatch.setenv("RINGWATCH_HOME", str(neo4j_home))
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    common.settings.cache_clear()
+    try:
+        known = CliRunner().invoke(app, ["label", "r2", "--benign", "--source", "appeals", "--json"])
+        assert known.exit_code == 0, known.output
+        stored = planted.execute_query("MATCH (a:Account {id: 'r2'}) RETURN a.verdict AS v, a.verdict_source AS s").records[0]
+        assert (stored["v"], stored["s"]) == ("benign", "appeals")
+        unknown = CliRunner().invoke(app, ["label", "not-exported", "--abusive", "--json"])
+        assert unknown.exit_code == 0, unknown.output  # recorded: a retry would only append it twice
+        assert '"neo4j": "neo4j not updated: account' in unknown.stdout
+        labels = pl.read_parquet(Home(neo4j_home).labels)
+        assert {"r2", "not-exported"} <= set(labels["account_id"].to_list())
     finally:
         common.settings.cache_clear()

@@ -117,3 +117,34 @@ def test_kill_mid_export_then_restart_and_complete(tmp_path: Path) -> None:
     assert stopped.message.startswith("stopped"), stopped.message
     assert not (home / "neo4j" / "neo4j.pid").exists()
     assert "STOPPED" in (home / "neo4j" / "neo4j.log").read_text()
+
+
+def test_two_starts_at_once_share_one_server_found_by_any_spelling_of_the_home(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "home")
+    monkeypatch.chdir(tmp_path)  # relative homes: the JVM runs in its own folder, so they must not reach it relative
+    port = free_port()
+    started: list[neo4j_server.Neo4jServer] = []
+    errors: list[BaseException] = []
+
+    def start(home: Path) -> None:
+        try:
+            started.append(neo4j_server.start(home, port))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(Path(h),)) for h in ("home", "link")]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert errors == [] and len(started) == 2 and started[0].pid == started[1].pid
+        assert any("already running" in s.message for s in started)
+        through_link = neo4j_server.status(Path("link"))  # another spelling: the same live server, state kept
+        assert through_link.running and through_link.pid == started[0].pid
+        assert (tmp_path / "home" / "neo4j" / "neo4j.pid").exists()
+    finally:
+        stopped = neo4j_server.stop(tmp_path / "home")
+    assert stopped.message.startswith("stopped"), stopped.message

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from ringwatch.cli import investigate
 
@@ -58,3 +59,31 @@ def test_ring_json_gives_the_ring_once_and_its_members() -> None:
     assert doc["members"] == [{"account_id": "a1", "risk": 0.97, "level": "CRITICAL", "verdict": None},
                               {"account_id": "a2", "risk": 0.95, "level": "CRITICAL", "verdict": None}]
     assert investigate._ring_document([]) is None
+
+
+def test_an_id_ending_in_a_backslash_prints_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(investigate, "console", Console(file=out, width=100))
+    investigate._table(Text.assemble("Why ", "mule\\"), [{"account_id": "mule\\", "level": "HIGH\\"}], ("account_id", "level"))
+    text = out.getvalue()
+    assert "Why mule\\" in text and "mule\\\\" not in text and "HIGH\\\\" not in text
+
+
+@pytest.mark.parametrize("args", [["investigate", "top-rings", "--limit", "9223372036854775808"],
+                                  ["investigate", "ring", "a1", "--limit", "1000001"],
+                                  ["pipeline", "schedule", "events", "--max-runs", "-1"]])
+def test_out_of_range_counts_are_refused_before_any_work(args: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from ringwatch.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "Invalid value" in result.output
+
+
+def test_the_demos_cypher_keeps_its_relationship_pattern() -> None:
+    from ringwatch.cli.pipeline import COORDINATION_CYPHER, cypher_panel
+
+    out = io.StringIO()
+    Console(file=out, width=200).print(cypher_panel(COORDINATION_CYPHER, "acc_42"))
+    assert "[r:COACTION|SHARED_DEVICE|SAME_TEXT]" in out.getvalue() and "'acc_42'" in out.getvalue()
