@@ -4,7 +4,7 @@ The baseline every supervised model must beat without labels (SynchroTrap's co-a
 density, per account): the sum over the coordination relations (co-action, shared device,
 same text) of ``log1p`` of the account's weighted degree there, each edge weighted by
 ``log1p`` of its count (the episodes a pair acted together, the keys it shared). A graph
-without those relations (an imported static graph such as Amazon's U-P-U, whose one relation
+without those relations, or with all of them empty (an imported static graph such as Amazon's U-P-U, whose one relation
 *is* its co-action structure: users who reviewed the same product) uses every relation it has,
 in both directions.
 No training, no labels; higher means more coordinated.
