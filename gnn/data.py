@@ -47,13 +47,14 @@ class FeatureStats:
     std: list[float]
 
     def transform(self, frame: pl.DataFrame) -> Tensor:
-        """Log-scale and standardise ``frame``'s features, in ``names`` order; a missing value,
-        an infinite one and a column ``frame`` lacks read 0, the training mean.
+        """Log-scale and standardise ``frame``'s features, in ``names`` order. A missing or an
+        infinite value reads as the training mean; a column ``frame`` lacks reads as a raw 0, as
+        the build leaves out the columns of what it had nothing to count (devices, IPs, texts).
 
         Shapes:
             output: ``[num_accounts, len(names)]``
         """
-        cols = [frame[n].cast(pl.Float32).to_numpy() if n in frame.columns else np.full(frame.height, np.nan, np.float32)
+        cols = [frame[n].cast(pl.Float32).to_numpy() if n in frame.columns else np.zeros(frame.height, np.float32)
                 for n in self.names]
         x = np.stack(cols, axis=1) if cols else np.zeros((frame.height, 0), np.float32)
         out = np.abs(x)  # sign(x) * log1p(|x|), standardised, in place (float32 throughout)
@@ -95,7 +96,7 @@ class GraphTensors:
         edge_weight: Relation → ``[num_edges]`` log-scaled counts.
         side: Relations kept out of message passing (:data:`SIDE_RELATIONS`): name →
             ``[2, num_edges]`` ``src → dst`` node indices, read by feature blocks only.
-        absent: Feature names of the statistics the account table lacks (read as the mean;
+        absent: Feature names of the statistics the account table lacks (read as a raw 0;
             explanations quote them as ``none``).
     """
 

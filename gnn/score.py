@@ -163,9 +163,9 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     if absent:
         manifest["warnings"].append(
             f"snapshot {snap_manifest['version']} lacks {len(absent)} feature column(s) model {model_manifest['version']} "
-            f"was trained with ({', '.join(absent[:5])}{', ...' if len(absent) > 5 else ''}): every account reads the "
-            "training mean there, so scores lean on the rest; build the snapshot as the training one was (the same "
-            "mapping and --accounts-table) or retrain")
+            f"was trained with ({', '.join(absent[:5])}{', ...' if len(absent) > 5 else ''}): every account reads 0 "
+            "there, as if it had none of it; build the snapshot as the training one was (the same mapping, the "
+            "same device, IP and text columns, --accounts-table) or retrain")
     if scorer.drift is not None:
         report = drift_report(scorer.drift, graph.x.numpy(), scorer.stats.names, risk, calibrator.thresholds)
         manifest["warnings"].extend(report.pop("warnings"))

@@ -38,6 +38,7 @@ from graphs import tasks
 from graphs.assemble import AssembleParams, assemble
 from graphs.mapping import EventMapping
 from graphs.readers import discover
+from graphs.validate import FUTURE_TOLERANCE_S
 from ringwatch import __version__
 from ringwatch.errors import BadRowsError, InputError, RingwatchError
 from ringwatch.types import SNAPSHOT_FORMAT
@@ -244,7 +245,10 @@ def _build(home: Home, params: BuildParams, plan: _Plan, ray_address: str | None
         if rows == 0 or good == 0:
             raise InputError(f"no valid events in {', '.join(params.events)} ({rows} rows read, {n_bad} bad)"
                              + (f"; quarantined rows are in {quarantine}" if quarantine else ""))
-        fraction = n_bad / max(rows - sum(p["out_of_window"] for p in prepared), 1)  # of the rows this build is about
+        # bad rows dated in the window against the window's dated rows, plus the undated against every row read
+        undated = sum(p["undated_bad"] for p in prepared)
+        in_window = rows - sum(p["out_of_window"] for p in prepared) - undated
+        fraction = (n_bad - undated) / max(in_window, 1) + undated / rows
         if fraction > params.max_bad_fraction:
             raise BadRowsError(fraction, params.max_bad_fraction, reasons)
 
@@ -265,7 +269,7 @@ def _build(home: Home, params: BuildParams, plan: _Plan, ray_address: str | None
             "timings_s": timings,
             "reused": {"files": sum(bool(p["cached"]) for p in prepared), "buckets": sum(bool(b["cached"]) for b in bucket_results)},
         }
-        reduce_dir = cache / "reduce" / hashlib.sha1("|".join(bucket_dirs).encode()).hexdigest()[:20]
+        reduce_dir = cache / "reduce" / uuid.uuid4().hex  # this build's own: a twin over the same inputs removes its own
         red = ray.remote(tasks.coaction_reduce).options(**opts)
         reduced = [str(reduce_dir / f"p={k}.parquet") for k in range(n_buckets)]
         _run_stage("co-action", [red.remote(bucket_dirs, k, reduced[k], params.assemble.coaction_min_count)
@@ -287,17 +291,28 @@ def _build(home: Home, params: BuildParams, plan: _Plan, ray_address: str | None
 
 
 def _judged_now(cache: Path, key: str, now: dt.datetime) -> str:
-    """``key``, or a key of this build's clock when the cached preparation quarantined rows as in
-    the future: they may be past by now, and a full build would keep them."""
+    """The key of a file's preparation as this build's clock would judge it.
+
+    ``key`` while no row the cached preparation quarantined as in the future has come due (a
+    corrupt year-2099 row never does); ``key-due`` once all have, prepared once more and then
+    reused; a key of this clock while some have and some have not (judged afresh each build)."""
+    if tasks.done(cache / "prepared" / f"{key}-due") is not None:  # every future row came due and was judged so
+        return f"{key}-due"
     summary = tasks.done(cache / "prepared" / key)
-    if summary is not None and summary["bad"].get("future_timestamp"):
-        return f"{key}-{hashlib.sha1(now.isoformat().encode()).hexdigest()[:8]}"
-    return key
+    if summary is None or not summary.get("future_range"):
+        return key
+    first, last = (dt.datetime.fromisoformat(t) for t in summary["future_range"])
+    horizon = now + dt.timedelta(seconds=FUTURE_TOLERANCE_S)  # a row is in the future while dated past it
+    if first > horizon:
+        return key
+    if last <= horizon:
+        return f"{key}-due"
+    return f"{key}-{hashlib.sha1(now.isoformat().encode()).hexdigest()[:8]}"
 
 
 def _prune_cache(cache: Path, keep: set[str]) -> None:
     """Drop cached work this build did not use (changed files, stale bucket sets, crashed attempts)."""
-    for kind in ("prepared", "buckets"):
+    for kind in ("prepared", "buckets", "reduce"):
         for entry in (cache / kind).glob("*") if (cache / kind).is_dir() else []:
             if str(entry) not in keep:
                 shutil.rmtree(entry, ignore_errors=True)

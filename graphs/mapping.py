@@ -85,7 +85,7 @@ class EventMapping:
             raise ConfigError(f"mapping file {path} is not valid TOML: {exc}") from exc
         columns, constants, labels, sign, time = (_table(doc, path, name) for name in _SECTIONS)
         for where, table, kinds in (("columns", columns, (str,)), ("constants", constants, (str, int, float, bool)),
-                                    ("labels", labels, (str, bool)), ("sign_map", sign, (str,)), ("time", time, (str, int, dt.date))):
+                                    ("labels", labels, (str, bool)), ("sign_map", sign, (str,)), ("time", time, (str, int, float, dt.date))):
             odd = {k: v for k, v in table.items() if not isinstance(v, kinds)}
             if odd:
                 raise ConfigError(f"mapping file {path}: [{where}] {', '.join(f'{k} = {v!r}' for k, v in odd.items())}: "
@@ -154,10 +154,10 @@ def _table(doc: dict[str, Any], path: Path, name: str) -> dict[str, Any]:
     return dict(table)
 
 
-def _origin(value: str | int | dt.date, path: Path) -> int:
+def _origin(value: str | float | dt.date, path: Path) -> int:
     """``[time] origin``: epoch seconds, or a date or time, quoted ISO or TOML's own (UTC unless it says otherwise)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
     try:
         when = value if isinstance(value, dt.datetime) else (
             dt.datetime.combine(value, dt.time()) if isinstance(value, dt.date) else dt.datetime.fromisoformat(str(value)))

@@ -90,9 +90,9 @@ def read_file(path: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         fast, by_line = (lambda p: pl.read_ndjson(p, infer_schema_length=None)), _ndjson_by_line
     else:
         raise InputError(f"unsupported event file {path}; expected one of {', '.join(_SUFFIXES)}")
-    if not _is_remote(path) and os.path.getsize(path) == 0:  # an hour with no events: no rows, not a failed build
-        return pl.DataFrame(), pl.DataFrame(schema=MALFORMED_SCHEMA)
     try:
+        if not _is_remote(path) and os.path.getsize(path) == 0:  # an hour with no events: no rows, not a failed build
+            return pl.DataFrame(), pl.DataFrame(schema=MALFORMED_SCHEMA)
         try:
             return fast(path), pl.DataFrame(schema=MALFORMED_SCHEMA)
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):  # a line the fast reader cannot take: read again, line by line
@@ -112,6 +112,7 @@ def _open(path: str, text: bool) -> Any:
 
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _undecodable(text: str) -> bool:
@@ -219,8 +220,10 @@ def _as_text_rows(objects: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
+    if isinstance(value, str):  # a lone surrogate escape (\ud800) is no text: shown as U+FFFD, as the fast reader does
+        return _LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

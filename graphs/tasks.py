@@ -98,8 +98,10 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
         until_iso: Keep events before this time.
 
     Returns:
-        ``rows``, ``good``, ``bad`` (count per reason), ``out_of_window``, ``min_ts``,
-        ``max_ts``, ``labels`` and ``cached`` (True when an earlier run did the work).
+        ``rows``, ``good``, ``bad`` (count per reason), ``undated_bad`` (bad rows and lines
+        without a readable time), ``future_range`` (first and last time quarantined as in the
+        future, or None), ``out_of_window``, ``min_ts``, ``max_ts``, ``labels`` and ``cached``
+        (True when an earlier run did the work).
     """
     final = Path(out)
     if (summary := done(final)) is not None:
@@ -107,8 +109,8 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
     root = _staging(final)
     raw, malformed = read_file(path)
     if raw.width == 0 and malformed.is_empty():  # an empty file: nothing to map, check or split
-        return {**_finish(root, final, {"file": path, "rows": 0, "good": 0, "bad": {}, "out_of_window": 0,
-                                        "min_ts": None, "max_ts": None, "labels": 0}), "cached": False}
+        return {**_finish(root, final, {"file": path, "rows": 0, "good": 0, "bad": {}, "undated_bad": 0, "future_range": None,
+                                        "out_of_window": 0, "min_ts": None, "max_ts": None, "labels": 0}), "cached": False}
     mapped = mapping.apply(raw)
     norm = validate.normalise(mapped, mapping.ts_unit)
     good, bad = validate.split(norm, dt.datetime.fromisoformat(now_iso))
@@ -154,11 +156,16 @@ def prepare_file(path: str, mapping: EventMapping, out: str, n_buckets: int, now
         part.drop("_b").write_parquet(root / "target" / f"b={b}.parquet")
 
     reasons = quarantine.group_by("reason").len().rows() if quarantine.height else []
+    future = bad.filter(pl.col("reason") == "future_timestamp")["ts"]
     summary = {
         "file": path,
         "rows": raw.height + malformed.height,
         "good": good.height,
         "bad": {r: int(n) for r, n in reasons},
+        # no window can claim these: the build judges them against every row read, not the window's
+        "undated_bad": int((bad["ts"].is_null() | (bad["reason"] == "bad_timestamp")).sum()) + malformed.height,
+        # when the first of these comes due, this file's verdicts are stale (graphs.build judges it again)
+        "future_range": [future.min().isoformat(), future.max().isoformat()] if future.len() else None,
         "out_of_window": out_of_window,
         "min_ts": good["ts"].min().isoformat() if good.height else None,
         "max_ts": good["ts"].max().isoformat() if good.height else None,

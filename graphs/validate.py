@@ -31,7 +31,7 @@ REASONS = (
 SELF_MEANINGLESS = ("follow", "unfollow", "message", "report")
 _MIN_TS = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 _ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M%#z", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+                "%Y-%m-%dT%H:%M%#z", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M%#z", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 _STRING_COLUMNS = ("actor_id", "event_type", "target_account_id", "target_content_id", "device_id", "ip", "text_hash", "event_id")
 
 
@@ -44,13 +44,16 @@ def _epoch_to_datetime(value: pl.Expr, unit: str) -> pl.Expr:
     """Integer epoch → UTC datetime; ``auto`` treats values above 1e11 as milliseconds. Values
     beyond the year 5138 in their unit are null (unreadable), never wrapped around int64."""
     v = value.cast(pl.Int64, strict=False)
+
+    def within(bound: int) -> pl.Expr:  # compared both ways: abs() of the smallest int64 wraps
+        return v.is_between(-bound, bound)
+
     if unit == "s":
-        micros = pl.when(v.abs() <= _MAX_EPOCH_S).then(v * 1_000_000)
+        micros = pl.when(within(_MAX_EPOCH_S)).then(v * 1_000_000)
     elif unit == "ms":
-        micros = pl.when(v.abs() <= _MAX_EPOCH_MS).then(v * 1_000)
+        micros = pl.when(within(_MAX_EPOCH_MS)).then(v * 1_000)
     else:
-        micros = (pl.when(v.abs() <= _MAX_EPOCH_S).then(v * 1_000_000)
-                  .when(v.abs() <= _MAX_EPOCH_MS).then(v * 1_000))
+        micros = pl.when(within(_MAX_EPOCH_S)).then(v * 1_000_000).when(within(_MAX_EPOCH_MS)).then(v * 1_000)
     return micros.cast(pl.Datetime("us", "UTC"))
 
 
@@ -165,7 +168,11 @@ def quarantine_lines(malformed: pl.DataFrame, source: str) -> pl.DataFrame:
     )
 
 
-def split(frame: pl.DataFrame, now: dt.datetime, future_tolerance_s: int = 86_400) -> tuple[pl.DataFrame, pl.DataFrame]:
+FUTURE_TOLERANCE_S = 86_400
+"""How far past the build's clock an event may be dated (clock skew, time zones) before it is ``future_timestamp``."""
+
+
+def split(frame: pl.DataFrame, now: dt.datetime, future_tolerance_s: int = FUTURE_TOLERANCE_S) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split normalised rows into (good rows, bad rows with a ``reason`` column)."""
     tagged = frame.with_columns(reason_expr(now, future_tolerance_s, invalid_ids(frame)).alias("reason"))
     good = tagged.filter(pl.col("reason").is_null()).drop("reason", "_raw_ts", "_raw_weight")

@@ -278,7 +278,10 @@ def retry_service_config(max_attempts: int = 4) -> str:
     )
 
 
-def _encodes(text: str) -> bool:
+def _encodes(text: object) -> bool:
+    """Whether ``text`` can go out as a protobuf string (text, without a lone surrogate)."""
+    if not isinstance(text, str):
+        return False
     try:
         text.encode()
     except UnicodeEncodeError:
@@ -370,7 +373,7 @@ class RiskClient:
         """
         try:
             request = risk_pb2.BatchGetRiskScoresRequest(account_ids=account_ids, include_ring_ids=include_ring_ids)
-        except UnicodeEncodeError:  # an id that is no valid text is sent empty: the server marks it INVALID_ARGUMENT
+        except (UnicodeEncodeError, TypeError):  # an id that is no text is sent empty: the server marks it INVALID_ARGUMENT
             request = risk_pb2.BatchGetRiskScoresRequest(account_ids=[a if _encodes(a) else "" for a in account_ids],
                                                          include_ring_ids=include_ring_ids)
         data = self._call(self._batch_raw, request, timeout_s)

@@ -524,7 +524,8 @@ class RiskServicer:
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 raise DeadlineError("the deadline passed before the request was served")
-            return answer(require_snapshot(self.store), parsed(request))
+            request = parsed(request)  # bytes that do not parse are the caller's mistake, loaded or not
+            return answer(require_snapshot(self.store), request)
         except RingwatchError as exc:
             code = status_code_of(exc)
             await context.abort(code, str(exc))

@@ -619,7 +619,8 @@ class ScoreStore:
 
         A version that fails verification or loading is refused: the error is logged and kept
         in :attr:`last_error`, the old snapshot keeps serving, and the same version is not
-        retried until ``CURRENT`` changes.
+        retried until ``CURRENT`` changes. An operating-system error (a full disk while caching,
+        a flaky mount) is not the version's fault: it is logged and retried at the next call.
 
         Returns:
             True when a new snapshot was swapped in.
@@ -634,7 +635,12 @@ class ScoreStore:
             started = time.perf_counter()
             try:
                 fresh = load_snapshot(self.scores, wanted, self.cache_root)
-            except Exception as exc:  # whatever it was, this set is refused until CURRENT changes
+            except (OSError, MemoryError) as exc:  # a full disk, a flaky mount: the next poll tries again
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("cannot load score set %s now, still serving %s (retried at the next poll): %s",
+                          wanted, serving or "nothing", self.last_error)
+                return False
+            except Exception as exc:  # the set itself is wrong: refused until CURRENT changes
                 self._refused = wanted
                 self.last_error = str(exc) if isinstance(exc, RingwatchError) else f"{type(exc).__name__}: {exc}"
                 log.error("refusing score set %s, still serving %s: %s", wanted, serving or "nothing", self.last_error,

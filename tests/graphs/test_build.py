@@ -266,9 +266,25 @@ def test_rows_once_in_the_future_are_judged_again_by_a_later_build(tmp_path: Pat
         def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # noqa: D102
             return dt.datetime.now(tz) + dt.timedelta(days=3)
 
-    monkeypatch.setattr(build, "dt", type("Clock", (), {"datetime": ThreeDaysOn, "timezone": dt.timezone}))
+    monkeypatch.setattr(build, "dt", type("Clock", (), {"datetime": ThreeDaysOn, "timezone": dt.timezone,
+                                                         "timedelta": dt.timedelta}))
     later = build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.2, n_buckets=4))
     assert later["quarantine"]["reasons"] == {} and later["counts"]["events"] == 11  # as a full build would
+    assert later["reused"]["files"] == 0
+    again = build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.2, n_buckets=4))
+    assert again["reused"]["files"] == 1 and again["counts"]["events"] == 11  # judged once more, then reused
+
+
+def test_a_row_that_never_comes_due_leaves_its_file_reused(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = [_like(a, now - dt.timedelta(hours=1, seconds=i)) for i, a in enumerate("abcdefghij")]
+    pl.DataFrame(rows + [_like("z", dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc))]).write_parquet(logs / "day.parquet")
+    home = Home(tmp_path / "home")
+    build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.2, n_buckets=4))
+    again = build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.2, n_buckets=4))
+    assert again["reused"] == {"files": 1, "buckets": 4} and again["quarantine"]["reasons"] == {"future_timestamp": 1}
 
 
 def test_bad_rows_dated_outside_the_window_are_not_this_builds(tmp_path: Path, ray_local: None) -> None:
@@ -322,3 +338,15 @@ def test_an_empty_file_beside_good_ones_is_no_rows_not_a_failed_build(tmp_path: 
     (logs / "hour-23.jsonl").write_bytes(b"")
     manifest = build_snapshot(Home(tmp_path / "home"), BuildParams(events=[str(logs)]))
     assert manifest["counts"]["rows"] == len(_rows()) and manifest["counts"]["events"] == len(_rows())
+
+
+def test_a_windowed_build_judges_undated_rows_against_everything_read(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    history = [_like(f"o{i}", T0 - dt.timedelta(days=30, seconds=i)) for i in range(995)]
+    garbled = [{**_like(f"g{i}", T0), "ts": "garbled"} for i in range(5)]  # 0.5% of a long history, no date
+    recent = [_like(f"r{i}", T0 + dt.timedelta(seconds=i)) for i in range(10)]
+    pl.DataFrame(history + garbled + recent).write_parquet(logs / "all.parquet")
+    manifest = build_snapshot(Home(tmp_path / "home"), BuildParams(
+        events=[str(logs)], since=T0 - dt.timedelta(days=1), max_bad_fraction=0.01, n_buckets=4))
+    assert manifest["counts"]["events"] == 10 and manifest["quarantine"]["reasons"] == {"bad_timestamp": 5}

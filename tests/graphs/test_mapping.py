@@ -89,6 +89,6 @@ def test_a_mapping_file_of_the_wrong_shape_is_one_clear_error(tmp_path: Path, to
 
 def test_an_origin_may_be_an_iso_date(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
-    for origin in ('"2014-01-01"', "2014-01-01", "2014-01-01T00:00:00Z", '"2014-01-01T01:00:00+01:00"'):
+    for origin in ('"2014-01-01"', "2014-01-01", "2014-01-01T00:00:00Z", '"2014-01-01T01:00:00+01:00"', "1388534400.0"):
         path.write_text(f'[time]\nunit = "s"\norigin = {origin}\n')
         assert EventMapping.from_toml(path).ts_origin == 1_388_534_400, origin

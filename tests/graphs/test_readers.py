@@ -65,11 +65,12 @@ def test_a_gzip_cut_short_fails_the_file_clearly(tmp_path: Path) -> None:
 def test_json_lines_whose_fields_disagree_on_type_are_read_as_text(tmp_path: Path) -> None:
     path = tmp_path / "day.jsonl"
     path.write_text('{"ts": 1700000000, "actor_id": "a", "weight": 2.5}\n[1, 2]\n'
-                    '{"ts": 1700000001, "actor_id": 7, "weight": true, "extra": {"k": 1}}\n')
+                    '{"ts": 1700000001, "actor_id": 7, "weight": true, "extra": {"k": 1}}\n'
+                    '{"ts": 1700000002, "actor_id": "b\\ud800", "weight": 1}\n')  # a lone surrogate escape
     rows, malformed = read_file(str(path))
     assert malformed["line"].to_list() == [2]
     assert rows.select("ts", "actor_id", "weight", "extra").rows() == [
-        ("1700000000", "a", "2.5", None), ("1700000001", "7", "true", '{"k": 1}')]
+        ("1700000000", "a", "2.5", None), ("1700000001", "7", "true", '{"k": 1}'), ("1700000002", "b\ufffd", "1", None)]
 
 
 def test_a_csv_row_of_empty_fields_is_a_row_on_the_line_by_line_path_too(tmp_path: Path) -> None:

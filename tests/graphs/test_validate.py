@@ -60,10 +60,12 @@ def test_integer_ids_become_strings_and_liking_own_content_is_fine() -> None:
 
 
 def test_an_epoch_beyond_any_real_time_is_a_bad_timestamp_not_a_wrapped_date() -> None:
-    good, bad = _split({"ts": [9_300_000_000_000_000, 18_448_444_073_709_551, 1_700_000_000],
-                        "actor_id": ["huge", "wraps", "fine"], "event_type": ["like"] * 3})
+    good, bad = _split({"ts": [9_300_000_000_000_000, 18_448_444_073_709_551, -(2**63), 1_700_000_000],
+                        "actor_id": ["huge", "wraps", "smallest", "fine"], "event_type": ["like"] * 4})
     assert good["actor_id"].to_list() == ["fine"]
-    assert dict(zip(bad["actor_id"].to_list(), bad["reason"].to_list())) == {"huge": "bad_timestamp", "wraps": "bad_timestamp"}
+    assert dict(zip(bad["actor_id"].to_list(), bad["reason"].to_list())) == {
+        "huge": "bad_timestamp", "wraps": "bad_timestamp", "smallest": "bad_timestamp"}
+    assert bad["ts"].null_count() == 3  # no date made up for them: the quarantine shows the raw value
 
 
 def test_nanosecond_times_read_as_microseconds() -> None:
@@ -81,7 +83,7 @@ def test_weights_are_stripped_like_ids_and_a_blank_one_is_no_weight() -> None:
 
 
 def test_iso_times_without_seconds_read() -> None:
-    good, bad = _split({"ts": ["2026-10-01T12:30", "2026-10-01 12:30", "2026-10-01T14:30+02:00"],
-                        "actor_id": ["a", "b", "c"], "event_type": ["like"] * 3})
+    good, bad = _split({"ts": ["2026-10-01T12:30", "2026-10-01 12:30", "2026-10-01T14:30+02:00", "2026-10-01 14:30+02:00"],
+                        "actor_id": ["a", "b", "c", "d"], "event_type": ["like"] * 4})
     assert bad.is_empty() and good["ts"].n_unique() == 1
     assert good["ts"][0] == dt.datetime(2026, 10, 1, 12, 30, tzinfo=dt.timezone.utc)

@@ -300,6 +300,16 @@ def test_unavailable_until_loaded_then_serving(scores: VersionedDir) -> None:
         srv.stop()
 
 
+def test_undecodable_bytes_are_invalid_argument_before_scores_load(scores: VersionedDir) -> None:
+    srv = _serve(ScoreStore(scores))  # nothing published: every well-formed lookup is UNAVAILABLE
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+            call = ch.unary_unary("/ringwatch.v1.RiskService/BatchGetRiskScores")
+            assert _code(call, b"\xff\xff\xff", timeout=5) == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        srv.stop()
+
+
 def test_client_retries_unavailable_until_scores_load(scores: VersionedDir) -> None:
     store = ScoreStore(scores)
     srv = _serve(store)
@@ -318,7 +328,7 @@ def test_message_size_limit(server: ServerThread) -> None:
         huge = risk_pb2.BatchGetRiskScoresRequest(account_ids=["x" * 100_000] * 70)  # ~7 MB > 6 MiB
         assert _code(stub.BatchGetRiskScores, huge, timeout=5) == grpc.StatusCode.RESOURCE_EXHAUSTED
         # the largest valid batch fits: 10,000 ids of 128 four-byte characters (5.15 MB)
-        widest = [f"{i:04d}" + "\U0001F600" * 124 for i in range(MAX_BATCH)]
+        widest = ["".join(chr(0x1F600 + (i >> 4 * k & 15)) for k in range(4)) + "\U0001F600" * 124 for i in range(MAX_BATCH)]
         answer = stub.BatchGetRiskScores(risk_pb2.BatchGetRiskScoresRequest(account_ids=widest), timeout=30)
         assert answer.not_found == MAX_BATCH and answer.invalid == 0
 
@@ -460,6 +470,7 @@ def test_the_client_refuses_ids_that_are_no_text_and_marks_them_in_a_batch(clien
         client.explain(lone_surrogate)
     with pytest.raises(InputError, match="not a level"):
         next(client.watch(min_level="SEVERE", timeout_s=1))
-    batch = client.batch_get(["acct_0001", lone_surrogate, "acct_0002"])
+    batch = client.batch_get(["acct_0001", lone_surrogate, "acct_0002", 7])  # type: ignore[list-item]
     assert batch.account_ids[1] == lone_surrogate
-    assert list(batch.statuses) == [risk_pb2.ITEM_STATUS_OK, risk_pb2.ITEM_STATUS_INVALID_ARGUMENT, risk_pb2.ITEM_STATUS_OK]
+    assert list(batch.statuses) == [risk_pb2.ITEM_STATUS_OK, risk_pb2.ITEM_STATUS_INVALID_ARGUMENT, risk_pb2.ITEM_STATUS_OK,
+                                    risk_pb2.ITEM_STATUS_INVALID_ARGUMENT]

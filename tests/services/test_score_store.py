@@ -231,3 +231,22 @@ def test_diff_levels(scores: VersionedDir) -> None:
     assert dict(zip(changed.account_ids.tolist(), zip(changed.previous_levels.tolist(), changed.levels.tolist()))) == {
         "d": (0, 2), "b": (4, 0), "c": (3, 0),
     }
+
+
+def test_an_operating_system_error_is_retried_not_held_against_the_set(scores: VersionedDir,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from services import score_store
+
+    publish_scores(scores, ["a", "b"], [0.1, 0.2])
+    real = score_store.load_snapshot
+    failures = iter([OSError(28, "No space left on device")])
+
+    def flaky(*args: object, **kw: object) -> object:
+        for exc in failures:
+            raise exc
+        return real(*args, **kw)
+
+    monkeypatch.setattr(score_store, "load_snapshot", flaky)
+    store = ScoreStore(scores)
+    assert store.refresh() is False and "No space left" in (store.last_error or "")
+    assert store.refresh() is True and store.current.info.score_version == "v1"  # the disk was freed: it loads
