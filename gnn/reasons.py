@@ -15,7 +15,7 @@ import torch
 
 from gnn.data import SIDE_RELATIONS, GraphTensors
 from gnn.model import RingwatchGNN
-from ringwatch.types import NODE_CODES
+from ringwatch.types import NODE_CODES, UNDIRECTED_RELATIONS
 
 _RELATION_FACTS = (
     ("coaction_degree", "acted in lockstep with {:.0f} accounts"),
@@ -105,12 +105,17 @@ def top_neighbors(account_ids: np.ndarray, risk: np.ndarray, relations: dict[str
     """
     chosen = np.zeros(len(account_ids), bool)
     chosen[nodes] = True
-    parts = [_incident(table, name, chosen) for name, table in relations.items() if name not in SIDE_RELATIONS]
+    names = [name for name in relations if name not in SIDE_RELATIONS]
+    parts = [_incident(relations[name], name, chosen) for name in names]
     if not parts:
         return pl.DataFrame({"account_id": account_ids[nodes], "top_neighbors": ["[]"] * len(nodes)}, schema={
             "account_id": pl.String, "top_neighbors": pl.String})
     # one entry per neighbour and relation: a directed relation's edges both ways (A follows B, B follows A) add up
-    edges = pl.concat(parts).group_by("node", "nbr", "relation").agg(pl.col("count").sum())
+    # (an undirected one stores each pair once, so only the directed ones need the grouping)
+    directed = [p for name, p in zip(names, parts) if name not in UNDIRECTED_RELATIONS]
+    edges = pl.concat([p for name, p in zip(names, parts) if name in UNDIRECTED_RELATIONS] + (
+        [pl.concat(directed).group_by("node", "nbr", "relation").agg(pl.col("count").sum()).select(directed[0].columns)]
+        if directed else []), how="vertical_relaxed")
     ranked = (
         edges.with_columns(pl.Series("nbr_risk", risk[edges["nbr"].to_numpy()]))
         .with_columns((pl.col("count").cast(pl.Float64).log1p() * pl.col("nbr_risk")).round(4).alias("weight"))
