@@ -154,13 +154,17 @@ def test_scoring_warns_when_the_spectral_basis_no_longer_covers_the_graph(tmp_pa
     assert _scores(home)["risk"].is_between(0, 1).all()  # still scored: a warning, not a refusal
 
 
-def test_scoring_warns_when_the_population_has_moved_since_training(tmp_path: Path) -> None:
-    rng = np.random.default_rng(1)
-    n = 200
+def _random_graph(seed: int, n: int, pairs: int, cut: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four normal features, a label led by the first, and random undirected edges: ``x, edges, y``."""
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 1.0).astype(np.int64)
-    pairs = rng.integers(0, n, size=(400, 2))
-    edges = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > cut).astype(np.int64)
+    drawn = rng.integers(0, n, size=(pairs, 2))
+    return x, np.unique(np.sort(drawn[drawn[:, 0] != drawn[:, 1]], axis=1), axis=0), y
+
+
+def test_scoring_warns_when_the_population_has_moved_since_training(tmp_path: Path) -> None:
+    x, edges, y = _random_graph(1, 200, 400, 1.0)
     home = Home(tmp_path / "home")
     _, labels = publish_static(home, StaticGraph(x, edges, y, relation="rel"))
     model = train(home, labels, FAST)
@@ -189,12 +193,7 @@ def test_scoring_warns_when_the_population_has_moved_since_training(tmp_path: Pa
 
 
 def test_scoring_warns_when_the_snapshot_lacks_a_feature_the_model_was_trained_with(tmp_path: Path) -> None:
-    rng = np.random.default_rng(2)
-    n = 80
-    x = rng.normal(size=(n, 4)).astype(np.float32)
-    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0.8).astype(np.int64)
-    pairs = rng.integers(0, n, size=(200, 2))
-    edges = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+    x, edges, y = _random_graph(2, 80, 200, 0.8)
     home = Home(tmp_path / "home")
     _, labels = publish_static(home, StaticGraph(x, edges, y, relation="rel"))
     model = train(home, labels, FAST)
