@@ -246,7 +246,7 @@ def test_not_found(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> N
         client.get("nobody")
 
 
-def test_message_size_limit(stub: risk_pb2_grpc.RiskServiceStub, channel: grpc.Channel) -> None:
+def test_message_size_limit(stub: risk_pb2_grpc.RiskServiceStub, channel: grpc.Channel, edge: EdgeServer) -> None:
     huge = risk_pb2.BatchGetRiskScoresRequest(account_ids=["x" * 100_000] * 70)  # ~7 MB > 6 MiB
     assert _code(stub.BatchGetRiskScores, huge, timeout=5) == grpc.StatusCode.RESOURCE_EXHAUSTED
     widest = ["".join(chr(0x1F600 + (i >> 4 * k & 15)) for k in range(4)) + "\U0001F600" * 124  # the largest
@@ -256,6 +256,15 @@ def test_message_size_limit(stub: risk_pb2_grpc.RiskServiceStub, channel: grpc.C
     for method in ("GetRiskScore", "BatchGetRiskScores", "ExplainRiskScore", "GetRing"):  # bytes that do not parse
         call = channel.unary_unary(f"/ringwatch.v1.RiskService/{method}")
         assert _code(call, b"\xff\xff\xff", timeout=5) == grpc.StatusCode.INVALID_ARGUMENT, method
+    watch = channel.unary_stream("/ringwatch.v1.RiskService/WatchRiskScores")
+    assert _code(list, watch(b"\xff\xff\xff", timeout=5)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert _code(stub.BatchGetRiskScores, risk_pb2.BatchGetRiskScoresRequest(account_ids=["a"] * (MAX_BATCH + 1)),
+                 timeout=5) == grpc.StatusCode.INVALID_ARGUMENT
+    text = urllib.request.urlopen(f"http://127.0.0.1:{edge.metrics_port}/metrics", timeout=5).read().decode().splitlines()
+    for method in ("GetRiskScore", "BatchGetRiskScores", "ExplainRiskScore", "GetRing", "WatchRiskScores"):
+        assert any(line.startswith(f'ringwatch_grpc_requests_total{{method="{method}",code="INVALID_ARGUMENT"}}')
+                   for line in text), method  # counted, as the Python service counts them
+    assert f"ringwatch_grpc_batch_items_total {2 * MAX_BATCH + 1}" in text  # refused batches' ids too
 
 
 def test_deadlines(stub: risk_pb2_grpc.RiskServiceStub, client: RiskClient) -> None:
@@ -359,6 +368,9 @@ def test_token_refused(token_edge: EdgeServer, metadata: tuple | None) -> None:
         assert _code(stub.GetRiskScore, risk_pb2.GetRiskScoreRequest(account_id="acct_0001"), timeout=5, metadata=metadata) == unauthenticated
         assert _code(stub.ExplainRiskScore, risk_pb2.ExplainRiskScoreRequest(account_id="acct_0001"), timeout=5, metadata=metadata) == unauthenticated
         assert _code(list, stub.WatchRiskScores(risk_pb2.WatchRiskScoresRequest(), timeout=5, metadata=metadata)) == unauthenticated
+        # bytes that do not parse: the token is checked first, as the Python service does
+        assert _code(ch.unary_unary("/ringwatch.v1.RiskService/GetRiskScore"), b"\xff\xff\xff", timeout=5,
+                     metadata=metadata) == unauthenticated
         status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5).status
         assert status == health_pb2.HealthCheckResponse.SERVING  # health stays open for probes
 

@@ -63,7 +63,7 @@ func parseFlags() (config, error) {
 	flag.StringVar(&c.tlsKey, "tls-key", "", "PEM private key for -tls-cert")
 	flag.StringVar(&c.readyFile, "ready-file", "", "once listening, write {pid, grpc_port, metrics_port} here as JSON")
 	flag.IntVar(&c.maxBatch, "max-batch", riskservice.MaxBatch, "most ids per BatchGetRiskScores call")
-	flag.IntVar(&c.maxRecvBytes, "max-recv-bytes", 4<<20, "largest request accepted (4 MiB holds a full batch of 128-char ids)")
+	flag.IntVar(&c.maxRecvBytes, "max-recv-bytes", 6<<20, "largest request accepted (6 MiB holds a full batch of 10,000 ids of 128 four-byte characters)")
 	flag.IntVar(&c.maxSendBytes, "max-send-bytes", 64<<20, "largest answer sent")
 	flag.DurationVar(&c.poll, "poll", 500*time.Millisecond, "how often the pointer file is checked")
 	flag.DurationVar(&c.grace, "grace", 5*time.Second, "how long in-flight calls may run after SIGTERM")
@@ -114,6 +114,7 @@ func run(c config, log *slog.Logger) error {
 		unary, stream = append(unary, auth.Unary), append(stream, auth.Stream)
 	}
 	opts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(riskservice.NewCodec()), // a streamed request that does not parse: INVALID_ARGUMENT
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		// Reused handler goroutines: a fresh goroutine per call spent ~15% of the edge's CPU

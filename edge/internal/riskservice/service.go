@@ -111,20 +111,20 @@ func (s *Service) GetRiskScore(ctx context.Context, req *ringwatchv1.GetRiskScor
 // BatchGetRiskScores answers 1 to maxBatch ids in request order, with a status per item; the
 // call itself fails with INVALID_ARGUMENT only when the batch is empty or too large.
 func (s *Service) BatchGetRiskScores(ctx context.Context, req *ringwatchv1.BatchGetRiskScoresRequest) (*ringwatchv1.BatchGetRiskScoresResponse, error) {
+	ids := req.GetAccountIds()
+	n := len(ids)
+	if s.OnBatch != nil { // every id asked for, as the Python service counts them (refused batches too)
+		s.OnBatch(n)
+	}
 	set, err := s.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ids := req.GetAccountIds()
-	n := len(ids)
 	if n == 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "account_ids is empty; send 1 to %d ids", s.maxBatch)
 	}
 	if n > s.maxBatch {
 		return nil, status.Errorf(codes.InvalidArgument, "%d account_ids is above the maximum batch of %d; split the request", n, s.maxBatch)
-	}
-	if s.OnBatch != nil {
-		s.OnBatch(n)
 	}
 	resp := &ringwatchv1.BatchGetRiskScoresResponse{
 		Statuses: make([]ringwatchv1.ItemStatus, n),

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -82,7 +84,8 @@ func (st *Store) LastError() error {
 
 // Refresh loads the set the pointer file names if it changed since the last attempt. A set
 // that fails to load is refused: logged, remembered (not retried until the pointer changes)
-// and the current set keeps serving. It reports whether a new set was swapped in.
+// and the current set keeps serving; an operating-system error is retried at the next call.
+// It reports whether a new set was swapped in.
 func (st *Store) Refresh() bool {
 	st.mu.Lock()
 	raw, err := os.ReadFile(st.path)
@@ -90,19 +93,28 @@ func (st *Store) Refresh() bool {
 		st.mu.Unlock()
 		return false // no pointer yet (nothing published), or nothing new
 	}
-	st.seen = raw
 	fresh, err := load(raw)
 	old := st.current.Load()
 	if err != nil {
+		// an operating-system error (a file not there yet, no file handles, no memory) is not the
+		// set's fault: retried at the next poll, as the Python service does; anything else refuses it
+		transient := isTransient(err)
+		if !transient {
+			st.seen = raw
+		}
+		repeated := st.lastErr != nil && st.lastErr.Error() == err.Error()
 		st.lastErr = err
 		st.mu.Unlock()
 		serving := "nothing"
 		if old != nil {
 			serving = old.Info.ScoreVersion
 		}
-		st.log.Error("refusing score set", "pointer", st.path, "serving", serving, "error", err.Error())
+		if !repeated {
+			st.log.Error("cannot load score set", "pointer", st.path, "serving", serving, "retried", transient, "error", err.Error())
+		}
 		return false
 	}
+	st.seen = raw
 	st.lastErr = nil
 	st.current.Store(fresh)
 	listeners := append([]SwapFunc(nil), st.onSwap...)
@@ -153,4 +165,12 @@ func (st *Store) Watch(ctx context.Context, interval time.Duration) {
 			st.Refresh()
 		}
 	}
+}
+
+// isTransient reports whether err came from the operating system (a path, an errno) rather
+// than from what the set's files hold.
+func isTransient(err error) bool {
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pathErr) || errors.As(err, &errno)
 }
