@@ -29,14 +29,14 @@ def _compare(fresh: Path, committed: Path, suffixes: set[str]) -> None:
     assert not stale, f"{stale} differ from a fresh generation; run scripts/gen_protos and commit"
 
 
-def _generate(out: Path, go: str | None) -> None:
+def _generate(out: Path, go: str | None, cwd: Path | None = None) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     if go is not None:
         env["GO"] = go
         env["PATH"] = f"{Path(go).parent}{os.pathsep}{env.get('PATH', '')}"
     else:
         env["GO"] = "/nonexistent/go"
-    subprocess.run(["bash", str(REPO / "scripts" / "gen_protos"), str(out)], check=True, env=env)
+    subprocess.run(["bash", str(REPO / "scripts" / "gen_protos"), str(out)], check=True, env=env, cwd=cwd)
 
 
 def test_generated_code_is_up_to_date(tmp_path: Path) -> None:
@@ -56,3 +56,8 @@ def test_generated_code_imports() -> None:
     batch = risk_pb2.BatchGetRiskScoresResponse.DESCRIPTOR
     for name in ("risks", "levels", "statuses"):
         assert batch.fields_by_name[name].is_packed, f"{name} must be packed so large batches are cheap"
+
+
+def test_an_out_dir_relative_to_the_callers_folder(tmp_path: Path) -> None:
+    _generate(Path("out"), None, cwd=tmp_path)  # the script runs protoc from protos/: the path must not move
+    _compare(tmp_path / "out" / "ringwatch" / "v1", GENERATED, {".py", ".pyi"})
