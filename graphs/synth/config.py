@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import math
+from dataclasses import dataclass, fields
 
 from ringwatch.errors import ConfigError
 
@@ -17,6 +19,9 @@ HARD_NEGATIVE_TYPES = ("viral_burst", "household", "fan_community", "giveaway", 
 
 EVENT_TYPES = ("view", "like", "comment", "share", "follow", "unfollow", "message", "post", "login", "report", "signup")
 """Event types the generator emits (index = internal code)."""
+MAX_ACCOUNT_DAYS = 100_000_000
+"""A sanity bound on accounts × days (5M accounts over 20 days), far above the benchmark's 10M
+events: past it a typo would run out of memory instead of being told so."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,23 @@ class SynthConfig:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` on impossible values."""
+        odd = [f.name for f in fields(self) if isinstance(getattr(self, f.name), float) and not math.isfinite(getattr(self, f.name))]
+        if odd:
+            raise ConfigError(f"{', '.join(odd)} must be finite numbers")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be 0 or more, got {self.seed}")
+        if self.label_delay_days < 0:
+            raise ConfigError(f"label_delay_days must be 0 or more, got {self.label_delay_days}")
+        if self.accounts * self.days > MAX_ACCOUNT_DAYS:
+            raise ConfigError(f"accounts × days is {self.accounts * self.days:,}, above the {MAX_ACCOUNT_DAYS:,} one machine "
+                              "generates; split the log over several runs (--seed) or generate fewer days")
+        try:
+            end = dt.datetime.fromisoformat(self.start).replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=self.days)
+        except ValueError:
+            raise ConfigError(f"start must be an ISO date such as 2026-11-01, got {self.start!r}") from None
+        if end > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1):
+            raise ConfigError(f"a log from {self.start} over {self.days} days ends {end:%Y-%m-%d}, in the future: a build would "
+                              "quarantine those days as future_timestamp; generate fewer days or start earlier")
         if self.accounts < 200:
             raise ConfigError(f"accounts must be at least 200, got {self.accounts}")
         if self.days < 1:

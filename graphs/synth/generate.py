@@ -34,6 +34,7 @@ from graphs.synth.hardneg import hard_negative_day, plan_hard_negatives
 from graphs.synth.labels import ground_truth, make_labels
 from graphs.synth.organic import organic_day
 from graphs.synth.population import DAY_S, Population, assign_infra, mix64, organic_population
+from ringwatch.errors import ConfigError
 
 
 def _day_rng(seed: int, *key: int) -> np.random.Generator:
@@ -238,11 +239,37 @@ def _write_truth(out: Path, pop: Population, campaigns: list) -> None:  # noqa: 
     truth.select("account_id", "created_at").write_parquet(out / "accounts.parquet")
 
 
+_OUTPUTS = frozenset({"events", "labels.parquet", "ground_truth.parquet", "accounts.parquet", "summary.json"})
+"""What a run writes under ``out`` (and all a folder it may write into again may hold)."""
+
+
+def _clear_for_a_new_run(out: Path) -> Path:
+    """Remove an earlier run's files from ``out`` (its summary first, so a run that fails part-way
+    leaves no summary of another's files) and return the events folder.
+
+    Raises:
+        ConfigError: ``out`` holds anything a run does not write: it is not a synth folder.
+    """
+    events = out / "events"
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in _OUTPUTS) if out.is_dir() else []
+    if events.is_dir():
+        foreign += sorted(f"events/{p.name}" for p in events.iterdir() if not p.name.startswith("date="))
+    if foreign:
+        raise ConfigError(f"--out {out} holds files a synth run does not write ({', '.join(foreign[:5])}); give an empty "
+                          "folder or one an earlier run wrote")
+    for name in ("summary.json", "labels.parquet", "ground_truth.parquet", "accounts.parquet"):
+        (out / name).unlink(missing_ok=True)
+    if events.exists():
+        shutil.rmtree(events)
+    return events
+
+
 def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
     """Write a synthetic event log, labels, ground truth and a summary under ``out``.
 
     Args:
-        out: Target folder (created; an existing ``events/`` folder is replaced).
+        out: Target folder: created, or one an earlier run wrote (its files are replaced);
+            a folder holding anything else is refused.
         cfg: Generator configuration.
 
     Returns:
@@ -259,9 +286,7 @@ def generate(out: Path, cfg: SynthConfig) -> dict[str, object]:
     salt = int(rng.integers(0, 1 << 40))
 
     out = Path(out)
-    events_dir = out / "events"
-    if events_dir.exists():
-        shutil.rmtree(events_dir)
+    events_dir = _clear_for_a_new_run(out)
     events_dir.mkdir(parents=True)
     first_abuse = np.full(pop.n, np.iinfo(np.int64).max, dtype=np.int64)
     first_bot_event = first_abuse.copy()

@@ -113,6 +113,32 @@ def test_config_validation() -> None:
         SynthConfig(label_noise=1.5).validate()
     with pytest.raises(ConfigError):
         SynthConfig(campaign_mix=("bogus",)).validate()
+    for bad, message in ((SynthConfig(camouflage=float("nan")), "camouflage must be finite"),
+                         (SynthConfig(lockstep_spread_s=float("inf")), "lockstep_spread_s must be finite"),
+                         (SynthConfig(seed=-1), "seed must be 0 or more"),
+                         (SynthConfig(label_delay_days=-1.0), "label_delay_days must be 0 or more"),
+                         (SynthConfig(accounts=2_000_000_000), "accounts × days"),
+                         (SynthConfig(days=400), "in the future"),
+                         (SynthConfig(start="last week"), "ISO date")):
+        with pytest.raises(ConfigError, match=message):
+            bad.validate()
+
+
+def test_a_folder_a_run_did_not_write_is_refused_and_a_rerun_leaves_no_stale_files(tmp_path: Path) -> None:
+    small = SynthConfig(accounts=300, days=1, campaigns=1, bots_per_campaign=8, fan_size=20)
+    mine = tmp_path / "project"
+    (mine / "events").mkdir(parents=True)
+    (mine / "events" / "mydata.csv").write_text("ts,actor_id\n")
+    with pytest.raises(ConfigError, match="holds files a synth run does not write"):
+        generate(mine, small)
+    assert (mine / "events" / "mydata.csv").is_file()  # nothing deleted
+    out = tmp_path / "synth"
+    generate(out, small)
+    with pytest.raises(ConfigError):  # a run that fails part-way...
+        generate(out, SynthConfig(**{**small.__dict__, "label_delay_days": -1.0}))
+    assert (out / "summary.json").is_file()  # ...fails before touching the earlier run's files
+    generate(out, SynthConfig(**{**small.__dict__, "seed": 4}))
+    assert json.loads((out / "summary.json").read_text())["config"]["seed"] == 4
 
 
 def test_fast_sort_and_search_match_numpy() -> None:
