@@ -341,6 +341,19 @@ def test_edge_refuses_a_broken_cache_and_keeps_serving(scores: VersionedDir, sto
     _wait_for(lambda: client.get("acct_0001").score_set.model_version == "m2", "the edge to load v2")
 
 
+def test_a_set_whose_files_are_not_there_yet_is_retried(scores: VersionedDir, store: ScoreStore, edge: EdgeServer,
+                                                        client: RiskClient, tmp_path: Path) -> None:
+    pointer = tmp_path / "cache" / POINTER_FILE
+    assert store.current is not None and store.current.cache_dir is not None
+    later = tmp_path / "later"  # a mount that is not there yet: an operating-system error, not a bad set
+    pointer.write_text(json.dumps({"cache_dir": str(later), "score_version": "v9", "model_version": "m9",
+                                   "snapshot_version": "s9", "scored_at": None, "accounts": len(IDS)}))
+    time.sleep(0.5)  # several polls, each failing
+    assert client.get("acct_0001").score_set.score_version == "v1"
+    shutil.copytree(store.current.cache_dir, later)
+    _wait_for(lambda: client.get("acct_0001").score_set.model_version == "m9", "the edge to retry the set")
+
+
 # --------------------------------------------------------------------------- auth, TLS
 
 
