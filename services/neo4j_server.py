@@ -411,11 +411,17 @@ def _wait_ready(poll: Callable[[], int | None], log_file: Path, offset: int, tim
 
 
 def _kill(pid: int, timeout_s: float) -> bool:
-    """SIGTERM, wait, then SIGKILL. Returns ``True`` when the stop was clean (no SIGKILL)."""
+    """SIGTERM, wait, then SIGKILL. Returns ``True`` when the stop was clean (no SIGKILL).
+
+    Raises:
+        ServiceError: The server belongs to another user (a shared home).
+    """
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return True
+    except PermissionError:
+        raise ServiceError(f"cannot stop Neo4j (pid {pid}): it runs as another user; stop it as that user") from None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not pid_alive(pid):

@@ -148,3 +148,12 @@ def test_two_starts_at_once_share_one_server_found_by_any_spelling_of_the_home(
     finally:
         stopped = neo4j_server.stop(tmp_path / "home")
     assert stopped.message.startswith("stopped"), stopped.message
+
+
+def test_a_server_another_user_runs_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", refuse)  # a shared home: the launcher belongs to someone else
+    with pytest.raises(ServiceError, match="runs as another user"):
+        neo4j_server._kill(12345, timeout_s=1.0)
