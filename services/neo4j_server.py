@@ -40,7 +40,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home, locked, write_atomic
-from services.processes import command_line, pid_alive
+from services.processes import command_line, pid_alive, send_signal
 
 LAUNCHER_DIR = Path(__file__).resolve().parent / "neo4j_launcher"
 """The Maven project holding ``pom.xml`` and ``Launcher.java``."""
@@ -416,20 +416,14 @@ def _kill(pid: int, timeout_s: float) -> bool:
     Raises:
         ServiceError: The server belongs to another user (a shared home).
     """
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    if not send_signal(pid, signal.SIGTERM, "Neo4j"):
         return True
-    except PermissionError:
-        raise ServiceError(f"cannot stop Neo4j (pid {pid}): it runs as another user; stop it as that user") from None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not pid_alive(pid):
             return True
         time.sleep(0.1)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
+    if not send_signal(pid, signal.SIGKILL, "Neo4j"):
         return True
     while pid_alive(pid):
         time.sleep(0.05)

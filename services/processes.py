@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ringwatch.errors import ServiceError
+
 
 def pid_alive(pid: int) -> bool:
     """Whether ``pid`` is a live, non-zombie process; reaps it when it is our exited child.
@@ -69,3 +71,18 @@ def command_line(pid: int) -> list[str] | None:
     except OSError:
         return None
     return [a.decode(errors="replace") for a in raw.split(b"\0")]
+
+
+def send_signal(pid: int, sig: int, what: str) -> bool:
+    """Send ``sig`` to ``pid``; ``False`` when the process is already gone.
+
+    Raises:
+        ServiceError: The process runs as another user (a shared home): ``what`` names it.
+    """
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        raise ServiceError(f"cannot stop {what} (pid {pid}): it runs as another user; stop it as that user") from None
+    return True

@@ -155,5 +155,5 @@ def test_a_server_another_user_runs_is_one_clear_error(monkeypatch: pytest.Monke
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "kill", refuse)  # a shared home: the launcher belongs to someone else
-    with pytest.raises(ServiceError, match="runs as another user"):
+    with pytest.raises(ServiceError, match="cannot stop Neo4j \\(pid 12345\\): it runs as another user"):
         neo4j_server._kill(12345, timeout_s=1.0)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from services.processes import is_recorded_process, pid_alive, process_start
+from services.processes import is_recorded_process, pid_alive, process_start, send_signal
 
 
 def test_live_exited_and_bogus_pids() -> None:
@@ -46,3 +47,8 @@ def test_a_recycled_pid_is_not_the_recorded_process() -> None:
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_signal_to_a_process_that_is_gone_says_so() -> None:
+    beyond = int(Path("/proc/sys/kernel/pid_max").read_text()) + 1  # no process can have it: nothing is signalled
+    assert send_signal(beyond, signal.SIGTERM, "the test child") is False
