@@ -75,3 +75,7 @@ SCORES_TABLE: Final = "scores.parquet"
 """Sorted by ``account_id``: ``risk`` (f32, calibrated probability), ``level`` (str),
 ``ring_id`` (str or null), ``reasons`` (str, JSON list of short human-readable reasons)."""
 RISK_LEVELS: Final = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+MAX_QUERY_ROWS: Final = 1_000_000
+"""Most rows one investigator query lists (``--limit``; Neo4j takes a 64-bit LIMIT, and a table
+past this is no read)."""

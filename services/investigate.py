@@ -16,7 +16,7 @@ from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
 from graphs.relations import NON_COACTION_TYPES
 from ringwatch.errors import ConfigError, NotFoundError, ServiceError
-from ringwatch.types import ANSWERS_RELATION, UNDIRECTED_RELATIONS
+from ringwatch.types import ANSWERS_RELATION, MAX_QUERY_ROWS, UNDIRECTED_RELATIONS
 
 MAX_PATH_HOPS = 8
 """Longest path ``path`` searches; longer ones say little to an investigator and cost a lot."""
@@ -207,13 +207,9 @@ def _require_account(driver: neo4j.Driver, account_id: str, database: str | None
     return rows[0]
 
 
-MAX_LIMIT = 1_000_000
-"""Most rows one investigator query lists (Neo4j takes a 64-bit LIMIT; a table past this is no read)."""
-
-
 def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ConfigError(f"--limit must be 1 to {MAX_LIMIT:,}, got {limit}")
+    if not 1 <= limit <= MAX_QUERY_ROWS:
+        raise ConfigError(f"--limit must be 1 to {MAX_QUERY_ROWS:,}, got {limit}")
 
 
 def _account_rows(driver: neo4j.Driver, query: CypherQuery, account_id: str, limit: int,

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ringwatch.cli.common import console, emit_json, settings
+from ringwatch.types import MAX_QUERY_ROWS
 
 app = typer.Typer(help="Investigator queries against Neo4j.", no_args_is_help=True)
 
@@ -74,7 +75,7 @@ def _driver() -> Any:
 @app.command("shared-infra")
 def shared_infra(
     account: str = typer.Argument(..., help="Account id."),
-    limit: int = typer.Option(50, "--limit", min=1, max=1_000_000, help="Most accounts to list."),
+    limit: int = typer.Option(50, "--limit", min=1, max=MAX_QUERY_ROWS, help="Most accounts to list."),
     as_json: bool = _JSON,
     show_cypher: bool = _SHOW,
 ) -> None:
@@ -110,7 +111,7 @@ def _ring_document(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 @app.command("ring")
 def ring(
     account: str = typer.Argument(..., help="Account id (or a ring id)."),
-    limit: int = typer.Option(500, "--limit", min=1, max=1_000_000, help="Most members to list."),
+    limit: int = typer.Option(500, "--limit", min=1, max=MAX_QUERY_ROWS, help="Most members to list."),
     as_json: bool = _JSON,
     show_cypher: bool = _SHOW,
 ) -> None:
@@ -167,7 +168,7 @@ def why(
 
 @app.command("top-rings")
 def top_rings(
-    limit: int = typer.Option(10, "--limit", min=1, max=1_000_000, help="How many rings."),
+    limit: int = typer.Option(10, "--limit", min=1, max=MAX_QUERY_ROWS, help="How many rings."),
     as_json: bool = _JSON,
     show_cypher: bool = _SHOW,
 ) -> None:
