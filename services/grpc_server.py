@@ -54,7 +54,7 @@ from ringwatch.v1 import risk_pb2
 from ringwatch.versions import Home, write_atomic
 from services.auth import BearerTokenInterceptor
 from services.metrics import ServiceMetrics
-from services.processes import is_recorded_process, pid_alive, process_start, send_signal
+from services.processes import is_recorded_process, process_start, terminate
 from services.risk_service import MAX_BATCH, SERVICE_NAME, ChangeFeed, RiskServicer, method_handlers
 from services.score_store import ScoreStore
 
@@ -662,15 +662,7 @@ def stop_background(settings: Settings, timeout_s: float = 20.0) -> bool:
     if state is None:
         _state_path(settings).unlink(missing_ok=True)
         return False
-    pid = int(state["pid"])
-    if send_signal(pid, signal.SIGTERM, "the risk server"):  # else it exited since the status was read
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                break
-            time.sleep(0.1)
-        else:
-            send_signal(pid, signal.SIGKILL, "the risk server")
+    terminate(int(state["pid"]), timeout_s, "the risk server")
     _state_path(settings).unlink(missing_ok=True)
     return True
 

@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -40,7 +39,7 @@ from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home, locked, write_atomic
-from services.processes import command_line, pid_alive, send_signal
+from services.processes import command_line, pid_alive, terminate
 
 LAUNCHER_DIR = Path(__file__).resolve().parent / "neo4j_launcher"
 """The Maven project holding ``pom.xml`` and ``Launcher.java``."""
@@ -190,6 +189,11 @@ def ensure_jars(launcher_dir: Path = LAUNCHER_DIR, *, log: Log | None = None) ->
 # --- process bookkeeping ----------------------------------------------------------------------
 
 
+def _neo4j_dir(home: Path) -> Path:
+    """``HOME/neo4j``, absolute: the JVM runs in its own folder, and launchers are matched by path."""
+    return Home(Path(home).absolute()).neo4j
+
+
 def _is_our_launcher(pid: int, dbms_home: Path) -> bool:
     """Guard against a recycled pid: the process must be our launcher for this home."""
     args = command_line(pid)
@@ -323,7 +327,7 @@ def start(
         ServiceError: The port is taken, Java/Maven is missing, or the server failed or
             timed out while starting (the message quotes its log).
     """
-    neo4j_dir = Home(Path(home).absolute()).neo4j
+    neo4j_dir = _neo4j_dir(home)
     neo4j_dir.mkdir(parents=True, exist_ok=True)
     with locked(neo4j_dir / _STARTLOCK, fcntl.LOCK_EX):  # a second start waits, then finds this one running
         return _start(neo4j_dir, port, host, heap_mb, pagecache_mb, timeout_s, launcher_dir, log)
@@ -370,7 +374,7 @@ def _start(neo4j_dir: Path, port: int, host: str, heap_mb: int, pagecache_mb: in
     try:
         _wait_ready(proc.poll, log_file, offset, timeout_s)
     except ServiceError:
-        _kill(proc.pid, timeout_s=10.0)
+        terminate(proc.pid, 10.0, "Neo4j")
         _clear_state(neo4j_dir)
         raise
     elapsed = time.monotonic() - t0
@@ -410,26 +414,6 @@ def _wait_ready(poll: Callable[[], int | None], log_file: Path, offset: int, tim
         time.sleep(0.1)
 
 
-def _kill(pid: int, timeout_s: float) -> bool:
-    """SIGTERM, wait, then SIGKILL. Returns ``True`` when the stop was clean (no SIGKILL).
-
-    Raises:
-        ServiceError: The server belongs to another user (a shared home).
-    """
-    if not send_signal(pid, signal.SIGTERM, "Neo4j"):
-        return True
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.1)
-    if not send_signal(pid, signal.SIGKILL, "Neo4j"):
-        return True
-    while pid_alive(pid):
-        time.sleep(0.05)
-    return False
-
-
 def stop(home: Path, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> Neo4jServer:
     """Stop the embedded Neo4j: SIGTERM (clean checkpoint), SIGKILL after ``timeout_s``.
 
@@ -440,13 +424,13 @@ def stop(home: Path, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> Neo4jServe
     Returns:
         The (now stopped) server; ``message`` says what happened.
     """
-    neo4j_dir = Home(Path(home).absolute()).neo4j
+    neo4j_dir = _neo4j_dir(home)
     pid = _running_pid(neo4j_dir)
     state = _read_state(neo4j_dir)
     if pid is None:
         return _embedded_info(neo4j_dir, None, state, "not running")
     t0 = time.monotonic()
-    clean = _kill(pid, timeout_s)
+    clean = terminate(pid, timeout_s, "Neo4j")
     _clear_state(neo4j_dir)
     took = time.monotonic() - t0
     message = f"stopped (pid {pid}) in {took:.1f}s" if clean else f"killed (pid {pid}) after {timeout_s:.0f}s without a clean stop"
@@ -455,7 +439,7 @@ def stop(home: Path, *, timeout_s: float = DEFAULT_STOP_TIMEOUT_S) -> Neo4jServe
 
 def status(home: Path) -> Neo4jServer:
     """Whether the embedded Neo4j runs, and where."""
-    neo4j_dir = Home(Path(home).absolute()).neo4j
+    neo4j_dir = _neo4j_dir(home)
     pid = _running_pid(neo4j_dir)
     state = _read_state(neo4j_dir) if pid is not None else None
     return _embedded_info(neo4j_dir, pid, state, f"running (pid {pid})" if pid else "not running")
@@ -502,7 +486,7 @@ def bulk_import(
     Raises:
         ServiceError: The server is not running, the importer failed, or the swap failed.
     """
-    neo4j_dir = Home(Path(home).absolute()).neo4j
+    neo4j_dir = _neo4j_dir(home)
     pid = _running_pid(neo4j_dir)
     state = _read_state(neo4j_dir)
     if pid is None or state is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 from pathlib import Path
 
 from ringwatch.errors import ServiceError
@@ -86,3 +88,26 @@ def send_signal(pid: int, sig: int, what: str) -> bool:
     except PermissionError:
         raise ServiceError(f"cannot stop {what} (pid {pid}): it runs as another user; stop it as that user") from None
     return True
+
+
+def terminate(pid: int, timeout_s: float, what: str) -> bool:
+    """SIGTERM, wait up to ``timeout_s``, then SIGKILL and wait for the exit.
+
+    Returns:
+        True when the stop was clean (no SIGKILL was needed).
+
+    Raises:
+        ServiceError: The process runs as another user (:func:`send_signal`).
+    """
+    if not send_signal(pid, signal.SIGTERM, what):
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    if not send_signal(pid, signal.SIGKILL, what):
+        return True
+    while pid_alive(pid):
+        time.sleep(0.05)
+    return False

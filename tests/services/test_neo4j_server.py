@@ -17,6 +17,7 @@ from ringwatch.errors import ConfigError, ServiceError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home
 from services import neo4j_export, neo4j_server
+from services.processes import terminate
 from tests.services.conftest import free_port, publish_snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.neo4j]
@@ -156,4 +157,4 @@ def test_a_server_another_user_runs_is_one_clear_error(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(os, "kill", refuse)  # a shared home: the launcher belongs to someone else
     with pytest.raises(ServiceError, match="cannot stop Neo4j \\(pid 12345\\): it runs as another user"):
-        neo4j_server._kill(12345, timeout_s=1.0)
+        terminate(12345, 1.0, "Neo4j")
