@@ -67,7 +67,7 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
         for j in order:
             if attr[row, j] > 0:
                 name = feature_names[j]
-                if name in graph.absent:  # the snapshot lacks the column: it read the training mean, not a value
+                if name in graph.absent:  # the snapshot lacks the column: it read a stand-in 0, not a value
                     value = float("nan")
                 else:
                     value = accounts[name][int(node)] if values is None or name in accounts.columns else values[int(node), j]
