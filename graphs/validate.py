@@ -84,8 +84,13 @@ def _as_string(frame: pl.DataFrame, name: str) -> pl.Expr:
         return pl.lit(None, dtype=pl.String).alias(name)
     if dtype.is_float():  # 12.0 → "12": ids read from loosely typed logs
         col = pl.when(col == col.round(0)).then(col.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(col.cast(pl.String))
-    s = col.cast(pl.String).str.strip_chars()
-    return pl.when(s == "").then(None).otherwise(s).alias(name)
+    return _stripped(col.cast(pl.String)).alias(name)
+
+
+def _stripped(text: pl.Expr) -> pl.Expr:
+    """Text without surrounding blanks; a blank value is none."""
+    s = text.str.strip_chars()
+    return pl.when(s == "").then(None).otherwise(s)
 
 
 def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
@@ -100,10 +105,8 @@ def normalise(frame: pl.DataFrame, ts_unit: str = "auto") -> pl.DataFrame:
         ``_raw_ts`` / ``_raw_weight`` strings for reporting bad rows.
     """
     exprs = [_as_string(frame, c) for c in _STRING_COLUMNS]
-    weight = pl.col("weight")
-    if frame.schema["weight"] == pl.String:  # " 4" is 4 and a blank is no weight, as ids and times are stripped
-        weight = weight.str.strip_chars()
-        weight = pl.when(weight == "").then(None).otherwise(weight)
+    # " 4" is 4 and a blank is no weight, as ids and times are stripped
+    weight = _stripped(pl.col("weight")) if frame.schema["weight"] == pl.String else pl.col("weight")
     exprs += [
         parse_ts(frame, ts_unit).alias("ts"),
         weight.cast(pl.Float64, strict=False).alias("weight"),
