@@ -257,7 +257,7 @@ def _clear_for_a_new_run(out: Path) -> Path:
     if foreign:
         raise ConfigError(f"--out {out} holds files a synth run does not write ({', '.join(foreign[:5])}); give an empty "
                           "folder or one an earlier run wrote")
-    for name in ("summary.json", "labels.parquet", "ground_truth.parquet", "accounts.parquet"):
+    for name in ("summary.json", *sorted(_OUTPUTS - {"summary.json", "events"})):
         (out / name).unlink(missing_ok=True)
     if events.exists():
         shutil.rmtree(events)
