@@ -158,10 +158,14 @@ def _origin(value: str | float | dt.date, path: Path) -> int:
     """``[time] origin``: epoch seconds, or a date or time, quoted ISO or TOML's own (UTC unless it says otherwise)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
-    try:
-        when = value if isinstance(value, dt.datetime) else (
-            dt.datetime.combine(value, dt.time()) if isinstance(value, dt.date) else dt.datetime.fromisoformat(str(value)))
-    except ValueError:
-        raise ConfigError(f"mapping file {path}: [time] origin = {value!r}: expected epoch seconds or an ISO date "
-                          "such as 2014-01-01") from None
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, dt.date):
+        when = dt.datetime.combine(value, dt.time())
+    else:
+        try:
+            when = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ConfigError(f"mapping file {path}: [time] origin = {value!r}: expected epoch seconds or an ISO date "
+                              "such as 2014-01-01") from None
     return int((when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp())
