@@ -219,6 +219,40 @@ def canonical_get_id(data: bytes) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """A request whose bytes do not parse as its message; its handler answers INVALID_ARGUMENT."""
+
+    reason: str
+
+
+def lenient_parser(message: type[Any]) -> Callable[[bytes], Any]:
+    """A request deserializer that hands undecodable bytes to the handler as :class:`Undecodable`
+    (grpcio would answer UNKNOWN with a Python exception's text, and count nothing)."""
+
+    def parse(data: bytes) -> Any:
+        try:
+            return message.FromString(data)
+        except DecodeError as exc:
+            return Undecodable(f"{message.__name__} does not parse: {exc}")
+
+    return parse
+
+
+def parsed(request: Any) -> Any:
+    """``request`` itself, unless it did not parse.
+
+    Raises:
+        InputError: The request's bytes did not parse (:class:`Undecodable`).
+    """
+    if isinstance(request, Undecodable):
+        raise InputError(request.reason)
+    return request
+
+
+_parse_get = lenient_parser(risk_pb2.GetRiskScoreRequest)
+
+
 def answer_get_wire(snapshot: ScoreSnapshot, data: bytes) -> bytes:
     """Answer an encoded ``GetRiskScoreRequest`` with an encoded response (the general path).
 
@@ -226,11 +260,7 @@ def answer_get_wire(snapshot: ScoreSnapshot, data: bytes) -> bytes:
         InputError: Undecodable request (INVALID_ARGUMENT, not INTERNAL) or malformed id.
         NotFoundError: Unknown account.
     """
-    try:
-        request = risk_pb2.GetRiskScoreRequest.FromString(data)
-    except DecodeError as exc:
-        raise InputError(f"GetRiskScoreRequest does not parse: {exc}") from exc
-    account_id = check_id(request.account_id)
+    account_id = check_id(parsed(_parse_get(data)).account_id)
     row = snapshot.find(account_id)
     if row < 0:
         raise NotFoundError(f"account {account_id!r} is not in score set {snapshot.info.score_version}")
@@ -606,37 +636,6 @@ class RiskServicer:
         finally:
             if self.metrics is not None:
                 self.metrics.observe("WatchRiskScores", code, time.perf_counter() - started)
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """A request whose bytes do not parse as its message; its handler answers INVALID_ARGUMENT."""
-
-    reason: str
-
-
-def lenient_parser(message: type[Any]) -> Callable[[bytes], Any]:
-    """A request deserializer that hands undecodable bytes to the handler as :class:`Undecodable`
-    (grpcio would answer UNKNOWN with a Python exception's text, and count nothing)."""
-
-    def parse(data: bytes) -> Any:
-        try:
-            return message.FromString(data)
-        except DecodeError as exc:
-            return Undecodable(f"{message.__name__} does not parse: {exc}")
-
-    return parse
-
-
-def parsed(request: Any) -> Any:
-    """``request`` itself, unless it did not parse.
-
-    Raises:
-        InputError: The request's bytes did not parse (:class:`Undecodable`).
-    """
-    if isinstance(request, Undecodable):
-        raise InputError(request.reason)
-    return request
 
 
 def _serialize(message: Any) -> bytes:
