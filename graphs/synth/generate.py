@@ -51,6 +51,20 @@ def _day_weights(pop: Population, campaigns: list, day: int) -> np.ndarray:  # n
     return w
 
 
+def _targets_exist(pop: Population, ev: E.Events) -> np.ndarray:
+    """Whether each event's target account (and its content's owner) exists by the event's time.
+
+    Customers and popular creators are picked once for the whole log, and a creator spike can
+    make a picked account brand new, so a planned action may fall before its target signs up:
+    such events are left out, as the platform would never have logged them.
+    """
+    ok = np.ones(len(ev["ts"]), bool)
+    for owner in (ev["tacct"], ev["content"] >> CONTENT_SHIFT):
+        named = owner >= 0
+        ok[named] &= pop.created[owner[named]] * 1000 <= ev["ts"][named]
+    return ok
+
+
 def _signups(pop: Population, day: int) -> dict[str, np.ndarray]:
     lo, hi = pop.start + day * DAY_S, pop.start + (day + 1) * DAY_S
     who = np.flatnonzero((pop.created >= lo) & (pop.created < hi))
@@ -138,6 +152,7 @@ def _draw(shared: _Shared, day: int) -> tuple[dict[str, object], list[_Part]]:
     del parts
     day_lo = (pop.start + day * DAY_S) * 1000
     ev["ts"] = np.maximum(ev["ts"], day_lo)
+    ev = E.take(ev, np.flatnonzero(_targets_exist(pop, ev)))
     # Devices and IPs before the time sort: the events are still grouped by actor, so the
     # per-account lookups walk the profile arrays in order instead of at random.
     dev, ip = assign_infra(pop, ev["actor"], ev["ts"], day, drng.random(len(ev["ts"]), dtype=np.float32))

@@ -66,7 +66,8 @@ def plan_hard_negatives(cfg, pop: Population, rng: np.random.Generator) -> list[
         delay = rng.exponential(20 * 60_000.0, len(who)).astype(np.int64)
         start = t0(day)
         # Some followers sign up just to follow (TV appearance, featured page): brand-new accounts.
-        fresh = rng.random(len(who)) < cfg.spike_new_account_share
+        # (A creator, with an audience of its own, is never one of them.)
+        fresh = (rng.random(len(who)) < cfg.spike_new_account_share) & (pop.role[who] != ROLE_CREATOR)
         signup = start + delay[fresh] - (rng.lognormal(np.log(400.0), 0.8, int(fresh.sum())) * 1000).astype(np.int64)
         pop.created[who[fresh]] = np.maximum(signup // 1000, pop.start)
         eps.append(Episode("creator_spike", day, creator, who, delay, start))

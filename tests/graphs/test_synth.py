@@ -80,6 +80,10 @@ def test_signups_and_no_activity_before_creation(synth: dict) -> None:
     first = ev.group_by("actor_id").agg(pl.col("ts").min().alias("first")).join(
         accounts, left_on="actor_id", right_on="account_id")
     assert (first["first"] >= first["created_at"]).all()
+    for target in ("target_account_id", "owner"):  # nobody acts on an account, or its videos, before it exists
+        named = ev.with_columns(pl.col("target_content_id").cast(pl.Int64).floordiv(64).cast(pl.String).alias("owner"))
+        named = named.join(accounts, left_on=target, right_on="account_id")
+        assert named.height > 0 and (named["ts"] >= named["created_at"]).all(), target
     new = accounts.filter(pl.col("created_at") >= start)
     signups = ev.filter(pl.col("event_type") == "signup")
     assert new.height > 0 and signups["actor_id"].n_unique() == signups.height
