@@ -29,7 +29,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -541,6 +541,26 @@ def external_server(settings: Settings) -> Neo4jServer | None:
         return None
     return Neo4jServer(uri=settings.neo4j_uri, user=settings.neo4j_user, embedded=False, running=True,
                        message=f"using the external Neo4j at {settings.neo4j_uri} (NEO4J_URI)")
+
+
+def external_status(settings: Settings) -> Neo4jServer | None:
+    """The ``NEO4J_URI`` server as :func:`external_server` gives it, with ``running`` saying whether
+    it answers now; ``None`` when none is configured (use the embedded one).
+
+    Raises:
+        ServiceError: The server answers but rejects the credentials.
+        ConfigError: ``NEO4J_URI`` is malformed.
+    """
+    external = external_server(settings)
+    if external is None:
+        return None
+    try:
+        connect(settings).close()
+    except ServiceError as exc:
+        if isinstance(exc.__cause__, AuthError):
+            raise
+        return replace(external, running=False, message=str(exc))
+    return external
 
 
 def start_from_settings(settings: Settings, *, port: int | None = None, log: Log | None = None) -> Neo4jServer:

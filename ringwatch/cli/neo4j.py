@@ -65,16 +65,11 @@ def stop(as_json: bool = typer.Option(False, "--json", help="Print the result as
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout.")) -> None:
-    """Say whether Neo4j runs and where (exit 3 when the embedded one is not running)."""
+    """Say whether Neo4j runs and where (exit 3 when it is not running, or NEO4J_URI's does not answer)."""
     from services import neo4j_server
 
     cfg = settings()
-    external = neo4j_server.external_server(cfg)
-    if external is not None:
-        neo4j_server.connect(cfg).close()
-        info = external
-    else:
-        info = neo4j_server.status(cfg.home)
+    info = neo4j_server.external_status(cfg) or neo4j_server.status(cfg.home)
     if as_json:
         emit_json(info.to_dict())
     else:

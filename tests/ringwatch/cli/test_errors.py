@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +32,16 @@ def test_training_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], e
                          env={"RINGWATCH_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **env})
     out = run.stdout + run.stderr
     assert run.returncode != 0 and "Traceback" not in out and message in out
+
+
+def test_neo4j_status_of_an_external_server_that_does_not_answer_exits_3(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a free port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run = subprocess.run([sys.executable, "-c", "from ringwatch.cli import main; main()", "neo4j", "status", "--json"],
+                         capture_output=True, text=True, timeout=120,
+                         env={"RINGWATCH_HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
+                              "NEO4J_URI": f"bolt://127.0.0.1:{port}", "NEO4J_PASSWORD": "x"})
+    assert run.returncode == 3 and "Traceback" not in run.stderr
+    info = json.loads(run.stdout)
+    assert info["running"] is False and info["embedded"] is False and "cannot reach" in info["message"]
