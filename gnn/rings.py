@@ -71,6 +71,7 @@ from scipy.sparse.csgraph import connected_components
 from gnn.communities import ring_communities
 from gnn.data import NODE, GraphTensors
 from graphs.relations import NON_COACTION_TYPES
+from ringwatch.errors import ConfigError
 from ringwatch.types import COORDINATION_RELATIONS, UNDIRECTED_RELATIONS
 
 Edges = tuple[np.ndarray, np.ndarray]
@@ -405,7 +406,7 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         risk_floor: Accounts below this risk are not ring members, unless ``known`` or attached.
         min_size: Smallest ring (three risky accounts on shared devices are a household as
             often as a farm; on the held-out synthetic platforms rings of three were mostly
-            households and fan groups).
+            households and fan groups); at least 2.
         min_shared_targets: Fewest distinct customers two accounts must share to be linked
             without a coordination edge (one shared target is what any two fans have), unless
             their customer peers are nearly the same (``peer_similarity``).
@@ -480,7 +481,12 @@ def find_rings(account_ids: np.ndarray, risk: np.ndarray, edges: RingEdges, risk
         reported, not scored (slow and camouflaged campaigns work apart, fan groups in lockstep).
         An account attached through customers brings no link, so it lowers its ring's density
         (a camouflaged farm is a sparse ring, and its density says so).
+
+    Raises:
+        ConfigError: ``min_size`` is below 2.
     """
+    if min_size < 2:
+        raise ConfigError(f"min_size={min_size}: a ring has at least 2 accounts")
     n = len(account_ids)
     known = np.zeros(n, bool) if known is None else known
     risky = (risk >= risk_floor) | known

@@ -10,6 +10,7 @@ import torch
 from gnn import rings
 from gnn.data import NODE, GraphTensors
 from gnn.rings import RingEdges, drop_bridges, find_rings, ring_synchrony, shared_target_pairs
+from ringwatch.errors import ConfigError
 
 NO_LINKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -370,6 +371,8 @@ def test_three_accounts_on_one_device_are_not_a_ring_by_default() -> None:
     assert table["members"].to_list() == [["a4", "a5", "a6", "a7"]]
     assert np.isnan(table["synchrony"][0])  # no co-action relation in the graph: unknown, not "never in lockstep"
     assert find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), risk_floor=0.25, min_size=3, min_size_unseeded=0)[1].height == 2
+    with pytest.raises(ConfigError, match="at least 2"):  # one account has no density
+        find_rings(ids, np.full(8, 0.9), RingEdges(links, _edges([])), min_size=1)
 
 
 def test_a_small_ring_needs_two_known_members() -> None:
