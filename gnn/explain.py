@@ -19,7 +19,7 @@ import polars as pl
 
 from gnn.data import GraphTensors
 from gnn.device import pick_device
-from gnn.reasons import top_neighbors
+from gnn.reasons import QuotedValues, top_neighbors
 from gnn.score import EXPLAIN_FLOOR, Scorer
 from ringwatch.errors import InputError, IntegrityError, NotFoundError
 from ringwatch.types import SCORES_TABLE
@@ -126,9 +126,10 @@ def _gnn_attribution(scorer: Scorer, nodes: np.ndarray, risk: np.ndarray) -> tup
     return reasons, attr
 
 
-def _value(graph: GraphTensors, name: str, node: int, X: np.ndarray | None, column: int) -> float | None:
+def _value(graph: GraphTensors, name: str, node: int, X: QuotedValues | None, column: int) -> float | None:
     """A column's value for an investigator: the stored account value by name (the GNN's own
-    inputs are normalised), else the tree input's; ``None`` where the account has none (a
+    inputs are normalised), else the tree input's as reasons quote it (:class:`gnn.reasons.QuotedValues`:
+    a neighbour mean, max or min in the feature's own units); ``None`` where the account has none (a
     neighbour column of an account without neighbours, a missing or infinite value, a column the
     snapshot lacks) or no tree input was built."""
     if name in graph.absent:

@@ -8,12 +8,14 @@ coordination facts investigators act on: lockstep partners, shared devices, temp
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import numpy as np
 import polars as pl
 import torch
 
-from gnn.data import SIDE_RELATIONS, GraphTensors
+from gnn.data import SIDE_RELATIONS, FeatureStats, GraphTensors
 from gnn.model import RingwatchGNN
 from ringwatch.types import NODE_CODES, UNDIRECTED_RELATIONS
 
@@ -23,6 +25,46 @@ _RELATION_FACTS = (
     ("same_text_degree", "posts the same text as {:.0f} accounts"),
     ("accounts_per_device_max", "uses a device seen on {:.0f} accounts"),
 )
+
+
+_IN_FEATURE_UNITS = re.compile(r"^(?:nbr[12]_(?:mean|max|min)|group_mean)_(?P<feature>.+)$")
+"""Tree-input columns that aggregate one feature's log-scaled, standardised values (a mean, a max
+or a min over neighbours or a group), and so read back in that feature's own units."""
+
+
+class QuotedValues:
+    """The tree input's values as reasons and explanations quote them, indexed ``[node, column]``.
+
+    A neighbour or group mean, max or min of a feature is taken over the log-scaled, standardised
+    values the model reads (:class:`gnn.data.FeatureStats`): it is quoted back in the feature's
+    own units (for a mean, the log-scale mean: a typical neighbour's value), not as a z-score.
+    Every other column (spreads and gaps in standard deviations, label shares, GNN outputs) is
+    quoted as the trees read it.
+
+    Args:
+        X: The tree input, ``[num_nodes, len(names)]``.
+        names: Name per column of ``X``.
+        stats: The statistics the model's own features were standardised with.
+    """
+
+    def __init__(self, X: np.ndarray, names: list[str], stats: FeatureStats) -> None:
+        self.X = X
+        own = {name: k for k, name in enumerate(stats.names)}
+        self._scale: dict[int, tuple[float, float]] = {}
+        for j, name in enumerate(names):
+            match = _IN_FEATURE_UNITS.match(name)
+            if match and match["feature"] in own:
+                k = own[match["feature"]]
+                self._scale[j] = (stats.mean[k], stats.std[k])
+
+    def __getitem__(self, at: tuple[int, int]) -> float:
+        node, column = at
+        value = float(self.X[node, column])
+        if column not in self._scale or not math.isfinite(value):
+            return value
+        mean, std = self._scale[column]
+        log_scaled = value * std + mean
+        return math.copysign(math.expm1(min(abs(log_scaled), 700.0)), log_scaled)
 
 
 def attributions(model: RingwatchGNN, graph: GraphTensors, nodes: np.ndarray) -> np.ndarray:
@@ -43,7 +85,7 @@ def attributions(model: RingwatchGNN, graph: GraphTensors, nodes: np.ndarray) ->
 
 
 def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray, attr: np.ndarray, top_k: int = 3,
-                values: np.ndarray | None = None) -> list[list[str]]:
+                values: QuotedValues | None = None) -> list[list[str]]:
     """Short reasons for each of ``nodes``: relation facts first, then top attributed features.
 
     Args:
@@ -52,8 +94,8 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
         nodes: Node indices to explain.
         attr: Attribution per node (row) and feature (column); positive pushes risk up.
         top_k: Attributed features per node.
-        values: Feature values per node (all nodes) for the columns of ``attr``; default: the
-            snapshot's own account columns by name.
+        values: Feature values per node (all nodes) for the columns of ``attr``, as quoted;
+            default: the snapshot's own account columns by name.
     """
     accounts = graph.accounts
     out: list[list[str]] = []

@@ -26,7 +26,7 @@ from gnn.drift import DriftReference, drift_report
 from gnn.ensemble import HybridEnsemble
 from gnn.hybrid import HybridModel
 from gnn.model import RingwatchGNN
-from gnn.reasons import attributions, reasons_column, reasons_for, top_neighbors
+from gnn.reasons import QuotedValues, attributions, reasons_column, reasons_for, top_neighbors
 from gnn.rings import RingEdges, find_rings
 from gnn.spectral import MIN_MAIN_SHARE
 from gnn.train import gnn_logits, load_drift, load_hybrid, load_model
@@ -99,9 +99,9 @@ class Scorer:
         attr = attributions(self.model, self.graph, nodes) if self.hybrid is None else self.hybrid.contributions(X, nodes)
         return reasons_for(self.graph, self.columns, nodes, attr, top_k, values=self.values(X)), attr
 
-    def values(self, X: Any) -> np.ndarray | None:
-        """The column values of the tree input ``X`` from :meth:`raw` that reasons quote (``None`` for the GNN alone)."""
-        return None if self.hybrid is None or X is None else self.hybrid.values(X)
+    def values(self, X: Any) -> QuotedValues | None:
+        """The column values of the tree input ``X`` from :meth:`raw` as reasons quote them (``None`` for the GNN alone)."""
+        return None if self.hybrid is None or X is None else QuotedValues(self.hybrid.values(X), self.columns, self.stats)
 
     @property
     def columns(self) -> list[str]:

@@ -141,6 +141,33 @@ def test_values_an_account_lacks_read_none_and_never_nan() -> None:
     assert reasons_for(graph, ["hour_entropy"], np.array([0]), np.array([[0.3]]), values=X) == [["hour_entropy=none"]]  # type: ignore[arg-type]
 
 
+def test_neighbour_aggregates_are_quoted_in_the_features_own_units() -> None:
+    from gnn.data import FeatureStats
+    from gnn.reasons import QuotedValues
+
+    frame = pl.DataFrame({"follows_out": [0.0, 3.0, 40.0, 1200.0], "hour_entropy": [0.1, 0.5, 2.0, 1.0]})
+    stats = FeatureStats.fit(frame, ["follows_out", "hour_entropy"])
+    z = stats.transform(frame).numpy()
+    nbrs = [1, 2, 3]  # account 0's neighbours
+    X = np.array([[z[nbrs, 0].max(), z[nbrs, 0].mean(), z[nbrs, 0].std(), z[0, 1] - z[nbrs, 1].mean(), np.nan]])
+    quoted = QuotedValues(X, ["nbr1_max_follows_out", "nbr1_mean_follows_out", "nbr1_std_follows_out",
+                              "vs_nbr1_hour_entropy", "nbr1_min_hour_entropy"], stats)
+    assert quoted[0, 0] == pytest.approx(1200.0, rel=1e-4)  # the busiest neighbour's count, not a z-score
+    assert quoted[0, 1] == pytest.approx(np.expm1(np.log1p([3.0, 40.0, 1200.0]).mean()), rel=1e-4)  # a typical one
+    assert quoted[0, 2] == X[0, 2] and quoted[0, 3] == X[0, 3]  # spreads and gaps stay in standard deviations
+    assert np.isnan(quoted[0, 4])  # no neighbours: read as none
+
+
+def test_explained_neighbour_maxima_are_real_neighbours_values(home: Home) -> None:
+    accounts = pl.read_parquet(home.snapshots.path() / SNAPSHOT_ACCOUNTS)
+    out = explain_accounts(home, [*RING[:4], *NORMAL[:4]], features=40)
+    quoted = [(c["feature"].removeprefix("nbr1_max_"), c["value"]) for a in out["accounts"] for c in a["contributions"]
+              if c["feature"].startswith("nbr1_max_") and c["value"] is not None]
+    assert quoted
+    for feature, value in quoted:
+        assert np.isclose(accounts[feature].cast(pl.Float64).to_numpy(), value, rtol=1e-3, atol=1e-3).any(), feature
+
+
 def test_top_neighbours_of_a_lone_account_are_empty_and_each_neighbour_is_listed_once() -> None:
     from gnn.reasons import top_neighbors
 
