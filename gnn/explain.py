@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from gnn.reasons import QuotedValues, top_neighbors
 from gnn.score import EXPLAIN_FLOOR, Scorer
 from ringwatch.errors import InputError, IntegrityError, NotFoundError
 from ringwatch.types import SCORES_TABLE
-from ringwatch.versions import Home
+from ringwatch.versions import Home, reading
 
 MAX_ACCOUNTS = 1000
 """Most accounts one call explains (each one's TreeSHAP and neighbour scan is cheap; the graph
@@ -58,18 +59,21 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
         raise InputError(f"give between 1 and {MAX_ACCOUNTS} account ids to explain; got {len(ids)}")
     if neighbors < 1 or features < 1:
         raise InputError(f"neighbors and features must be at least 1; got {neighbors} and {features}")
-    manifest = home.scores.verify(scores)
-    version, snapshot = manifest["version"], manifest["snapshot_version"]
-    published = pl.read_parquet(home.scores.path(version) / SCORES_TABLE)
-    found = published.filter(pl.col("account_id").is_in(ids))
-    missing = sorted(set(ids) - set(found["account_id"].to_list()))
-    if missing:
-        raise NotFoundError(f"score set {version} holds no account {', '.join(missing[:5])}"
-                            f"{f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''}; it explains the accounts of "
-                            f"snapshot {snapshot} (an account created since needs `ringwatch build` and `ringwatch score` first)")
-    home.models.verify(manifest["model_version"])
-    home.snapshots.verify(snapshot)
-    scorer = Scorer.load(home, manifest["model_version"], snapshot)
+    with ExitStack() as held:  # a score's or build's prune leaves these versions alone while they are read
+        version = held.enter_context(home.scores.reading(scores))
+        manifest = home.scores.verify(version)
+        snapshot = manifest["snapshot_version"]
+        published = pl.read_parquet(home.scores.path(version) / SCORES_TABLE)
+        found = published.filter(pl.col("account_id").is_in(ids))
+        missing = sorted(set(ids) - set(found["account_id"].to_list()))
+        if missing:
+            raise NotFoundError(f"score set {version} holds no account {', '.join(missing[:5])}"
+                                f"{f' (and {len(missing) - 5} more)' if len(missing) > 5 else ''}; it explains the accounts of "
+                                f"snapshot {snapshot} (an account created since needs `ringwatch build` and `ringwatch score` first)")
+        held.enter_context(reading(home.models.path(manifest["model_version"]), home.snapshots.path(snapshot)))
+        home.models.verify(manifest["model_version"])
+        home.snapshots.verify(snapshot)
+        scorer = Scorer.load(home, manifest["model_version"], snapshot)
     graph = scorer.graph
     if not np.array_equal(published["account_id"].to_numpy(), graph.account_ids):
         raise IntegrityError(f"score set {version} does not list the accounts of snapshot {snapshot}")

@@ -123,10 +123,12 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     Returns:
         The score-set manifest.
     """
-    model_manifest = home.models.verify(model_version)
-    snap_manifest = home.snapshots.verify(snapshot)
     clock = _Clock()
-    scorer = Scorer.load(home, model_manifest["version"], snap_manifest["version"])
+    # a build's or train's prune leaves the versions alone while they are read
+    with home.models.reading(model_version) as model_version, home.snapshots.reading(snapshot) as snapshot:
+        model_manifest = home.models.verify(model_version)
+        snap_manifest = home.snapshots.verify(snapshot)
+        scorer = Scorer.load(home, model_version, snapshot)
     calibrator, hybrid, graph, relations = scorer.calibrator, scorer.hybrid, scorer.graph, scorer.relations
     clock("load")
     dev = pick_device(device)

@@ -307,8 +307,9 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
     """
     if cfg.model not in MODELS:
         raise InputError(f"unknown model {cfg.model!r}; valid: {', '.join(MODELS)}")
-    snap_manifest = home.snapshots.verify(snapshot)
-    graph, stats = load_graph(home.snapshots.path(snap_manifest["version"]))
+    with home.snapshots.reading(snapshot) as snapshot:  # a build's prune leaves it alone while it is read
+        snap_manifest = home.snapshots.verify(snapshot)
+        graph, stats = load_graph(home.snapshots.path(snapshot))
     nodes, y = label_index(graph, labels)
     hybrid = None
     if cfg.model == "gnn":

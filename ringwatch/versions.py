@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +60,13 @@ def _fsync(path: Path) -> None:
 
 
 @contextmanager
-def locked(path: Path, mode: int) -> Iterator[bool]:
+def locked(path: Path, mode: int, *, directory: bool = False) -> Iterator[bool]:
     """Hold an ``flock`` on ``path`` (created if absent) for the block; yields whether it was
     taken (always, unless ``mode`` has ``LOCK_NB`` and another holder conflicts). The lock is
-    the kernel's: it goes with the process, so a crashed holder never leaves it stuck."""
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: another user of a shared home can lock it too
+    the kernel's: it goes with the process, so a crashed holder never leaves it stuck. With
+    ``directory``, ``path`` is an existing directory, locked itself (FileNotFoundError if gone)."""
+    # read-only: another user of a shared home can lock it too
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else os.O_CREAT), 0o666)
     try:
         try:
             fcntl.flock(fd, mode)
@@ -77,6 +79,30 @@ def locked(path: Path, mode: int) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def reading(*dirs: Path | None) -> Iterator[None]:
+    """Keep :meth:`VersionedDir.prune` off published version directories while the block reads
+    them: each holds a shared lock, and prune deletes a version only when it can lock it
+    exclusively (a command scoring, training on, explaining or exporting an older version keeps
+    it). ``None`` entries are skipped.
+
+    Raises:
+        NotFoundError: A directory was pruned before its lock was taken.
+    """
+    with ExitStack() as stack:
+        for path in dirs:
+            if path is None:
+                continue
+            try:
+                stack.enter_context(locked(path, fcntl.LOCK_SH, directory=True))
+            except FileNotFoundError:
+                pass
+            if not (path / MANIFEST).is_file():
+                raise NotFoundError(f"{path.parent.name} {path.name} was pruned as it was being opened (under {path.parent}); "
+                                    "run again on a version that is still published")
+        yield
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -131,6 +157,19 @@ class VersionedDir:
         if not (path / MANIFEST).is_file():
             raise NotFoundError(f"{self.kind} {name} not found under {self.root}; published: {', '.join(self.versions()) or 'none'}")
         return path
+
+    @contextmanager
+    def reading(self, version: str | None = None) -> Iterator[str]:
+        """Hold ``version`` (default: the current one) against :meth:`prune` for the block (see
+        :func:`reading`); yields its name, which the block should use from then on (the
+        current version may move on meanwhile).
+
+        Raises:
+            NotFoundError: When the version does not exist.
+        """
+        path = self.path(version)
+        with reading(path):
+            yield path.name
 
     def manifest(self, version: str | None = None) -> dict[str, Any]:
         """The manifest of ``version`` (default: current).
@@ -239,8 +278,9 @@ class VersionedDir:
             write_atomic(self.root / CURRENT, version + "\n")
 
     def prune(self, keep: int, in_use: set[str] | frozenset[str] = frozenset()) -> list[str]:
-        """Delete all but the newest ``keep`` versions, never the current one nor those ``in_use``;
-        and the staging directories of crashed runs, when no publish is running.
+        """Delete all but the newest ``keep`` versions, never the current one, those ``in_use``
+        nor those a command is reading (:meth:`reading`); and the staging directories of crashed
+        runs, when no publish is running.
 
         Args:
             keep: Newest versions kept.
@@ -253,9 +293,16 @@ class VersionedDir:
         if not self.root.is_dir():
             return []
         current = self.current()
-        removable = [v for v in self.versions()[:-keep] if v != current and v not in in_use] if keep > 0 else []
-        for v in removable:
-            shutil.rmtree(self.root / v, ignore_errors=True)
+        candidates = [v for v in self.versions()[:-keep] if v != current and v not in in_use] if keep > 0 else []
+        removable = []
+        for v in candidates:
+            try:
+                with locked(self.root / v, fcntl.LOCK_EX | fcntl.LOCK_NB, directory=True) as unread:
+                    if unread:
+                        shutil.rmtree(self.root / v, ignore_errors=True)
+                        removable.append(v)
+            except FileNotFoundError:  # another prune got there first
+                continue
         with locked(self.root / _STAGING_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
             if alone:  # else a publish is writing its staging directory: leave them all for a later prune
                 for stale in self.root.glob(".staging-*"):

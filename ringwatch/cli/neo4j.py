@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
-from ringwatch.versions import Home
+from ringwatch.versions import Home, reading
 
 app = typer.Typer(help="Run the embedded Neo4j and export graphs and scores into it.", no_args_is_help=True)
 
@@ -97,7 +97,7 @@ def export(
     cfg = settings()
     home = Home(cfg.home)
     snapshot_dir, scores_dir = neo4j_export.resolve_versions(home.snapshots, home.scores, snapshot, scores)
-    with neo4j_server.connect(cfg) as driver:
+    with reading(snapshot_dir, scores_dir), neo4j_server.connect(cfg) as driver:  # no prune while they are read
         report = neo4j_export.export(driver, snapshot_dir, scores_dir, batch_size=batch_size, workers=workers,
                                      console=None if as_json else console, method=method,
                                      server_home=None if cfg.neo4j_uri else cfg.home)

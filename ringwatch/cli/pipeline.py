@@ -20,7 +20,7 @@ from ringwatch.cli import stages
 from ringwatch.cli.common import console, emit_json, settings
 from ringwatch.errors import ConfigError, RingwatchError
 from ringwatch.settings import Settings
-from ringwatch.versions import Home
+from ringwatch.versions import Home, reading
 
 pipeline_app = typer.Typer(help="Run the batch pipeline: build → train → score → publish → export.", no_args_is_help=True)
 
@@ -38,7 +38,8 @@ def _export_to_neo4j(s: Settings, home: Home) -> dict[str, Any]:
     try:
         # the score set's own snapshot, not the current one: a build published since must not pair with these scores
         snapshot_dir, scores_dir = neo4j_export.resolve_versions(home.snapshots, home.scores)
-        report = neo4j_export.export(driver, snapshot_dir, scores_dir, console=console)
+        with reading(snapshot_dir, scores_dir):  # no prune while they are read
+            report = neo4j_export.export(driver, snapshot_dir, scores_dir, console=console)
     finally:
         driver.close()
     console.print(f"exported to Neo4j: {sum(report.rows.values()):,} rows at {report.rows_per_s:,.0f} rows/s")

@@ -100,6 +100,26 @@ def test_inductive_scoring_of_an_account_unseen_in_training(home: Home) -> None:
     assert new["ring_id"] is not None
 
 
+def test_a_prune_while_scoring_an_older_snapshot_leaves_it_alone(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gnn import score as score_module
+
+    train(home, tiny_labels(), FAST)
+    publish_tiny(home, seed=1)
+    publish_tiny(home, seed=2)  # v3 current; v1 is what the model was trained on
+    load = score_module.Scorer.load
+    pruned: list[list[str]] = []
+
+    def load_while_a_build_prunes(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        pruned.append(home.snapshots.prune(keep=1, in_use=home.in_use()["snapshots"]))  # a build finishing meanwhile
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(score_module.Scorer, "load", load_while_a_build_prunes)
+    manifest = score(home, snapshot="v2")
+    assert pruned == [[]] and manifest["snapshot_version"] == "v2"  # v1 the model's, v2 being read
+    monkeypatch.undo()
+    assert home.snapshots.prune(keep=1) == ["v1", "v2"]  # nothing holds them now
+
+
 def test_an_undated_label_under_a_cutoff_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "undated.parquet"
     pl.DataFrame({"account_id": ["a", "b"], "label": [1, 0]}).write_parquet(path)

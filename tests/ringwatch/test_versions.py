@@ -10,7 +10,7 @@ import pytest
 
 from ringwatch import versions
 from ringwatch.errors import IntegrityError, NotFoundError
-from ringwatch.versions import Home, VersionedDir
+from ringwatch.versions import Home, VersionedDir, reading
 
 
 def _publish(vd: VersionedDir, text: str) -> str:
@@ -70,6 +70,32 @@ def test_prune_keeps_newest_and_current(tmp_path: Path) -> None:
     removed = vd.prune(keep=1)
     assert removed == ["v1", "v3"]
     assert vd.versions() == ["v2", "v4"]
+
+
+def test_prune_leaves_a_version_being_read_until_its_reader_is_done(tmp_path: Path) -> None:
+    vd = VersionedDir(tmp_path / "snapshots")
+    for t in "abc":
+        _publish(vd, t)
+    with vd.reading("v1") as name:  # e.g. `ringwatch score --snapshot v1` loading it
+        assert name == "v1"
+        assert vd.prune(keep=1) == ["v2"]
+        assert (vd.path("v1") / "data.txt").read_text() == "a"
+    assert vd.prune(keep=1) == ["v1"] and vd.versions() == ["v3"]
+    with pytest.raises(NotFoundError, match="v1 not found"):
+        with vd.reading("v1"):
+            pass
+    assert not (vd.root / "v1").exists()  # asking for a pruned version leaves nothing behind
+
+
+def test_a_version_pruned_as_it_is_opened_is_a_clear_error(tmp_path: Path) -> None:
+    vd = VersionedDir(tmp_path / "snapshots")
+    _publish(vd, "a")
+    path = vd.path("v1")
+    shutil.rmtree(path)  # pruned between finding the version and locking it
+    with pytest.raises(NotFoundError, match="pruned as it was being opened"):
+        with reading(path):
+            pass
+    assert not path.exists()
 
 
 def test_prune_keeps_what_the_current_scores_were_made_from(tmp_path: Path) -> None:
