@@ -186,27 +186,35 @@ class StaticData:
         out), else stratified 40/20/40.
 
         Raises:
-            InputError: A given split leaves its validation part empty, or its training or test
-                part without both classes.
+            InputError: A split puts a node in two parts, leaves its validation part empty, or
+                its training or test part without both classes (too few labelled nodes of a
+                class for a stratified one).
         """
         given = self.source.splits
         if not given:
-            return "stratified 40/20/40", [split_stratified(self.y, seed) for seed in range(seeds)]
-        k = min(seeds, len(given["train"]))
-        node_pos = np.full(self.source.num_nodes, -1)
-        node_pos[self.nodes] = np.arange(len(self.nodes))
+            protocol, out = "stratified 40/20/40", [split_stratified(self.y, seed) for seed in range(seeds)]
+        else:
+            k = min(seeds, len(given["train"]))
+            node_pos = np.full(self.source.num_nodes, -1)
+            node_pos[self.nodes] = np.arange(len(self.nodes))
 
-        def part(mask: np.ndarray) -> np.ndarray:
-            pos = node_pos[np.flatnonzero(mask)]
-            return np.sort(pos[pos >= 0])  # a split's unlabelled nodes are not in it
+            def part(mask: np.ndarray) -> np.ndarray:
+                pos = node_pos[np.flatnonzero(mask)]
+                return np.sort(pos[pos >= 0])  # a split's unlabelled nodes are not in it
 
-        out = [(part(given["train"][i]), part(given["val"][i]), part(given["test"][i])) for i in range(k)]
+            protocol = f"given splits (first {k} of {len(given['train'])})"
+            out = [(part(given["train"][i]), part(given["val"][i]), part(given["test"][i])) for i in range(k)]
+        kind = "given split" if given else "split"
         for i, (tr, va, te) in enumerate(out):
+            shared = len(np.intersect1d(tr, va)) + len(np.intersect1d(tr, te)) + len(np.intersect1d(va, te))
+            if shared:
+                raise InputError(f"{self.path}: {kind} {i} puts {shared} labelled node(s) in more than one of train / val / "
+                                 "test; each node belongs to one part, or the test scores read training labels")
             if not len(va) or any(len(np.unique(self.y[p])) < 2 for p in (tr, te)):
-                raise InputError(f"{self.path}: given split {i} has {len(tr)} / {len(va)} / {len(te)} labelled train / val / "
+                raise InputError(f"{self.path}: {kind} {i} has {len(tr)} / {len(va)} / {len(te)} labelled train / val / "
                                  f"test nodes with {int(self.y[tr].sum())} / {int(self.y[va].sum())} / {int(self.y[te].sum())} "
                                  "positives; training and test need both classes and validation at least one node")
-        return f"given splits (first {k} of {len(given['train'])})", out
+        return protocol, out
 
 
 def load_static(name: str, path: Path | None = None, datasets: Path | None = None) -> StaticData:

@@ -20,8 +20,10 @@ from ringwatch.errors import InputError
 
 
 def recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr_target: float = 0.01) -> tuple[float, float]:
-    """Highest recall with FPR ≤ ``fpr_target``, and the score threshold reaching it."""
-    fpr, tpr, thr = roc_curve(y, p)
+    """Highest recall with FPR ≤ ``fpr_target``, and the score threshold reaching it (over every
+    threshold: sklearn's default drops those on a straight stretch of the curve, and with tied
+    scores the one reaching exactly ``fpr_target`` can be among them)."""
+    fpr, tpr, thr = roc_curve(y, p, drop_intermediate=False)
     ok = np.flatnonzero(fpr <= fpr_target)
     i = ok[np.argmax(tpr[ok])]
     return float(tpr[i]), float(thr[i])

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from ringwatch.errors import InputError
-from ringwatch.types import SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR
+from ringwatch.types import DERIVED_RELATIONS, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR
 from ringwatch.versions import Home
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -80,14 +81,20 @@ def _from_mat(raw: bytes | Path, relation: str) -> StaticGraph:
         mat = scipy.io.loadmat(io.BytesIO(raw) if isinstance(raw, bytes) else raw)
     except NotImplementedError as exc:  # MATLAB v7.3 files are HDF5
         raise InputError(f"cannot read this .mat file ({exc}); save it in MATLAB's v7 format (`save -v7`)") from exc
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, scipy.io.matlab.MatReadError) as exc:
         raise InputError(f"cannot read this .mat file: {exc}") from exc
     missing = [k for k in ("Network", "Attributes", "Label") if k not in mat]
     if missing:
         raise InputError(f".mat file lacks {missing}; expected Network, Attributes, Label")
-    net = sp.coo_matrix(mat["Network"])
+    try:
+        net = sp.coo_matrix(mat["Network"])
+    except (ValueError, TypeError) as exc:
+        raise InputError(f".mat Network must be a [nodes, nodes] adjacency matrix: {exc}") from exc
     attrs = mat["Attributes"]
-    x = np.asarray(attrs.todense() if sp.issparse(attrs) else attrs, dtype=np.float32)
+    try:
+        x = np.asarray(attrs.todense() if sp.issparse(attrs) else attrs, dtype=np.float32)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f".mat Attributes must be a numeric [nodes, features] matrix: {exc}") from exc
     y = np.asarray(mat["Label"]).reshape(-1)
     return StaticGraph(x, undirected_pairs(np.stack([net.row, net.col], axis=1)), y, relation)
 
@@ -107,12 +114,13 @@ def _checked(g: StaticGraph, path: Path) -> StaticGraph:
     """``g`` with labels flattened to ``[n]`` ints, or a clear error where the arrays disagree.
 
     Raises:
-        InputError: Features not ``[n, f]`` numbers, labels not one per node or outside
+        InputError: Features not ``[n, f ≥ 1]`` numbers, labels not one per node or outside
             {-1, 0, 1}, or edges not ``[m, 2]`` node indices in ``0..n-1``.
     """
     x, y, e = np.asarray(g.features), np.asarray(g.labels), np.asarray(g.edges)
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
-        raise InputError(f"{path}: node features must be a numeric [nodes, features] array; got {x.dtype}{list(x.shape)}")
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or x.shape[1] == 0:
+        raise InputError(f"{path}: node features must be a numeric [nodes, features] array with at least one feature; "
+                         f"got {x.dtype}{list(x.shape)}")
     if y.ndim == 2 and 1 in y.shape:
         y = y.reshape(-1)
     if y.dtype == np.bool_:
@@ -166,10 +174,32 @@ def _from_npz(path: Path, relation: str) -> StaticGraph:
         return g
     if {"x", "edge_index", "y"} <= arrays.keys():
         ei = np.asarray(arrays["edge_index"])
-        if ei.ndim != 2 or ei.shape[0] != 2:
-            raise InputError(f"{path}: edge_index must be a [2, edges] array; got {list(ei.shape)}")
-        return StaticGraph(arrays["x"], undirected_pairs(ei.T), arrays["y"], relation)
+        if ei.ndim != 2 or ei.shape[0] != 2 or (ei.size and not np.issubdtype(ei.dtype, np.integer)):
+            raise InputError(f"{path}: edge_index must be a [2, edges] array of node indices; got {ei.dtype}{list(ei.shape)}")
+        g = StaticGraph(arrays["x"], undirected_pairs(ei.T), arrays["y"], relation)
+        g.splits = _given_splits(path, arrays, len(arrays["x"]))
+        return g
     raise InputError(f"{path}: npz needs node_features/node_labels/edges or x/edge_index/y; has {sorted(arrays)}")
+
+
+_PLAIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _reserved(name: str) -> bool:
+    """A relation name the model code reads with its own meaning (an undirected or side relation
+    the build derives, or the reverse of a directed one)."""
+    return name in DERIVED_RELATIONS or name.startswith("rev_")
+
+
+def _relation_name(relation: str | None, path: Path) -> str:
+    """The imported edges' relation name: ``relation``, checked, else a plain name from the file's."""
+    if relation is not None:
+        if not _PLAIN_NAME.match(relation) or _reserved(relation):
+            raise InputError(f"relation name {relation!r}: use lower-case letters, digits and _ (a letter first), and none "
+                             f"of the names the build derives ({', '.join(sorted(DERIVED_RELATIONS))}, rev_*)")
+        return relation
+    stem = re.sub(r"[^a-z0-9_]+", "_", path.name.split(".")[0].lower()).strip("_")
+    return stem if _PLAIN_NAME.match(stem) and not _reserved(stem) else "edge"
 
 
 def read_static(path: Path, relation: str | None = None, user_nodes: int | None = None) -> StaticGraph:
@@ -177,18 +207,20 @@ def read_static(path: Path, relation: str | None = None, user_nodes: int | None 
 
     Args:
         path: ``.npz``, ``.mat`` or ``.zip`` holding one ``.mat``.
-        relation: Relation name (default: from the file name).
+        relation: Relation name (default: from the file name, or ``edge`` where that is not a
+            plain name or is one the build derives, such as ``coaction`` or ``answers``).
         user_nodes: When set, nodes ``0..user_nodes-1`` are accounts and the rest items
             (e.g. subreddits); only accounts are labelled.
 
     Raises:
-        InputError: Unknown or unreadable format, missing arrays, or arrays that disagree
-            (see :func:`_checked`).
+        InputError: Unknown or unreadable format, missing arrays, arrays that disagree
+            (see :func:`_checked`), or a ``relation`` that is no plain name or is one the
+            build derives.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} not found")
-    rel = relation or path.name.split(".")[0].lower()
+    rel = _relation_name(relation, path)
     name = path.name.lower()
     if name.endswith(".npz"):
         g = _from_npz(path, rel)

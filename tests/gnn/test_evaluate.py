@@ -104,3 +104,13 @@ def test_ranking_metrics_precision_at_k_says_how_many_accounts_it_covered() -> N
     assert few["top_k"] == 5 and few["precision_at_100"] == pytest.approx(2 / 5)
     top2 = ranking_metrics(y, p, top_k=2)
     assert top2["top_k"] == 2 and top2["precision_at_2"] == pytest.approx(1 / 2)
+
+
+def test_recall_at_1pct_fpr_counts_every_threshold_even_on_a_straight_stretch() -> None:
+    from gnn.evaluate import recall_at_fpr
+
+    # ten score levels each hold one abusive and one benign account; 190 benign accounts score lower
+    p = np.concatenate([np.repeat(np.arange(100, 90, -1), 2), np.full(10, 50), np.zeros(190)]).astype(np.float64)
+    y = np.concatenate([np.tile([1, 0], 10), np.ones(10), np.zeros(190)]).astype(np.int64)
+    recall, threshold = recall_at_fpr(y, p)
+    assert (recall, threshold) == (0.1, 99.0)  # flag >= 99: 2 of 20 abusive, 2 of 200 benign (1% FPR)

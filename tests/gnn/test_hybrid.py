@@ -657,6 +657,21 @@ def test_given_splits_are_checked(tmp_path: Path) -> None:
              test_masks=np.array([0, 0, 0, 0, 0, 1], bool))
     with pytest.raises(InputError, match="given split 0 has 2 / 2 / 1 labelled.*both classes"):
         load_static("lopsided", lopsided).splits(1)
+    overlap = tmp_path / "overlap.npz"  # its test part is its training part: scores would read their own labels
+    np.savez(overlap, **base, train_masks=np.array([1, 1, 0, 0, 1, 1], bool), val_masks=np.array([0, 0, 1, 1, 0, 0], bool),
+             test_masks=np.array([0, 0, 0, 0, 1, 1], bool))
+    with pytest.raises(InputError, match="given split 0 puts 2 labelled node.*more than one of train / val / test"):
+        load_static("overlap", overlap).splits(1)
+
+
+def test_a_stratified_split_without_both_classes_in_training_and_test_is_refused(tmp_path: Path) -> None:
+    from gnn.benchmark import load_static
+
+    few = tmp_path / "few.npz"  # one abusive node: 40/20/40 puts it in the test part, and training has none
+    np.savez(few, x=np.eye(12, 2, dtype=np.float32), edge_index=np.array([[0, 2], [1, 3]]),
+             y=np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+    with pytest.raises(InputError, match="split 0 has .* 0 / 0 / 1 positives"):
+        load_static("few", few).splits(1)
 
 
 def test_static_import_of_real_datasets_when_present() -> None:

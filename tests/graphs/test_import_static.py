@@ -64,6 +64,8 @@ def test_a_pyg_edge_index_stored_one_way_imports_every_edge(tmp_path: Path) -> N
     ({"node_features": X, "edges": np.array([[0, 1, 2]]), "node_labels": Y}, r"\[edges, 2\]"),
     ({"x": X[:, 0], "edge_index": np.array([[0], [1]]), "y": Y}, r"\[nodes, features\]"),
     ({"features": X}, "npz needs"),
+    ({"x": X, "edge_index": np.array([[0.0, 1.7], [1.2, 3.5]]), "y": Y}, "node indices"),  # never truncated to 0, 1, 3
+    ({"x": X[:, :0], "edge_index": np.array([[0], [1]]), "y": Y}, "at least one feature"),
 ])
 def test_arrays_that_disagree_are_clear_errors(tmp_path: Path, arrays: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -85,3 +87,35 @@ def test_unreadable_files_are_clear_errors(tmp_path: Path) -> None:
                           ("broken.npz", r"not a readable \.npz"), ("other.zip", "no .mat inside")):
         with pytest.raises(InputError, match=message):
             read_static(tmp_path / name)
+
+
+def test_malformed_mat_arrays_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty.mat").write_bytes(b"")
+    scipy.io.savemat(tmp_path / "cube.mat", {"Network": np.zeros((2, 2, 2)), "Attributes": X, "Label": Y})
+    scipy.io.savemat(tmp_path / "text.mat", {"Network": sp.csc_matrix(np.eye(4)), "Attributes": np.array(["a", "b", "c", "d"]),
+                                             "Label": Y})
+    for name, message in (("empty.mat", r"cannot read this \.mat"), ("cube.mat", "adjacency matrix"),
+                          ("text.mat", "numeric")):
+        with pytest.raises(InputError, match=message):
+            read_static(tmp_path / name)
+
+
+@pytest.mark.parametrize(("file", "relation"), [("answers.npz", "edge"), ("coaction.npz", "edge"), ("rev_follow.npz", "edge"),
+                                                ("My Graph.v2.npz", "my_graph"), ("2024.npz", "edge"), ("tolokers.npz", "tolokers")])
+def test_a_relation_named_after_its_file_never_takes_a_name_the_build_derives(tmp_path: Path, file: str, relation: str) -> None:
+    g = read_static(_npz(tmp_path / file, x=X, edge_index=np.array([[0, 1], [1, 2]]), y=Y))
+    assert g.relation == relation and relation_table(g).height == 4  # undirected: each pair both ways, once
+
+
+def test_a_derived_relation_name_given_outright_is_refused(tmp_path: Path) -> None:
+    path = _npz(tmp_path / "g.npz", x=X, edge_index=np.array([[0], [1]]), y=Y)
+    for name in ("answers", "shared_ip", "rev_x", "Bad-Name", ""):
+        with pytest.raises(InputError, match="relation name"):
+            read_static(path, relation=name)
+
+
+def test_pyg_style_masks_are_the_given_splits(tmp_path: Path) -> None:
+    masks = {k: np.array([[True, False, False, True]]) if k == "train_masks" else np.array([[False, True, False, False]])
+             if k == "val_masks" else np.array([[False, False, True, False]]) for k in ("train_masks", "val_masks", "test_masks")}
+    g = read_static(_npz(tmp_path / "g.npz", x=X, edge_index=np.array([[0], [1]]), y=Y, **masks))
+    assert sorted(g.splits) == ["test", "train", "val"] and g.splits["train"].tolist() == [[True, False, False, True]]
