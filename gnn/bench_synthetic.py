@@ -53,6 +53,7 @@ from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metri
 from gnn.hybrid import FeatureSet, fit_trees, tree_margin
 from gnn.rings import ATTACH_SHARE, RingEdges, find_rings
 from gnn.train import TrainConfig, gnn_logits, label_index, stratified_split
+from graphs.build import RayConfig
 from ringwatch.types import SNAPSHOT_ACCOUNTS
 from ringwatch.versions import Home
 
@@ -496,18 +497,25 @@ def drift_by_seed(seeds: range, extras: list[dict[str, Any]]) -> list[dict[str, 
     return out
 
 
+def _mean_of_defined(values: list[float | None]) -> float:
+    """The mean of the values that are numbers (not ``None`` or NaN); NaN when none is."""
+    defined = [v for v in values if v is not None and v == v]
+    return float(np.mean(defined)) if defined else float("nan")
+
+
 def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
                        log: Progress | None = None, accounts: int = 10_000, days: int = 7, first_seed: int = 0,
-                       same_platform: bool = False) -> dict[str, Any]:
+                       same_platform: bool = False, ray_config: RayConfig | None = None) -> dict[str, Any]:
     """Run the protocol above over ``seeds`` pairs of platforms, seeds ``first_seed`` onwards (one
-    local Ray for every build; a later ``first_seed`` gives fresh platforms no rule was tuned on).
-    ``same_platform``: each held-out platform trains its own models instead (:func:`run_seed`)."""
+    Ray, ``ray_config``'s, for every build; a later ``first_seed`` gives fresh platforms no rule was
+    tuned on). ``same_platform``: each held-out platform trains its own models instead (:func:`run_seed`)."""
     import ray
 
     from graphs.build import init_ray
 
+    rc = ray_config or RayConfig()
     per_seed, extras = [], []
-    started = init_ray(None, 2, 512)
+    started = init_ray(rc.address, rc.num_cpus, rc.object_store_mb)
     try:
         for seed in range(first_seed, first_seed + seeds):
             metrics, extra = run_seed(seed, cfg, models, accounts, days, log, same_platform)
@@ -518,9 +526,11 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     finally:
         if started:
             ray.shutdown()
-    per_campaign = {m: {c: float(np.mean([s[m]["per_campaign"].get(c, np.nan) for s in per_seed]))
+    # a campaign type only some platforms plant, and ring precision where a platform has no ring
+    # member, are averaged over the seeds that have them
+    per_campaign = {m: {c: _mean_of_defined([s[m]["per_campaign"].get(c) for s in per_seed])
                         for c in sorted({c for s in per_seed for c in s[m]["per_campaign"]})} for m in per_seed[0]}
-    rings = {floor: {k: float(np.mean([e["rings"][floor][k] for e in extras])) for k in extras[0]["rings"][floor]}
+    rings = {floor: {k: _mean_of_defined([e["rings"][floor][k] for e in extras]) for k in extras[0]["rings"][floor]}
              for floor in RING_FLOORS} if extras and "rings" in extras[0] else {}
     kinds = [e["ring_kinds"] for e in extras if "ring_kinds" in e]
     splits = [e["split_campaigns"] for e in extras if "split_campaigns" in e]

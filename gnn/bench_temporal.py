@@ -38,6 +38,7 @@ from gnn.ensemble import fit_hybrid_scorer
 from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics
 from gnn.hybrid import FeatureSet, fit_trees, tree_margin
 from gnn.train import TrainConfig, gnn_logits, stratified_split
+from graphs.build import RayConfig
 from ringwatch.errors import InputError
 from ringwatch.types import SNAPSHOT_ACCOUNTS
 from ringwatch.versions import Home
@@ -98,9 +99,10 @@ def run_transfer(ga: GraphTensors, gb: GraphTensors, names: list[str], tr_ids: n
 
 
 def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: tuple[str, ...] = MODELS,
-                       log: Progress | None = None, cut_fraction: float = 0.7, datasets: Path | None = None) -> dict[str, Any]:
-    """Run the protocol above (the log read under ``datasets``, see :func:`gnn.benchmark.datasets_root`);
-    return results with and without observation-length features."""
+                       log: Progress | None = None, cut_fraction: float = 0.7, datasets: Path | None = None,
+                       ray_config: RayConfig | None = None) -> dict[str, Any]:
+    """Run the protocol above (the log read under ``datasets``, see :func:`gnn.benchmark.datasets_root`;
+    its builds on ``ray_config``'s Ray); return results with and without observation-length features."""
     from graphs.build import BuildParams, build_snapshot
     from graphs.mapping import EventMapping
 
@@ -118,8 +120,10 @@ def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     t = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ringwatch-wiki-") as tmp:
         home = Home(Path(tmp))
-        early = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping, until=cut), num_cpus=2)
-        full = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping), num_cpus=2)
+        rc = ray_config or RayConfig()
+        ray_opts = {"ray_address": rc.address, "num_cpus": rc.num_cpus, "object_store_mb": rc.object_store_mb}
+        early = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping, until=cut), **ray_opts)
+        full = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping), **ray_opts)
         pa, pb = home.snapshots.path(early["version"]), home.snapshots.path(full["version"])
         accounts = pl.read_parquet(pa / SNAPSHOT_ACCOUNTS)
         variants = {}

@@ -19,11 +19,10 @@ Beta Wavelet GNN, :mod:`gnn.bwgnn`) and ``hybrid`` (ours: the GNN inside the tre
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,9 @@ from gnn.ensemble import ensemble_split, fit_hybrid_scorer, member_count
 from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics
 from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
+from graphs.build import RayConfig
 from ringwatch.errors import InputError
+from ringwatch.json_text import dumps_strict
 from ringwatch.versions import Home, write_atomic
 
 if TYPE_CHECKING:
@@ -273,7 +274,8 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
     result = {"dataset": name, "path": str(data.path), "protocol": protocol, "seeds": len(splits),
               "nodes": data.source.num_nodes, "labelled": int(len(y)), "positives": int(y.sum()),
               "models": _summary(per_seed), "goal": dict(zip(("auroc", "auprc"), GOALS.get(name, (None, None)))),
-              "calibration": calibration_summary(calibration), "feature_s": feature_s, "times_s": times, "config": cfg.__dict__ if hasattr(cfg, "__dict__") else {}}
+              "calibration": calibration_summary(calibration), "feature_s": feature_s, "times_s": times, "config": {k: v for k, v in asdict(cfg).items() if k != "seed"},
+              "training_seeds": list(range(len(splits)))}  # split i trains with seed i
     result["_first"] = first
     return result
 
@@ -283,7 +285,7 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
     first = result.pop("_first", None)
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(json_out), json.dumps(result, indent=2, default=str))
+        write_atomic(Path(json_out), dumps_strict(result, indent=2))
     if report_dir is None:
         return
     from gnn.report import html_report
@@ -293,12 +295,13 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
 
 def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MODELS, cfg: TrainConfig = EVAL_CONFIG,
                      log: Progress | None = None, first_seed: int = 0, datasets: Path | None = None,
-                     same_platform: bool = False) -> dict[str, Any]:
+                     same_platform: bool = False, ray_config: RayConfig | None = None) -> dict[str, Any]:
     """Dispatch ``ringwatch evaluate --dataset``: a known name or a graph file path.
 
     ``first_seed`` (synthetic only) starts the seed pairs there instead of at 0; ``same_platform``
     (synthetic only) trains on the scored platform's own labels instead of another platform's;
-    ``datasets`` is where the named real datasets are (:func:`datasets_root`).
+    ``datasets`` is where the named real datasets are (:func:`datasets_root`); ``ray_config`` is
+    the Ray the event-log datasets (wikipedia, synthetic) build on.
     """
     name = dataset.lower()
     if first_seed and name != "synthetic":
@@ -316,11 +319,12 @@ def evaluate_dataset(dataset: str, seeds: int = 5, models: tuple[str, ...] = MOD
     if name == "wikipedia":
         from gnn.bench_temporal import evaluate_wikipedia
 
-        return evaluate_wikipedia(seeds, cfg, models, log, datasets=datasets)
+        return evaluate_wikipedia(seeds, cfg, models, log, datasets=datasets, ray_config=ray_config)
     if name == "synthetic":
         from gnn.bench_synthetic import evaluate_synthetic
 
-        return evaluate_synthetic(seeds, cfg, models, log, first_seed=first_seed, same_platform=same_platform)
+        return evaluate_synthetic(seeds, cfg, models, log, first_seed=first_seed, same_platform=same_platform,
+                                  ray_config=ray_config)
     path = Path(dataset)
     if path.is_file():
         return evaluate_static(path.stem, path, seeds, cfg, models, log)

@@ -99,6 +99,16 @@ def _code_version() -> str:
     return f"{__version__}+{sha}" if sha else __version__
 
 
+@dataclass(frozen=True)
+class RayConfig:
+    """Where a job's Ray runs (the settings' ``ray_*`` fields): a cluster's address, else a local
+    Ray of ``num_cpus`` CPUs and an object store of ``object_store_mb``."""
+
+    address: str | None = None
+    num_cpus: int = 2
+    object_store_mb: int = 512
+
+
 def init_ray(address: str | None, num_cpus: int, object_store_mb: int) -> bool:
     """Start or join Ray; return True when this call started it (and should shut it down)."""
     import ray

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from functools import lru_cache
 from typing import Any
@@ -12,6 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from ringwatch.errors import ConfigError
+from ringwatch.json_text import dumps_strict
 from ringwatch.settings import Settings
 
 console = Console(stderr=True)
@@ -39,16 +38,5 @@ def _variable(loc: tuple[Any, ...]) -> str:
 
 def emit_json(obj: Any) -> None:
     """Print a machine-readable result on stdout (valid JSON: NaN and infinities are ``null``)."""
-    sys.stdout.write(json.dumps(json_safe(obj), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
+    sys.stdout.write(dumps_strict(obj, indent=2, sort_keys=True) + "\n")
     sys.stdout.flush()
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with every float that JSON cannot hold (NaN, ±inf) as ``None``."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj

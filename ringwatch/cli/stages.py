@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -16,7 +16,8 @@ from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
 from ringwatch.errors import ConfigError, InputError, NotFoundError, RingwatchError
-from ringwatch.versions import Home
+from ringwatch.json_text import dumps_strict
+from ringwatch.versions import Home, write_atomic
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
 
@@ -260,21 +261,39 @@ def explain_cmd(
 
 def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
     if isinstance(as_json, str) and as_json not in ("", "-"):
-        Path(as_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(as_json).write_text(json.dumps(result, indent=2, default=str))
+        try:
+            Path(as_json).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(Path(as_json), dumps_strict(result, indent=2))
+        except OSError as exc:
+            raise InputError(f"cannot write --json {as_json}: {exc}") from exc
         console.print(f"[green]wrote[/] {as_json}")
     elif as_json == "-" or as_json is True:
         emit_json(result)
     else:
-        console.print_json(json.dumps(result, default=str))
+        console.print_json(dumps_strict(result))
 
 
 def _check_output(json_out: str | bool | None, report: Path | None) -> None:
     """Refuse output paths that cannot be written, before the work whose result they hold."""
-    if isinstance(json_out, str) and json_out not in ("", "-") and Path(json_out).is_dir():
-        raise ConfigError(f"--json {json_out} is a folder; give a file name (or '-' for stdout)")
-    if report is not None and report.exists() and not report.is_dir():
-        raise ConfigError(f"--report {report} is a file; give a folder for the HTML report")
+    if isinstance(json_out, str) and json_out not in ("", "-"):
+        if Path(json_out).is_dir():
+            raise ConfigError(f"--json {json_out} is a folder; give a file name (or '-' for stdout)")
+        _check_parent("--json", Path(json_out).parent)
+    if report is not None:
+        if report.exists() and not report.is_dir():
+            raise ConfigError(f"--report {report} is a file; give a folder for the HTML report")
+        _check_parent("--report", report)
+
+
+def _check_parent(flag: str, folder: Path) -> None:
+    """Refuse ``folder`` when the nearest part of it that exists is not a folder this process can write in."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{flag}: {existing} is a file, so {folder} cannot be made; give a path under a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag}: cannot write in {existing}; give a path under a folder you can write to")
 
 
 def _refuse_other_mode(given: dict[str, bool], why: str) -> None:
@@ -303,6 +322,7 @@ def _mean_precision_at_medium(seeds: list[dict[str, Any]]) -> str:
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
                       first_seed: int = 0, cross_fit: int | None = None, same_platform: bool = False) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
+    from graphs.build import RayConfig
 
     chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
     unknown = [m for m in chosen if m not in MODELS]
@@ -312,9 +332,11 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     if seeds < 1:
         raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
     _check_output(json_out, report)  # before hours of work, not after
-    cfg = EVAL_CONFIG if cross_fit is None else replace(EVAL_CONFIG, cross_fit=cross_fit)
+    s = settings()
+    cfg = replace(EVAL_CONFIG, device=s.device, **({} if cross_fit is None else {"cross_fit": cross_fit}))
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
-                              first_seed=first_seed, datasets=settings().datasets, same_platform=same_platform)
+                              first_seed=first_seed, datasets=s.datasets, same_platform=same_platform,
+                              ray_config=RayConfig(s.ray_address, s.ray_num_cpus, s.ray_object_store_mb))
     table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
@@ -362,7 +384,7 @@ def evaluate_cmd(
     scores: Annotated[Optional[str], typer.Option(help="Score version (default: current).")] = None,
     exclude_labels: Annotated[Optional[list[Path]], typer.Option(help="Label files left out of the evaluation besides every label the model trained on (default: HOME/labels).")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Benchmark instead: amazon, yelpchi, tolokers, reddit, wikipedia, synthetic, or a graph file (.npz/.mat/.zip).")] = None,
-    seeds: Annotated[int, typer.Option(help="Seeds (random splits) for --dataset; Tolokers uses its given splits.")] = 5,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds (random splits) for --dataset (default 5); Tolokers uses its given splits.")] = None,
     report: Annotated[Optional[Path], typer.Option(help="Folder for the HTML report with ROC/PR/histogram/calibration PNGs (--dataset).")] = None,
     models: Annotated[Optional[str], typer.Option(help="Comma-separated models for --dataset (default: all baselines and ours).")] = None,
     first_seed: Annotated[int, typer.Option(help="--dataset synthetic: first seed pair (fresh platforms: e.g. 10 after tuning on 0-9).")] = 0,
@@ -380,7 +402,8 @@ def evaluate_cmd(
         _refuse_other_mode({"--truth": truth is not None, "--scores": scores is not None,
                             "--exclude-labels": bool(exclude_labels)},
                            "apply to --truth only; --dataset benchmarks every model on a dataset")
-        _evaluate_dataset(dataset, seeds, as_json or None, report, models, first_seed, cross_fit, same_platform)
+        _evaluate_dataset(dataset, 5 if seeds is None else seeds, as_json or None, report, models, first_seed, cross_fit,
+                          same_platform)
         return
     if truth is None:
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")
@@ -388,7 +411,8 @@ def evaluate_cmd(
     from gnn.labels import read_labels
     from gnn.train import labels_used
 
-    _refuse_other_mode({"--report": report is not None, "--models": models is not None, "--first-seed": first_seed != 0,
+    _refuse_other_mode({"--seeds": seeds is not None, "--report": report is not None, "--models": models is not None,
+                        "--first-seed": first_seed != 0,
                         "--cross-fit": cross_fit is not None, "--same-platform": same_platform},
                        "apply to --dataset only; --truth evaluates one published score set")
     missing = [str(p) for p in exclude_labels or [] if not p.exists()]

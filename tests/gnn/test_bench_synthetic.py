@@ -289,3 +289,11 @@ def test_the_cli_prints_how_ring_columns_tell_campaigns_from_benign_rings(monkey
             "scorer and 1 by the rings") in text
     assert ("drift warnings `ringwatch score` would give on the held-out platforms: 2 of 3 seeds (precision at "
             "MEDIUM: warned 0.300, not warned 0.900)") in text
+
+
+def test_means_over_seeds_leave_out_the_seeds_without_the_figure() -> None:
+    from gnn.bench_synthetic import _mean_of_defined
+
+    assert _mean_of_defined([1.0, None, 0.5]) == 0.75  # a campaign type one platform did not plant
+    assert _mean_of_defined([float("nan"), 0.9]) == 0.9  # ring precision of a platform without ring members
+    assert np.isnan(_mean_of_defined([None, float("nan")]))  # undefined on every seed: undefined

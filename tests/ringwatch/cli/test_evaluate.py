@@ -45,6 +45,7 @@ def _run(*args: str) -> tuple[int, str]:
     (["--dataset", "amazon", "--truth", "t.parquet"], "--truth apply to --truth only"),
     (["--dataset", "amazon", "--seeds", "0"], "--seeds must be 1 or more"),
     (["--truth", "t.parquet", "--exclude-labels", "lables"], "no such file or folder: lables"),
+    (["--truth", "t.parquet", "--seeds", "3"], "--seeds apply to --dataset only"),
 ])
 def test_options_of_the_other_mode_and_bad_values_are_refused(home: Path, args: list[str], message: str) -> None:
     code, out = _run(*args)
@@ -57,6 +58,29 @@ def test_unwritable_outputs_are_refused_before_the_work(home: Path, tmp_path: Pa
     graph = str(tmp_path / "missing.npz")  # never read: the outputs are checked first
     assert "is a folder" in _run("--dataset", graph, "--json", str(tmp_path / "adir"))[1]
     assert "is a file" in " ".join(_run("--dataset", graph, "--report", str(tmp_path / "afile"))[1].split())
+    under_a_file = str(tmp_path / "afile" / "out")  # its parent can never be made
+    assert "is a file, so" in " ".join(_run("--dataset", graph, "--json", under_a_file + ".json")[1].split())
+    assert "is a file, so" in " ".join(_run("--dataset", graph, "--report", under_a_file)[1].split())
+    assert "is a file, so" in " ".join(_run("--truth", graph, "--json", under_a_file + ".json")[1].split())
+
+
+def test_the_settings_device_and_ray_reach_the_evaluation(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gnn import benchmark
+
+    seen: dict = {}
+
+    def spy(dataset: str, **kwargs: object) -> dict:
+        seen.update(kwargs)
+        raise RingwatchError("stop here")
+
+    monkeypatch.setattr(benchmark, "evaluate_dataset", spy)
+    monkeypatch.setenv("RINGWATCH_DEVICE", "cpu")
+    monkeypatch.setenv("RINGWATCH_RAY_NUM_CPUS", "1")
+    monkeypatch.setenv("RINGWATCH_RAY_OBJECT_STORE_MB", "100")
+    common.settings.cache_clear()
+    assert _run("--dataset", "synthetic", "--seeds", "1") == (1, "stop here")
+    assert seen["cfg"].device == "cpu"
+    assert (seen["ray_config"].num_cpus, seen["ray_config"].object_store_mb, seen["ray_config"].address) == (1, 100, None)
 
 
 def test_json_on_stdout_with_a_report_still_draws_the_plots(home: Path, tmp_path: Path) -> None:
@@ -67,6 +91,7 @@ def test_json_on_stdout_with_a_report_still_draws_the_plots(home: Path, tmp_path
     assert (tmp_path / "report" / "index.html").read_text().count("<img") >= 3
     payload = json.loads(out[out.index("{\n"):out.rindex("}") + 1])
     assert "_first" not in payload and payload["models"]["xgb_own"]["auroc"]["mean"] > 0.5
+    assert payload["training_seeds"] == [0] and "seed" not in payload["config"]  # what the splits trained with
 
 
 def test_truth_mode_scores_a_published_set_leaving_out_every_training_label(home: Path, tmp_path: Path) -> None:
