@@ -255,10 +255,12 @@ def _build(home: Home, params: BuildParams, plan: _Plan, ray_address: str | None
         if rows == 0 or good == 0:
             raise InputError(f"no valid events in {', '.join(params.events)} ({rows} rows read, {n_bad} bad)"
                              + (f"; quarantined rows are in {quarantine}" if quarantine else ""))
-        # bad rows dated in the window against the window's dated rows, plus the undated against every row read
-        undated = sum(p["undated_bad"] for p in prepared)
-        in_window = rows - sum(p["out_of_window"] for p in prepared) - undated
-        fraction = (n_bad - undated) / max(in_window, 1) + undated / rows
+        if since is None and until is None:  # every row read is this build's
+            fraction = n_bad / rows
+        else:  # bad rows dated in the window against its dated rows, plus the undated against every row read
+            undated = sum(p["undated_bad"] for p in prepared)
+            in_window = rows - sum(p["out_of_window"] for p in prepared) - undated
+            fraction = (n_bad - undated) / max(in_window, 1) + undated / rows
         if fraction > params.max_bad_fraction:
             raise BadRowsError(fraction, params.max_bad_fraction, reasons)
 

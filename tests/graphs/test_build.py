@@ -350,3 +350,16 @@ def test_a_windowed_build_judges_undated_rows_against_everything_read(tmp_path: 
     manifest = build_snapshot(Home(tmp_path / "home"), BuildParams(
         events=[str(logs)], since=T0 - dt.timedelta(days=1), max_bad_fraction=0.01, n_buckets=4))
     assert manifest["counts"]["events"] == 10 and manifest["quarantine"]["reasons"] == {"bad_timestamp": 5}
+
+
+def test_without_a_window_the_bad_fraction_is_bad_rows_over_rows_read(tmp_path: Path, ray_local: None) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    good = [_like(f"r{i}", T0 + dt.timedelta(seconds=i)) for i in range(97)]
+    bad = [{**_like("w", T0), "weight": "heavy"}, {**_like("x", T0), "ts": "never"}, {**_like("y", T0), "ts": "garbled"}]
+    pl.DataFrame(good + bad).write_parquet(logs / "all.parquet")
+    home = Home(tmp_path / "home")
+    with pytest.raises(BadRowsError) as info:  # 3 of 100; the dated and undated shares summed read 3.0%
+        build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.0299, n_buckets=4))
+    assert info.value.fraction == pytest.approx(0.03)
+    assert build_snapshot(home, BuildParams(events=[str(logs)], max_bad_fraction=0.03, n_buckets=4))["counts"]["events"] == 97
