@@ -17,7 +17,7 @@ import torch
 
 from gnn.data import SIDE_RELATIONS, FeatureStats, GraphTensors
 from gnn.model import RingwatchGNN
-from ringwatch.types import NODE_CODES, UNDIRECTED_RELATIONS
+from ringwatch.types import COORDINATION_RELATIONS, NODE_CODES, UNDIRECTED_RELATIONS
 
 _RELATION_FACTS = (
     ("coaction_degree", "acted in lockstep with {:.0f} accounts"),
@@ -30,6 +30,8 @@ _RELATION_FACTS = (
 _IN_FEATURE_UNITS = re.compile(r"^(?:nbr[12]_(?:mean|max|min)|group_mean)_(?P<feature>.+)$")
 """Tree-input columns that aggregate one feature's log-scaled, standardised values (a mean, a max
 or a min over neighbours or a group), and so read back in that feature's own units."""
+_LOG_COUNTS = frozenset({"nbr1_abusive", "nbr1_labelled", *(f"{rel}_abusive" for rel in COORDINATION_RELATIONS)})
+"""Label-block columns that hold ``log1p`` of a count of neighbours, quoted as the count."""
 
 
 class QuotedValues:
@@ -37,9 +39,10 @@ class QuotedValues:
 
     A neighbour or group mean, max or min of a feature is taken over the log-scaled, standardised
     values the model reads (:class:`gnn.data.FeatureStats`): it is quoted back in the feature's
-    own units (for a mean, the log-scale mean: a typical neighbour's value), not as a z-score.
-    Every other column (spreads and gaps in standard deviations, label shares, GNN outputs) is
-    quoted as the trees read it.
+    own units (for a mean, the log-scale mean: a typical neighbour's value), not as a z-score,
+    and a count of abusive or labelled neighbours as the count (the trees read its ``log1p``).
+    Every other column (spreads and gaps in standard deviations, label shares, the GNN's log-odds)
+    is quoted as the trees read it.
 
     Args:
         X: The tree input, ``[num_nodes, len(names)]``.
@@ -50,12 +53,14 @@ class QuotedValues:
     def __init__(self, X: np.ndarray, names: list[str], stats: FeatureStats) -> None:
         self.X = X
         own = {name: k for k, name in enumerate(stats.names)}
-        self._scale: dict[int, tuple[float, float]] = {}
+        self._scale: dict[int, tuple[float, float]] = {}  # column → (mean, std) of its feature's log scale
         for j, name in enumerate(names):
             match = _IN_FEATURE_UNITS.match(name)
             if match and match["feature"] in own:
                 k = own[match["feature"]]
                 self._scale[j] = (stats.mean[k], stats.std[k])
+            elif name in _LOG_COUNTS:
+                self._scale[j] = (0.0, 1.0)
 
     def __getitem__(self, at: tuple[int, int]) -> float:
         node, column = at

@@ -169,7 +169,10 @@ def _train_gnn(graph: GraphTensors, tr_nodes: np.ndarray, y_tr: np.ndarray, va_n
     va_t = torch.from_numpy(np.array(va_nodes, dtype=np.int64)).to(device)
     y_tr_t = torch.tensor(np.asarray(y_tr, dtype=np.float32), device=device)
     n_pos, n_neg = int((y_tr == 1).sum()), int((y_tr == 0).sum())
-    model = RingwatchGNN(g.x.shape[1], list(g.edge_index), cfg.hidden, cfg.num_layers, cfg.dropout).to(device)
+    # only relations with edges get weights: one that first has edges at scoring time must not pass
+    # messages through weights that never learned (the hybrid's feature blocks leave it out too)
+    model = RingwatchGNN(g.x.shape[1], [et for et, ei in g.edge_index.items() if ei.numel()], cfg.hidden, cfg.num_layers,
+                         cfg.dropout).to(device)
     ops = mean_operators(g.edge_index, g.num_nodes)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     pos_weight = torch.tensor(min(n_neg / max(n_pos, 1), 50.0), device=device)
@@ -317,6 +320,9 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
     else:
         hybrid, calibrator, metrics, raw = fit_hybrid_model(graph, stats, nodes, y, cfg)
         model = hybrid.gnn
+    if np.unique(raw).size < 2:  # published, it would put the whole platform at the labels' base rate
+        raise InputError(f"the trained model scores every account alike: {int(y.sum())} abusive and {int(len(y) - y.sum())} "
+                         "benign labelled accounts gave it nothing to split on; label more accounts (tens of each)")
     drift = DriftReference.fit(graph.x.numpy(), stats.names, calibrator(raw), calibrator.thresholds)
     metrics["level_shares"] = {k: round(v, 5) for k, v in drift.level_shares.items()}
     metrics["labels_not_in_snapshot"] = int(labels.height - len(nodes))  # a typo, or an account the build never saw

@@ -178,7 +178,12 @@ def train_cmd(
         view_blocks(view)  # a clear error before any work
     s = settings()
     home = Home(s.home)
-    table = read_labels(_label_paths(home, labels, snapshot), _parse_time(label_cutoff, "--label-cutoff"))
+    paths = _label_paths(home, labels, snapshot)
+    table = read_labels(paths, _parse_time(label_cutoff, "--label-cutoff"))
+    if table.is_empty():
+        raise InputError(f"no labels in {', '.join(str(p) for p in paths)}"
+                         f"{' known by --label-cutoff' if label_cutoff else ''}: put label files (account_id, label) under "
+                         f"{home.labels} or pass --labels FILE (a synthetic log's are its folder's labels.parquet)")
     with console.status(f"training ({model})"):
         cfg = TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model, **({"tree_views": views} if views else {}),
                           **({"cross_fit": cross_fit} if cross_fit is not None else {}))

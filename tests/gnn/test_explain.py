@@ -149,13 +149,16 @@ def test_neighbour_aggregates_are_quoted_in_the_features_own_units() -> None:
     stats = FeatureStats.fit(frame, ["follows_out", "hour_entropy"])
     z = stats.transform(frame).numpy()
     nbrs = [1, 2, 3]  # account 0's neighbours
-    X = np.array([[z[nbrs, 0].max(), z[nbrs, 0].mean(), z[nbrs, 0].std(), z[0, 1] - z[nbrs, 1].mean(), np.nan]])
+    X = np.array([[z[nbrs, 0].max(), z[nbrs, 0].mean(), z[nbrs, 0].std(), z[0, 1] - z[nbrs, 1].mean(), np.nan,
+                   np.log1p(16.0), 0.25]])
     quoted = QuotedValues(X, ["nbr1_max_follows_out", "nbr1_mean_follows_out", "nbr1_std_follows_out",
-                              "vs_nbr1_hour_entropy", "nbr1_min_hour_entropy"], stats)
+                              "vs_nbr1_hour_entropy", "nbr1_min_hour_entropy", "nbr1_abusive", "coaction_abusive_share"],
+                          stats)
     assert quoted[0, 0] == pytest.approx(1200.0, rel=1e-4)  # the busiest neighbour's count, not a z-score
     assert quoted[0, 1] == pytest.approx(np.expm1(np.log1p([3.0, 40.0, 1200.0]).mean()), rel=1e-4)  # a typical one
     assert quoted[0, 2] == X[0, 2] and quoted[0, 3] == X[0, 3]  # spreads and gaps stay in standard deviations
     assert np.isnan(quoted[0, 4])  # no neighbours: read as none
+    assert quoted[0, 5] == pytest.approx(16.0) and quoted[0, 6] == 0.25  # a count of abusive neighbours; a share
 
 
 def test_explained_neighbour_maxima_are_real_neighbours_values(home: Home) -> None:

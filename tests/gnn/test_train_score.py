@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,26 @@ def test_training_without_both_classes_is_a_clear_error(home: Home) -> None:
     only_bad = tiny_labels().filter(pl.col("label") == 1)
     with pytest.raises(InputError, match="at least 2 abusive and 2 benign"):
         train(home, only_bad, FAST)
+    assert home.models.current() is None
+
+
+def test_a_relation_without_edges_at_training_gets_no_gnn_weights(home: Home) -> None:
+    from gnn.data import load_graph
+    from gnn.train import _train_gnn
+
+    graph, _ = load_graph(home.snapshots.path())
+    coaction = next(et for et in graph.edge_index if et[1] == "coaction")
+    graph.edge_index[coaction] = graph.edge_index[coaction][:, :0]  # a quiet day: the build wrote it empty
+    nodes = np.arange(graph.num_nodes)
+    y = np.isin(graph.account_ids, RING).astype(np.float32)
+    model, *_ = _train_gnn(graph, nodes[::2], y[::2], nodes[1::2], y[1::2], replace(FAST, epochs=2, min_epochs=1))
+    assert coaction not in model.edge_types and any(et[1] == "follow" for et in model.edge_types)
+
+
+def test_labels_too_few_to_split_on_publish_no_model(home: Home) -> None:
+    few = tiny_labels().filter(pl.col("account_id").is_in([*RING[:2], *NORMAL[:2]]))
+    with pytest.raises(InputError, match="scores every account alike: 2 abusive and 2 benign"):
+        train(home, few, FAST)  # the trees could not split: every account would be MEDIUM
     assert home.models.current() is None
 
 

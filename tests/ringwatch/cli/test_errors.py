@@ -45,3 +45,15 @@ def test_neo4j_status_of_an_external_server_that_does_not_answer_exits_3(tmp_pat
     assert run.returncode == 3 and "Traceback" not in run.stderr
     info = json.loads(run.stdout)
     assert info["running"] is False and info["embedded"] is False and "cannot reach" in info["message"]
+
+
+def test_training_without_any_label_says_where_labels_go(tmp_path: Path) -> None:
+    from ringwatch.versions import Home
+    from tests.gnn.tiny import publish_tiny
+
+    publish_tiny(Home(tmp_path))
+    run = subprocess.run([sys.executable, "-c", "from ringwatch.cli import main; main()", "train"],
+                         capture_output=True, text=True, timeout=120, env={"RINGWATCH_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    out = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode == 1 and "Traceback" not in out
+    assert f"no labels in {tmp_path / 'labels'}: put label files (account_id, label) under {tmp_path / 'labels'}" in out
