@@ -46,7 +46,7 @@ def _export_to_neo4j(s: Settings, home: Home) -> dict[str, Any]:
     return asdict(report)
 
 
-def run_pipeline(events: list[str], mapping: Path | None, labels: list[Path] | None, retrain: bool, export: bool) -> dict[str, Any]:
+def run_pipeline(events: list[str] | None, mapping: Path | None, labels: list[Path] | None, retrain: bool, export: bool) -> dict[str, Any]:
     """Build → (re)train → score → publish → export; each step publishes atomically.
 
     Returns:
@@ -68,7 +68,8 @@ def run_pipeline(events: list[str], mapping: Path | None, labels: list[Path] | N
     return result
 
 
-EventsArg = Annotated[list[str], typer.Argument(help="Event files, folders, globs or object-store URIs.")]
+EventsArg = Annotated[Optional[list[str]], typer.Argument(
+    help="Event files, folders, globs or object-store URIs (default: HOME/events, where logs land).")]
 MappingOpt = Annotated[Optional[Path], typer.Option(help="TOML column mapping.")]
 LabelsOpt = Annotated[Optional[list[Path]], typer.Option(help="Label files (default: HOME/labels).")]
 RetrainOpt = Annotated[bool, typer.Option("--retrain/--reuse-model", help="Train a new model, or score with the current one.")]
@@ -76,7 +77,7 @@ ExportOpt = Annotated[bool, typer.Option("--export/--no-export", help="Export to
 
 
 @pipeline_app.command("run")
-def run_cmd(events: EventsArg, mapping: MappingOpt = None, labels: LabelsOpt = None, retrain: RetrainOpt = True,
+def run_cmd(events: EventsArg = None, mapping: MappingOpt = None, labels: LabelsOpt = None, retrain: RetrainOpt = True,
             export: ExportOpt = True, as_json: stages.JsonFlag = False) -> None:
     """Build a snapshot, (re)train, score and publish; export to Neo4j if reachable.
 
@@ -106,7 +107,7 @@ def parse_every(text: str) -> float:
 
 
 @pipeline_app.command("schedule")
-def schedule_cmd(events: EventsArg, every: Annotated[str, typer.Option(help="Interval: 90s, 30m, 1h, 1d.")] = "1h",
+def schedule_cmd(events: EventsArg = None, every: Annotated[str, typer.Option(help="Interval: 90s, 30m, 1h, 1d.")] = "1h",
                  max_runs: Annotated[int, typer.Option(min=0, help="Stop after this many runs (0: forever).")] = 0,
                  mapping: MappingOpt = None, labels: LabelsOpt = None, retrain: RetrainOpt = True,
                  export: ExportOpt = True, as_json: stages.JsonFlag = False) -> None:

@@ -77,7 +77,8 @@ def synth_cmd(
 
 
 def build_cmd(
-    events: Annotated[list[str], typer.Argument(help="Event files, folders, globs or object-store URIs.")],
+    events: Annotated[Optional[list[str]], typer.Argument(
+        help="Event files, folders, globs or object-store URIs (default: HOME/events, where logs land).")] = None,
     mapping: Annotated[Optional[Path], typer.Option(help="TOML mapping of the log's columns onto the canonical schema.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Keep events at or after this time (ISO).")] = None,
     until: Annotated[Optional[str], typer.Option(help="Keep events before this time (ISO).")] = None,
@@ -91,6 +92,12 @@ def build_cmd(
     from graphs.mapping import EventMapping
 
     s = settings()
+    if not events:
+        landing = Home(s.home).events
+        if not landing.is_dir():
+            raise InputError(f"no event logs given, and {landing} (read when none are) does not exist; pass event files, "
+                             "folders, globs or object-store URIs, or put the logs there")
+        events = [str(landing)]
     params = BuildParams(
         events=events,
         mapping=EventMapping.from_toml(mapping) if mapping else EventMapping(),
@@ -406,7 +413,8 @@ def evaluate_cmd(
     if dataset:
         _refuse_other_mode({"--truth": truth is not None, "--scores": scores is not None,
                             "--exclude-labels": bool(exclude_labels)},
-                           "apply to --truth only; --dataset benchmarks every model on a dataset")
+                           "cannot be combined with --dataset, which benchmarks every model on a dataset "
+                           "(--truth, --scores and --exclude-labels evaluate a published score set)")
         _evaluate_dataset(dataset, 5 if seeds is None else seeds, as_json or None, report, models, first_seed, cross_fit,
                           same_platform)
         return
@@ -419,7 +427,8 @@ def evaluate_cmd(
     _refuse_other_mode({"--seeds": seeds is not None, "--report": report is not None, "--models": models is not None,
                         "--first-seed": first_seed != 0,
                         "--cross-fit": cross_fit is not None, "--same-platform": same_platform},
-                       "apply to --dataset only; --truth evaluates one published score set")
+                       "cannot be combined with --truth, which evaluates one published score set (--seeds, --report, "
+                       "--models, --first-seed, --cross-fit and --same-platform belong to --dataset benchmarks)")
     missing = [str(p) for p in exclude_labels or [] if not p.exists()]
     if missing:  # a typo would leave those labelled accounts in the test rows
         raise InputError(f"--exclude-labels: no such file or folder: {', '.join(missing)}")

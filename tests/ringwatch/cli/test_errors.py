@@ -57,3 +57,29 @@ def test_training_without_any_label_says_where_labels_go(tmp_path: Path) -> None
     out = " ".join((run.stdout + run.stderr).split())
     assert run.returncode == 1 and "Traceback" not in out
     assert f"no labels in {tmp_path / 'labels'}: put label files (account_id, label) under {tmp_path / 'labels'}" in out
+
+
+def test_build_without_paths_reads_home_events_and_says_so_when_it_is_missing(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from graphs import build
+    from ringwatch.cli import app, common
+
+    monkeypatch.setenv("RINGWATCH_HOME", str(tmp_path))
+    common.settings.cache_clear()
+    try:
+        missing = CliRunner().invoke(app, ["build"])
+        assert "no event logs given, and" in str(missing.exception) and str(tmp_path / "events") in str(missing.exception)
+        (tmp_path / "events").mkdir()
+        seen: list[list[str]] = []
+
+        def fake_build(home, params, **kwargs):  # noqa: ANN001, ANN003, ANN202
+            seen.append(params.events)
+            raise build.InputError("stop here")
+
+        monkeypatch.setattr(build, "build_snapshot", fake_build)
+        assert str(CliRunner().invoke(app, ["build"]).exception) == "stop here"
+        assert seen == [[str(tmp_path / "events")]]
+    finally:
+        common.settings.cache_clear()

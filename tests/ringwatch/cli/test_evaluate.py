@@ -40,12 +40,12 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--truth", "t.parquet", "--report", "r"], "--report apply to --dataset only"),
-    (["--truth", "t.parquet", "--models", "bogus", "--seeds", "3"], "--models apply to --dataset only"),
-    (["--dataset", "amazon", "--truth", "t.parquet"], "--truth apply to --truth only"),
+    (["--truth", "t.parquet", "--report", "r"], "--report cannot be combined with --truth"),
+    (["--truth", "t.parquet", "--models", "bogus", "--seeds", "3"], "--seeds, --models cannot be combined with --truth"),
+    (["--dataset", "amazon", "--truth", "t.parquet"], "--truth cannot be combined with --dataset"),
     (["--dataset", "amazon", "--seeds", "0"], "--seeds must be 1 or more"),
     (["--truth", "t.parquet", "--exclude-labels", "lables"], "no such file or folder: lables"),
-    (["--truth", "t.parquet", "--seeds", "3"], "--seeds apply to --dataset only"),
+    (["--truth", "t.parquet", "--seeds", "3"], "--seeds cannot be combined with --truth"),
 ])
 def test_options_of_the_other_mode_and_bad_values_are_refused(home: Path, args: list[str], message: str) -> None:
     code, out = _run(*args)
