@@ -632,11 +632,14 @@ def start_background(
         env["RINGWATCH_GRPC_TOKEN"] = token
     log_path = run_dir / LOG_FILE
     with log_path.open("ab") as log_fh:
+        run_starts = log_fh.tell()  # the log is appended to: an error is quoted from this run's lines only
         proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            with log_path.open("rb") as log_fh:
+                log_fh.seek(run_starts)
+                tail = log_fh.read().decode(errors="replace").strip().splitlines()[-5:]
             raise ServiceError(f"the risk server exited with code {proc.returncode}: {' | '.join(tail)} (log: {log_path})")
         try:
             state = json.loads(state_path.read_text())

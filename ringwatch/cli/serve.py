@@ -59,8 +59,10 @@ def register(app: typer.Typer) -> None:
             elif state is None:
                 console.print("no risk server running")
             else:
+                metrics = state.get("metrics_port")
                 console.print(f"risk server pid {state['pid']} on {state['host']}:{state['port']} ({state.get('health', 'TLS')}), "
-                              f"metrics port {state.get('metrics_port')}, score set {state.get('score_version')}")
+                              f"{'no metrics port' if metrics is None else f'metrics port {metrics}'}, "
+                              f"score set {state.get('score_version')}")
             if state is None:
                 raise typer.Exit(3)
             return

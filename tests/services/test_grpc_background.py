@@ -64,6 +64,21 @@ def test_taken_port_is_reported(settings: Settings) -> None:
             start_background(settings, sock.getsockname()[1], timeout_s=30)
 
 
+def test_a_failed_start_quotes_its_own_errors_not_an_earlier_runs(settings: Settings) -> None:
+    import socket
+
+    publish_scores(Home(settings.home).scores, ["a"], [0.1])
+    log = settings.home / "run" / "grpc.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("error: cannot listen on 127.0.0.1:50777 (an earlier run)\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        with pytest.raises(ServiceError) as info:
+            start_background(settings, 0, metrics_port=sock.getsockname()[1], timeout_s=30)
+    assert "cannot serve metrics" in str(info.value) and "50777" not in str(info.value)
+
+
 def test_a_taken_metrics_port_is_one_clear_line(settings: Settings) -> None:
     import socket
 
