@@ -52,6 +52,7 @@ def synth_cmd(
     label_noise: Annotated[float, typer.Option(help="Share of wrong labels.")] = 0.02,
     label_delay_days: Annotated[float, typer.Option(help="Mean label delay after the activity, days.")] = 3.0,
     seed: Annotated[int, typer.Option(help="Random seed (output is deterministic per seed).")] = 7,
+    start: Annotated[Optional[str], typer.Option(help="First day, an ISO date (default 2026-11-01; the log must end by today).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Generate a synthetic event log with planted campaigns, hard negatives, labels and ground truth."""
@@ -63,7 +64,8 @@ def synth_cmd(
     cfg = SynthConfig(accounts=accounts, days=days, campaigns=campaigns, campaign_mix=mix, bots_per_campaign=bots_per_campaign,
                       events_per_account_day=events_per_account_day, camouflage=camouflage, lockstep_spread_s=lockstep_spread_s,
                       label_fraction=label_fraction, labeled_campaign_fraction=labeled_campaign_fraction,
-                      label_noise=label_noise, label_delay_days=label_delay_days, seed=seed)
+                      label_noise=label_noise, label_delay_days=label_delay_days, seed=seed,
+                      **({"start": start} if start else {}))
     with console.status(f"generating {accounts:,} accounts × {days} days"):
         summary = generate(target, cfg)
     summary["out"] = str(target)

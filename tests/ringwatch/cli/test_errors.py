@@ -83,3 +83,11 @@ def test_build_without_paths_reads_home_events_and_says_so_when_it_is_missing(tm
         assert seen == [[str(tmp_path / "events")]]
     finally:
         common.settings.cache_clear()
+
+
+def test_synth_starts_where_asked(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-c", "from ringwatch.cli import main; main()", "synth", "--accounts", "300",
+                          "--days", "2", "--campaigns", "2", "--start", "2025-03-01", "--out", str(tmp_path / "s"), "--json"],
+                         capture_output=True, text=True, timeout=120, env={"RINGWATCH_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (tmp_path / "s" / "events").iterdir()) == ["date=2025-03-01", "date=2025-03-02"]
