@@ -91,9 +91,10 @@ star, which a filter on types would have to do."""
 RING_MEMBERS = CypherQuery(
     "ring",
     """MATCH (g:Ring {id: $ring_id})<-[:MEMBER_OF]-(m:Account)
-OPTIONAL MATCH (m)-[k:COACTION|SHARED_DEVICE|SHARED_IP]-(o:Account)-[:MEMBER_OF]->(g)
+OPTIONAL MATCH (m)-[k:COACTION|SHARED_DEVICE|SHARED_IP|SAME_TEXT]-(o:Account)-[:MEMBER_OF]->(g)
 WITH g, m, count(DISTINCT CASE WHEN type(k) = 'COACTION' THEN o END) AS coaction_peers,
-     count(DISTINCT CASE WHEN type(k) <> 'COACTION' THEN o END) AS infra_peers
+     count(DISTINCT CASE WHEN type(k) IN ['SHARED_DEVICE', 'SHARED_IP'] THEN o END) AS infra_peers,
+     count(DISTINCT CASE WHEN type(k) = 'SAME_TEXT' THEN o END) AS text_peers
 CALL (g, m) {
   OPTIONAL MATCH (m)-[r]->(t:Account)<-[r2]-(c:Account)-[:MEMBER_OF]->(g)
   WHERE c <> m AND NOT type(r) IN $not_actions AND NOT type(r2) IN $not_actions
@@ -105,11 +106,11 @@ CALL (g, m) {
 RETURN g.id AS ring_id, g.size AS ring_size, g.ring_score AS ring_score, g.density AS density,
        g.synchrony AS synchrony, coalesce(g.related, []) AS related, coalesce(g.related_links, []) AS related_links,
        m.id AS account_id, m.risk AS risk, m.level AS level, m.verdict AS verdict,
-       coaction_peers, infra_peers, customer_peers, one_customer_peers
+       coaction_peers, infra_peers, text_peers, customer_peers, one_customer_peers
 ORDER BY coalesce(m.risk, -1.0) DESC, account_id
 LIMIT $limit""",
     "Members of a ring with how many other members each acts in lockstep / shares infrastructure / "
-    "shares at least two customers (accounts both acted on) / shares one customer with.",
+    "posts the same text / shares at least two customers (accounts both acted on) / shares one customer with.",
 )
 
 WHY = CypherQuery(
@@ -129,12 +130,16 @@ CALL (a) {
          count(CASE WHEN p.level IN ['HIGH', 'CRITICAL'] THEN 1 END) AS risky_coaction_partners
 }
 CALL (a) {
+  OPTIONAL MATCH (a)-[:SAME_TEXT]-(t:Account)
+  RETURN count(DISTINCT t) AS same_text_partners
+}
+CALL (a) {
   OPTIONAL MATCH (a)-[:MEMBER_OF]->(g:Ring)
   RETURN g.id AS ring, g.size AS ring_size, g.ring_score AS ring_score
 }
 RETURN a.id AS account_id, a.risk AS risk, a.level AS level, coalesce(a.reasons, []) AS reasons, a.verdict AS verdict,
        a.verdict_note AS verdict_note, ring, ring_size, ring_score, shared_devices, device_peers, shared_ips,
-       ip_peers, coaction_partners, coactions, risky_coaction_partners,
+       ip_peers, coaction_partners, coactions, risky_coaction_partners, same_text_partners,
        a.scores_version AS scores_version, a.model_version AS model_version, a.snapshot_version AS snapshot_version""",
     "The account's score and reasons next to the graph evidence behind them.",
 )
@@ -254,8 +259,9 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
 
     Returns:
         Rows ``ring_id, ring_size, ring_score, density, synchrony, related, related_links,
-        account_id, risk, level, verdict, coaction_peers, infra_peers, customer_peers,
-        one_customer_peers``; empty when the account is in no ring. ``related`` names the rings
+        account_id, risk, level, verdict, coaction_peers, infra_peers, text_peers, customer_peers,
+        one_customer_peers``; empty when the account is in no ring (``text_peers``: members it posts
+        the same text as). ``related`` names the rings
         whose members share links with this ring's, most first, and ``related_links`` how many
         each (:func:`gnn.rings.find_rings`; empty for a score set from before they were
         listed). ``customer_peers`` counts the members that acted on at least
@@ -275,7 +281,9 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
     found = run_query(driver, RING_OF, {"account_id": account_or_ring_id}, database=database)
     ring_id = found[0]["ring_id"] if found else None
     if ring_id is None:
-        _require_account(driver, account_or_ring_id, database)
+        if not run_query(driver, ACCOUNT, {"account_id": account_or_ring_id}, database=database):
+            raise NotFoundError(f"no account or ring {account_or_ring_id!r} in Neo4j; check the id (ring ids come from the "
+                                "current score set: `ringwatch investigate top-rings`) or run `ringwatch neo4j export`")
         return []
     return run_query(driver, RING_MEMBERS, ring_params(ring_id, limit), database=database)
 

@@ -133,7 +133,7 @@ def ring(
     stats = ", ".join(f"{name} {_fmt(head.get(key), '').plain}" for name, key in (
         ("size", "ring_size"), ("score", "ring_score"), ("density", "density"), ("synchrony", "synchrony")))
     _table(Text.assemble("Ring ", str(head["ring_id"]), f" ({stats})"), rows,
-           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "customer_peers", "one_customer_peers",
+           ("account_id", "risk", "level", "coaction_peers", "infra_peers", "text_peers", "customer_peers", "one_customer_peers",
             "verdict"))
     if head.get("related"):
         console.print(Text.assemble("Related rings (links between the members): ", ", ".join(_related(head))))

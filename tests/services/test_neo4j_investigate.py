@@ -33,6 +33,7 @@ def planted(neo4j_driver: neo4j.Driver, data_home: Path) -> neo4j.Driver:
             "like": [(r, "b1", 3) for r in RING] + [(r, "b3", 1) for r in RING[:3]],
             "coaction": lockstep,
             "shared_device": lockstep,
+            "same_text": [("r1", "r2", 1), ("r1", "r3", 1)],
             # r1 and r4 both answered b2, and r4 answered b3: answers are not actions on a target
             "answers": [("r1", "b2", 1), ("r4", "b2", 1), ("r4", "b3", 2)],
         },
@@ -68,6 +69,7 @@ def test_ring(planted: neo4j.Driver) -> None:
     rows = investigate.ring(planted, "r3")
     assert {r["account_id"] for r in rows} == set(RING)
     assert all(r["ring_id"] == "R1" and r["coaction_peers"] == 3 and r["infra_peers"] == 3 for r in rows)
+    assert {r["account_id"]: r["text_peers"] for r in rows} == {"r1": 2, "r2": 1, "r3": 1, "r4": 0}
     assert all(r["density"] == 1.0 and r["synchrony"] == 0.75 for r in rows)  # the ring's own statistics
     # r1-r3 like b1 and b3; r4 likes b1 only, and one shared target is not a customer link (nor are answers)
     assert {r["account_id"]: r["customer_peers"] for r in rows} == {"r1": 2, "r2": 2, "r3": 2, "r4": 0}
@@ -75,6 +77,8 @@ def test_ring(planted: neo4j.Driver) -> None:
     assert {r["account_id"]: r["one_customer_peers"] for r in rows} == {"r1": 1, "r2": 1, "r3": 1, "r4": 3}
     assert investigate.ring(planted, "R1") == rows
     assert investigate.ring(planted, "b1") == []
+    with pytest.raises(NotFoundError, match="no account or ring 'R99'"):
+        investigate.ring(planted, "R99")
     assert rows[0]["related"] == [] and rows[0]["related_links"] == []  # the only ring: nothing related
 
 
@@ -133,6 +137,7 @@ def test_why(planted: neo4j.Driver) -> None:
     assert row["ring"] == "R1" and row["ring_size"] == 4
     assert row["device_peers"] == 4 and row["ip_peers"] == 3
     assert row["coaction_partners"] == 3 and row["coactions"] == 27 and row["risky_coaction_partners"] == 3
+    assert row["same_text_partners"] == 2
     assert row["reasons"] == ["shares a device with ring R1"]
     with pytest.raises(NotFoundError):
         investigate.why(planted, SNEAKY + "x")
