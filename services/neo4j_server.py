@@ -610,7 +610,10 @@ def connect(settings: Settings, *, verify: bool = True) -> neo4j.Driver:
             driver.verify_connectivity()
         except AuthError as exc:
             driver.close()
-            raise ServiceError(f"{where} rejected the credentials for user {auth[0] if auth else '(none)'}") from exc
+            if auth is None:
+                raise ServiceError(f"{where} asks for credentials and NEO4J_PASSWORD is not set (NEO4J_USER, default "
+                                   "neo4j, is sent with it); set NEO4J_PASSWORD") from exc
+            raise ServiceError(f"{where} rejected the credentials for user {auth[0]}") from exc
         except (ServiceUnavailable, Neo4jError, OSError) as exc:
             driver.close()
             raise ServiceError(f"cannot reach {where}: {exc}") from exc

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
+from ringwatch.errors import ServiceError
 from ringwatch.versions import Home, reading
 
 app = typer.Typer(help="Run the embedded Neo4j and export graphs and scores into it.", no_args_is_help=True)
@@ -35,6 +36,9 @@ def start(
     from services import neo4j_server
 
     info = neo4j_server.start_from_settings(settings(), port=port, log=_say)
+    if port is not None and info.embedded and info.port != port:  # it was running already, elsewhere
+        raise ServiceError(f"the embedded Neo4j already runs on port {info.port} (pid {info.pid}); --port {port} "
+                           "was not applied: stop it first (`ringwatch neo4j stop`) to move it")
     if as_json:
         emit_json(info.to_dict())
         return

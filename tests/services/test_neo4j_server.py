@@ -53,6 +53,27 @@ def test_wrong_password_and_external_uri(neo4j_home: Path) -> None:
         assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
     with pytest.raises(ServiceError, match="rejected the credentials"):
         neo4j_server.connect(Settings(home=neo4j_home, neo4j_uri=info.uri, neo4j_password="not-the-password"))
+    with pytest.raises(ServiceError, match="NEO4J_PASSWORD is not set"):
+        neo4j_server.connect(Settings(home=neo4j_home, neo4j_uri=info.uri, neo4j_password=None))
+
+
+def test_start_on_another_port_than_the_running_one_is_refused(neo4j_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ringwatch.cli import app, common
+
+    info = neo4j_server.status(neo4j_home)
+    monkeypatch.setenv("RINGWATCH_HOME", str(neo4j_home))
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    common.settings.cache_clear()
+    try:
+        same = CliRunner().invoke(app, ["neo4j", "start", "--port", str(info.port)])
+        assert same.exit_code == 0, same.output
+        other = CliRunner().invoke(app, ["neo4j", "start", "--port", str(info.port + 1 if info.port < 65535 else 1024)])
+        assert isinstance(other.exception, ServiceError) and f"already runs on port {info.port}" in str(other.exception)
+        assert neo4j_server.status(neo4j_home).pid == info.pid  # left running as it was
+    finally:
+        common.settings.cache_clear()
 
 
 def test_connect_when_not_running(tmp_path: Path) -> None:
