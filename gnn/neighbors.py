@@ -15,7 +15,9 @@ per-node Python. Two kinds of features:
   neighbours; (:func:`link_label_features`) the same along each coordination relation alone;
   and (:func:`neighbour_share_features`) each neighbour's own share, at worst and on average.
   An account's own label never enters its own features: the graph has no self loops, 2-hop
-  walks that return to the start are subtracted, and a neighbour's share leaves the account out.
+  walks that return to the start are subtracted, and a neighbour's share leaves the account out
+  (the 2-hop medians and the shares' base-rate prior are one value for every row, to which each
+  training label contributes alike).
 
 Inductive by construction: a new account's features come from its own row and its edges.
 """
@@ -273,7 +275,8 @@ def neighbour_share_features(adj: sp.csr_matrix, n: int, train_nodes: np.ndarray
 
     Returns:
         ``[n, 2]`` features (both -1 where the account has no neighbour) and their names. A
-        node's own label never enters its own row.
+        node's own label never enters its own row except through ``prior``, the training base
+        rate, which every row shares alike.
     """
     pos, lab = _label_vectors(n, train_nodes, train_y)
     prior = float(np.mean(train_y)) if len(train_y) else 0.0
@@ -315,7 +318,8 @@ def answerer_features(answers: sp.csr_matrix, n: int, train_nodes: np.ndarray,
 
     Returns:
         ``[n, 3]`` features and their names; the shares are -1 where no one answered the account.
-        A node's own label never enters its own row.
+        A node's own label never enters its own row (but for the shared base-rate prior of
+        :func:`neighbour_share_features`).
     """
     answered_by = answers.T.tocsr()
     shares, _ = neighbour_share_features(answered_by, n, train_nodes, train_y, company=answers)
