@@ -128,10 +128,6 @@ class HybridEnsemble:
         """TreeSHAP contributions to the mean log-odds: the mean of the members' (they add up the same way)."""
         return np.mean([contributions(m, X, rows) for m, X in zip(self.members, inputs)], axis=0).astype(np.float32)
 
-    def values(self, inputs: list[np.ndarray]) -> np.ndarray:
-        """The column values reasons quote: the members' mean (only the label columns differ between them)."""
-        return np.mean(inputs, axis=0).astype(np.float32)
-
     def spectral_coverage(self, inputs: list[np.ndarray]) -> float | None:
         """See :meth:`gnn.hybrid.HybridModel.spectral_coverage` (the members share one basis)."""
         return self.members[0].spectral_coverage(inputs[0])

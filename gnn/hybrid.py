@@ -497,10 +497,6 @@ class HybridModel:
         """See :func:`contributions`."""
         return contributions(self, X, rows)
 
-    def values(self, X: np.ndarray) -> np.ndarray:
-        """The column values reasons quote, ``[num_nodes, columns]``: the tree input itself."""
-        return X
-
     def save(self, directory: Path) -> None:
         for k, booster in enumerate(self.boosters):
             booster.save_model(str(directory / _trees_file(k)))

@@ -27,11 +27,13 @@ _RELATION_FACTS = (
 )
 
 
-_IN_FEATURE_UNITS = re.compile(r"^(?:nbr[12]_(?:mean|max|min)|group_mean)_(?P<feature>.+)$")
+_IN_FEATURE_UNITS = re.compile(r"^(?:(?P<nbr>nbr[12])_(?:mean|max|min)|group_mean)_(?P<feature>.+)$")
 """Tree-input columns that aggregate one feature's log-scaled, standardised values (a mean, a max
 or a min over neighbours or a group), and so read back in that feature's own units."""
 _LOG_COUNTS = frozenset({"nbr1_abusive", "nbr1_labelled", *(f"{rel}_abusive" for rel in COORDINATION_RELATIONS)})
 """Label-block columns that hold ``log1p`` of a count of neighbours, quoted as the count."""
+_DEGREE = "nbr_log_degree"
+"""The graph block's ``log1p`` of the account's neighbour count: 0 for an account without neighbours."""
 
 
 class QuotedValues:
@@ -42,29 +44,47 @@ class QuotedValues:
     own units (for a mean, the log-scale mean: a typical neighbour's value), not as a z-score,
     and a count of abusive or labelled neighbours as the count (the trees read its ``log1p``).
     Every other column (spreads and gaps in standard deviations, label shares, the GNN's log-odds)
-    is quoted as the trees read it.
+    is quoted as the trees read it. A neighbour aggregate of an account without neighbours (the
+    trees read a stand-in 0 there), or of a feature the snapshot lacks, is NaN (quoted ``none``).
+    For a cross-fitted ensemble each value is the members' mean (only the label columns differ
+    between them; a count is averaged as a count).
 
     Args:
-        X: The tree input, ``[num_nodes, len(names)]``.
-        names: Name per column of ``X``.
+        inputs: The tree input, ``[num_nodes, len(names)]``, or one per ensemble member.
+        names: Name per column.
         stats: The statistics the model's own features were standardised with.
+        absent: Feature names the scored snapshot lacks (:attr:`gnn.data.GraphTensors.absent`).
     """
 
-    def __init__(self, X: np.ndarray, names: list[str], stats: FeatureStats) -> None:
-        self.X = X
+    def __init__(self, inputs: np.ndarray | list[np.ndarray], names: list[str], stats: FeatureStats,
+                 absent: tuple[str, ...] | list[str] = ()) -> None:
+        self.inputs = inputs if isinstance(inputs, list) else [inputs]
         own = {name: k for k, name in enumerate(stats.names)}
         self._scale: dict[int, tuple[float, float]] = {}  # column → (mean, std) of its feature's log scale
+        self._counts: set[int] = set()
+        self._neighbourly: set[int] = set()  # undefined without neighbours
+        self._undefined: set[int] = set()
         for j, name in enumerate(names):
             match = _IN_FEATURE_UNITS.match(name)
-            if match and match["feature"] in own:
+            if match and match["feature"] in absent:
+                self._undefined.add(j)
+            elif match and match["feature"] in own:
                 k = own[match["feature"]]
                 self._scale[j] = (stats.mean[k], stats.std[k])
+                if match["nbr"]:
+                    self._neighbourly.add(j)
             elif name in _LOG_COUNTS:
-                self._scale[j] = (0.0, 1.0)
+                self._counts.add(j)
+        self._degree = names.index(_DEGREE) if _DEGREE in names else None
 
     def __getitem__(self, at: tuple[int, int]) -> float:
         node, column = at
-        value = float(self.X[node, column])
+        lone = self._degree is not None and self.inputs[0][node, self._degree] == 0
+        if column in self._undefined or (lone and column in self._neighbourly):
+            return float("nan")
+        if column in self._counts:
+            return float(np.mean([math.expm1(float(X[node, column])) for X in self.inputs]))
+        value = float(np.mean([X[node, column] for X in self.inputs]))
         if column not in self._scale or not math.isfinite(value):
             return value
         mean, std = self._scale[column]

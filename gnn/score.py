@@ -101,7 +101,7 @@ class Scorer:
 
     def values(self, X: Any) -> QuotedValues | None:
         """The column values of the tree input ``X`` from :meth:`raw` as reasons quote them (``None`` for the GNN alone)."""
-        return None if self.hybrid is None or X is None else QuotedValues(self.hybrid.values(X), self.columns, self.stats)
+        return None if self.hybrid is None or X is None else QuotedValues(X, self.columns, self.stats, self.graph.absent)
 
     @property
     def columns(self) -> list[str]:
@@ -123,12 +123,17 @@ def score(home: Home, model_version: str | None = None, snapshot: str | None = N
     Returns:
         The score-set manifest.
     """
-    clock = _Clock()
-    # a build's or train's prune leaves the versions alone while they are read
+    # a build's or train's prune leaves the versions alone until the score set naming them is published
     with home.models.reading(model_version) as model_version, home.snapshots.reading(snapshot) as snapshot:
-        model_manifest = home.models.verify(model_version)
-        snap_manifest = home.snapshots.verify(snapshot)
-        scorer = Scorer.load(home, model_version, snapshot)
+        return _score(home, model_version, snapshot, device, explain_floor)
+
+
+def _score(home: Home, model_version: str, snapshot: str, device: str, explain_floor: str) -> dict[str, Any]:
+    """:func:`score` of named versions the caller holds against prune."""
+    clock = _Clock()
+    model_manifest = home.models.verify(model_version)
+    snap_manifest = home.snapshots.verify(snapshot)
+    scorer = Scorer.load(home, model_version, snapshot)
     calibrator, hybrid, graph, relations = scorer.calibrator, scorer.hybrid, scorer.graph, scorer.relations
     clock("load")
     dev = pick_device(device)

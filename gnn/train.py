@@ -310,9 +310,15 @@ def train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str | No
     """
     if cfg.model not in MODELS:
         raise InputError(f"unknown model {cfg.model!r}; valid: {', '.join(MODELS)}")
-    with home.snapshots.reading(snapshot) as snapshot:  # a build's prune leaves it alone while it is read
-        snap_manifest = home.snapshots.verify(snapshot)
-        graph, stats = load_graph(home.snapshots.path(snapshot))
+    # a build's prune leaves the snapshot alone until the model naming it is published
+    with home.snapshots.reading(snapshot) as snapshot:
+        return _train(home, labels, cfg, snapshot)
+
+
+def _train(home: Home, labels: pl.DataFrame, cfg: TrainConfig, snapshot: str) -> dict[str, Any]:
+    """:func:`train` on a named snapshot the caller holds against prune."""
+    snap_manifest = home.snapshots.verify(snapshot)
+    graph, stats = load_graph(home.snapshots.path(snapshot))
     nodes, y = label_index(graph, labels)
     hybrid = None
     if cfg.model == "gnn":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, fields
 
 from ringwatch.errors import ConfigError
@@ -120,10 +121,13 @@ class SynthConfig:
         if self.accounts * self.days > MAX_ACCOUNT_DAYS:
             raise ConfigError(f"accounts × days is {self.accounts * self.days:,}, above the {MAX_ACCOUNT_DAYS:,} one machine "
                               "generates; split the log over several runs (--seed) or generate fewer days")
-        try:
-            end = dt.datetime.fromisoformat(self.start).replace(tzinfo=dt.timezone.utc) + dt.timedelta(days=self.days)
+        try:  # a plain YYYY-MM-DD: the generator reads the day as it is written (no week dates, times or offsets)
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.start):
+                raise ValueError(self.start)
+            first = dt.datetime.combine(dt.date.fromisoformat(self.start), dt.time(), dt.timezone.utc)
         except ValueError:
-            raise ConfigError(f"start must be an ISO date such as 2026-11-01, got {self.start!r}") from None
+            raise ConfigError(f"start must be a date written YYYY-MM-DD, such as 2026-11-01, got {self.start!r}") from None
+        end = first + dt.timedelta(days=self.days)
         if end > dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1):
             raise ConfigError(f"a log from {self.start} over {self.days} days ends {end:%Y-%m-%d}, in the future: a build would "
                               "quarantine those days as future_timestamp; generate fewer days or start earlier")

@@ -145,20 +145,26 @@ def test_neighbour_aggregates_are_quoted_in_the_features_own_units() -> None:
     from gnn.data import FeatureStats
     from gnn.reasons import QuotedValues
 
-    frame = pl.DataFrame({"follows_out": [0.0, 3.0, 40.0, 1200.0], "hour_entropy": [0.1, 0.5, 2.0, 1.0]})
+    frame = pl.DataFrame({"follows_out": [0.0, 3.0, 40.0, 1200.0, 5.0], "hour_entropy": [0.1, 0.5, 2.0, 1.0, 0.3]})
     stats = FeatureStats.fit(frame, ["follows_out", "hour_entropy"])
     z = stats.transform(frame).numpy()
-    nbrs = [1, 2, 3]  # account 0's neighbours
-    X = np.array([[z[nbrs, 0].max(), z[nbrs, 0].mean(), z[nbrs, 0].std(), z[0, 1] - z[nbrs, 1].mean(), np.nan,
-                   np.log1p(16.0), 0.25]])
-    quoted = QuotedValues(X, ["nbr1_max_follows_out", "nbr1_mean_follows_out", "nbr1_std_follows_out",
-                              "vs_nbr1_hour_entropy", "nbr1_min_hour_entropy", "nbr1_abusive", "coaction_abusive_share"],
-                          stats)
-    assert quoted[0, 0] == pytest.approx(1200.0, rel=1e-4)  # the busiest neighbour's count, not a z-score
-    assert quoted[0, 1] == pytest.approx(np.expm1(np.log1p([3.0, 40.0, 1200.0]).mean()), rel=1e-4)  # a typical one
-    assert quoted[0, 2] == X[0, 2] and quoted[0, 3] == X[0, 3]  # spreads and gaps stay in standard deviations
-    assert np.isnan(quoted[0, 4])  # no neighbours: read as none
+    nbrs = [1, 2, 3]  # account 0's neighbours; account 4 has none, and its aggregates read a stand-in 0
+    names = ["nbr_log_degree", "nbr1_max_follows_out", "nbr1_mean_follows_out", "nbr1_std_follows_out",
+             "vs_nbr1_hour_entropy", "nbr1_abusive", "coaction_abusive_share", "group_mean_follows_out", "nbr1_max_n_post"]
+    X = np.zeros((5, len(names)), np.float32)
+    X[0] = [np.log1p(3), z[nbrs, 0].max(), z[nbrs, 0].mean(), z[nbrs, 0].std(), z[0, 1] - z[nbrs, 1].mean(),
+            np.log1p(16.0), 0.25, z[[0, *nbrs], 0].mean(), 0.0]
+    X[4, 7] = z[4, 0]  # its group is itself
+    quoted = QuotedValues(X, names, stats, absent=("n_post",))  # a feature the snapshot lacks
+    assert quoted[0, 1] == pytest.approx(1200.0, rel=1e-4)  # the busiest neighbour's count, not a z-score
+    assert quoted[0, 2] == pytest.approx(np.expm1(np.log1p([3.0, 40.0, 1200.0]).mean()), rel=1e-4)  # a typical one
+    assert quoted[0, 3] == pytest.approx(X[0, 3]) and quoted[0, 4] == pytest.approx(X[0, 4])  # in standard deviations
     assert quoted[0, 5] == pytest.approx(16.0) and quoted[0, 6] == 0.25  # a count of abusive neighbours; a share
+    assert np.isnan(quoted[4, 1]) and np.isnan(quoted[4, 2]) and quoted[4, 7] == pytest.approx(5.0, rel=1e-4)
+    assert np.isnan(quoted[0, 8])  # the snapshot lacks n_post: none, not the stand-in's 0
+    members = [X.copy(), X.copy()]  # a cross-fitted ensemble: the members' label columns differ
+    members[1][0, 5] = np.log1p(2.0)
+    assert QuotedValues(members, names, stats)[0, 5] == pytest.approx(9.0)  # the mean of the counts 16 and 2
 
 
 def test_explained_neighbour_maxima_are_real_neighbours_values(home: Home) -> None:

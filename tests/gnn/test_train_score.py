@@ -101,24 +101,28 @@ def test_inductive_scoring_of_an_account_unseen_in_training(home: Home) -> None:
     assert new["ring_id"] is not None
 
 
-def test_a_prune_while_scoring_an_older_snapshot_leaves_it_alone(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stage", ["load", "raw"])  # reading the snapshot, or scoring it before the publish
+def test_a_prune_while_scoring_an_older_snapshot_leaves_it_alone(home: Home, monkeypatch: pytest.MonkeyPatch,
+                                                                 stage: str) -> None:
     from gnn import score as score_module
 
     train(home, tiny_labels(), FAST)
     publish_tiny(home, seed=1)
     publish_tiny(home, seed=2)  # v3 current; v1 is what the model was trained on
-    load = score_module.Scorer.load
+    step = getattr(score_module.Scorer, stage)
     pruned: list[list[str]] = []
 
-    def load_while_a_build_prunes(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def step_while_a_build_prunes(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         pruned.append(home.snapshots.prune(keep=1, in_use=home.in_use()["snapshots"]))  # a build finishing meanwhile
-        return load(*args, **kwargs)
+        return step(*args, **kwargs)
 
-    monkeypatch.setattr(score_module.Scorer, "load", load_while_a_build_prunes)
+    monkeypatch.setattr(score_module.Scorer, stage, step_while_a_build_prunes if stage == "raw"
+                        else staticmethod(step_while_a_build_prunes))
     manifest = score(home, snapshot="v2")
     assert pruned == [[]] and manifest["snapshot_version"] == "v2"  # v1 the model's, v2 being read
     monkeypatch.undo()
-    assert home.snapshots.prune(keep=1) == ["v1", "v2"]  # nothing holds them now
+    assert home.snapshots.prune(keep=1, in_use=home.in_use()["snapshots"]) == []  # v2 now names the current scores
+    assert home.snapshots.prune(keep=1) == ["v1", "v2"]  # nothing else holds them
 
 
 def test_an_undated_label_under_a_cutoff_is_a_clear_error(tmp_path: Path) -> None:

@@ -123,7 +123,10 @@ def test_config_validation() -> None:
                          (SynthConfig(label_delay_days=-1.0), "label_delay_days must be 0 or more"),
                          (SynthConfig(accounts=2_000_000_000), "accounts × days"),
                          (SynthConfig(days=400), "in the future"),
-                         (SynthConfig(start="last week"), "ISO date")):
+                         (SynthConfig(start="last week"), "YYYY-MM-DD"),
+                         (SynthConfig(start="2025-W10-1"), "YYYY-MM-DD"),  # ISO, but not a day the generator reads
+                         (SynthConfig(start="20250301"), "YYYY-MM-DD"),
+                         (SynthConfig(start="2025-03-01T00:00+02:00"), "YYYY-MM-DD")):
         with pytest.raises(ConfigError, match=message):
             bad.validate()
 
