@@ -8,7 +8,6 @@ coordination facts investigators act on: lockstep partners, shared devices, temp
 from __future__ import annotations
 
 import json
-import math
 import re
 
 import numpy as np
@@ -79,17 +78,26 @@ class QuotedValues:
 
     def __getitem__(self, at: tuple[int, int]) -> float:
         node, column = at
-        lone = self._degree is not None and self.inputs[0][node, self._degree] == 0
-        if column in self._undefined or (lone and column in self._neighbourly):
-            return float("nan")
-        if column in self._counts:
-            return float(np.mean([math.expm1(float(X[node, column])) for X in self.inputs]))
-        value = float(np.mean([X[node, column] for X in self.inputs]))
-        if column not in self._scale or not math.isfinite(value):
-            return value
-        mean, std = self._scale[column]
-        log_scaled = value * std + mean
-        return math.copysign(math.expm1(min(abs(log_scaled), 700.0)), log_scaled)
+        return float(self.rows(np.array([node]))[0, column])
+
+    def rows(self, nodes: np.ndarray) -> np.ndarray:
+        """Every column's quoted value for ``nodes``, ``[len(nodes), columns]`` (float64)."""
+        taken = [X[nodes].astype(np.float64) for X in self.inputs]
+        out = np.mean(taken, axis=0)
+        if self._counts:
+            counts = sorted(self._counts)
+            out[:, counts] = np.mean([np.expm1(t[:, counts]) for t in taken], axis=0)
+        if self._scale:
+            cols = sorted(self._scale)
+            mean, std = (np.array([self._scale[c][k] for c in cols]) for k in (0, 1))
+            log_scaled = out[:, cols] * std + mean
+            out[:, cols] = np.sign(log_scaled) * np.expm1(np.minimum(np.abs(log_scaled), 700.0))
+        if self._degree is not None and self._neighbourly:
+            lone = taken[0][:, self._degree] == 0
+            out[np.ix_(lone, sorted(self._neighbourly))] = np.nan
+        if self._undefined:
+            out[:, sorted(self._undefined)] = np.nan
+        return out
 
 
 def attributions(model: RingwatchGNN, graph: GraphTensors, nodes: np.ndarray) -> np.ndarray:
@@ -125,6 +133,7 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
     accounts = graph.accounts
     out: list[list[str]] = []
     cols = {c: accounts[c].to_numpy() for c, _ in _RELATION_FACTS if c in accounts.columns}
+    quoted = values.rows(np.asarray(nodes, np.int64)) if values is not None else None
     for row, node in enumerate(nodes):
         reasons = []
         for col, template in _RELATION_FACTS:
@@ -137,7 +146,7 @@ def reasons_for(graph: GraphTensors, feature_names: list[str], nodes: np.ndarray
                 if name in graph.absent:  # the snapshot lacks the column: it read a stand-in 0, not a value
                     value = float("nan")
                 else:
-                    value = accounts[name][int(node)] if values is None or name in accounts.columns else values[int(node), j]
+                    value = accounts[name][int(node)] if quoted is None or name in accounts.columns else quoted[row, j]
                 reasons.append(f"{name}={value:.4g}" if value == value else f"{name}=none")  # NaN: no neighbours
         out.append(reasons[: top_k + 2])
     return out

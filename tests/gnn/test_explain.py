@@ -116,8 +116,11 @@ def test_a_missing_tree_value_reads_none_not_nan() -> None:
     from gnn.reasons import reasons_for
 
     graph = SimpleNamespace(accounts=pl.DataFrame({"account_id": ["a", "b"], "n_events": [3.0, 4.0]}), absent=())
-    X = np.array([[0.5, np.nan], [0.25, 0.75]], np.float32)
+    from gnn.data import FeatureStats
+    from gnn.reasons import QuotedValues
+
     names = ["gnn", "gnn_nbr1_mean"]
+    X = QuotedValues(np.array([[0.5, np.nan], [0.25, 0.75]], np.float32), names, FeatureStats([], [], []))
     assert _value(graph, "gnn_nbr1_mean", 0, X, 1) is None  # type: ignore[arg-type]
     assert _value(graph, "gnn_nbr1_mean", 1, X, 1) == 0.75  # type: ignore[arg-type]
     assert _value(graph, "n_events", 0, X, 0) == 3.0  # type: ignore[arg-type]
@@ -136,7 +139,10 @@ def test_values_an_account_lacks_read_none_and_never_nan() -> None:
     graph = SimpleNamespace(accounts=accounts, absent=("hour_entropy",))  # a column the snapshot lacks
     assert [_value(graph, "score", n, None, 0) for n in (0, 1)] == [None, None]  # type: ignore[arg-type]
     assert _value(graph, "seen", 0, None, 0) is None and _value(graph, "seen", 1, None, 0) == 2.0  # type: ignore[arg-type]
-    X = np.zeros((2, 1), np.float32)  # the tree input holds the training mean there
+    from gnn.data import FeatureStats
+    from gnn.reasons import QuotedValues
+
+    X = QuotedValues(np.zeros((2, 1), np.float32), ["hour_entropy"], FeatureStats([], [], []))  # the training mean there
     assert _value(graph, "hour_entropy", 0, X, 0) is None  # type: ignore[arg-type]
     assert reasons_for(graph, ["hour_entropy"], np.array([0]), np.array([[0.3]]), values=X) == [["hour_entropy=none"]]  # type: ignore[arg-type]
 
