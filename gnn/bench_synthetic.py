@@ -303,8 +303,7 @@ def _platform(root: Path, seed: int, accounts: int, days: int) -> tuple[Path, di
     out = root / f"log-{seed}"
     generate(out, SynthConfig(accounts=accounts, days=days, campaigns=PLATFORM_CAMPAIGNS, seed=seed))
     home = Home(root / f"home-{seed}")
-    manifest = build_snapshot(home, BuildParams(events=[str(out / "events")], accounts_table=str(out / "accounts.parquet")),
-                              num_cpus=2)
+    manifest = build_snapshot(home, BuildParams(events=[str(out / "events")], accounts_table=str(out / "accounts.parquet")))
     return home.snapshots.path(manifest["version"]), manifest
 
 
@@ -513,9 +512,8 @@ def evaluate_synthetic(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
 
     from graphs.build import init_ray
 
-    rc = ray_config or RayConfig()
     per_seed, extras = [], []
-    started = init_ray(rc.address, rc.num_cpus, rc.object_store_mb)
+    started = init_ray(ray_config or RayConfig())
     try:
         for seed in range(first_seed, first_seed + seeds):
             metrics, extra = run_seed(seed, cfg, models, accounts, days, log, same_platform)

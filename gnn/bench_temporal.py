@@ -120,10 +120,9 @@ def evaluate_wikipedia(seeds: int = 5, cfg: TrainConfig = EVAL_CONFIG, models: t
     t = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ringwatch-wiki-") as tmp:
         home = Home(Path(tmp))
-        rc = ray_config or RayConfig()
-        ray_opts = {"ray_address": rc.address, "num_cpus": rc.num_cpus, "object_store_mb": rc.object_store_mb}
-        early = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping, until=cut), **ray_opts)
-        full = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping), **ray_opts)
+        ray = ray_config or RayConfig()
+        early = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping, until=cut), ray=ray)
+        full = build_snapshot(home, BuildParams(events=[str(path)], mapping=mapping), ray=ray)
         pa, pb = home.snapshots.path(early["version"]), home.snapshots.path(full["version"])
         accounts = pl.read_parquet(pa / SNAPSHOT_ACCOUNTS)
         variants = {}

@@ -11,9 +11,9 @@ Stages (each a set of coarse Polars tasks; Ray only schedules them and passes fi
 4. ``assemble``  one task: cross-bucket joins, snapshot tables into a staging directory.
 
 The snapshot is published by :meth:`ringwatch.versions.VersionedDir.publish`: only a complete
-build becomes ``vN`` and ``CURRENT``. Ray is started locally (``num_cpus`` from settings)
-unless ``ray_address`` names a cluster; on a cluster the home directory must be on storage
-every node can reach.
+build becomes ``vN`` and ``CURRENT``. Ray is started locally (:class:`RayConfig`'s ``num_cpus``,
+from settings) unless its ``address`` names a cluster; on a cluster the home directory must be on
+storage every node can reach.
 """
 
 from __future__ import annotations
@@ -109,16 +109,16 @@ class RayConfig:
     object_store_mb: int = 512
 
 
-def init_ray(address: str | None, num_cpus: int, object_store_mb: int) -> bool:
+def init_ray(config: RayConfig) -> bool:
     """Start or join Ray; return True when this call started it (and should shut it down)."""
     import ray
 
     if ray.is_initialized():
         return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
+    if config.address:
+        ray.init(address=config.address, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus, object_store_memory=object_store_mb * 1024 * 1024,
+        ray.init(num_cpus=config.num_cpus, object_store_memory=config.object_store_mb * 1024 * 1024,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     return True
 
@@ -166,8 +166,8 @@ def _bucket_key(file_keys: list[str], bucket: int, params: BuildParams) -> str:
     return hashlib.sha1(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None = None, num_cpus: int = 2,
-                   object_store_mb: int = 512, progress: Progress | None = None) -> dict[str, Any]:
+def build_snapshot(home: Home, params: BuildParams, *, ray: RayConfig = RayConfig(),
+                   progress: Progress | None = None) -> dict[str, Any]:
     """Run the build and publish a snapshot; return its manifest.
 
     Work is cached under ``HOME/cache/build`` by a key of its inputs: a re-run after a
@@ -177,9 +177,7 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
     Args:
         home: Storage layout.
         params: What to build.
-        ray_address: Ray cluster address, or None for a local Ray.
-        num_cpus: CPUs of a local Ray.
-        object_store_mb: Object store of a local Ray.
+        ray: The Ray to start or join (a local one of 2 CPUs by default).
         progress: Optional progress callback.
 
     Returns:
@@ -201,8 +199,7 @@ def build_snapshot(home: Home, params: BuildParams, *, ray_address: str | None =
     t_start = time.perf_counter()
     cache.mkdir(parents=True, exist_ok=True)
     with locked(cache / _CACHE_LOCK, fcntl.LOCK_SH):  # held by every running build: no prune removes its work
-        manifest = _build(home, params, _Plan(files, now, cache, prepared_dirs, bucket_dirs), ray_address, num_cpus,
-                          object_store_mb, progress, t_start)
+        manifest = _build(home, params, _Plan(files, now, cache, prepared_dirs, bucket_dirs), ray, progress, t_start)
     with locked(cache / _CACHE_LOCK, fcntl.LOCK_EX | fcntl.LOCK_NB) as alone:
         if alone:  # else another build is running on this cache: a later build prunes
             _prune_cache(cache, set(prepared_dirs) | set(bucket_dirs))
@@ -220,15 +217,15 @@ class _Plan:
     bucket_dirs: list[str]
 
 
-def _build(home: Home, params: BuildParams, plan: _Plan, ray_address: str | None, num_cpus: int, object_store_mb: int,
-           progress: Progress | None, t_start: float) -> dict[str, Any]:
+def _build(home: Home, params: BuildParams, plan: _Plan, ray_config: RayConfig, progress: Progress | None,
+           t_start: float) -> dict[str, Any]:
     import ray
 
     files, now, cache, prepared_dirs, bucket_dirs = plan.files, plan.now, plan.cache, plan.prepared_dirs, plan.bucket_dirs
     n_buckets = params.n_buckets
     since = params.since.isoformat() if params.since else None
     until = params.until.isoformat() if params.until else None
-    started = init_ray(ray_address, num_cpus, object_store_mb)
+    started = init_ray(ray_config)
     timings: dict[str, float] = {"ray_init": round(time.perf_counter() - t_start, 3)}
     try:
         opts = {"num_cpus": 1, "max_retries": 2}

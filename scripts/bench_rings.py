@@ -108,10 +108,10 @@ def main() -> None:
         parser.error(f"--set {', '.join(unknown)}: not a find_rings setting; valid: {', '.join(sorted(tunable))}")
     import ray
 
-    from graphs.build import init_ray
+    from graphs.build import RayConfig, init_ray
 
     # the builds of the platforms still to fit: one local Ray for all of them
-    started = any(not cache_path(cache, s, args.accounts, args.days).is_file() for s in args.seeds) and init_ray(None, 2, 512)
+    started = any(not cache_path(cache, s, args.accounts, args.days).is_file() for s in args.seeds) and init_ray(RayConfig())
     total = {"found": 0, "campaigns": 0, "members": 0, "benign": 0, "split": 0, "whole": 0, "high_found": 0,
              "high_members": 0, "high_benign": 0, "seconds": 0.0}
     outcomes: list[pl.DataFrame] = []

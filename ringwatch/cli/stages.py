@@ -6,7 +6,7 @@ import datetime as dt
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import polars as pl
 import typer
@@ -18,6 +18,10 @@ from ringwatch.cli.common import console, emit_json, settings
 from ringwatch.errors import ConfigError, InputError, NotFoundError, RingwatchError
 from ringwatch.json_text import dumps_strict
 from ringwatch.versions import Home, write_atomic
+
+if TYPE_CHECKING:
+    from graphs.build import RayConfig
+    from ringwatch.settings import Settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print a machine-readable result on stdout.")]
 
@@ -78,6 +82,13 @@ def synth_cmd(
                       f"in {summary['seconds']:.1f} s")
 
 
+def _ray_config(s: Settings) -> RayConfig:
+    """The Ray a job starts or joins, as the settings' ``ray_*`` fields say."""
+    from graphs.build import RayConfig
+
+    return RayConfig(s.ray_address, s.ray_num_cpus, s.ray_object_store_mb)
+
+
 def build_cmd(
     events: Annotated[Optional[list[str]], typer.Argument(
         help="Event files, folders, globs or object-store URIs (default: HOME/events, where logs land).")] = None,
@@ -120,8 +131,7 @@ def build_cmd(
                 ids[stage] = bar.add_task(stage, total=total)
             bar.update(ids[stage], completed=done)
 
-        manifest = build_snapshot(Home(s.ensure_home()), params, ray_address=s.ray_address, num_cpus=s.ray_num_cpus,
-                                  object_store_mb=s.ray_object_store_mb, progress=report)
+        manifest = build_snapshot(Home(s.ensure_home()), params, ray=_ray_config(s), progress=report)
     home = Home(s.home)
     home.snapshots.prune(s.keep_versions, home.in_use()["snapshots"])
     if as_json:
@@ -336,7 +346,6 @@ def _mean_precision_at_medium(seeds: list[dict[str, Any]]) -> str:
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
                       first_seed: int = 0, cross_fit: int | None = None, same_platform: bool = False) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
-    from graphs.build import RayConfig
 
     chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
     unknown = [m for m in chosen if m not in MODELS]
@@ -350,7 +359,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     cfg = replace(EVAL_CONFIG, device=s.device, **({} if cross_fit is None else {"cross_fit": cross_fit}))
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
                               first_seed=first_seed, datasets=s.datasets, same_platform=same_platform,
-                              ray_config=RayConfig(s.ray_address, s.ray_num_cpus, s.ray_object_store_mb))
+                              ray_config=_ray_config(s))
     table = Table("model", "AUROC", "AUPRC", "recall@1%FPR", "precision@100", title=f"{result['dataset']} — {result['protocol']}, {result['seeds']} seed(s)")
     for name, m in result["models"].items():
         table.add_row(name, *(f"{m[k]['mean']:.4f} ± {m[k]['std']:.4f}" for k in ("auroc", "auprc", "recall_at_1pct_fpr", "precision_at_100")))
