@@ -37,8 +37,8 @@ from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
 from graphs.build import RayConfig
 from ringwatch.errors import InputError
-from ringwatch.json_text import dumps_strict
-from ringwatch.versions import Home, write_atomic
+from ringwatch.json_text import write_json
+from ringwatch.versions import Home
 
 if TYPE_CHECKING:
     from graphs.import_static import StaticGraph
@@ -284,8 +284,7 @@ def write_report(result: dict[str, Any], json_out: Path | None, report_dir: Path
     """Write the JSON result and an HTML report with ROC, PR, histogram and calibration plots."""
     first = result.pop("_first", None)
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(Path(json_out), dumps_strict(result, indent=2))
+        write_json(Path(json_out), result)
     if report_dir is None:
         return
     from gnn.report import html_report

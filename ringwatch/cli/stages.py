@@ -16,8 +16,8 @@ from rich.table import Table
 
 from ringwatch.cli.common import console, emit_json, settings
 from ringwatch.errors import ConfigError, InputError, NotFoundError, RingwatchError
-from ringwatch.json_text import dumps_strict
-from ringwatch.versions import Home, write_atomic
+from ringwatch.json_text import dumps_strict, write_json
+from ringwatch.versions import Home
 
 if TYPE_CHECKING:
     from graphs.build import RayConfig
@@ -286,8 +286,7 @@ def explain_cmd(
 def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
     if isinstance(as_json, str) and as_json not in ("", "-"):
         try:
-            Path(as_json).parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(Path(as_json), dumps_strict(result, indent=2))
+            write_json(Path(as_json), result)
         except OSError as exc:
             raise InputError(f"cannot write --json {as_json}: {exc}") from exc
         console.print(f"[green]wrote[/] {as_json}")
