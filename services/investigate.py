@@ -205,11 +205,15 @@ def run_query(driver: neo4j.Driver, query: CypherQuery, params: dict[str, Any], 
     return [dict(r) for r in records]
 
 
-def _require_account(driver: neo4j.Driver, account_id: str, database: str | None) -> dict[str, Any]:
+def _require_account(driver: neo4j.Driver, account_id: str, database: str | None, *, or_ring: bool = False) -> dict[str, Any]:
+    """The account's row; NotFoundError when Neo4j lacks it (``or_ring``: the id was also no ring's)."""
     rows = run_query(driver, ACCOUNT, {"account_id": account_id}, database=database)
-    if not rows:
-        raise NotFoundError(f"account {account_id!r} is not in Neo4j; check the id or run `ringwatch neo4j export`")
-    return rows[0]
+    if rows:
+        return rows[0]
+    if or_ring:
+        raise NotFoundError(f"no account or ring {account_id!r} in Neo4j; check the id (ring ids come from the current "
+                            "score set: `ringwatch investigate top-rings`) or run `ringwatch neo4j export`")
+    raise NotFoundError(f"account {account_id!r} is not in Neo4j; check the id or run `ringwatch neo4j export`")
 
 
 def _check_limit(limit: int) -> None:
@@ -281,9 +285,7 @@ def ring(driver: neo4j.Driver, account_or_ring_id: str, *, limit: int = 500,
     found = run_query(driver, RING_OF, {"account_id": account_or_ring_id}, database=database)
     ring_id = found[0]["ring_id"] if found else None
     if ring_id is None:
-        if not run_query(driver, ACCOUNT, {"account_id": account_or_ring_id}, database=database):
-            raise NotFoundError(f"no account or ring {account_or_ring_id!r} in Neo4j; check the id (ring ids come from the "
-                                "current score set: `ringwatch investigate top-rings`) or run `ringwatch neo4j export`")
+        _require_account(driver, account_or_ring_id, database, or_ring=True)
         return []
     return run_query(driver, RING_MEMBERS, ring_params(ring_id, limit), database=database)
 
