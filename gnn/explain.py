@@ -20,7 +20,7 @@ import polars as pl
 
 from gnn.data import GraphTensors
 from gnn.device import pick_device
-from gnn.reasons import QuotedValues, top_neighbors
+from gnn.reasons import top_neighbors
 from gnn.score import EXPLAIN_FLOOR, Scorer
 from ringwatch.errors import InputError, IntegrityError, NotFoundError
 from ringwatch.types import SCORES_TABLE
@@ -90,6 +90,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
     nbr_of = dict(zip(nbrs["account_id"].to_list(), nbrs["top_neighbors"].to_list()))
     names = scorer.columns
     values = scorer.values(X)
+    quoted = values.rows(nodes) if values is not None else None
     out = []
     for row, node in enumerate(nodes):
         top = np.argsort(-np.abs(attr[row]), kind="stable")[:features]
@@ -98,7 +99,7 @@ def explain_accounts(home: Home, account_ids: Sequence[str], scores: str | None 
             "account_id": record["account_id"], "risk": record["risk"], "level": record["level"], "ring_id": record["ring_id"],
             "reasons": reasons[row],
             "contributions": [{"feature": names[j],
-                               "value": _value(graph, names[j], int(node), values, j),
+                               "value": _value(graph, names[j], int(node), None if quoted is None else quoted[row], j),
                                "contribution": float(attr[row, j])}
                               for j in top if attr[row, j] != 0],
             "top_neighbors": json.loads(nbr_of.get(record["account_id"]) or "[]"),
@@ -130,10 +131,10 @@ def _gnn_attribution(scorer: Scorer, nodes: np.ndarray, risk: np.ndarray) -> tup
     return reasons, attr
 
 
-def _value(graph: GraphTensors, name: str, node: int, X: QuotedValues | None, column: int) -> float | None:
+def _value(graph: GraphTensors, name: str, node: int, quoted: np.ndarray | None, column: int) -> float | None:
     """A column's value for an investigator: the stored account value by name (the GNN's own
-    inputs are normalised), else the tree input's as reasons quote it (:class:`gnn.reasons.QuotedValues`:
-    a neighbour mean, max or min in the feature's own units); ``None`` where the account has none (a
+    inputs are normalised), else the tree input's as reasons quote it (``quoted``: the node's row of
+    :meth:`gnn.reasons.QuotedValues.rows`, a neighbour mean, max or min in the feature's own units); ``None`` where the account has none (a
     neighbour column of an account without neighbours, a missing or infinite value, a column the
     snapshot lacks) or no tree input was built."""
     if name in graph.absent:
@@ -142,7 +143,7 @@ def _value(graph: GraphTensors, name: str, node: int, X: QuotedValues | None, co
         stored = graph.accounts[name][node]
         value = float(stored) if stored is not None else float("nan")
     else:
-        value = float(X[node, column]) if X is not None else float("nan")
+        value = float(quoted[column]) if quoted is not None else float("nan")
     return value if np.isfinite(value) else None
 
 

@@ -36,7 +36,7 @@ _DEGREE = "nbr_log_degree"
 
 
 class QuotedValues:
-    """The tree input's values as reasons and explanations quote them, indexed ``[node, column]``.
+    """The tree input's values as reasons and explanations quote them (:meth:`rows`).
 
     A neighbour or group mean, max or min of a feature is taken over the log-scaled, standardised
     values the model reads (:class:`gnn.data.FeatureStats`): it is quoted back in the feature's
@@ -75,10 +75,6 @@ class QuotedValues:
             elif name in _LOG_COUNTS:
                 self._counts.add(j)
         self._degree = names.index(_DEGREE) if _DEGREE in names else None
-
-    def __getitem__(self, at: tuple[int, int]) -> float:
-        node, column = at
-        return float(self.rows(np.array([node]))[0, column])
 
     def rows(self, nodes: np.ndarray) -> np.ndarray:
         """Every column's quoted value for ``nodes``, ``[len(nodes), columns]`` (float64)."""

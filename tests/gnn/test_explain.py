@@ -121,9 +121,10 @@ def test_a_missing_tree_value_reads_none_not_nan() -> None:
 
     names = ["gnn", "gnn_nbr1_mean"]
     X = QuotedValues(np.array([[0.5, np.nan], [0.25, 0.75]], np.float32), names, FeatureStats([], [], []))
-    assert _value(graph, "gnn_nbr1_mean", 0, X, 1) is None  # type: ignore[arg-type]
-    assert _value(graph, "gnn_nbr1_mean", 1, X, 1) == 0.75  # type: ignore[arg-type]
-    assert _value(graph, "n_events", 0, X, 0) == 3.0  # type: ignore[arg-type]
+    rows = X.rows(np.arange(2))
+    assert _value(graph, "gnn_nbr1_mean", 0, rows[0], 1) is None  # type: ignore[arg-type]
+    assert _value(graph, "gnn_nbr1_mean", 1, rows[1], 1) == 0.75  # type: ignore[arg-type]
+    assert _value(graph, "n_events", 0, rows[0], 0) == 3.0  # type: ignore[arg-type]
     reasons = reasons_for(graph, names, np.array([0, 1]), np.array([[0.2, 0.1], [0.2, 0.1]]), values=X)  # type: ignore[arg-type]
     assert reasons == [["gnn=0.5", "gnn_nbr1_mean=none"], ["gnn=0.25", "gnn_nbr1_mean=0.75"]]
 
@@ -143,7 +144,7 @@ def test_values_an_account_lacks_read_none_and_never_nan() -> None:
     from gnn.reasons import QuotedValues
 
     X = QuotedValues(np.zeros((2, 1), np.float32), ["hour_entropy"], FeatureStats([], [], []))  # the training mean there
-    assert _value(graph, "hour_entropy", 0, X, 0) is None  # type: ignore[arg-type]
+    assert _value(graph, "hour_entropy", 0, X.rows(np.array([0]))[0], 0) is None  # type: ignore[arg-type]
     assert reasons_for(graph, ["hour_entropy"], np.array([0]), np.array([[0.3]]), values=X) == [["hour_entropy=none"]]  # type: ignore[arg-type]
 
 
@@ -161,7 +162,7 @@ def test_neighbour_aggregates_are_quoted_in_the_features_own_units() -> None:
     X[0] = [np.log1p(3), z[nbrs, 0].max(), z[nbrs, 0].mean(), z[nbrs, 0].std(), z[0, 1] - z[nbrs, 1].mean(),
             np.log1p(16.0), 0.25, z[[0, *nbrs], 0].mean(), 0.0]
     X[4, 7] = z[4, 0]  # its group is itself
-    quoted = QuotedValues(X, names, stats, absent=("n_post",))  # a feature the snapshot lacks
+    quoted = QuotedValues(X, names, stats, absent=("n_post",)).rows(np.arange(5))  # the snapshot lacks n_post
     assert quoted[0, 1] == pytest.approx(1200.0, rel=1e-4)  # the busiest neighbour's count, not a z-score
     assert quoted[0, 2] == pytest.approx(np.expm1(np.log1p([3.0, 40.0, 1200.0]).mean()), rel=1e-4)  # a typical one
     assert quoted[0, 3] == pytest.approx(X[0, 3]) and quoted[0, 4] == pytest.approx(X[0, 4])  # in standard deviations
@@ -170,7 +171,7 @@ def test_neighbour_aggregates_are_quoted_in_the_features_own_units() -> None:
     assert np.isnan(quoted[0, 8])  # the snapshot lacks n_post: none, not the stand-in's 0
     members = [X.copy(), X.copy()]  # a cross-fitted ensemble: the members' label columns differ
     members[1][0, 5] = np.log1p(2.0)
-    assert QuotedValues(members, names, stats)[0, 5] == pytest.approx(9.0)  # the mean of the counts 16 and 2
+    assert QuotedValues(members, names, stats).rows(np.array([0]))[0, 5] == pytest.approx(9.0)  # the mean of the counts 16 and 2
 
 
 def test_explained_neighbour_maxima_are_real_neighbours_values(home: Home) -> None:
