@@ -110,7 +110,7 @@ def graph_features(x: np.ndarray, adj: sp.csr_matrix, with_max: bool = True,
         x2 = max_agg(adj, x1)
         blocks += [x1, x2]
         names += [f"nbr1_max_{j}" for j in range(f)] + [f"nbr2_max_{j}" for j in range(f)]
-    return np.concatenate(blocks, axis=1).astype(np.float32), names
+    return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), names
 
 
 def group_features(x: np.ndarray, adj: sp.csr_matrix, m1: np.ndarray | None = None,
@@ -136,7 +136,7 @@ def group_features(x: np.ndarray, adj: sp.csr_matrix, m1: np.ndarray | None = No
     mean = (x + w * m1) / (w + 1.0)
     std = np.sqrt(np.maximum((x * x + w * sq1) / (w + 1.0) - mean * mean, 0.0))
     names = [f"group_mean_{j}" for j in range(f)] + [f"group_std_{j}" for j in range(f)]
-    return np.concatenate([mean, std], axis=1).astype(np.float32), names
+    return np.concatenate([mean, std], axis=1).astype(np.float32, copy=False), names
 
 
 def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
@@ -159,7 +159,7 @@ def spread_features(x: np.ndarray, adj: sp.csr_matrix, with_min: bool = True,
     if with_min:
         blocks.append(-max_agg(adj, -x))
         names += [f"nbr1_min_{j}" for j in range(f)]
-    return np.concatenate(blocks, axis=1).astype(np.float32), names
+    return np.concatenate(blocks, axis=1).astype(np.float32, copy=False), names
 
 
 def _label_vectors(n: int, train_nodes: np.ndarray, train_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         description="Labelled evaluation data: the shared folder next to the checkout, read in place, never copied in.",
     )
     keep_versions: int = Field(default=5, ge=1, description="Versions kept per artefact; older ones are pruned after a publish.")
+    retain_freed_memory: bool = Field(
+        default=True,
+        description="Train, score, explain, evaluate and the pipeline reuse the memory they free (glibc keeps it): "
+                    "on a VM whose host reclaims free pages, touching fresh memory cost 3-7 s per GiB.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

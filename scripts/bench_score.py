@@ -8,7 +8,10 @@ build writes, ``--no-codes`` for a snapshot from before them), trains a model on
 neighbour features → trees → calibration → rings → explanations → scores published.
 Goal: scoring ≤ 15 s on 2 cores. Peak memory (max RSS) is printed for both phases.
 
-    .venv/bin/python scripts/bench_score.py [--accounts 1000000] [--edges 10000000] [--model hybrid|gnn] [--device auto|cpu|cuda]
+    .venv/bin/python scripts/bench_score.py [--accounts 1000000] [--edges 10000000] [--model hybrid|gnn] [--device auto|cpu|cuda] [--no-retain]
+
+Like the train and score commands, it keeps the memory it frees for reuse (:mod:`ringwatch.memory`);
+``--no-retain`` measures without.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gnn.score import score  # noqa: E402
 from gnn.train import TrainConfig, train  # noqa: E402
+from ringwatch.memory import retain_freed_memory  # noqa: E402
 from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR  # noqa: E402
 from ringwatch.versions import Home  # noqa: E402
 
@@ -92,8 +96,13 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--device", default="auto", help="torch device for training and scoring: auto (CUDA when present), cpu, cuda")
     ap.add_argument("--no-codes", action="store_true", help="relation tables without node codes (older snapshots)")
+    ap.add_argument("--no-retain", action="store_true",
+                    help="let glibc give freed memory back, as with RINGWATCH_RETAIN_FREED_MEMORY=false (default: "
+                         "retained, as the train and score commands do)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    retained = False if args.no_retain else retain_freed_memory()
+    print(f"freed memory {'retained for reuse' if retained else 'given back to the system'}", flush=True)
     with tempfile.TemporaryDirectory(prefix="ringwatch-bench-") as tmp:
         home = Home(Path(tmp))
         t = time.perf_counter()
@@ -124,7 +133,7 @@ def main() -> None:
         print(f"goal ≤ 15 s: {'met' if score_s <= 15 else 'missed'}")
         if args.json:
             args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "device": out["device"], "members": members, "train_s": train_s, "score_s": score_s,
-                                             "train_peak_mb": train_peak, "peak_mb": peak_mb(), "timings": out.get("timings"),
+                                             "train_peak_mb": train_peak, "peak_mb": peak_mb(), "timings": out.get("timings"), "retained": retained,
                                              "load_average": os.getloadavg()}, indent=2))
 
 

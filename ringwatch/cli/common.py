@@ -11,6 +11,7 @@ from rich.console import Console
 
 from ringwatch.errors import ConfigError
 from ringwatch.json_text import dumps_strict
+from ringwatch.memory import retain_freed_memory
 from ringwatch.settings import Settings
 
 console = Console(stderr=True)
@@ -29,6 +30,15 @@ def settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{_variable(err['loc'])}={err.get('input')!r}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"bad setting in the environment: {problems}") from None
+
+
+def batch_settings() -> Settings:
+    """:func:`settings` for a command that trains or scores: the process also keeps the memory it
+    frees for reuse where ``retain_freed_memory`` says so (see :mod:`ringwatch.memory`)."""
+    s = settings()
+    if s.retain_freed_memory:
+        retain_freed_memory()
+    return s
 
 
 def _variable(loc: tuple[Any, ...]) -> str:

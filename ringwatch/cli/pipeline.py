@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ringwatch.cli import stages
-from ringwatch.cli.common import console, emit_json, settings
+from ringwatch.cli.common import batch_settings, console, emit_json
 from ringwatch.errors import ConfigError, RingwatchError
 from ringwatch.settings import Settings
 from ringwatch.versions import Home, reading
@@ -52,7 +52,7 @@ def run_pipeline(events: list[str] | None, mapping: Path | None, labels: list[Pa
     Returns:
         The versions now current and the Neo4j export report (or why it was skipped).
     """
-    s = settings()
+    s = batch_settings()
     home = Home(s.ensure_home())
     stages.build_cmd(events, mapping=mapping, since=None, until=None, max_bad_fraction=None, as_json=False)
     if retrain or home.models.current() is None:
@@ -150,7 +150,7 @@ def demo_cmd(
     from services import grpc_server, neo4j_server
     from services.risk_client import RiskClient
 
-    s = settings()
+    s = batch_settings()
     home = Home(s.ensure_home())
     synth_dir = home.root / "demo"
     console.rule("[bold]1/6 synth[/]: an event log with planted campaigns")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ringwatch.cli.common import console, emit_json, settings
+from ringwatch.cli.common import batch_settings, console, emit_json, settings
 from ringwatch.errors import ConfigError, InputError, NotFoundError, RingwatchError
 from ringwatch.json_text import dumps_strict, write_json
 from ringwatch.versions import Home
@@ -195,7 +195,7 @@ def train_cmd(
     views = tuple(v.strip() for v in tree_views.split(",") if v.strip()) if tree_views else ()
     for view in views:
         view_blocks(view)  # a clear error before any work
-    s = settings()
+    s = batch_settings()
     home = Home(s.home)
     paths = _label_paths(home, labels, snapshot)
     table = read_labels(paths, _parse_time(label_cutoff, "--label-cutoff"))
@@ -230,7 +230,7 @@ def score_cmd(
     """Score every account of a snapshot with a trained model (hybrid or GNN); publish scores/vN."""
     from gnn.score import score
 
-    s = settings()
+    s = batch_settings()
     home = Home(s.home)
     with console.status("scoring"):
         manifest = score(home, model, snapshot, s.device)
@@ -260,7 +260,7 @@ def explain_cmd(
     """
     from gnn.explain import explain_accounts
 
-    s = settings()
+    s = batch_settings()
     with console.status("loading the model and snapshot behind the score set"):
         result = explain_accounts(Home(s.home), account_ids, scores, s.device, neighbors, features)
     if as_json:
@@ -354,7 +354,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
     if seeds < 1:
         raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
     _check_output(json_out, report)  # before hours of work, not after
-    s = settings()
+    s = batch_settings()
     cfg = replace(EVAL_CONFIG, device=s.device, **({} if cross_fit is None else {"cross_fit": cross_fit}))
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
                               first_seed=first_seed, datasets=s.datasets, same_platform=same_platform,

@@ -1,0 +1,73 @@
+"""Freed memory kept for reuse: measured on a fresh interpreter's resident size."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ringwatch.cli import common
+
+ROOT = Path(__file__).resolve().parents[2]
+MIB = 2**20
+
+# allocate and free 256 MiB (above glibc's largest mmap threshold, so by default it is unmapped
+# on free), then allocate it again; print the resident growth after the free and after the reuse
+_PROBE = """
+import sys
+import numpy as np
+from ringwatch.memory import retain_freed_memory
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+took = retain_freed_memory() if sys.argv[1] == "retain" else None
+base = rss()
+a = np.ones(64 * 2**20, np.float32)
+del a
+after_free = rss() - base
+b = np.ones(64 * 2**20, np.float32)
+print(took, after_free, rss() - base)
+"""
+
+glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/proc/self/statm").exists(),
+                                reason="mallopt and /proc/self/statm are glibc/Linux; other allocators keep their own policies")
+
+
+def _probe(mode: str) -> tuple[str, int, int]:
+    out = subprocess.run([sys.executable, "-c", _PROBE, mode], cwd=ROOT, capture_output=True, text=True, check=True)
+    took, after_free, after_reuse = out.stdout.split()
+    return took, int(after_free), int(after_reuse)
+
+
+@glibc_only
+def test_freed_memory_stays_in_the_process_and_is_reused() -> None:
+    took, after_free, after_reuse = _probe("retain")
+    assert took == "True"
+    assert after_free > 200 * MIB  # the 256 MiB buffer stays resident after its free ...
+    assert after_reuse < after_free + 16 * MIB  # ... and the next one is served from it, not from new pages
+
+
+@glibc_only
+def test_by_default_glibc_gives_a_large_freed_buffer_back() -> None:
+    took, after_free, _ = _probe("default")
+    assert took == "None"
+    assert after_free < 32 * MIB
+
+
+def test_batch_commands_retain_memory_only_when_the_setting_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(common, "retain_freed_memory", lambda: calls.append(True) or True)
+    for value, expected in (("false", []), ("true", [True])):
+        calls.clear()
+        common.settings.cache_clear()
+        monkeypatch.setenv("RINGWATCH_RETAIN_FREED_MEMORY", value)
+        try:
+            assert common.batch_settings().retain_freed_memory is (value == "true")
+        finally:
+            common.settings.cache_clear()
+        assert calls == expected
+
