@@ -298,7 +298,9 @@ def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
 
 def _check_output(json_out: str | bool | None, report: Path | None) -> None:
     """Refuse output paths that cannot be written, before the work whose result they hold."""
-    if isinstance(json_out, str) and json_out not in ("", "-"):
+    if isinstance(json_out, str) and not json_out.strip():
+        raise ConfigError("--json needs a file name (or '-' for stdout); an empty one would write nothing")
+    if isinstance(json_out, str) and json_out != "-":
         if Path(json_out).is_dir():
             raise ConfigError(f"--json {json_out} is a folder; give a file name (or '-' for stdout)")
         _check_parent("--json", Path(json_out).parent)
@@ -346,10 +348,11 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
                       first_seed: int = 0, cross_fit: int | None = None, same_platform: bool = False) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
 
-    chosen = tuple(m.strip() for m in models.split(",")) if models else MODELS
+    chosen = MODELS if models is None else tuple(m.strip() for m in models.split(",") if m.strip())
     unknown = [m for m in chosen if m not in MODELS]
-    if unknown:
-        raise ConfigError(f"--models: unknown {unknown}; valid: {', '.join(MODELS)}")
+    if unknown or not chosen:
+        raise ConfigError(f"--models: {f'unknown {unknown}' if unknown else 'none given'}; valid: {', '.join(MODELS)} "
+                          "(comma-separated; leave the option out for all)")
     _check_cross_fit(cross_fit)
     if seeds < 1:
         raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
@@ -425,7 +428,7 @@ def evaluate_cmd(
                             "--exclude-labels": bool(exclude_labels)},
                            "cannot be combined with --dataset, which benchmarks every model on a dataset "
                            "(--truth, --scores and --exclude-labels evaluate a published score set)")
-        _evaluate_dataset(dataset, 5 if seeds is None else seeds, as_json or None, report, models, first_seed, cross_fit,
+        _evaluate_dataset(dataset, 5 if seeds is None else seeds, as_json, report, models, first_seed, cross_fit,
                           same_platform)
         return
     if truth is None:

@@ -46,6 +46,11 @@ def _run(*args: str) -> tuple[int, str]:
     (["--dataset", "amazon", "--seeds", "0"], "--seeds must be 1 or more"),
     (["--truth", "t.parquet", "--exclude-labels", "lables"], "no such file or folder: lables"),
     (["--truth", "t.parquet", "--seeds", "3"], "--seeds cannot be combined with --truth"),
+    (["--dataset", "amazon", "--models", ""], "--models: none given"),
+    (["--dataset", "amazon", "--models", " , "], "--models: none given"),
+    (["--dataset", "amazon", "--models", "hybrid,,bogus"], "--models: unknown ['bogus']"),
+    (["--dataset", "amazon", "--json", ""], "--json needs a file name"),
+    (["--truth", "t.parquet", "--json", " "], "--json needs a file name"),
 ])
 def test_options_of_the_other_mode_and_bad_values_are_refused(home: Path, args: list[str], message: str) -> None:
     code, out = _run(*args)
