@@ -6,15 +6,16 @@ mmap threshold (at most 32 MiB) with a mapping of its own and unmaps it on ``fre
 next stage's buffers are fresh pages that the kernel must fault in. On a virtual machine
 whose host takes free guest pages back (free page reporting, as on the reference machine),
 first-touching memory measured 3–7 s per GiB there, against 0.06 s per GiB for memory the
-process had already touched; at 1M accounts / 10M edges that was a quarter of the scoring
-time and half of the training time.
+process had already touched; ``sys`` time (page faults) was over half of the 1M-account
+scoring benchmark's wall time.
 
 :func:`retain_freed_memory` tells glibc to serve large buffers from the heap too, never to
 give the heap back, and to serve every thread from that one heap (the scorer runs its GNN in a
 worker thread, whose own arena would map its large buffers afresh each time): freed buffers are
 reused by the next allocation, at the price of a resident size that stays at the process's peak
-until it exits (which the batch commands do). Scoring 1M accounts / 10M edges in a fresh process
-on the reference machine: 15.7–20.9 s as glibc ships, 12.5–14.0 s with these settings.
+until it exits (which the batch commands do). On the reference machine, 1M accounts / 10M edges:
+training 188–214 s as glibc ships, 118–131 s with these settings; scoring in a fresh process,
+seven alternated pairs, 14.4–22.3 s (mean 17.8) and 12.5–18.2 s (mean 15.0).
 """
 
 from __future__ import annotations
