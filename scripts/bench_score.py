@@ -175,5 +175,6 @@ def _score_only(home: Path, device: str) -> None:
                       "rings": out["rings"], "levels": out["levels"], "timings": out["timings"], "peak_mb": peak_mb(),
                       "load_average": os.getloadavg()[0]}))
 
+
 if __name__ == "__main__":
     main()

@@ -284,7 +284,7 @@ def explain_cmd(
 
 
 def _emit_result(result: dict[str, Any], as_json: str | bool | None) -> None:
-    if isinstance(as_json, str) and as_json not in ("", "-"):
+    if isinstance(as_json, str) and as_json != "-":  # an empty name was refused by _check_output
         try:
             write_json(Path(as_json), result)
         except OSError as exc:
