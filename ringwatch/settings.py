@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="Train, score, explain, evaluate and the pipeline reuse the memory they free (glibc keeps it): "
                     "on a VM whose host reclaims free pages, touching fresh memory cost 3-7 s per GiB.",
     )
+    huge_pages: bool = Field(
+        default=False,
+        description="Let NumPy ask for transparent huge pages for large arrays in those commands: on a VM whose "
+                    "host reclaims free pages, a fresh huge page cost ten times as much as small pages.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -5,15 +5,16 @@ Generates a synthetic snapshot directly with NumPy/Polars in a temporary HOME (o
 accounts following each other, planted rings co-acting; relation tables with the node codes a
 build writes, ``--no-codes`` for a snapshot from before them), trains a model on a sample of labels
 (training time printed), then times ``gnn.score.score`` end to end: load snapshot → GNN →
-neighbour features → trees → calibration → rings → explanations → scores published. Scoring
-runs in a fresh process each time, as ``ringwatch score`` does, ``--score-runs`` times (this
-VM's speed moves by seconds between runs of the same code); the goal is judged on the median.
+neighbour features → trees → calibration → rings → explanations → scores published. Generation
+and training run in one fresh process and scoring in another each time, as ``ringwatch train``
+and ``ringwatch score`` do, ``--score-runs`` times (this VM's speed moves by seconds between runs
+of the same code); the goal is judged on the median.
 Goal: scoring ≤ 15 s on 2 cores. Peak memory (max RSS) is printed for both phases.
 
-    .venv/bin/python scripts/bench_score.py [--accounts 1000000] [--edges 10000000] [--model hybrid|gnn] [--device auto|cpu|cuda] [--no-retain] [--score-runs 3]
+    .venv/bin/python scripts/bench_score.py [--accounts 1000000] [--edges 10000000] [--model hybrid|gnn] [--device auto|cpu|cuda] [--no-retain] [--huge-pages] [--score-runs 3]
 
-Like the train and score commands, it keeps the memory it frees for reuse (:mod:`ringwatch.memory`);
-``--no-retain`` measures without.
+Like the train and score commands, it keeps the memory it frees for reuse and gives NumPy's
+arrays small pages (:mod:`ringwatch.memory`); ``--no-retain`` and ``--huge-pages`` measure without.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gnn.score import score  # noqa: E402
 from gnn.train import TrainConfig, train  # noqa: E402
-from ringwatch.memory import retain_freed_memory  # noqa: E402
+from ringwatch.memory import retain_freed_memory, use_small_pages  # noqa: E402
 from ringwatch.types import NODE_CODES, SNAPSHOT_ACCOUNTS, SNAPSHOT_RELATIONS_DIR  # noqa: E402
 from ringwatch.versions import Home  # noqa: E402
 
@@ -109,39 +110,35 @@ def main() -> None:
     ap.add_argument("--no-retain", action="store_true",
                     help="let glibc give freed memory back, as with RINGWATCH_RETAIN_FREED_MEMORY=false (default: "
                          "retained, as the train and score commands do)")
+    ap.add_argument("--huge-pages", action="store_true",
+                    help="let NumPy ask for transparent huge pages, as with RINGWATCH_HUGE_PAGES=true (default: small "
+                         "pages, as the train and score commands use)")
     ap.add_argument("--score-runs", type=int, default=3, help="scoring runs, each in a fresh process (median reported)")
-    ap.add_argument("--score-home", type=Path, default=None, help=argparse.SUPPRESS)  # one scoring run, in the child
+    ap.add_argument("--stage", choices=["train", "score"], default=None, help=argparse.SUPPRESS)  # one stage, in a child
+    ap.add_argument("--home", type=Path, default=None, help=argparse.SUPPRESS)  # the child's home
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     if args.score_runs < 1:
         ap.error("--score-runs must be 1 or more")
-    retained = False if args.no_retain else retain_freed_memory()
-    if args.score_home is not None:
-        _score_only(args.score_home, args.device)
+    if args.stage is not None:
+        retained = False if args.no_retain else retain_freed_memory()
+        small_pages = False if args.huge_pages else use_small_pages()
+        out = _train_only(args) if args.stage == "train" else _score_only(args.home, args.device)
+        print(json.dumps({**out, "retained": retained, "small_pages": small_pages, "peak_mb": peak_mb(),
+                          "load_average": os.getloadavg()[0]}))
         return
-    print(f"freed memory {'retained for reuse' if retained else 'given back to the system'}", flush=True)
+    # every stage runs in a fresh process, as the commands do: no process holding the memory of
+    # one stage is alive beside the next (a trainer's retained heap beside scoring doubled its time)
     with tempfile.TemporaryDirectory(prefix="ringwatch-bench-") as tmp:
-        home = Home(Path(tmp))
-        t = time.perf_counter()
-        truth = make_snapshot(home, args.accounts, args.edges, codes=not args.no_codes)
-        gen_s = time.perf_counter() - t
+        trained = _stage("train", Path(tmp), sys.argv[1:])
+        print(f"freed memory {'retained for reuse' if trained['retained'] else 'given back to the system'}; NumPy arrays "
+              f"on {'small pages' if trained['small_pages'] else 'huge pages where the kernel grants them'}", flush=True)
         print(f"snapshot: {args.accounts:,} accounts, {args.edges:,} edges{'' if args.no_codes else ' (with node codes)'} "
-              f"generated in {gen_s:.1f}s", flush=True)
-        rng = np.random.default_rng(1)
-        ids = np.char.add("a", np.char.zfill(np.arange(args.accounts).astype(str), 8))
-        pick = rng.choice(args.accounts, args.labels, replace=False)
-        labels = pl.DataFrame({"account_id": ids[pick], "label": truth[pick].astype(np.int64)})
-        cfg = replace(TrainConfig(), hidden=16, epochs=args.epochs, min_epochs=args.epochs, gnn_folds=0, trees=150,
-                      model=args.model, device=args.device)
-        t = time.perf_counter()
-        manifest = train(home, labels, cfg)
-        train_s = time.perf_counter() - t
-        train_peak = peak_mb()
-        members = manifest["metrics"].get("members", 1)  # the cross-fitted scorer up to 200,000 accounts
-        print(f"training ({args.model} on {manifest['metrics']['device']}, {members} member(s), {args.labels:,} labels, "
-              f"{args.epochs} GNN epochs, no out-of-fold GNNs): {train_s:.1f}s; "
-              f"validation AUROC {manifest['metrics']['validation']['auroc']:.3f}; peak RSS {train_peak:,.0f} MB", flush=True)
-        runs = [_score_in_fresh_process(Path(tmp), args.device, args.no_retain) for _ in range(args.score_runs)]
+              f"generated in {trained['gen_s']:.1f}s", flush=True)
+        print(f"training ({args.model} on {trained['device']}, {trained['members']} member(s), {args.labels:,} labels, "
+              f"{args.epochs} GNN epochs, no out-of-fold GNNs): {trained['train_s']:.1f}s; validation AUROC "
+              f"{trained['auroc']:.3f}; peak RSS {trained['peak_mb']:,.0f} MB (snapshot generation included)", flush=True)
+        runs = [_stage("score", Path(tmp), sys.argv[1:]) for _ in range(args.score_runs)]
         for k, out in enumerate(runs, 1):
             print(f"scoring run {k} on {out['device']} (load snapshot → scores written): {out['score_s']:.1f}s for "
                   f"{out['count']:,} accounts; {out['explained']:,} explained, {out['rings']:,} rings; levels {out['levels']}; "
@@ -152,28 +149,47 @@ def main() -> None:
         print(f"scoring, median of {len(runs)} fresh process(es): {score_s:.1f}s (each: {each})")
         print(f"goal ≤ 15 s: {'met' if score_s <= 15 else 'missed'}")
         if args.json:
-            args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "members": members, "train_s": train_s,
-                                             "score_s": score_s, "train_peak_mb": train_peak, "runs": runs, "retained": retained,
+            args.json.write_text(json.dumps({"accounts": args.accounts, "edges": args.edges, "members": trained["members"],
+                                             "train_s": trained["train_s"], "score_s": score_s,
+                                             "train_peak_mb": trained["peak_mb"], "runs": runs,
+                                             "retained": trained["retained"], "small_pages": trained["small_pages"],
                                              "load_average": os.getloadavg()}, indent=2))
 
 
-def _score_in_fresh_process(home: Path, device: str, no_retain: bool) -> dict:
-    """Run :func:`_score_only` in a new interpreter; its result."""
-    cmd = [sys.executable, __file__, "--score-home", str(home), "--device", device] + (["--no-retain"] if no_retain else [])
+def _stage(stage: str, home: Path, argv: list[str]) -> dict:
+    """Run one ``stage`` on ``home`` in a new interpreter with this run's options; its JSON result."""
+    cmd = [sys.executable, __file__, *argv, "--stage", stage, "--home", str(home)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"scoring failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        raise SystemExit(f"{stage} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _score_only(home: Path, device: str) -> None:
-    """Score the current snapshot of ``home`` once; print the timing as one JSON line."""
+def _train_only(args: argparse.Namespace) -> dict:
+    """Generate the snapshot in ``args.home`` and train on a sample of its labels."""
+    home = Home(args.home)
+    t = time.perf_counter()
+    truth = make_snapshot(home, args.accounts, args.edges, codes=not args.no_codes)
+    gen_s = time.perf_counter() - t
+    rng = np.random.default_rng(1)
+    ids = np.char.add("a", np.char.zfill(np.arange(args.accounts).astype(str), 8))
+    pick = rng.choice(args.accounts, args.labels, replace=False)
+    labels = pl.DataFrame({"account_id": ids[pick], "label": truth[pick].astype(np.int64)})
+    cfg = replace(TrainConfig(), hidden=16, epochs=args.epochs, min_epochs=args.epochs, gnn_folds=0, trees=150,
+                  model=args.model, device=args.device)
+    t = time.perf_counter()
+    manifest = train(home, labels, cfg)
+    return {"gen_s": gen_s, "train_s": time.perf_counter() - t, "device": manifest["metrics"]["device"],
+            "members": manifest["metrics"].get("members", 1),  # the cross-fitted scorer up to 200,000 accounts
+            "auroc": manifest["metrics"]["validation"]["auroc"]}
+
+
+def _score_only(home: Path, device: str) -> dict:
+    """Score the current snapshot of ``home`` once."""
     t = time.perf_counter()
     out = score(Home(home), device=device)
-    score_s = time.perf_counter() - t
-    print(json.dumps({"score_s": score_s, "device": out["device"], "count": out["count"], "explained": out["explained"],
-                      "rings": out["rings"], "levels": out["levels"], "timings": out["timings"], "peak_mb": peak_mb(),
-                      "load_average": os.getloadavg()[0]}))
+    return {"score_s": time.perf_counter() - t, "device": out["device"], "count": out["count"],
+            "explained": out["explained"], "rings": out["rings"], "levels": out["levels"], "timings": out["timings"]}
 
 
 if __name__ == "__main__":

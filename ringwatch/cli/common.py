@@ -11,7 +11,7 @@ from rich.console import Console
 
 from ringwatch.errors import ConfigError
 from ringwatch.json_text import dumps_strict
-from ringwatch.memory import retain_freed_memory
+from ringwatch.memory import retain_freed_memory, use_small_pages
 from ringwatch.settings import Settings
 
 console = Console(stderr=True)
@@ -34,10 +34,13 @@ def settings() -> Settings:
 
 def batch_settings() -> Settings:
     """:func:`settings` for a command that trains or scores: the process also keeps the memory it
-    frees for reuse where ``retain_freed_memory`` says so (see :mod:`ringwatch.memory`)."""
+    frees for reuse where ``retain_freed_memory`` says so, and NumPy's arrays get small pages
+    unless ``huge_pages`` says otherwise (see :mod:`ringwatch.memory`)."""
     s = settings()
     if s.retain_freed_memory:
         retain_freed_memory()
+    if not s.huge_pages:
+        use_small_pages()
     return s
 
 

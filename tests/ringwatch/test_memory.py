@@ -1,4 +1,5 @@
-"""Freed memory kept for reuse: measured on a fresh interpreter's resident size."""
+"""Freed memory kept for reuse, measured on a fresh interpreter's resident size; NumPy's huge-page
+request withdrawn, read from the kernel's flags on the array's mapping."""
 
 from __future__ import annotations
 
@@ -33,8 +34,35 @@ b = np.ones(64 * 2**20, np.float32)
 print(took, after_free, rss() - base)
 """
 
+# a 64 MiB array, and whether the kernel holds a huge-page request (VmFlags "hg") on its mapping
+_PAGES_PROBE = """
+import sys
+import numpy as np
+from ringwatch.memory import use_small_pages
+
+def flags_at(address):
+    with open("/proc/self/smaps") as f:
+        inside = False
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and all(c in "0123456789abcdef-" for c in head):
+                lo, hi = (int(v, 16) for v in head.split("-"))
+                inside = lo <= address < hi
+            elif inside and line.startswith("VmFlags:"):
+                return line.split()[1:]
+    return []
+
+took = use_small_pages() if sys.argv[1] == "small" else None
+a = np.ones(16 * 2**20, np.float32)
+print(took, "hg" in flags_at(a.ctypes.data + a.nbytes // 2))
+"""
+
 glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/proc/self/statm").exists(),
                                 reason="mallopt and /proc/self/statm are glibc/Linux; other allocators keep their own policies")
+
+
+linux_only = pytest.mark.skipif(not Path("/proc/self/smaps").exists(),
+                                reason="transparent huge pages and /proc/self/smaps are Linux's")
 
 
 def _probe(mode: str) -> tuple[str, int, int]:
@@ -58,6 +86,18 @@ def test_by_default_glibc_gives_a_large_freed_buffer_back() -> None:
     assert after_free < 32 * MIB
 
 
+def _pages_probe(mode: str) -> tuple[str, bool]:
+    out = subprocess.run([sys.executable, "-c", _PAGES_PROBE, mode], cwd=ROOT, capture_output=True, text=True, check=True)
+    took, huge = out.stdout.split()
+    return took, huge == "True"
+
+
+@linux_only
+def test_numpy_asks_for_huge_pages_as_it_ships_and_not_after_use_small_pages() -> None:
+    assert _pages_probe("default") == ("None", True)
+    assert _pages_probe("small") == ("True", False)
+
+
 def test_batch_commands_retain_memory_only_when_the_setting_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[bool] = []
     monkeypatch.setattr(common, "retain_freed_memory", lambda: calls.append(True) or True)
@@ -71,3 +111,20 @@ def test_batch_commands_retain_memory_only_when_the_setting_says_so(monkeypatch:
             common.settings.cache_clear()
         assert calls == expected
 
+
+
+def test_batch_commands_withdraw_numpys_huge_pages_unless_the_setting_asks_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    monkeypatch.setattr(common, "use_small_pages", lambda: calls.append(True) or True)
+    for value, expected in (("true", []), ("false", [True]), (None, [True])):
+        calls.clear()
+        common.settings.cache_clear()
+        if value is None:
+            monkeypatch.delenv("RINGWATCH_HUGE_PAGES", raising=False)
+        else:
+            monkeypatch.setenv("RINGWATCH_HUGE_PAGES", value)
+        try:
+            assert common.batch_settings().huge_pages is (value == "true")
+        finally:
+            common.settings.cache_clear()
+        assert calls == expected
