@@ -20,8 +20,8 @@ seven alternated pairs, 14.4–22.3 s (mean 17.8) and 12.5–18.2 s (mean 15.0).
 Most of that first-touch cost turned out to be NumPy's: it asks the kernel for transparent huge
 pages (``madvise(MADV_HUGEPAGE)``) for every array of 4 MiB or more, and on that VM a fresh huge
 page cost about ten times as much as small pages (a fresh 1 GiB array: 4–8 s, against 0.6–0.8 s
-without the request). :func:`use_small_pages` withdraws the request: scoring the benchmark's home,
-19.5 s → 12.2–14.4 s.
+without the request). :func:`use_small_pages` withdraws the request: one trained benchmark home,
+scored in fresh processes by the same code, 16.9–19.5 s with it (five runs), 11.4–14.5 s without (six).
 """
 
 from __future__ import annotations
