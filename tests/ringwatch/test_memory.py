@@ -98,33 +98,26 @@ def test_numpy_asks_for_huge_pages_as_it_ships_and_not_after_use_small_pages() -
     assert _pages_probe("small") == ("True", False)
 
 
-def test_batch_commands_retain_memory_only_when_the_setting_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[bool] = []
-    monkeypatch.setattr(common, "retain_freed_memory", lambda: calls.append(True) or True)
-    for value, expected in (("false", []), ("true", [True])):
-        calls.clear()
+@pytest.mark.parametrize(("variable", "value", "calls_to", "called"), [
+    ("RINGWATCH_RETAIN_FREED_MEMORY", "false", "retain_freed_memory", False),
+    ("RINGWATCH_RETAIN_FREED_MEMORY", "true", "retain_freed_memory", True),
+    ("RINGWATCH_RETAIN_FREED_MEMORY", None, "retain_freed_memory", True),
+    ("RINGWATCH_HUGE_PAGES", "true", "use_small_pages", False),
+    ("RINGWATCH_HUGE_PAGES", "false", "use_small_pages", True),
+    ("RINGWATCH_HUGE_PAGES", None, "use_small_pages", True),
+])
+def test_batch_commands_tune_memory_as_the_settings_say(monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None,
+                                                        calls_to: str, called: bool) -> None:
+    calls: dict[str, int] = {}
+    for name in ("retain_freed_memory", "use_small_pages"):  # neither may change this test process's memory
+        monkeypatch.setattr(common, name, lambda name=name: calls.update({name: calls.get(name, 0) + 1}) or True)
+    if value is None:
+        monkeypatch.delenv(variable, raising=False)
+    else:
+        monkeypatch.setenv(variable, value)
+    common.settings.cache_clear()
+    try:
+        common.batch_settings()
+    finally:
         common.settings.cache_clear()
-        monkeypatch.setenv("RINGWATCH_RETAIN_FREED_MEMORY", value)
-        try:
-            assert common.batch_settings().retain_freed_memory is (value == "true")
-        finally:
-            common.settings.cache_clear()
-        assert calls == expected
-
-
-
-def test_batch_commands_withdraw_numpys_huge_pages_unless_the_setting_asks_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[bool] = []
-    monkeypatch.setattr(common, "use_small_pages", lambda: calls.append(True) or True)
-    for value, expected in (("true", []), ("false", [True]), (None, [True])):
-        calls.clear()
-        common.settings.cache_clear()
-        if value is None:
-            monkeypatch.delenv("RINGWATCH_HUGE_PAGES", raising=False)
-        else:
-            monkeypatch.setenv("RINGWATCH_HUGE_PAGES", value)
-        try:
-            assert common.batch_settings().huge_pages is (value == "true")
-        finally:
-            common.settings.cache_clear()
-        assert calls == expected
+    assert calls.get(calls_to, 0) == (1 if called else 0)
