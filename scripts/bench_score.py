@@ -120,6 +120,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.score_runs < 1:
         ap.error("--score-runs must be 1 or more")
+    if args.stage is not None and args.home is None:
+        ap.error("--stage needs --home")
     if args.stage is not None:
         retained = False if args.no_retain else retain_freed_memory()
         small_pages = False if args.huge_pages else use_small_pages()
