@@ -59,15 +59,18 @@ print(took, "hg" in flags_at(a.ctypes.data + a.nbytes // 2))
 
 glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux") or not Path("/proc/self/statm").exists(),
                                 reason="mallopt and /proc/self/statm are glibc/Linux; other allocators keep their own policies")
-
-
 linux_only = pytest.mark.skipif(not Path("/proc/self/smaps").exists(),
                                 reason="transparent huge pages and /proc/self/smaps are Linux's")
 
 
+def _run(probe: str, mode: str) -> list[str]:
+    """The words a probe script prints, run in a fresh interpreter with ``mode``."""
+    return subprocess.run([sys.executable, "-c", probe, mode], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
 def _probe(mode: str) -> tuple[str, int, int]:
-    out = subprocess.run([sys.executable, "-c", _PROBE, mode], cwd=ROOT, capture_output=True, text=True, check=True)
-    took, after_free, after_reuse = out.stdout.split()
+    took, after_free, after_reuse = _run(_PROBE, mode)
     return took, int(after_free), int(after_reuse)
 
 
@@ -87,8 +90,7 @@ def test_by_default_glibc_gives_a_large_freed_buffer_back() -> None:
 
 
 def _pages_probe(mode: str) -> tuple[str, bool]:
-    out = subprocess.run([sys.executable, "-c", _PAGES_PROBE, mode], cwd=ROOT, capture_output=True, text=True, check=True)
-    took, huge = out.stdout.split()
+    took, huge = _run(_PAGES_PROBE, mode)
     return took, huge == "True"
 
 
