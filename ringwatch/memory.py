@@ -1,4 +1,5 @@
-"""Keep the memory a process frees for its own reuse (glibc's ``mallopt``).
+"""How the batch commands' processes come by memory: what they free is kept for reuse (glibc's
+``mallopt``: :func:`retain_freed_memory`), and NumPy's arrays get small pages (:func:`use_small_pages`).
 
 Scoring and training allocate and free buffers of hundreds of megabytes stage after stage
 (NumPy and SciPy arrays, torch tensors, XGBoost inputs). glibc serves every buffer above its
