@@ -46,6 +46,7 @@ from gnn.hybrid import (
     fit_hybrid,
     stratified_folds,
 )
+from gnn.link import LinkModel, fit_link
 from gnn.model import RingwatchGNN
 from ringwatch.errors import InputError
 
@@ -81,19 +82,47 @@ def _member_dir(directory: Path, k: int) -> Path:
     return directory / f"member-{k}"
 
 
+LINK_COLUMN = "linked_accounts_logodds"
+"""The column a :class:`LinkStack` adds to every member's tree input (no booster reads it): the LINK
+logit, the sum of the weights of the accounts the account links to plus the intercept."""
+
+
+@dataclass
+class LinkStack:
+    """LINK beside the members: the ensemble's log-odds are ``a * (members' mean) + b * (LINK logit)``.
+
+    ``a`` and ``b`` are a logistic regression's weights over the out-of-fold scores of both (each
+    account's from the member, and the LINK fit, that never saw its fold), so LINK counts only
+    as far as it adds to the trees (Amazon: ``b`` near 0; Reddit: 0.4–0.8, the quality log).
+
+    Attributes:
+        link: The LINK model, fitted on every member-training account.
+        a: Weight of the members' mean log-odds.
+        b: Weight of the LINK logit (positive: a stack that would not be is left out).
+        baseline: The mean LINK logit over the member-training accounts: a reason's zero.
+    """
+
+    link: LinkModel
+    a: float
+    b: float
+    baseline: float
+
+
 @dataclass
 class HybridEnsemble:
     """Hybrids trained on folds of the labelled accounts; their log-odds averaged.
 
     The tree input of an ensemble is a list with one matrix per member (each member's label
-    features come from its own training labels), ``[members][num_nodes, columns]``.
+    features come from its own training labels), ``[members][num_nodes, columns]``; with a
+    :class:`LinkStack` every matrix has the LINK logit as a last column, :data:`LINK_COLUMN`.
     """
 
     members: list[HybridModel]
+    stack: LinkStack | None = None
 
     @property
     def names(self) -> list[str]:
-        return self.members[0].names
+        return self.members[0].names + ([LINK_COLUMN] if self.stack is not None else [])
 
     @property
     def gnn(self) -> RingwatchGNN:
@@ -113,11 +142,18 @@ class HybridEnsemble:
             X, fs = member.features(graph, fs, device)
             inputs.append(X)
         assert fs is not None
+        if self.stack is not None:
+            link = self.stack.link.logits(fs.adj, graph.account_ids).astype(np.float32)[:, None]
+            inputs = [np.concatenate([X, link], axis=1) for X in inputs]
         return inputs, fs
 
     def margin(self, inputs: list[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
-        """Mean of the members' log-odds for ``rows`` (all rows by default)."""
-        return np.mean([m.margin(X, rows) for m, X in zip(self.members, inputs)], axis=0).astype(np.float32)
+        """Mean of the members' log-odds for ``rows`` (all rows by default), stacked with LINK where the ensemble has it."""
+        mean = np.mean([m.margin(X, rows) for m, X in zip(self.members, inputs)], axis=0)
+        if self.stack is not None:
+            link = inputs[0][:, -1] if rows is None else inputs[0][rows, -1]
+            mean = self.stack.a * mean + self.stack.b * link
+        return mean.astype(np.float32)
 
     def raw(self, graph: GraphTensors, device: torch.device | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Mean log-odds per account, and the members' tree inputs."""
@@ -125,8 +161,13 @@ class HybridEnsemble:
         return self.margin(inputs), inputs
 
     def contributions(self, inputs: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions to the mean log-odds: the mean of the members' (they add up the same way)."""
-        return np.mean([contributions(m, X, rows) for m, X in zip(self.members, inputs)], axis=0).astype(np.float32)
+        """TreeSHAP contributions to the mean log-odds: the mean of the members' (they add up the same
+        way); with LINK, those times ``a`` and the LINK column's ``b * (logit - baseline)``."""
+        out = np.mean([contributions(m, X[:, : len(m.names)], rows) for m, X in zip(self.members, inputs)], axis=0)
+        if self.stack is not None:
+            link = self.stack.b * (inputs[0][rows, -1].astype(np.float64) - self.stack.baseline)
+            out = np.concatenate([self.stack.a * out, link[:, None]], axis=1)
+        return out.astype(np.float32)
 
     def spectral_coverage(self, inputs: list[np.ndarray]) -> float | None:
         """See :meth:`gnn.hybrid.HybridModel.spectral_coverage` (the members share one basis)."""
@@ -143,7 +184,11 @@ class HybridEnsemble:
             d.mkdir()
             member.save(d)
             torch.save(member.gnn.state_dict(), d / MEMBER_GNN_FILE)
-        (directory / ENSEMBLE_FILE).write_text(json.dumps({"members": len(self.members)}, indent=2))
+        meta: dict[str, Any] = {"members": len(self.members)}
+        if self.stack is not None:
+            self.stack.link.save(directory)
+            meta["link_stack"] = {"a": self.stack.a, "b": self.stack.b, "baseline": self.stack.baseline}
+        (directory / ENSEMBLE_FILE).write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, directory: Path, gnn: RingwatchGNN) -> HybridEnsemble:
@@ -152,7 +197,8 @@ class HybridEnsemble:
         Raises:
             InputError: A member's files are missing.
         """
-        count = int(json.loads((directory / ENSEMBLE_FILE).read_text())["members"])
+        meta = json.loads((directory / ENSEMBLE_FILE).read_text())
+        count = int(meta["members"])
         members = []
         for k in range(count):
             d = _member_dir(directory, k)
@@ -165,7 +211,9 @@ class HybridEnsemble:
             members.append(HybridModel.load(d, member_gnn))
         for member in members[1:]:  # one basis, so the label-free blocks are built once when scoring
             member.spectral = members[0].spectral
-        return cls(members)
+        stack = meta.get("link_stack")  # an ensemble from before LINK has none and scores as it did
+        return cls(members, None if stack is None else LinkStack(LinkModel.load(directory), float(stack["a"]),
+                                                                 float(stack["b"]), float(stack["baseline"])))
 
 
 @dataclass(frozen=True)
@@ -253,6 +301,8 @@ def fit_hybrid_scorer(graph: GraphTensors, own_names: list[str], tr: np.ndarray,
         pool, y_pool = np.concatenate([tr, va[~half]]), np.concatenate([y_tr, y_va[~half]])
         fs = fs or FeatureSet.for_training(graph, own_names, cfg)  # built once: fitting and scoring
         ensemble, oof = fit_ensemble(graph, own_names, pool, y_pool, replace(cfg, cross_fit=k), fs)
+        if cfg.link and fs.static:
+            ensemble, oof = with_link(ensemble, oof, fs, graph.account_ids, pool, y_pool, stratified_folds(y_pool, k, cfg.seed))
         inputs, _ = ensemble.features(graph, fs)
         return ScorerFit(ensemble, ensemble.margin(inputs), va[half], y_va[half], oof, y_pool)
     if gnn_scores is not None and gnn_scores.metrics.get("gnn_folds") != (cfg.gnn_folds if cfg.gnn_folds >= 2 else 0):
@@ -301,9 +351,39 @@ def fit_ensemble(graph: GraphTensors, own_names: list[str], nodes: np.ndarray, y
     return HybridEnsemble(members), oof
 
 
+def with_link(ensemble: HybridEnsemble, oof: np.ndarray, fs: FeatureSet, account_ids: np.ndarray, nodes: np.ndarray,
+              y: np.ndarray, fold: np.ndarray) -> tuple[HybridEnsemble, np.ndarray]:
+    """Stack LINK (:mod:`gnn.link`) beside the members where it adds to them.
+
+    Args:
+        ensemble: The members, fitted by :func:`fit_ensemble` on ``nodes`` over ``fold``.
+        oof: Their out-of-fold log-odds per node of ``nodes``, ``[k]``.
+        fs: The label-free blocks of the training graph (LINK reads its adjacency).
+        account_ids: Account id per node, ``[n]``.
+        nodes, y: The member-training accounts and their labels, ``[k]``.
+        fold: The members' fold per node of ``nodes``, ``[k]``.
+
+    Returns:
+        The ensemble with a :class:`LinkStack` and the stacked out-of-fold log-odds, or both as given
+        where the stacker gives LINK no positive weight (or one class is missing).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y)) < 2 or not fs.adj.nnz:
+        return ensemble, oof
+    link, link_oof = fit_link(fs.adj, account_ids, nodes, y, fold)
+    stacker = LogisticRegression(C=1.0).fit(np.stack([oof, link_oof], axis=1).astype(np.float64), y)
+    a, b = (float(w) for w in stacker.coef_[0])
+    if b <= 0 or a <= 0:
+        return ensemble, oof
+    baseline = float(np.mean(link.logits(fs.adj[nodes], account_ids)))
+    stacked = replace(ensemble, stack=LinkStack(link, a, b, baseline))
+    return stacked, (a * oof + b * link_oof).astype(np.float32)
+
+
 def with_train_labels(model: HybridModel | HybridEnsemble, labels: pl.DataFrame) -> HybridModel | HybridEnsemble:
     """The scorer reading ``labels`` (``account_id, label``) in its label features instead of its
     training labels: a platform scored with its own known accounts."""
     if isinstance(model, HybridEnsemble):
-        return HybridEnsemble([replace(m, train_labels=labels) for m in model.members])
+        return replace(model, members=[replace(m, train_labels=labels) for m in model.members])
     return replace(model, train_labels=labels)

@@ -13,11 +13,12 @@ import pytest
 
 from gnn import ensemble
 from gnn.data import load_graph
-from gnn.ensemble import ENSEMBLE_FILE, HybridEnsemble, fit_ensemble, fit_hybrid_scorer, members_for
+from gnn.ensemble import ENSEMBLE_FILE, LINK_COLUMN, HybridEnsemble, fit_ensemble, fit_hybrid_scorer, members_for
 from gnn.explain import explain_accounts
 from gnn.hybrid import HYBRID_FILE, FeatureSet, HybridModel, oof_gnn
 from gnn.score import score
 from gnn.train import TrainConfig, label_index, load_hybrid, load_model, train
+from graphs.import_static import StaticGraph, account_ids, publish_static
 from ringwatch.errors import InputError
 from ringwatch.types import SCORES_TABLE
 from ringwatch.versions import Home
@@ -72,6 +73,7 @@ def test_a_trained_ensemble_is_stored_scored_and_explained(tmp_path: Path) -> No
     assert (d / ENSEMBLE_FILE).is_file() and not (d / HYBRID_FILE).exists()
     model = load_hybrid(d, load_model(d)[0])
     assert isinstance(model, HybridEnsemble) and len(model.members) == 3
+    assert model.stack is None  # LINK is stacked on graphs without coordination relations only
     assert len({id(m.spectral) for m in model.members}) == 1  # one basis: the shared blocks are built once
     graph, _ = load_graph(home.snapshots.path(), load_model(d)[1])
     trained = pl.concat([m.train_labels for m in model.members]).unique()
@@ -137,3 +139,47 @@ def test_large_graphs_and_scarce_labels_get_one_hybrid(tmp_path: Path, monkeypat
     with pytest.raises(InputError, match="need at least 5 abusive"):
         fit_ensemble(graph, stats.names, nodes[two], y[two], replace(FAST, cross_fit=5))
 
+
+
+def _groups_graph(seed: int = 0, users: int = 240, groups: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Users in three groups each, a group per node too; a user is abusive where it joined group 0,
+    with a little noise; its features are noise. Groups are unlabelled (``-1``): ``x, edges, y``."""
+    rng = np.random.default_rng(seed)
+    n = groups + users
+    edges = np.array([(g, groups + u) for u in range(users) for g in rng.choice(groups, 3, replace=False)])
+    joined = np.zeros(users, bool)
+    joined[edges[edges[:, 0] == 0, 1] - groups] = True
+    y = np.concatenate([np.full(groups, -1), (joined ^ (rng.random(users) < 0.03)).astype(np.int64)])
+    return rng.normal(size=(n, 3)).astype(np.float32), edges, y
+
+
+def test_link_is_stacked_on_a_static_graph_stored_scored_and_explained(tmp_path: Path) -> None:
+    x, edges, y = _groups_graph()
+    home = Home(tmp_path / "home")
+    _, labels = publish_static(home, StaticGraph(x, edges, y, relation="member"))
+    train(home, labels, FAST)
+    d = home.models.path()
+    model = load_hybrid(d, load_model(d)[0])
+    assert isinstance(model, HybridEnsemble) and model.stack is not None
+    assert model.stack.a > 0 and model.stack.b > 0 and (d / "link.parquet").is_file()
+    assert model.names[-1] == LINK_COLUMN
+    graph, _ = load_graph(home.snapshots.path(), load_model(d)[1])
+    inputs, fs = model.features(graph)
+    members = np.mean([m.margin(X[:, : len(m.names)]) for m, X in zip(model.members, inputs)], axis=0)
+    link = model.stack.link.logits(fs.adj, graph.account_ids)
+    np.testing.assert_allclose(model.margin(inputs), model.stack.a * members + model.stack.b * link, rtol=1e-4, atol=1e-4)
+    # the contributions add up to the stacked log-odds, up to one constant (the members' biases, LINK's baseline)
+    rows = np.arange(graph.num_nodes)
+    gap = model.margin(inputs) - model.contributions(inputs, rows).sum(axis=1)
+    assert np.ptp(gap) < 1e-3
+    out = score(home)
+    table = pl.read_parquet(home.scores.path() / SCORES_TABLE).sort("account_id")
+    np.testing.assert_allclose(table["raw_score"].to_numpy(), model.margin(inputs), rtol=1e-5)
+    assert out["model"] == "hybrid"
+    # an unlabelled account's explanation can name LINK: a user of group 0 is explained by the groups it joined
+    member = account_ids(len(x))[edges[edges[:, 0] == 0, 1][0]]
+    found = explain_accounts(home, [member], features=len(model.names))["accounts"][0]
+    assert LINK_COLUMN in [c["feature"] for c in found["contributions"]]
+    # turned off, or on an event-log graph (tested above: the tiny snapshot co-acts), no stack
+    train(home, labels, replace(FAST, link=False))
+    assert load_hybrid(home.models.path(), load_model(home.models.path())[0]).stack is None
