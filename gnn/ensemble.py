@@ -20,6 +20,11 @@ high for the steadier mean of five, and fewer campaign accounts reached the ring
 accounts only, calibrated on all the validation accounts, kept the levels but each member saw a
 fifth fewer labels than one hybrid and most of the gain went with them.
 
+On a graph without coordination relations (an imported static graph), LINK (:mod:`gnn.link`) is
+stacked beside the members' mean where a logistic regression over both out-of-fold scores gives it a
+positive weight (:class:`LinkStack`, :func:`with_link`): the trees read neighbourhoods as shares,
+LINK reads which accounts an account links to.
+
 Cost: ``cross_fit`` times the training and the scoring work, so graphs over
 :data:`MAX_CROSS_FIT_UP_TO` accounts get one hybrid (scoring 1M accounts within 15 s on 2 cores).
 """
