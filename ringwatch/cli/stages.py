@@ -167,6 +167,11 @@ def _label_paths(home: Home, labels: list[Path] | None, snapshot: str | None) ->
 ModelFlag = Annotated[str, typer.Option("--model", help="hybrid (the GNN inside gradient-boosted trees; default) or gnn (the GNN alone).")]
 
 
+LINK_HELP = ("Stack LINK (a logistic regression on which accounts an account links to) beside the cross-fitted "
+             "members on graphs without coordination relations (imported static graphs), where out-of-fold scores "
+             "give it weight (default on; README item 20).")
+
+
 def train_cmd(
     labels: Annotated[Optional[list[Path]], typer.Option(help="Label files or folders (default: HOME/labels).")] = None,
     snapshot: Annotated[Optional[str], typer.Option(help="Snapshot version (default: current).")] = None,
@@ -182,6 +187,7 @@ def train_cmd(
              "the validation labels, averaged and calibrated on the other half with the members' out-of-fold scores "
              "(default 5; 1: one hybrid on a "
              "train/validation split; graphs over 200,000 accounts always get one).")] = None,
+    link: Annotated[bool, typer.Option("--link/--no-link", help=LINK_HELP)] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Train the scorer (default: GNN inside gradient-boosted trees) on a snapshot and labels; publish models/vN."""
@@ -205,7 +211,7 @@ def train_cmd(
                          f"{home.labels} or pass --labels FILE (a synthetic log's are its folder's labels.parquet)")
     with console.status(f"training ({model})"):
         cfg = TrainConfig(seed=s.seed, device=s.device, epochs=epochs, model=model, **({"tree_views": views} if views else {}),
-                          **({"cross_fit": cross_fit} if cross_fit is not None else {}))
+                          **({"cross_fit": cross_fit} if cross_fit is not None else {}), link=link)
         manifest = train(home, table, cfg, snapshot)
     home.models.prune(s.keep_versions, home.in_use()["models"])
     if as_json:
@@ -345,7 +351,8 @@ def _mean_precision_at_medium(seeds: list[dict[str, Any]]) -> str:
 
 
 def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Path | None, models: str | None,
-                      first_seed: int = 0, cross_fit: int | None = None, same_platform: bool = False) -> None:
+                      first_seed: int = 0, cross_fit: int | None = None, same_platform: bool = False,
+                      link: bool = True) -> None:
     from gnn.benchmark import EVAL_CONFIG, MODELS, evaluate_dataset, write_report
 
     chosen = MODELS if models is None else tuple(m.strip() for m in models.split(",") if m.strip())
@@ -358,7 +365,7 @@ def _evaluate_dataset(dataset: str, seeds: int, json_out: str | None, report: Pa
         raise ConfigError(f"--seeds must be 1 or more, got {seeds}")
     _check_output(json_out, report)  # before hours of work, not after
     s = batch_settings()
-    cfg = replace(EVAL_CONFIG, device=s.device, **({} if cross_fit is None else {"cross_fit": cross_fit}))
+    cfg = replace(EVAL_CONFIG, device=s.device, link=link, **({} if cross_fit is None else {"cross_fit": cross_fit}))
     result = evaluate_dataset(dataset, seeds=seeds, models=chosen, cfg=cfg, log=lambda msg: console.print(f"[dim]{msg}[/]"),
                               first_seed=first_seed, datasets=s.datasets, same_platform=same_platform,
                               ray_config=_ray_config(s))
@@ -415,6 +422,7 @@ def evaluate_cmd(
     first_seed: Annotated[int, typer.Option(help="--dataset synthetic: first seed pair (fresh platforms: e.g. 10 after tuning on 0-9).")] = 0,
     cross_fit: Annotated[Optional[int], typer.Option(help="--dataset: members of the cross-fitted hybrid (default 5, as `ringwatch train`; 1: one hybrid).")] = None,
     same_platform: Annotated[bool, typer.Option(help="--dataset synthetic: train on the scored platform's own labels, as in production (default: on another platform's).")] = False,
+    link: Annotated[bool, typer.Option("--link/--no-link", help=LINK_HELP)] = True,
     as_json: Annotated[Optional[str], typer.Option("--json", help="Write the result as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
     """Evaluate: a score set against held-out truth, or (--dataset) every model on a labelled benchmark.
@@ -429,7 +437,7 @@ def evaluate_cmd(
                            "cannot be combined with --dataset, which benchmarks every model on a dataset "
                            "(--truth, --scores and --exclude-labels evaluate a published score set)")
         _evaluate_dataset(dataset, 5 if seeds is None else seeds, as_json, report, models, first_seed, cross_fit,
-                          same_platform)
+                          same_platform, link)
         return
     if truth is None:
         raise ConfigError("give --truth FILE (evaluate a score set) or --dataset NAME|PATH (benchmark)")
@@ -439,9 +447,9 @@ def evaluate_cmd(
 
     _refuse_other_mode({"--seeds": seeds is not None, "--report": report is not None, "--models": models is not None,
                         "--first-seed": first_seed != 0,
-                        "--cross-fit": cross_fit is not None, "--same-platform": same_platform},
+                        "--cross-fit": cross_fit is not None, "--same-platform": same_platform, "--no-link": not link},
                        "cannot be combined with --truth, which evaluates one published score set (--seeds, --report, "
-                       "--models, --first-seed, --cross-fit and --same-platform belong to --dataset benchmarks)")
+                       "--models, --first-seed, --cross-fit, --same-platform and --no-link belong to --dataset benchmarks)")
     missing = [str(p) for p in exclude_labels or [] if not p.exists()]
     if missing:  # a typo would leave those labelled accounts in the test rows
         raise InputError(f"--exclude-labels: no such file or folder: {', '.join(missing)}")

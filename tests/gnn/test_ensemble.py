@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from gnn import ensemble
+from gnn.benchmark import run_split, split_stratified
 from gnn.data import load_graph
 from gnn.ensemble import ENSEMBLE_FILE, LINK_COLUMN, HybridEnsemble, fit_ensemble, fit_hybrid_scorer, members_for
 from gnn.explain import explain_accounts
@@ -183,3 +184,27 @@ def test_link_is_stacked_on_a_static_graph_stored_scored_and_explained(tmp_path:
     # turned off, or on an event-log graph (tested above: the tiny snapshot co-acts), no stack
     train(home, labels, replace(FAST, link=False))
     assert load_hybrid(home.models.path(), load_model(home.models.path())[0]).stack is None
+
+
+def test_test_labels_never_reach_the_link_stack(tmp_path: Path) -> None:
+    """Leakage, with LINK stacked: flipping every test label leaves the test scores and risk unchanged."""
+    x, edges, y_all = _groups_graph(seed=1)
+    home = Home(tmp_path / "home")
+    _, labels = publish_static(home, StaticGraph(x, edges, y_all, relation="member"))
+    graph, stats = load_graph(home.snapshots.path())
+    nodes, y = label_index(graph, labels)
+    tr, va, te = split_stratified(y, seed=0)
+    fs = FeatureSet.of(graph, stats.names)
+    runs = []
+    for flip in (False, True):
+        yy = y.copy()
+        if flip:
+            yy[te] = 1 - yy[te]
+        runs.append(run_split(graph, fs, stats.names, nodes, yy, tr, va, te, FAST, models=("hybrid",)))
+    (_, scores, extra), (_, scores2, extra2) = runs
+    np.testing.assert_array_equal(scores["hybrid"], scores2["hybrid"])
+    np.testing.assert_array_equal(extra["risk"], extra2["risk"])
+    # and the stack was there to be tested: the same split's scorer carries LINK
+    fit = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=fs)
+    assert isinstance(fit.model, HybridEnsemble) and fit.model.stack is not None
+    np.testing.assert_allclose(fit.raw[nodes[te]], scores["hybrid"], rtol=1e-6)

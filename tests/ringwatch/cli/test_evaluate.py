@@ -46,6 +46,7 @@ def _run(*args: str) -> tuple[int, str]:
     (["--dataset", "amazon", "--seeds", "0"], "--seeds must be 1 or more"),
     (["--truth", "t.parquet", "--exclude-labels", "lables"], "no such file or folder: lables"),
     (["--truth", "t.parquet", "--seeds", "3"], "--seeds cannot be combined with --truth"),
+    (["--truth", "t.parquet", "--no-link"], "--no-link cannot be combined with --truth"),
     (["--dataset", "amazon", "--models", ""], "--models: none given"),
     (["--dataset", "amazon", "--models", " , "], "--models: none given"),
     (["--dataset", "amazon", "--models", "hybrid,,bogus"], "--models: unknown ['bogus']"),
@@ -84,7 +85,9 @@ def test_the_settings_device_and_ray_reach_the_evaluation(home: Path, monkeypatc
     monkeypatch.setenv("RINGWATCH_RAY_OBJECT_STORE_MB", "100")
     common.settings.cache_clear()
     assert _run("--dataset", "synthetic", "--seeds", "1") == (1, "stop here")
-    assert seen["cfg"].device == "cpu"
+    assert seen["cfg"].device == "cpu" and seen["cfg"].link
+    assert _run("--dataset", "tolokers", "--no-link") == (1, "stop here")
+    assert not seen["cfg"].link
     assert (seen["ray_config"].num_cpus, seen["ray_config"].object_store_mb, seen["ray_config"].address) == (1, 100, None)
 
 
