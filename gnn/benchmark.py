@@ -31,7 +31,7 @@ import numpy as np
 from gnn.bwgnn import bwgnn_logits, fit_bwgnn
 from gnn.coordination import coordination_score
 from gnn.data import GraphTensors, load_graph
-from gnn.ensemble import ensemble_split, fit_hybrid_scorer, member_count
+from gnn.ensemble import ensemble_split, fit_hybrid_scorer, link_weights, member_count
 from gnn.evaluate import calibration_metrics, calibration_summary, ranking_metrics
 from gnn.hybrid import FeatureSet, GnnScores, fit_trees, oof_gnn, tree_margin
 from gnn.train import TrainConfig, label_index
@@ -148,10 +148,11 @@ def run_split(graph: GraphTensors, fs: FeatureSet, names: list[str], nodes: np.n
             cal = fit.calibrator()
             risk = cal(scores["hybrid"])
             extra = {"risk": risk, "calibration": calibration_metrics(yte, risk, cal.thresholds),
-                     "trees": hyb.metrics["trees"], "members": member_count(hyb)}
+                     "trees": hyb.metrics["trees"], "members": member_count(hyb), "link_stack": link_weights(hyb)}
             times["hybrid"] = time.perf_counter() - t + (times["gnn_oof"] if extra["members"] == 1 else 0.0)
             if log:
-                log(f"hybrid ({extra['members']} member(s)): {times['hybrid']:.1f}s")
+                stacked = "" if extra["link_stack"] is None else f", LINK stacked at b={extra['link_stack']['b']:.3f}"
+                log(f"hybrid ({extra['members']} member(s){stacked}): {times['hybrid']:.1f}s")
     metrics = {m: ranking_metrics(yte, s.astype(np.float64)) for m, s in scores.items()}
     extra["times_s"] = times
     return metrics, scores, extra
@@ -256,7 +257,7 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
     t = time.perf_counter()
     fs = FeatureSet.of(graph, data.names, cfg.nbr_max)
     feature_s = time.perf_counter() - t
-    per_seed, times, calibration = [], [], []
+    per_seed, times, calibration, stacks = [], [], [], []
     first: dict[str, Any] = {}
     protocol, splits = data.splits(seeds)
     for seed, (tr, va, te) in enumerate(splits):
@@ -265,6 +266,7 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
         metrics, scores, extra = run_split(graph, fs, data.names, nodes, y, tr, va, te, replace(cfg, seed=seed), models, log)
         per_seed.append(metrics)
         times.append(extra["times_s"])
+        stacks.append(extra.get("link_stack"))
         if "calibration" in extra:
             calibration.append(extra["calibration"])
         if seed == 0:
@@ -274,7 +276,7 @@ def evaluate_static(name: str, path: Path | None = None, seeds: int = 5, cfg: Tr
     result = {"dataset": name, "path": str(data.path), "protocol": protocol, "seeds": len(splits),
               "nodes": data.source.num_nodes, "labelled": int(len(y)), "positives": int(y.sum()),
               "models": _summary(per_seed), "goal": dict(zip(("auroc", "auprc"), GOALS.get(name, (None, None)))),
-              "calibration": calibration_summary(calibration), "feature_s": feature_s, "times_s": times, "config": {k: v for k, v in asdict(cfg).items() if k != "seed"},
+              "calibration": calibration_summary(calibration), "feature_s": feature_s, "times_s": times, "link_stack": stacks, "config": {k: v for k, v in asdict(cfg).items() if k != "seed"},
               "training_seeds": list(range(len(splits)))}  # split i trains with seed i
     result["_first"] = first
     return result

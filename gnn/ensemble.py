@@ -83,6 +83,12 @@ def member_count(model: HybridModel | HybridEnsemble) -> int:
     return len(model.members) if isinstance(model, HybridEnsemble) else 1
 
 
+def link_weights(model: HybridModel | HybridEnsemble) -> dict[str, float] | None:
+    """The stack's weights ``{"a", "b"}`` of a scorer with LINK (:class:`LinkStack`), else ``None``."""
+    stack = model.stack if isinstance(model, HybridEnsemble) else None
+    return None if stack is None else {"a": stack.a, "b": stack.b}
+
+
 def _member_dir(directory: Path, k: int) -> Path:
     return directory / f"member-{k}"
 

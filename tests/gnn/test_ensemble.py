@@ -204,6 +204,7 @@ def test_test_labels_never_reach_the_link_stack(tmp_path: Path) -> None:
     (_, scores, extra), (_, scores2, extra2) = runs
     np.testing.assert_array_equal(scores["hybrid"], scores2["hybrid"])
     np.testing.assert_array_equal(extra["risk"], extra2["risk"])
+    assert extra["link_stack"]["b"] > 0 and extra["link_stack"] == extra2["link_stack"]  # reported with the split
     # and the stack was there to be tested: the same split's scorer carries LINK
     fit = fit_hybrid_scorer(graph, stats.names, nodes[tr], y[tr], nodes[va], y[va], FAST, fs=fs)
     assert isinstance(fit.model, HybridEnsemble) and fit.model.stack is not None

@@ -276,6 +276,7 @@ def test_test_labels_never_touch_training_calibration_or_features(tmp_path: Path
     y_flipped[te] = 1 - y_flipped[te]
     _, scores2, extra2 = run_split(graph, fs, stats.names, nodes, y_flipped, tr, va, te, cfg)
     assert set(scores) == set(MODELS) and extra["members"] == extra2["members"] == cross_fit
+    assert extra["link_stack"] is None  # an event-log graph: no LINK beside the members
     for model in MODELS:
         assert np.array_equal(scores[model], scores2[model]), model
     assert np.array_equal(extra["risk"], extra2["risk"])
