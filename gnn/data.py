@@ -133,6 +133,21 @@ def with_node_rows(account_ids: np.ndarray, frame: pl.DataFrame) -> pl.DataFrame
     return frame.join(index, on="account_id", how="inner", maintain_order="left")
 
 
+def stored_node_rows(account_ids: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the accounts of a stored per-account table (a model's) sit in a graph.
+
+    Args:
+        account_ids: Account id per node (a graph's node order).
+        stored: The stored table's account ids, ``[m]``.
+
+    Returns:
+        The node rows and, for each, its position in ``stored``; stored accounts that are not nodes
+        of the graph are left out.
+    """
+    hit = with_node_rows(account_ids, pl.DataFrame({"account_id": stored, "_k": np.arange(len(stored))}))
+    return hit[NODE_ROW].to_numpy(), hit["_k"].to_numpy()
+
+
 def feature_names(accounts: pl.DataFrame) -> list[str]:
     """The numeric feature columns of an account table."""
     return [c for c, t in accounts.schema.items() if c not in _NON_FEATURES and t.is_numeric()]

@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from gnn.data import NODE_ROW, with_node_rows
+from gnn.data import stored_node_rows
 from ringwatch.errors import InputError
 
 LINK_CS = (0.03, 0.1, 0.3, 1.0)
@@ -82,9 +82,8 @@ class LinkModel:
         """
         w = np.zeros(adj.shape[1], np.float64)
         if len(self.account_ids):
-            hit = with_node_rows(account_ids, pl.DataFrame({"account_id": self.account_ids,
-                                                            "_k": np.arange(len(self.account_ids))}))
-            w[hit[NODE_ROW].to_numpy()] = self.weights[hit["_k"].to_numpy()]
+            nodes, k = stored_node_rows(account_ids, self.account_ids)
+            w[nodes] = self.weights[k]
         return np.asarray(adj @ w, np.float64) + self.intercept
 
     def save(self, directory: Path) -> None:

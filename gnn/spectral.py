@@ -31,7 +31,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as sla
 
-from gnn.data import NODE_ROW, with_node_rows
+from gnn.data import stored_node_rows
 from ringwatch.errors import InputError
 
 SPECTRAL_DIMS = 16
@@ -122,8 +122,8 @@ class SpectralBasis:
         known = np.zeros((n, dims), np.float64)
         if not len(self.account_ids):
             return known.astype(np.float32)
-        hit = with_node_rows(account_ids, pl.DataFrame({"account_id": self.account_ids, "_k": np.arange(len(self.account_ids))}))
-        known[hit[NODE_ROW].to_numpy()] = self.vectors[hit["_k"].to_numpy()]
+        nodes, k = stored_node_rows(account_ids, self.account_ids)
+        known[nodes] = self.vectors[k]
         inv = _inv_sqrt_degree(adj)[:, None]
         step = inv * np.asarray(adj @ (inv * known))  # S @ known without building S
         # a kept vector's eigenvalue is above MIN_EIGENVALUE; an unused column's is 0 and stays 0
