@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gnn.ensemble import MAX_CROSS_FIT_UP_TO  # noqa: E402
 from gnn.hybrid import stratified_folds  # noqa: E402
 from gnn.link import LINK_CS, fit_link  # noqa: E402
+from gnn.neighbors import binary_matrix  # noqa: E402
 
 
 def planted_graph(n: int, m: int, rate: float, seed: int) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -45,10 +46,7 @@ def planted_graph(n: int, m: int, rate: float, seed: int) -> tuple[sp.csr_matrix
     hubs = rng.choice(n, 50, replace=False)
     to_hub = (y[src] == 1) & (rng.random(m) < 0.25)
     dst[to_hub] = hubs[rng.integers(0, len(hubs), int(to_hub.sum()))]
-    a = sp.coo_matrix((np.ones(m, np.float32), (src, dst)), shape=(n, n)).tocsr()
-    a = (a + a.T).tocsr()
-    a.data[:] = 1.0
-    return a, y
+    return binary_matrix(np.concatenate([np.stack([src, dst]), np.stack([dst, src])], axis=1), n), y
 
 
 def main() -> None:
